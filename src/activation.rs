@@ -1,0 +1,359 @@
+//! Activation functions Φ: value and derivative side by side.
+//!
+//! A layer computes h' = x·W + b (the pre-activation, `z` in code) and h = Φ(h') (`a` in code). The
+//! backward pass needs Φ'(h'); each arm below gives Φ and Φ' together, with Φ' written in terms of
+//! whichever of h' and h is cheaper (σ' = σ(1 − σ) reuses the value).
+//!
+//! Softmax is the one activation that mixes a row: pᵢ = e^{zᵢ} / Σⱼ e^{zⱼ}, whose backward pass is
+//! the Jacobian-vector product ∂E/∂zᵢ = pᵢ (∂E/∂pᵢ − Σⱼ pⱼ ∂E/∂pⱼ). Used as the output with
+//! [`Loss::CrossEntropy`](crate::Loss::CrossEntropy), the loss fuses both and never forms the Jacobian.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::tensor::Float;
+
+/// An activation of the user's own, given by its value and derivative (in f64; f32 networks convert).
+///
+/// ```
+/// use mlp::{Activation, CustomActivation};
+/// #[derive(Debug)]
+/// struct Square;
+/// impl CustomActivation for Square {
+///     fn name(&self) -> &str { "square" }
+///     fn value(&self, z: f64) -> f64 { z * z }
+///     fn derivative(&self, z: f64) -> f64 { 2.0 * z }
+/// }
+/// let phi = Activation::custom(Square);
+/// assert_eq!(phi.value(3.0), 9.0);
+/// assert_eq!(phi.derivative(3.0), 6.0);
+/// ```
+pub trait CustomActivation: Send + Sync + fmt::Debug {
+    /// A short name, used in model files and messages.
+    fn name(&self) -> &str;
+    /// Φ(z).
+    fn value(&self, z: f64) -> f64;
+    /// Φ'(z).
+    fn derivative(&self, z: f64) -> f64;
+}
+
+/// Φ, applied element-wise (softmax: row-wise).
+#[derive(Clone, Debug)]
+pub enum Activation {
+    /// Φ(z) = z; Φ' = 1. The seed's linear output.
+    Identity,
+    /// Φ(z) = 1/(1 + e^{−z}); Φ' = Φ(1 − Φ). The seed's logistic sigmoid.
+    Sigmoid,
+    /// Φ(z) = tanh z; Φ' = 1 − Φ².
+    Tanh,
+    /// Φ(z) = max(0, z); Φ' = 1 if z > 0 else 0.
+    Relu,
+    /// Φ(z) = z if z > 0 else α·z; Φ' = 1 or α.
+    LeakyRelu(f64),
+    /// Φ(z) = z if z > 0 else α(e^z − 1); Φ' = 1 or Φ + α.
+    Elu(f64),
+    /// Φ(z) = z·Ψ(z), Ψ the standard normal CDF (exact, with erf, as PyTorch's default);
+    /// Φ' = Ψ(z) + z·ψ(z), ψ its density.
+    Gelu,
+    /// Φ(z) = ln(1 + e^z); Φ' = σ(z).
+    Softplus,
+    /// Row-wise pᵢ = e^{zᵢ}/Σⱼe^{zⱼ}; output layers only.
+    Softmax,
+    /// The user's own.
+    Custom(Arc<dyn CustomActivation>),
+}
+
+impl PartialEq for Activation {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Activation {
+    /// Wraps a user-defined activation.
+    pub fn custom(f: impl CustomActivation + 'static) -> Self {
+        Activation::Custom(Arc::new(f))
+    }
+
+    /// The built-in activations with their default parameters (for sweeps and help text).
+    pub fn builtin() -> Vec<Activation> {
+        vec![
+            Activation::Identity,
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Relu,
+            Activation::LeakyRelu(0.01),
+            Activation::Elu(1.0),
+            Activation::Gelu,
+            Activation::Softplus,
+            Activation::Softmax,
+        ]
+    }
+
+    /// Parses `identity`, `sigmoid`, `tanh`, `relu`, `leaky_relu` or `leaky_relu(0.1)`, `elu` or
+    /// `elu(0.5)`, `gelu`, `softplus`, `softmax` (case-insensitive; `linear` and `logistic` too).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        let (name, arg) = match s.split_once('(') {
+            Some((n, rest)) => {
+                let inner = rest
+                    .strip_suffix(')')
+                    .ok_or_else(|| format!("activation '{s}': missing ')'"))?;
+                let v: f64 = inner
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("activation '{s}': '{inner}' is not a number"))?;
+                (n.trim().to_string(), Some(v))
+            }
+            None => (s.clone(), None),
+        };
+        Ok(match (name.as_str(), arg) {
+            ("identity" | "linear" | "none", None) => Activation::Identity,
+            ("sigmoid" | "logistic", None) => Activation::Sigmoid,
+            ("tanh", None) => Activation::Tanh,
+            ("relu", None) => Activation::Relu,
+            ("leaky_relu" | "leakyrelu", a) => Activation::LeakyRelu(a.unwrap_or(0.01)),
+            ("elu", a) => Activation::Elu(a.unwrap_or(1.0)),
+            ("gelu", None) => Activation::Gelu,
+            ("softplus", None) => Activation::Softplus,
+            ("softmax", None) => Activation::Softmax,
+            _ => {
+                return Err(format!(
+                "unknown activation '{s}'; expected one of identity, sigmoid, tanh, relu, leaky_relu(α), elu(α), gelu, softplus, softmax"
+            ))
+            }
+        })
+    }
+
+    /// Φ(z) for one value (softmax: not element-wise, see [`Activation::forward`]).
+    pub fn value(&self, z: f64) -> f64 {
+        scalar(self, z).0
+    }
+
+    /// Φ'(z) for one value.
+    pub fn derivative(&self, z: f64) -> f64 {
+        scalar(self, z).1
+    }
+
+    /// Forward pass over a batch, fused with the bias: h' ← h' + b (row-wise broadcast), h = Φ(h').
+    ///
+    /// # Shapes
+    /// `z`, `a`: `[batch × cols]` row-major; `bias`: `[cols]`.
+    pub fn forward<T: Float>(&self, z: &mut [T], bias: Option<&[T]>, a: &mut [T], cols: usize) {
+        debug_assert_eq!(z.len(), a.len());
+        // One pass over memory: add the bias and apply Φ in the same loop, one arm per activation
+        // so that each loop is monomorphised and vectorisable.
+        fn map<T: Float>(
+            z: &mut [T],
+            bias: Option<&[T]>,
+            a: &mut [T],
+            cols: usize,
+            f: impl Fn(T) -> T,
+        ) {
+            match bias {
+                Some(b) => {
+                    for (zr, ar) in z.chunks_exact_mut(cols).zip(a.chunks_exact_mut(cols)) {
+                        for ((z, a), &b) in zr.iter_mut().zip(ar.iter_mut()).zip(b) {
+                            *z += b;
+                            *a = f(*z);
+                        }
+                    }
+                }
+                None => {
+                    for (z, a) in z.iter().zip(a.iter_mut()) {
+                        *a = f(*z);
+                    }
+                }
+            }
+        }
+        match self {
+            Activation::Identity => map(z, bias, a, cols, |z| z),
+            Activation::Sigmoid => map(z, bias, a, cols, sigmoid),
+            Activation::Tanh => map(z, bias, a, cols, |z| z.tanh()),
+            Activation::Relu => map(z, bias, a, cols, |z| z.max(T::ZERO)),
+            Activation::LeakyRelu(alpha) => {
+                let al = T::of(*alpha);
+                map(z, bias, a, cols, |z| if z > T::ZERO { z } else { al * z })
+            }
+            Activation::Elu(alpha) => {
+                let al = T::of(*alpha);
+                map(z, bias, a, cols, |z| {
+                    if z > T::ZERO {
+                        z
+                    } else {
+                        al * (z.exp() - T::ONE)
+                    }
+                })
+            }
+            Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
+            Activation::Softplus => map(z, bias, a, cols, softplus),
+            Activation::Custom(f) => map(z, bias, a, cols, |z| T::of(f.value(z.f64()))),
+            Activation::Softmax => {
+                map(z, bias, a, cols, |z| z);
+                for row in a.chunks_exact_mut(cols) {
+                    softmax_in_place(row);
+                }
+            }
+        }
+    }
+
+    /// Backward pass over a batch: turns ∂E/∂h (in `grad`) into ∂E/∂h' = ∂E/∂h ⊙ Φ'(h'), in place.
+    ///
+    /// # Shapes
+    /// `z` (h'), `a` (h), `grad`: `[batch × cols]` row-major.
+    pub fn backward<T: Float>(&self, z: &[T], a: &[T], grad: &mut [T], cols: usize) {
+        fn zip<T: Float>(z: &[T], a: &[T], g: &mut [T], df: impl Fn(T, T) -> T) {
+            for ((g, &z), &a) in g.iter_mut().zip(z).zip(a) {
+                *g *= df(z, a);
+            }
+        }
+        match self {
+            Activation::Identity => {}
+            Activation::Sigmoid => zip(z, a, grad, |_, a| a * (T::ONE - a)),
+            Activation::Tanh => zip(z, a, grad, |_, a| T::ONE - a * a),
+            Activation::Relu => {
+                for (g, &z) in grad.iter_mut().zip(z) {
+                    if z <= T::ZERO {
+                        *g = T::ZERO;
+                    }
+                }
+            }
+            Activation::LeakyRelu(alpha) => {
+                let al = T::of(*alpha);
+                zip(z, a, grad, |z, _| if z > T::ZERO { T::ONE } else { al })
+            }
+            Activation::Elu(alpha) => {
+                let al = T::of(*alpha);
+                zip(z, a, grad, |z, a| if z > T::ZERO { T::ONE } else { a + al })
+            }
+            Activation::Gelu => zip(z, a, grad, |z, _| normal_cdf(z) + z * normal_pdf(z)),
+            Activation::Softplus => zip(z, a, grad, |z, _| sigmoid(z)),
+            Activation::Custom(f) => zip(z, a, grad, |z, _| T::of(f.derivative(z.f64()))),
+            Activation::Softmax => {
+                for (g, p) in grad.chunks_exact_mut(cols).zip(a.chunks_exact(cols)) {
+                    let dot = g.iter().zip(p).fold(T::ZERO, |s, (&g, &p)| s + g * p);
+                    for (g, &p) in g.iter_mut().zip(p) {
+                        *g = p * (*g - dot);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Φ and Φ' of one value, through the batch code so there is one definition of each.
+fn scalar(act: &Activation, z: f64) -> (f64, f64) {
+    let mut zz = [z];
+    let mut a = [0.0];
+    act.forward(&mut zz, None, &mut a, 1);
+    let mut g = [1.0];
+    act.backward(&zz, &a, &mut g, 1);
+    (a[0], g[0])
+}
+
+/// σ(z) = 1/(1 + e^{−z}), computed without overflow for either sign.
+#[inline(always)]
+pub(crate) fn sigmoid<T: Float>(z: T) -> T {
+    if z >= T::ZERO {
+        T::ONE / (T::ONE + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// ln(1 + e^z) = max(z, 0) + ln(1 + e^{−|z|}), stable for large |z|.
+#[inline(always)]
+pub(crate) fn softplus<T: Float>(z: T) -> T {
+    z.max(T::ZERO) + (-z.abs()).exp().ln_1p()
+}
+
+#[inline(always)]
+fn normal_cdf<T: Float>(z: T) -> T {
+    T::of(0.5) * (T::ONE + (z * T::of(std::f64::consts::FRAC_1_SQRT_2)).erf())
+}
+
+#[inline(always)]
+fn normal_pdf<T: Float>(z: T) -> T {
+    T::of(0.398_942_280_401_432_7) * (T::of(-0.5) * z * z).exp()
+}
+
+/// pᵢ = e^{zᵢ − max z} / Σⱼ e^{zⱼ − max z}: shifting by the maximum keeps every exponent ≤ 0.
+pub(crate) fn softmax_in_place<T: Float>(row: &mut [T]) {
+    let max = row.iter().fold(row[0], |m, &v| m.max(v));
+    let mut sum = T::ZERO;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = T::ONE / sum;
+    for v in row.iter_mut() {
+        *v *= inv;
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::Identity => write!(f, "identity"),
+            Activation::Sigmoid => write!(f, "sigmoid"),
+            Activation::Tanh => write!(f, "tanh"),
+            Activation::Relu => write!(f, "relu"),
+            Activation::LeakyRelu(a) => write!(f, "leaky_relu({a})"),
+            Activation::Elu(a) => write!(f, "elu({a})"),
+            Activation::Gelu => write!(f, "gelu"),
+            Activation::Softplus => write!(f, "softplus"),
+            Activation::Softmax => write!(f, "softmax"),
+            Activation::Custom(c) => write!(f, "custom:{}", c.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_display_round_trip() {
+        for act in Activation::builtin() {
+            assert_eq!(Activation::parse(&act.to_string()).unwrap(), act);
+        }
+        assert_eq!(Activation::parse("ReLU").unwrap(), Activation::Relu);
+        assert!(Activation::parse("swish")
+            .unwrap_err()
+            .contains("unknown activation"));
+    }
+
+    #[test]
+    fn derivatives_match_central_differences() {
+        let h = 1e-6;
+        for act in Activation::builtin() {
+            if act == Activation::Softmax {
+                continue; // not element-wise: covered by the gradient checks of whole networks
+            }
+            for &z in &[-3.1, -0.7, -0.2, 0.3, 0.9, 2.5] {
+                let fd = (act.value(z + h) - act.value(z - h)) / (2.0 * h);
+                let d = act.derivative(z);
+                assert!(
+                    (fd - d).abs() < 1e-8,
+                    "{act}: Φ'({z}) = {d}, finite difference {fd}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stable_at_extremes() {
+        for z in [-1000.0f64, 1000.0] {
+            for act in [Activation::Sigmoid, Activation::Softplus, Activation::Tanh] {
+                assert!(
+                    act.value(z).is_finite() && act.derivative(z).is_finite(),
+                    "{act} at {z}"
+                );
+            }
+        }
+        let mut row = [1000.0f32, 0.0, -1000.0];
+        softmax_in_place(&mut row);
+        assert_eq!(row, [1.0, 0.0, 0.0]);
+    }
+}

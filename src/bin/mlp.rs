@@ -1,0 +1,3 @@
+fn main() {
+    println!("mlp {}", env!("CARGO_PKG_VERSION"));
+}

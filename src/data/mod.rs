@@ -1,0 +1,351 @@
+//! Data sets: features one sample per row, and their targets; splitting and standardising.
+//!
+//! Readers: [`csv`] (here), with the built-in `iris` and `digits` sets embedded in the binary
+//! ([`builtin`]).
+
+pub mod csv;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::init::Rng;
+use crate::loss::TargetsRef;
+use crate::tensor::{Float, Matrix};
+
+pub use self::csv::{read_csv, read_csv_from, TargetColumn};
+
+/// Classification (class labels) or regression (real values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    Classification,
+    Regression,
+}
+
+impl Task {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "classification" | "classify" => Ok(Task::Classification),
+            "regression" | "regress" => Ok(Task::Regression),
+            _ => Err(Error::config(format!(
+                "unknown task '{s}'; expected classification or regression"
+            ))),
+        }
+    }
+}
+
+/// What a data set's rows are to predict.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets<T> {
+    /// One class index per row, `0..names.len()`.
+    Classes(Vec<usize>),
+    /// `[rows × outputs]` real values.
+    Values(Matrix<T>),
+}
+
+impl<T: Float> Targets<T> {
+    /// Borrows the targets of every row.
+    pub fn as_ref(&self) -> TargetsRef<'_, T> {
+        match self {
+            Targets::Classes(c) => TargetsRef::Classes(c),
+            Targets::Values(v) => TargetsRef::Values(&v.data),
+        }
+    }
+
+    /// The targets of the rows at `indices`.
+    pub fn gather(&self, indices: &[usize]) -> Self {
+        match self {
+            Targets::Classes(c) => Targets::Classes(indices.iter().map(|&i| c[i]).collect()),
+            Targets::Values(v) => Targets::Values(v.gather_rows(indices)),
+        }
+    }
+
+    fn cast<U: Float>(&self) -> Targets<U> {
+        match self {
+            Targets::Classes(c) => Targets::Classes(c.clone()),
+            Targets::Values(v) => Targets::Values(v.cast()),
+        }
+    }
+}
+
+/// Features and targets, with the names of columns and classes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset<T> {
+    /// `[rows × features]`.
+    pub x: Matrix<T>,
+    pub y: Targets<T>,
+    pub feature_names: Vec<String>,
+    /// For classification, the label of each class index, as written in the data; empty otherwise.
+    pub class_names: Vec<String>,
+}
+
+impl<T: Float> Dataset<T> {
+    /// A classification set with classes named `0`, `1`, …
+    ///
+    /// # Panics
+    /// If the lengths disagree.
+    #[track_caller]
+    pub fn classification(x: Matrix<T>, classes: Vec<usize>) -> Self {
+        assert_eq!(
+            x.rows,
+            classes.len(),
+            "Dataset::classification: rows and labels differ"
+        );
+        let n = classes.iter().max().map_or(0, |m| m + 1);
+        Dataset {
+            feature_names: (0..x.cols).map(|j| format!("x{}", j + 1)).collect(),
+            class_names: (0..n).map(|c| c.to_string()).collect(),
+            x,
+            y: Targets::Classes(classes),
+        }
+    }
+
+    /// A regression set.
+    ///
+    /// # Panics
+    /// If the row counts disagree.
+    #[track_caller]
+    pub fn regression(x: Matrix<T>, y: Matrix<T>) -> Self {
+        assert_eq!(
+            x.rows, y.rows,
+            "Dataset::regression: rows of x and y differ"
+        );
+        Dataset {
+            feature_names: (0..x.cols).map(|j| format!("x{}", j + 1)).collect(),
+            class_names: Vec::new(),
+            x,
+            y: Targets::Values(y),
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.x.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.x.rows == 0
+    }
+
+    pub fn task(&self) -> Task {
+        match self.y {
+            Targets::Classes(_) => Task::Classification,
+            Targets::Values(_) => Task::Regression,
+        }
+    }
+
+    /// Number of classes (classification) or target columns (regression): the network's outputs.
+    pub fn outputs(&self) -> usize {
+        match &self.y {
+            Targets::Classes(_) => self.class_names.len(),
+            Targets::Values(v) => v.cols,
+        }
+    }
+
+    /// The class index of every row (classification only).
+    pub fn classes(&self) -> Option<&[usize]> {
+        match &self.y {
+            Targets::Classes(c) => Some(c),
+            Targets::Values(_) => None,
+        }
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        Dataset {
+            x: self.x.gather_rows(indices),
+            y: self.y.gather(indices),
+            feature_names: self.feature_names.clone(),
+            class_names: self.class_names.clone(),
+        }
+    }
+
+    /// Splits off a `fraction` of the rows, shuffled with `seed`; stratified for classification
+    /// (each class contributes its share, rounded). Returns (rest, split-off part).
+    pub fn split(&self, fraction: f64, seed: u64) -> (Self, Self) {
+        let (keep, take) = split_indices(self, fraction, seed);
+        (self.subset(&keep), self.subset(&take))
+    }
+
+    /// The same data in another float type.
+    pub fn cast<U: Float>(&self) -> Dataset<U> {
+        Dataset {
+            x: self.x.cast(),
+            y: self.y.cast(),
+            feature_names: self.feature_names.clone(),
+            class_names: self.class_names.clone(),
+        }
+    }
+}
+
+/// Indices of a seeded, stratified split: (rest, split-off part), each in shuffled order.
+pub fn split_indices<T: Float>(
+    data: &Dataset<T>,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Rng::new(seed);
+    let n = data.len();
+    let groups: Vec<Vec<usize>> = match data.classes() {
+        Some(classes) => {
+            let mut g = vec![Vec::new(); data.class_names.len().max(1)];
+            for (i, &c) in classes.iter().enumerate() {
+                g[c].push(i);
+            }
+            g
+        }
+        None => vec![(0..n).collect()],
+    };
+    let (mut keep, mut take) = (Vec::new(), Vec::new());
+    for mut g in groups {
+        rng.shuffle(&mut g);
+        let k = ((g.len() as f64) * fraction).round() as usize;
+        take.extend_from_slice(&g[..k]);
+        keep.extend_from_slice(&g[k..]);
+    }
+    rng.shuffle(&mut keep);
+    rng.shuffle(&mut take);
+    (keep, take)
+}
+
+/// Per-column standardisation z = (x − mean)/std with statistics of the training data.
+/// A constant column gets std 1, so it maps to 0 instead of dividing by zero.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standardizer {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Standardizer {
+    /// Mean and population standard deviation (ddof = 0, as scikit-learn's `StandardScaler`) of each column.
+    pub fn fit<T: Float>(x: &Matrix<T>) -> Self {
+        let n = x.rows.max(1) as f64;
+        let mut mean = vec![0.0; x.cols];
+        for r in 0..x.rows {
+            for (m, v) in mean.iter_mut().zip(x.row(r)) {
+                *m += v.f64();
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = vec![0.0; x.cols];
+        for r in 0..x.rows {
+            for ((s, v), m) in var.iter_mut().zip(x.row(r)).zip(&mean) {
+                *s += (v.f64() - m) * (v.f64() - m);
+            }
+        }
+        let std = var
+            .iter()
+            .map(|s| {
+                let sd = (s / n).sqrt();
+                if sd > 1e-12 * (1.0 + sd) && sd.is_finite() && sd > 0.0 {
+                    sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Standardizer { mean, std }
+    }
+
+    /// z = (x − mean)/std, in place.
+    pub fn apply<T: Float>(&self, x: &mut Matrix<T>) {
+        for row in x.data.chunks_exact_mut(x.cols) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = T::of((v.f64() - m) / s);
+            }
+        }
+    }
+
+    /// x = z·std + mean, in place (maps standardised regression outputs back to their units).
+    pub fn invert<T: Float>(&self, x: &mut Matrix<T>) {
+        for row in x.data.chunks_exact_mut(x.cols) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = T::of(v.f64() * s + m);
+            }
+        }
+    }
+}
+
+/// The data sets embedded in the binary: `iris` and `digits` (see `data/README.md`).
+pub mod builtin {
+    use super::*;
+
+    const IRIS: &str = include_str!("../../data/iris.csv");
+    const DIGITS: &str = include_str!("../../data/digits.csv");
+    /// Names of the built-in data sets.
+    pub const NAMES: [&str; 2] = ["iris", "digits"];
+
+    /// Loads a built-in data set by name (classification, target in the last column).
+    pub fn load<T: Float>(name: &str) -> Result<Dataset<T>> {
+        let text = match name {
+            "iris" => IRIS,
+            "digits" => DIGITS,
+            _ => {
+                return Err(Error::config(format!(
+                    "no built-in data set '{name}'; built-in: {}",
+                    NAMES.join(", ")
+                )))
+            }
+        };
+        read_csv_from(
+            text.as_bytes(),
+            name,
+            &TargetColumn::Last,
+            Some(Task::Classification),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_load_with_their_documented_shapes() {
+        let iris = builtin::load::<f32>("iris").unwrap();
+        assert_eq!(
+            (iris.x.rows, iris.x.cols, iris.class_names.len()),
+            (150, 4, 3)
+        );
+        let digits = builtin::load::<f32>("digits").unwrap();
+        assert_eq!(
+            (digits.x.rows, digits.x.cols, digits.outputs()),
+            (1797, 64, 10)
+        );
+        let mut counts = [0; 10];
+        digits
+            .classes()
+            .unwrap()
+            .iter()
+            .for_each(|&c| counts[c] += 1);
+        assert_eq!(counts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+    }
+
+    #[test]
+    fn split_is_stratified_and_disjoint() {
+        let iris = builtin::load::<f64>("iris").unwrap();
+        let (keep, take) = split_indices(&iris, 0.2, 1);
+        assert_eq!((keep.len(), take.len()), (120, 30));
+        let mut per_class = [0; 3];
+        take.iter()
+            .for_each(|&i| per_class[iris.classes().unwrap()[i]] += 1);
+        assert_eq!(per_class, [10, 10, 10]);
+        let mut all: Vec<usize> = keep.iter().chain(&take).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..150).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn standardizer_centres_scales_and_survives_constant_columns() {
+        let mut x = Matrix::<f64>::from_rows(&[&[1.0, 5.0], &[3.0, 5.0]]);
+        let s = Standardizer::fit(&x);
+        assert_eq!(
+            (s.mean.clone(), s.std.clone()),
+            (vec![2.0, 5.0], vec![1.0, 1.0])
+        );
+        s.apply(&mut x);
+        assert_eq!(x.data, vec![-1.0, 0.0, 1.0, 0.0]);
+        s.invert(&mut x);
+        assert_eq!(x.data, vec![1.0, 5.0, 3.0, 5.0]);
+    }
+}

@@ -1,0 +1,363 @@
+//! Error functions E: the value and its gradient in one call.
+//!
+//! Notation: B rows in the batch, m outputs, y = the network's output h of the last layer,
+//! d = the label (the seed's name), z = the output layer's pre-activation h'. What each loss
+//! averages over, exactly:
+//!
+//! | loss | E | averaged over |
+//! |---|---|---|
+//! | [`Loss::MeanSquaredError`] | (y − d)² | all B·m values (PyTorch's `MSELoss`) |
+//! | [`Loss::HalfSquaredError`] | Σⱼ (dⱼ − yⱼ)²/2, the seed's E | the B rows |
+//! | [`Loss::MeanAbsoluteError`] | \|y − d\| | all B·m values |
+//! | [`Loss::Huber`]`(δ)` | ½(y−d)² if \|y−d\| ≤ δ, else δ(\|y−d\| − ½δ) | all B·m values |
+//! | [`Loss::BinaryCrossEntropy`] | −d ln σ(z) − (1−d) ln(1−σ(z)) from the logits z | all B·m values |
+//! | [`Loss::CrossEntropy`] | −Σⱼ dⱼ ln softmax(z)ⱼ from the logits z | the B rows |
+//! | [`Loss::Custom`] | Σⱼ value(yⱼ, dⱼ) | the B rows |
+//!
+//! The two cross-entropies are fused with their output activation and computed from the logits:
+//! ln σ(z) = −softplus(−z) and ln softmax(z)ⱼ = zⱼ − logsumexp(z) never overflow, and the gradient
+//! ∂E/∂z is the famous p − d, with no Jacobian formed. For every other loss the gradient ∂E/∂y is
+//! passed back through the output activation's derivative.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::activation::{sigmoid, softplus, Activation};
+use crate::tensor::Float;
+
+/// A loss of the user's own, element by element: E = Σⱼ value(yⱼ, dⱼ), averaged over the rows.
+///
+/// ```
+/// use mlp::{CustomLoss, Loss};
+/// #[derive(Debug)]
+/// struct Quartic;
+/// impl CustomLoss for Quartic {
+///     fn name(&self) -> &str { "quartic" }
+///     fn value(&self, y: f64, d: f64) -> f64 { (y - d).powi(4) }
+///     fn derivative(&self, y: f64, d: f64) -> f64 { 4.0 * (y - d).powi(3) }
+/// }
+/// let loss = Loss::custom(Quartic);
+/// assert_eq!(loss.to_string(), "custom:quartic");
+/// ```
+pub trait CustomLoss: Send + Sync + fmt::Debug {
+    fn name(&self) -> &str;
+    /// The loss of one output y against its label d.
+    fn value(&self, y: f64, d: f64) -> f64;
+    /// ∂value/∂y.
+    fn derivative(&self, y: f64, d: f64) -> f64;
+}
+
+/// The error function E.
+#[derive(Clone, Debug)]
+pub enum Loss {
+    MeanSquaredError,
+    /// The seed's E = (d − y)²/2, summed over outputs.
+    HalfSquaredError,
+    MeanAbsoluteError,
+    /// Huber with threshold δ (PyTorch's `HuberLoss(delta)`).
+    Huber(f64),
+    /// Sigmoid outputs, from logits (PyTorch's `BCEWithLogitsLoss`).
+    BinaryCrossEntropy,
+    /// Softmax output, from logits (PyTorch's `CrossEntropyLoss`).
+    CrossEntropy,
+    Custom(Arc<dyn CustomLoss>),
+}
+
+impl PartialEq for Loss {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+/// The labels of a batch, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub enum TargetsRef<'a, T> {
+    /// One class index per row. With m > 1 outputs it stands for the one-hot row; with one output
+    /// it is the value itself (0 or 1, for binary classification).
+    Classes(&'a [usize]),
+    /// `[B × m]` values, row-major.
+    Values(&'a [T]),
+}
+
+impl<T: Float> TargetsRef<'_, T> {
+    /// dⱼ of row r, for m outputs.
+    #[inline]
+    fn d(&self, r: usize, j: usize, m: usize) -> T {
+        match self {
+            TargetsRef::Classes(c) if m == 1 => T::of(c[r] as f64),
+            TargetsRef::Classes(c) => {
+                if c[r] == j {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            }
+            TargetsRef::Values(v) => v[r * m + j],
+        }
+    }
+}
+
+impl Loss {
+    /// Wraps a user-defined loss.
+    pub fn custom(f: impl CustomLoss + 'static) -> Self {
+        Loss::Custom(Arc::new(f))
+    }
+
+    /// The built-in losses (for sweeps and help text).
+    pub fn builtin() -> Vec<Loss> {
+        vec![
+            Loss::MeanSquaredError,
+            Loss::HalfSquaredError,
+            Loss::MeanAbsoluteError,
+            Loss::Huber(1.0),
+            Loss::BinaryCrossEntropy,
+            Loss::CrossEntropy,
+        ]
+    }
+
+    /// The natural loss for an output activation: softmax → cross-entropy, sigmoid → binary
+    /// cross-entropy, anything else → mean squared error.
+    pub fn for_output(output: &Activation) -> Loss {
+        match output {
+            Activation::Softmax => Loss::CrossEntropy,
+            Activation::Sigmoid => Loss::BinaryCrossEntropy,
+            _ => Loss::MeanSquaredError,
+        }
+    }
+
+    /// Checks that this loss can follow `output`: the cross-entropies work from the logits of their
+    /// own activation.
+    pub fn check_output(&self, output: &Activation) -> Result<(), String> {
+        match (self, output) {
+            (Loss::CrossEntropy, Activation::Softmax) => Ok(()),
+            (Loss::CrossEntropy, o) => Err(format!(
+                "loss cross_entropy needs a softmax output layer, not {o}"
+            )),
+            (Loss::BinaryCrossEntropy, Activation::Sigmoid) => Ok(()),
+            (Loss::BinaryCrossEntropy, o) => Err(format!(
+                "loss binary_cross_entropy needs a sigmoid output layer, not {o}"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Parses `mse`, `half_mse` (the seed's), `mae`, `huber` or `huber(0.5)`, `bce`, `cross_entropy`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        if let Some(rest) = s.strip_prefix("huber") {
+            let inner = rest
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .trim();
+            if inner.is_empty() {
+                return Ok(Loss::Huber(1.0));
+            }
+            return inner
+                .parse()
+                .map(Loss::Huber)
+                .map_err(|_| format!("loss '{s}': '{inner}' is not a number"));
+        }
+        Ok(match s.as_str() {
+            "mse" | "mean_squared_error" => Loss::MeanSquaredError,
+            "half_mse" | "half_squared_error" | "seed" => Loss::HalfSquaredError,
+            "mae" | "mean_absolute_error" | "l1" => Loss::MeanAbsoluteError,
+            "bce" | "binary_cross_entropy" => Loss::BinaryCrossEntropy,
+            "cross_entropy" | "ce" | "categorical_cross_entropy" => Loss::CrossEntropy,
+            _ => {
+                return Err(format!(
+                "unknown loss '{s}'; expected one of mse, half_mse, mae, huber(δ), bce, cross_entropy"
+            ))
+            }
+        })
+    }
+
+    /// The mean loss of a batch; with `delta`, also ∂E/∂z for the output layer, written into it.
+    ///
+    /// # Shapes
+    /// `z`, `y` (= Φ(z)), `delta`: `[B × m]` row-major, B = `z.len() / m`; targets for B rows.
+    ///
+    /// # Panics
+    /// If the loss does not fit the output activation (see [`Loss::check_output`]).
+    pub fn evaluate<T: Float>(
+        &self,
+        output: &Activation,
+        z: &[T],
+        y: &[T],
+        targets: TargetsRef<'_, T>,
+        m: usize,
+        mut delta: Option<&mut [T]>,
+    ) -> f64 {
+        if let Err(e) = self.check_output(output) {
+            panic!("Loss::evaluate: {e}");
+        }
+        let b = z.len() / m;
+        let rows = T::of(1.0 / b as f64);
+        let all = T::of(1.0 / (b * m) as f64);
+        let mut total = 0.0f64;
+        match self {
+            Loss::CrossEntropy => {
+                for r in 0..b {
+                    let zr = &z[r * m..(r + 1) * m];
+                    let max = zr.iter().fold(zr[0], |a, &v| a.max(v));
+                    let lse = max + zr.iter().fold(T::ZERO, |s, &v| s + (v - max).exp()).ln();
+                    let mut dsum = T::ZERO;
+                    for (j, &zj) in zr.iter().enumerate() {
+                        let d = targets.d(r, j, m);
+                        if d != T::ZERO {
+                            total -= (d * (zj - lse)).f64();
+                        }
+                        dsum += d;
+                    }
+                    if let Some(delta) = delta.as_deref_mut() {
+                        // ∂E/∂zⱼ = (pⱼ·Σd − dⱼ)/B, with p = softmax(z) = y.
+                        for j in 0..m {
+                            delta[r * m + j] = (y[r * m + j] * dsum - targets.d(r, j, m)) * rows;
+                        }
+                    }
+                }
+                total / b as f64
+            }
+            Loss::BinaryCrossEntropy => {
+                for r in 0..b {
+                    for j in 0..m {
+                        let i = r * m + j;
+                        let d = targets.d(r, j, m);
+                        // −d ln σ(z) − (1−d) ln(1−σ(z)) = softplus(z) − d·z
+                        total += (softplus(z[i]) - d * z[i]).f64();
+                        if let Some(delta) = delta.as_deref_mut() {
+                            delta[i] = (sigmoid(z[i]) - d) * all;
+                        }
+                    }
+                }
+                total / (b * m) as f64
+            }
+            _ => {
+                // Element-wise losses: E and ∂E/∂y, then back through Φ'.
+                let (scale, mean) = match self {
+                    Loss::HalfSquaredError | Loss::Custom(_) => (rows, b as f64),
+                    _ => (all, (b * m) as f64),
+                };
+                for r in 0..b {
+                    for j in 0..m {
+                        let i = r * m + j;
+                        let (e, g) = self.pointwise(y[i], targets.d(r, j, m));
+                        total += e.f64();
+                        if let Some(delta) = delta.as_deref_mut() {
+                            delta[i] = g * scale;
+                        }
+                    }
+                }
+                if let Some(delta) = delta {
+                    output.backward(z, y, delta, m);
+                }
+                total / mean
+            }
+        }
+    }
+
+    /// Value and ∂/∂y of one output against its label, for the element-wise losses.
+    #[inline]
+    fn pointwise<T: Float>(&self, y: T, d: T) -> (T, T) {
+        let e = y - d;
+        match self {
+            Loss::MeanSquaredError => (e * e, T::of(2.0) * e),
+            Loss::HalfSquaredError => (T::of(0.5) * e * e, e),
+            Loss::MeanAbsoluteError => (
+                e.abs(),
+                if e > T::ZERO {
+                    T::ONE
+                } else if e < T::ZERO {
+                    -T::ONE
+                } else {
+                    T::ZERO
+                },
+            ),
+            Loss::Huber(delta) => {
+                let dl = T::of(*delta);
+                if e.abs() <= dl {
+                    (T::of(0.5) * e * e, e)
+                } else {
+                    let s = if e > T::ZERO { T::ONE } else { -T::ONE };
+                    (dl * (e.abs() - T::of(0.5) * dl), dl * s)
+                }
+            }
+            Loss::Custom(f) => (
+                T::of(f.value(y.f64(), d.f64())),
+                T::of(f.derivative(y.f64(), d.f64())),
+            ),
+            Loss::BinaryCrossEntropy | Loss::CrossEntropy => unreachable!("fused above"),
+        }
+    }
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loss::MeanSquaredError => write!(f, "mse"),
+            Loss::HalfSquaredError => write!(f, "half_mse"),
+            Loss::MeanAbsoluteError => write!(f, "mae"),
+            Loss::Huber(d) => write!(f, "huber({d})"),
+            Loss::BinaryCrossEntropy => write!(f, "bce"),
+            Loss::CrossEntropy => write!(f, "cross_entropy"),
+            Loss::Custom(c) => write!(f, "custom:{}", c.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_display_round_trip() {
+        for l in Loss::builtin() {
+            assert_eq!(Loss::parse(&l.to_string()).unwrap(), l);
+        }
+        assert!(Loss::parse("hinge").is_err());
+    }
+
+    #[test]
+    fn values_against_hand_computation() {
+        // Two rows, two outputs, identity output: y = [[1, 2], [0, -1]], d = [[0, 2], [1, 1]].
+        let y = [1.0f64, 2.0, 0.0, -1.0];
+        let d = [0.0f64, 2.0, 1.0, 1.0];
+        let t = TargetsRef::Values(&d);
+        let id = Activation::Identity;
+        let e = |l: Loss| l.evaluate(&id, &y, &y, t, 2, None);
+        // squared errors 1, 0, 1, 4
+        assert_eq!(e(Loss::MeanSquaredError), 6.0 / 4.0);
+        assert_eq!(e(Loss::HalfSquaredError), (0.5 + 0.0 + 0.5 + 2.0) / 2.0);
+        assert_eq!(e(Loss::MeanAbsoluteError), (1.0 + 0.0 + 1.0 + 2.0) / 4.0);
+        assert_eq!(e(Loss::Huber(1.0)), (0.5 + 0.0 + 0.5 + 1.5) / 4.0);
+    }
+
+    #[test]
+    fn cross_entropy_is_stable_and_matches_log_softmax() {
+        let z = [1000.0f64, 0.0, -1000.0, 1.0, 2.0, 3.0];
+        let mut p = z;
+        for r in p.chunks_exact_mut(3) {
+            crate::activation::softmax_in_place(r);
+        }
+        let classes = [0usize, 2];
+        let e = Loss::CrossEntropy.evaluate(
+            &Activation::Softmax,
+            &z,
+            &p,
+            TargetsRef::Classes(&classes),
+            3,
+            None,
+        );
+        let row2 = -(3.0 - (1f64.exp() + 2f64.exp() + 3f64.exp()).ln());
+        assert!((e - (0.0 + row2) / 2.0).abs() < 1e-12, "{e}");
+        let bce = Loss::BinaryCrossEntropy.evaluate(
+            &Activation::Sigmoid,
+            &[800.0f64],
+            &[1.0],
+            TargetsRef::Classes(&[0]),
+            1,
+            None,
+        );
+        assert_eq!(bce, 800.0);
+    }
+}

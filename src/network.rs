@@ -1,0 +1,393 @@
+//! The stack of dense layers: parameters in one flat buffer, in a fixed order with stable names.
+//!
+//! ```text
+//! params = [ W¹ (in×h₁) | b¹ | W² (h₁×h₂) | b² | … ]        grads: the same layout
+//! names  =   0.weight     0.bias   2.weight   2.bias   …      (PyTorch's nn.Sequential indices)
+//! ```
+//!
+//! The backward pass is the seed's chain rule, layer by layer: δ at the output comes from the loss,
+//! and for a hidden layer δ = (δ_next·W_nextᵀ) ⊙ Φ'(h'). The product δ_next·W_nextᵀ sums, for each
+//! hidden neuron, over every neuron it feeds — the seed's Equation A, "sum over every path".
+
+use crate::activation::Activation;
+use crate::dense::Dense;
+use crate::init::{Bias, Init, Rng};
+use crate::loss::{Loss, TargetsRef};
+use crate::tensor::{Float, Matrix, Par, View};
+
+/// One layer of a [`NetworkSpec`]: its width and activation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub units: usize,
+    pub activation: Activation,
+}
+
+/// What a network looks like, before it has weights.
+///
+/// ```
+/// use mlp::{Activation, NetworkSpec, Bias};
+/// let net = NetworkSpec::new(2)
+///     .dense(3, Activation::Sigmoid)
+///     .dense(1, Activation::Identity)
+///     .bias(Bias::None)          // the seed's network: y = Φ(x·W¹)·W²
+///     .build::<f64>(42);
+/// assert_eq!(net.param_count(), 2 * 3 + 3 * 1);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkSpec {
+    pub inputs: usize,
+    pub layers: Vec<Layer>,
+    pub bias: Bias,
+    pub init: Init,
+}
+
+impl NetworkSpec {
+    /// A network taking `inputs` features, with no layers yet, zero biases and He-uniform weights.
+    pub fn new(inputs: usize) -> Self {
+        NetworkSpec {
+            inputs,
+            layers: Vec::new(),
+            bias: Bias::default(),
+            init: Init::default(),
+        }
+    }
+
+    /// Adds a dense layer of `units` neurons with activation Φ.
+    pub fn dense(mut self, units: usize, activation: Activation) -> Self {
+        self.layers.push(Layer { units, activation });
+        self
+    }
+
+    /// Sets the bias of every layer.
+    pub fn bias(mut self, bias: Bias) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// Sets the weight initialiser.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Draws the initial parameters with a seeded generator.
+    ///
+    /// # Panics
+    /// If the spec has no layer or a layer of zero units, or softmax is used on a hidden layer.
+    #[track_caller]
+    pub fn build<T: Float>(&self, seed: u64) -> Network<T> {
+        assert!(!self.layers.is_empty(), "NetworkSpec::build: no layers");
+        let mut layers = Vec::with_capacity(self.layers.len());
+        let mut offset = 0;
+        let mut inputs = self.inputs;
+        for (k, l) in self.layers.iter().enumerate() {
+            assert!(
+                l.units > 0 && inputs > 0,
+                "NetworkSpec::build: a layer of zero width"
+            );
+            assert!(
+                l.activation != Activation::Softmax || k + 1 == self.layers.len(),
+                "NetworkSpec::build: softmax is for the output layer only"
+            );
+            let weight_offset = offset;
+            offset += inputs * l.units;
+            let bias_offset = (self.bias != Bias::None).then(|| {
+                offset += l.units;
+                offset - l.units
+            });
+            layers.push(Dense {
+                inputs,
+                outputs: l.units,
+                activation: l.activation.clone(),
+                weight_offset,
+                bias_offset,
+            });
+            inputs = l.units;
+        }
+        let mut params = vec![T::ZERO; offset];
+        let mut rng = Rng::new(seed);
+        for d in &layers {
+            for w in &mut params[d.weight_offset..d.weight_offset + d.weight_len()] {
+                *w = T::of(self.init.weight(&mut rng, d.inputs, d.outputs));
+            }
+            if let Some(o) = d.bias_offset {
+                for b in &mut params[o..o + d.outputs] {
+                    *b = T::of(match self.bias {
+                        Bias::Constant(c) => c,
+                        Bias::Uniform => {
+                            let bound = 1.0 / (d.inputs as f64).sqrt();
+                            rng.uniform_in(-bound, bound)
+                        }
+                        Bias::None | Bias::Zero => 0.0,
+                    });
+                }
+            }
+        }
+        Network {
+            inputs: self.inputs,
+            layers,
+            params,
+        }
+    }
+}
+
+/// A feedforward network: dense layers and their parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network<T> {
+    pub inputs: usize,
+    pub layers: Vec<Dense>,
+    /// Every weight and bias, in the order of [`Network::parameters`].
+    pub params: Vec<T>,
+}
+
+/// Name, offset and shape of one parameter tensor in the flat buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    /// `"{2k}.weight"` / `"{2k}.bias"` for layer k: the names `torch.nn.Sequential` gives a stack of
+    /// `nn.Linear` and activation modules.
+    pub name: String,
+    pub layer: usize,
+    pub offset: usize,
+    /// Shape as stored here: `[inputs, outputs]` for a weight (PyTorch stores its transpose), `[outputs]` for a bias.
+    pub shape: Vec<usize>,
+}
+
+impl<T: Float> Network<T> {
+    /// Number of outputs of the last layer.
+    pub fn outputs(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.outputs)
+    }
+
+    /// Number of weights and biases.
+    pub fn param_count(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Whether the layers have biases.
+    pub fn has_bias(&self) -> bool {
+        self.layers.iter().any(|l| l.bias_offset.is_some())
+    }
+
+    /// The activation of the output layer.
+    pub fn output_activation(&self) -> &Activation {
+        &self.layers.last().expect("a network has layers").activation
+    }
+
+    /// The spec this network was built from (initialiser and bias start are not recorded: `HeUniform`, `Zero`).
+    pub fn spec(&self) -> NetworkSpec {
+        NetworkSpec {
+            inputs: self.inputs,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| Layer {
+                    units: l.outputs,
+                    activation: l.activation.clone(),
+                })
+                .collect(),
+            bias: if self.has_bias() {
+                Bias::Zero
+            } else {
+                Bias::None
+            },
+            init: Init::default(),
+        }
+    }
+
+    /// Every parameter tensor, in buffer order, with its stable name.
+    pub fn parameters(&self) -> Vec<ParamInfo> {
+        let mut out = Vec::new();
+        for (k, l) in self.layers.iter().enumerate() {
+            out.push(ParamInfo {
+                name: format!("{}.weight", 2 * k),
+                layer: k,
+                offset: l.weight_offset,
+                shape: vec![l.inputs, l.outputs],
+            });
+            if let Some(o) = l.bias_offset {
+                out.push(ParamInfo {
+                    name: format!("{}.bias", 2 * k),
+                    layer: k,
+                    offset: o,
+                    shape: vec![l.outputs],
+                });
+            }
+        }
+        out
+    }
+
+    /// The same network in another float type.
+    pub fn cast<U: Float>(&self) -> Network<U> {
+        Network {
+            inputs: self.inputs,
+            layers: self.layers.clone(),
+            params: self.params.iter().map(|v| U::of(v.f64())).collect(),
+        }
+    }
+
+    /// Forward pass of `x` (`rows ≤ ws.capacity`) into the workspace.
+    ///
+    /// # Panics
+    /// If `x` has the wrong number of columns or more rows than the workspace plans for.
+    #[track_caller]
+    pub fn forward(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par) {
+        assert_eq!(
+            x.cols, self.inputs,
+            "Network::forward: {} features, the network takes {}",
+            x.cols, self.inputs
+        );
+        assert!(
+            x.rows <= ws.capacity,
+            "Network::forward: batch larger than the workspace"
+        );
+        ws.rows = x.rows;
+        for (k, layer) in self.layers.iter().enumerate() {
+            let (done, rest) = ws.a.split_at_mut(k);
+            let input = if k == 0 {
+                x
+            } else {
+                View::new(&done[k - 1], x.rows, layer.inputs)
+            };
+            layer.forward(&self.params, input, &mut ws.z[k], &mut rest[0], par);
+        }
+    }
+
+    /// Backward pass: expects ∂E/∂h' of the output layer in `ws.delta[last]` (from [`Loss::evaluate`])
+    /// and the forward pass of the same `x` in `ws`; writes ∂E/∂(every parameter) into `ws.grads`.
+    pub fn backward(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par) {
+        let rows = ws.rows;
+        for k in (0..self.layers.len()).rev() {
+            let layer = &self.layers[k];
+            let (below, here) = ws.delta.split_at_mut(k);
+            let input = if k == 0 {
+                x
+            } else {
+                View::new(&ws.a[k - 1], rows, layer.inputs)
+            };
+            let dx = if k == 0 {
+                None
+            } else {
+                Some(&mut below[k - 1][..])
+            };
+            layer.backward(&self.params, input, &here[0], &mut ws.grads, dx, par);
+            if k > 0 {
+                // δ_{k-1} = (δ_k·W_kᵀ) ⊙ Φ'(h'_{k-1})
+                let prev = &self.layers[k - 1];
+                let n = rows * prev.outputs;
+                prev.activation.backward(
+                    &ws.z[k - 1][..n],
+                    &ws.a[k - 1][..n],
+                    &mut below[k - 1][..n],
+                    prev.outputs,
+                );
+            }
+        }
+    }
+
+    /// One forward and backward pass: the mean loss over the rows of `x` and ∂E/∂params.
+    pub fn loss_and_gradient(
+        &self,
+        x: &Matrix<T>,
+        targets: TargetsRef<'_, T>,
+        loss: &Loss,
+        ws: &mut Workspace<T>,
+        par: Par,
+    ) -> f64 {
+        self.forward(x.view(), ws, par);
+        let value = ws.evaluate_loss(self, loss, targets, true);
+        self.backward(x.view(), ws, par);
+        value
+    }
+
+    /// The network's outputs Φ(h') of the last layer for every row of `x`.
+    pub fn predict(&self, x: &Matrix<T>) -> Matrix<T> {
+        let chunk = x.rows.clamp(1, 1024);
+        let mut ws = Workspace::new(self, chunk);
+        let mut out = Matrix::zeros(x.rows, self.outputs());
+        for start in (0..x.rows).step_by(chunk) {
+            let end = (start + chunk).min(x.rows);
+            let xs = View::new(&x.data[start * x.cols..end * x.cols], end - start, x.cols);
+            self.forward(xs, &mut ws, Par::Seq);
+            out.data[start * self.outputs()..end * self.outputs()].copy_from_slice(ws.output());
+        }
+        out
+    }
+
+    /// The most likely class of each row (the argmax of the outputs; a single sigmoid output: > 0.5).
+    pub fn predict_classes(&self, x: &Matrix<T>) -> Vec<usize> {
+        let p = self.predict(x);
+        if p.cols == 1 {
+            p.data.iter().map(|&v| usize::from(v.f64() > 0.5)).collect()
+        } else {
+            p.argmax_rows()
+        }
+    }
+}
+
+/// Every buffer a forward and backward pass needs, planned once for a batch size.
+///
+/// Training allocates nothing after the workspace is built: each batch writes into these buffers,
+/// a smaller last batch into their first rows.
+#[derive(Clone, Debug)]
+pub struct Workspace<T> {
+    /// The largest batch planned for.
+    pub capacity: usize,
+    /// Rows of the last forward pass.
+    pub rows: usize,
+    /// Per layer, h' (pre-activations), `[capacity × outputs]`.
+    pub z: Vec<Vec<T>>,
+    /// Per layer, h = Φ(h').
+    pub a: Vec<Vec<T>>,
+    /// Per layer, δ = ∂E/∂h'.
+    pub delta: Vec<Vec<T>>,
+    /// ∂E/∂params, same layout as [`Network::params`].
+    pub grads: Vec<T>,
+}
+
+impl<T: Float> Workspace<T> {
+    /// Buffers for batches of up to `capacity` rows.
+    pub fn new(net: &Network<T>, capacity: usize) -> Self {
+        let per_layer = || {
+            net.layers
+                .iter()
+                .map(|l| vec![T::ZERO; capacity * l.outputs])
+                .collect::<Vec<_>>()
+        };
+        Workspace {
+            capacity,
+            rows: 0,
+            z: per_layer(),
+            a: per_layer(),
+            delta: per_layer(),
+            grads: vec![T::ZERO; net.params.len()],
+        }
+    }
+
+    /// The outputs of the last forward pass, `[rows × outputs]`.
+    pub fn output(&self) -> &[T] {
+        let a = self.a.last().expect("a network has layers");
+        &a[..self.rows * (a.len() / self.capacity.max(1))]
+    }
+
+    /// The loss of the last forward pass; with `with_delta`, also ∂E/∂h' of the output layer.
+    pub fn evaluate_loss(
+        &mut self,
+        net: &Network<T>,
+        loss: &Loss,
+        targets: TargetsRef<'_, T>,
+        with_delta: bool,
+    ) -> f64 {
+        let cols = net.outputs();
+        let n = self.rows * cols;
+        let last = net.layers.len() - 1;
+        let delta = with_delta.then(|| &mut self.delta[last][..n]);
+        loss.evaluate(
+            net.output_activation(),
+            &self.z[last][..n],
+            &self.a[last][..n],
+            targets,
+            cols,
+            delta,
+        )
+    }
+}

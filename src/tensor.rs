@@ -1,0 +1,404 @@
+//! Row-major matrices, one sample per row, and the one place that multiplies them.
+//!
+//! Matrix products go through the [`gemm`](https://crates.io/crates/gemm) crate (chosen by measurement,
+//! see `BENCHMARKS.md`). Transposes are never materialised: a [`View`] carries its strides and
+//! [`View::t`] swaps them, so `xᵀ·δ` and `δ·Wᵀ` read the same memory as `x·W`.
+
+use std::fmt::{Debug, Display};
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// The two floating-point types a network trains in: `f32` (the default) and `f64`
+/// (as scikit-learn trains; gradient checks need it).
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + 'static
+    + Default
+    + PartialOrd
+    + Debug
+    + Display
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+{
+    /// `"f32"` or `"f64"`, as written in model files.
+    const NAME: &'static str;
+    const ZERO: Self;
+    const ONE: Self;
+    /// Converts from `f64`, rounding to nearest.
+    fn of(x: f64) -> Self;
+    /// Converts to `f64` exactly.
+    fn f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn ln_1p(self) -> Self;
+    fn tanh(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    fn erf(self) -> Self;
+    fn max(self, other: Self) -> Self;
+    fn min(self, other: Self) -> Self;
+    fn is_finite(self) -> bool;
+}
+
+macro_rules! impl_float {
+    ($t:ty, $erf:path) => {
+        impl Float for $t {
+            const NAME: &'static str = stringify!($t);
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            #[inline(always)]
+            fn max(self, other: Self) -> Self {
+                <$t>::max(self, other)
+            }
+            #[inline(always)]
+            fn min(self, other: Self) -> Self {
+                <$t>::min(self, other)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+        }
+    };
+}
+impl_float!(f32, libm::erff);
+impl_float!(f64, libm::erf);
+
+/// A dense row-major matrix: `rows` samples of `cols` values each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix<T> {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<T>,
+}
+
+impl<T: Float> Matrix<T> {
+    /// A `rows × cols` matrix of zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Matrix {
+            rows,
+            cols,
+            data: vec![T::ZERO; rows * cols],
+        }
+    }
+
+    /// Wraps row-major `data`.
+    ///
+    /// # Panics
+    /// If `data.len() != rows * cols`.
+    #[track_caller]
+    pub fn from_vec(rows: usize, cols: usize, data: Vec<T>) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "Matrix::from_vec: {} values for a {rows}×{cols} matrix",
+            data.len()
+        );
+        Matrix { rows, cols, data }
+    }
+
+    /// Builds a matrix from rows of `f64` (convenient in tests and examples).
+    ///
+    /// # Panics
+    /// If the rows have different lengths.
+    #[track_caller]
+    pub fn from_rows(rows: &[&[f64]]) -> Self {
+        let cols = rows.first().map_or(0, |r| r.len());
+        let mut data = Vec::with_capacity(rows.len() * cols);
+        for r in rows {
+            assert_eq!(r.len(), cols, "Matrix::from_rows: ragged rows");
+            data.extend(r.iter().map(|&v| T::of(v)));
+        }
+        Matrix::from_vec(rows.len(), cols, data)
+    }
+
+    /// Row `i` as a slice.
+    pub fn row(&self, i: usize) -> &[T] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// The whole matrix as a [`View`].
+    pub fn view(&self) -> View<'_, T> {
+        View::new(&self.data, self.rows, self.cols)
+    }
+
+    /// Rows `start..end` as a new matrix.
+    pub fn slice_rows(&self, start: usize, end: usize) -> Matrix<T> {
+        Matrix::from_vec(
+            end - start,
+            self.cols,
+            self.data[start * self.cols..end * self.cols].to_vec(),
+        )
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn gather_rows(&self, indices: &[usize]) -> Matrix<T> {
+        let mut data = Vec::with_capacity(indices.len() * self.cols);
+        for &i in indices {
+            data.extend_from_slice(self.row(i));
+        }
+        Matrix::from_vec(indices.len(), self.cols, data)
+    }
+
+    /// Converts every value to another float type.
+    pub fn cast<U: Float>(&self) -> Matrix<U> {
+        Matrix::from_vec(
+            self.rows,
+            self.cols,
+            self.data.iter().map(|v| U::of(v.f64())).collect(),
+        )
+    }
+
+    /// Index of the largest value in each row (ties: the first).
+    pub fn argmax_rows(&self) -> Vec<usize> {
+        (0..self.rows)
+            .map(|i| {
+                let row = self.row(i);
+                let mut best = 0;
+                for (j, &v) in row.iter().enumerate() {
+                    if v > row[best] {
+                        best = j;
+                    }
+                }
+                best
+            })
+            .collect()
+    }
+}
+
+impl<T: Float> std::ops::Index<(usize, usize)> for Matrix<T> {
+    type Output = T;
+    fn index(&self, (i, j): (usize, usize)) -> &T {
+        &self.data[i * self.cols + j]
+    }
+}
+
+impl<T: Float> std::ops::IndexMut<(usize, usize)> for Matrix<T> {
+    fn index_mut(&mut self, (i, j): (usize, usize)) -> &mut T {
+        &mut self.data[i * self.cols + j]
+    }
+}
+
+/// A borrowed `rows × cols` matrix with arbitrary strides, so that a transpose is free.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a, T> {
+    pub data: &'a [T],
+    pub rows: usize,
+    pub cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T: Float> View<'a, T> {
+    /// The first `rows * cols` values of `data`, row-major.
+    ///
+    /// # Panics
+    /// If `data` is shorter than `rows * cols`.
+    #[track_caller]
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "View::new: {} values for a {rows}×{cols} view",
+            data.len()
+        );
+        View {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose: the same memory read with swapped strides.
+    pub fn t(self) -> Self {
+        View {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+
+    /// Element `(i, j)`.
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> T {
+        self.data[i * self.row_stride + j * self.col_stride]
+    }
+}
+
+/// Whether a product replaces the destination or is added to it (faer's `Accum`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accum {
+    Replace,
+    Add,
+}
+
+/// How many threads one product may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Par {
+    /// On the calling thread.
+    Seq,
+    /// On up to this many threads of the current rayon pool.
+    Threads(usize),
+}
+
+/// Below this many multiply-adds a product runs on one thread: splitting it costs more than it saves.
+const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// `dst = a·b` or `dst += a·b`, with `dst` row-major `a.rows × b.cols`.
+///
+/// The result does not depend on `par`: the `gemm` crate splits the output, never the inner
+/// dimension, so every element is summed in the same order on any number of threads
+/// (checked by `tests/determinism.rs`).
+///
+/// # Panics
+/// If the shapes do not agree or `dst` is too short.
+#[track_caller]
+pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>, par: Par) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "matmul: {m}×{k} · {}×{n}", b.rows);
+    assert!(dst.len() >= m * n, "matmul: destination too short");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if accum == Accum::Replace {
+            dst[..m * n].fill(T::ZERO);
+        }
+        return;
+    }
+    let parallelism = match par {
+        Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => gemm::Parallelism::Rayon(t),
+        _ => gemm::Parallelism::None,
+    };
+    // SAFETY: the assertions above guarantee that every element addressed by the shapes and strides
+    // lies inside `dst`, `a.data` and `b.data`, and `dst` is borrowed mutably so it aliases neither.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accum == Accum::Add,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The oracle: a naive triple loop in f64.
+    fn naive(a: View<'_, f64>, b: View<'_, f64>) -> Vec<f64> {
+        let mut c = vec![0.0; a.rows * b.cols];
+        for i in 0..a.rows {
+            for j in 0..b.cols {
+                c[i * b.cols + j] = (0..a.cols).map(|p| a.at(i, p) * b.at(p, j)).sum();
+            }
+        }
+        c
+    }
+
+    fn filled(rows: usize, cols: usize, seed: u64) -> Matrix<f64> {
+        let mut rng = crate::init::Rng::new(seed);
+        Matrix::from_vec(
+            rows,
+            cols,
+            (0..rows * cols).map(|_| rng.uniform() - 0.5).collect(),
+        )
+    }
+
+    #[test]
+    fn matmul_matches_naive_at_awkward_sizes_and_transposes() {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 17, 5),
+            (15, 16, 17),
+            (64, 33, 127),
+            (129, 7, 128),
+        ] {
+            let a = filled(m, k, 1);
+            let at = filled(k, m, 2);
+            let b = filled(k, n, 3);
+            let bt = filled(n, k, 4);
+            for (av, bv) in [
+                (a.view(), b.view()),
+                (at.view().t(), b.view()),
+                (a.view(), bt.view().t()),
+                (at.view().t(), bt.view().t()),
+            ] {
+                let want = naive(av, bv);
+                for par in [Par::Seq, Par::Threads(2)] {
+                    let mut got = vec![1.0; m * n];
+                    matmul(&mut got, Accum::Replace, av, bv, par);
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!((g - w).abs() < 1e-12, "{m}×{k}×{n}: {g} vs {w}");
+                    }
+                    matmul(&mut got, Accum::Add, av, bv, par);
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!((g - 2.0 * w).abs() < 1e-12);
+                    }
+                }
+            }
+        }
+    }
+}

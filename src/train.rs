@@ -1,0 +1,588 @@
+//! The training loop: batches → forward → loss → backward → optimizer step → metrics → (checkpoint).
+//!
+//! Everything the loop needs is planned when the [`Trainer`] is made: the workspace, the batch
+//! buffers, the optimizer state, the thread pool. A training step allocates nothing.
+//! Same data, configuration and seed give bit-identical weights on any number of threads.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::batches::Batches;
+use crate::data::{Dataset, Targets};
+use crate::error::{Error, Result};
+use crate::init::Rng;
+use crate::loss::{Loss, TargetsRef};
+use crate::network::{Network, Workspace};
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState};
+use crate::tensor::{Float, Par, View};
+
+/// Everything about a training run; every field has a sensible default.
+///
+/// ```
+/// let config = mlp::TrainConfig { epochs: 5, learning_rate: 0.01, ..Default::default() };
+/// assert_eq!(config.batch_size, 32);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Passes over the training data. Default 20.
+    pub epochs: usize,
+    /// Rows per update: 1 is the seed's online rule. Default 32.
+    pub batch_size: usize,
+    /// α. Default 0.001.
+    pub learning_rate: f64,
+    /// Default Adam.
+    pub optimizer: Optimizer,
+    /// `None`: the natural loss of the output activation ([`Loss::for_output`]).
+    pub loss: Option<Loss>,
+    /// L2 penalty λ on the weights (decoupled for AdamW). Default 0.
+    pub weight_decay: f64,
+    /// Clip the gradient's global L2 norm to this. Default none.
+    pub clip_grad_norm: Option<f64>,
+    /// Default constant.
+    pub schedule: Schedule,
+    /// Fraction of the data held out for validation by [`fit`] (stratified). Default 0.
+    pub validation_split: f64,
+    /// Stop after this many epochs without a better monitored loss, and restore the best weights
+    /// (whether or not it stopped early). Default none.
+    pub early_stopping: Option<usize>,
+    /// Seeds the shuffling (and, in [`fit`], the validation split). Default 0.
+    pub seed: u64,
+    /// Threads for matrix products; 0 = all cores. Results do not depend on it. Default 0.
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 20,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            optimizer: Optimizer::default(),
+            loss: None,
+            weight_decay: 0.0,
+            clip_grad_norm: None,
+            schedule: Schedule::Constant,
+            validation_split: 0.0,
+            early_stopping: None,
+            seed: 0,
+            threads: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the values a user can get wrong.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::config(m));
+        if self.epochs == 0 {
+            return bad("epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("batch size must be at least 1".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return bad(format!(
+                "learning rate must be a positive number, not {}",
+                self.learning_rate
+            ));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad(format!(
+                "weight decay must be ≥ 0, not {}",
+                self.weight_decay
+            ));
+        }
+        if let Some(c) = self.clip_grad_norm {
+            if c.is_nan() || c <= 0.0 {
+                return bad(format!("gradient clipping norm must be > 0, not {c}"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return bad(format!(
+                "validation split must be in [0, 1), not {}",
+                self.validation_split
+            ));
+        }
+        if let Optimizer::Momentum(m) | Optimizer::Nesterov(m) = self.optimizer {
+            if !(0.0..1.0).contains(&m) {
+                return bad(format!("momentum must be in [0, 1), not {m}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's figures. The metric is accuracy for classification, R² for regression.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// From 1.
+    pub epoch: usize,
+    /// Mean of the batch losses during the epoch.
+    pub train_loss: f64,
+    /// On the batches as they were trained.
+    pub train_metric: f64,
+    pub val_loss: Option<f64>,
+    pub val_metric: Option<f64>,
+    pub learning_rate: f64,
+    pub seconds: f64,
+}
+
+/// What training produced, epoch by epoch.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct History {
+    pub epochs: Vec<EpochRecord>,
+    /// `"accuracy"` or `"r2"`.
+    pub metric: String,
+    /// The epoch (from 1) whose weights were kept, with early stopping.
+    pub best_epoch: Option<usize>,
+    pub stopped_early: bool,
+}
+
+/// What the loop reports as it goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress<'a> {
+    /// After each batch: epoch and batch from 1, the batch's loss, rows trained so far this epoch.
+    Batch {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+        rows_done: usize,
+    },
+    /// After each epoch.
+    Epoch(&'a EpochRecord),
+}
+
+/// Whether to go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    /// Stop after this batch (e.g. on Ctrl-C); the state stays consistent and can be checkpointed.
+    Stop,
+}
+
+/// The best weights seen, for early stopping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Best<T> {
+    pub loss: f64,
+    pub epoch: usize,
+    pub params: Vec<T>,
+    pub bad_epochs: usize,
+}
+
+/// A training run in progress: the network and everything that changes as it trains.
+pub struct Trainer<T> {
+    pub config: TrainConfig,
+    pub loss: Loss,
+    pub net: Network<T>,
+    pub optimizer: OptimizerState<T>,
+    pub schedule: ScheduleState,
+    pub rng: Rng,
+    /// Epochs completed.
+    pub epoch: usize,
+    pub history: History,
+    pub best: Option<Best<T>>,
+    /// Set when the run ended (all epochs, or early stopping).
+    pub finished: bool,
+    ws: Workspace<T>,
+    /// The weight ranges weight decay applies to.
+    decayed: Vec<std::ops::Range<usize>>,
+    pool: rayon::ThreadPool,
+    par: Par,
+}
+
+impl<T: Float> Trainer<T> {
+    /// Plans a run of `net` with `config`.
+    pub fn new(net: Network<T>, config: &TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let loss = config
+            .loss
+            .clone()
+            .unwrap_or_else(|| Loss::for_output(net.output_activation()));
+        loss.check_output(net.output_activation())
+            .map_err(Error::config)?;
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::config(format!("cannot start {threads} threads: {e}")))?;
+        Ok(Trainer {
+            optimizer: config.optimizer.state(net.param_count()),
+            schedule: config.schedule.start(config.learning_rate),
+            rng: Rng::new(config.seed),
+            epoch: 0,
+            history: History::default(),
+            best: None,
+            finished: false,
+            ws: Workspace::new(&net, config.batch_size),
+            decayed: net
+                .layers
+                .iter()
+                .map(|l| l.weight_offset..l.weight_offset + l.weight_len())
+                .collect(),
+            par: if threads > 1 {
+                Par::Threads(threads)
+            } else {
+                Par::Seq
+            },
+            pool,
+            loss,
+            net,
+            config: config.clone(),
+        })
+    }
+
+    /// Trains until the configured epochs are done, early stopping triggers, or `progress` says stop.
+    /// `val` is the held-out set early stopping and reduce-on-plateau monitor (else the training loss).
+    pub fn fit(
+        &mut self,
+        train: &Dataset<T>,
+        val: Option<&Dataset<T>>,
+        progress: &mut (dyn FnMut(Progress<'_>) -> Control + Send),
+    ) -> Result<&History> {
+        self.check_data(train)?;
+        if let Some(v) = val {
+            self.check_data(v)?;
+        }
+        self.history.metric = match train.task() {
+            crate::data::Task::Classification => "accuracy".into(),
+            crate::data::Task::Regression => "r2".into(),
+        };
+        let mut batches = Batches::new(
+            train.len(),
+            train.x.cols,
+            target_cols(&train.y),
+            self.config.batch_size,
+        );
+        while !self.finished {
+            match self.run_epoch(train, val, &mut batches, progress)? {
+                Control::Continue => {}
+                Control::Stop => break,
+            }
+        }
+        Ok(&self.history)
+    }
+
+    /// Consumes the trainer, returning the trained network.
+    pub fn into_network(self) -> Network<T> {
+        self.net
+    }
+
+    fn check_data(&self, d: &Dataset<T>) -> Result<()> {
+        if d.x.cols != self.net.inputs {
+            return Err(Error::config(format!(
+                "the data has {} features, the network takes {}",
+                d.x.cols, self.net.inputs
+            )));
+        }
+        if d.is_empty() {
+            return Err(Error::config("the training data has no rows"));
+        }
+        let out = self.net.outputs();
+        match &d.y {
+            Targets::Classes(c) => {
+                let n = c.iter().max().map_or(0, |m| m + 1);
+                if out > 1 && n > out {
+                    return Err(Error::config(format!(
+                        "the data has {n} classes, the network has {out} outputs"
+                    )));
+                }
+                if out == 1 && n > 2 {
+                    return Err(Error::config(format!(
+                        "the data has {n} classes, the network has a single output (binary only)"
+                    )));
+                }
+            }
+            Targets::Values(v) if v.cols != out => {
+                return Err(Error::config(format!(
+                    "the data has {} target columns, the network has {out} outputs",
+                    v.cols
+                )))
+            }
+            Targets::Values(_) => {}
+        }
+        Ok(())
+    }
+
+    fn run_epoch(
+        &mut self,
+        train: &Dataset<T>,
+        val: Option<&Dataset<T>>,
+        batches: &mut Batches<T>,
+        progress: &mut (dyn FnMut(Progress<'_>) -> Control + Send),
+    ) -> Result<Control> {
+        let started = Instant::now();
+        let epoch = self.epoch + 1;
+        let lr = self.schedule.lr;
+        batches.shuffle(&mut self.rng);
+        let n_batches = batches.count();
+        let mut sum_loss = 0.0;
+        let mut tally = Tally::new(target_cols(&train.y));
+        let mut rows_done = 0;
+        let mut control = Control::Continue;
+        let pool = &self.pool;
+        let result = pool.install(|| -> Result<()> {
+            for k in 0..n_batches {
+                let (x, t) = batches.gather(k, &train.x, &train.y);
+                let rows = x.rows;
+                self.net.forward(x, &mut self.ws, self.par);
+                let loss = self.ws.evaluate_loss(&self.net, &self.loss, t, true);
+                if !loss.is_finite() {
+                    return Err(Error::Diverged {
+                        epoch,
+                        batch: k + 1,
+                        loss,
+                        learning_rate: lr,
+                    });
+                }
+                tally.add(self.ws.output(), t, self.net.outputs());
+                self.net.backward(x, &mut self.ws, self.par);
+                if let Some(c) = self.config.clip_grad_norm {
+                    clip_grad_norm(&mut self.ws.grads, c);
+                }
+                self.config.optimizer.step(
+                    &mut self.net.params,
+                    &mut self.ws.grads,
+                    &mut self.optimizer,
+                    lr,
+                    self.config.weight_decay,
+                    &self.decayed,
+                );
+                sum_loss += loss * rows as f64;
+                rows_done += rows;
+                control = progress(Progress::Batch {
+                    epoch,
+                    batch: k + 1,
+                    batches: n_batches,
+                    loss,
+                    rows_done,
+                });
+                if control == Control::Stop && k + 1 < n_batches {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        });
+        result?;
+        if control == Control::Stop && rows_done < train.len() {
+            // Interrupted mid-epoch: the epoch is not counted; a resumed run redoes it from the
+            // state saved now only if the caller checkpoints the epoch start (see the CLI).
+            return Ok(Control::Stop);
+        }
+        let train_loss = sum_loss / rows_done as f64;
+        let (val_loss, val_metric) = match val {
+            Some(v) => {
+                let (l, m) = self.evaluate(v);
+                (Some(l), Some(m))
+            }
+            None => (None, None),
+        };
+        self.epoch = epoch;
+        let monitored = val_loss.unwrap_or(train_loss);
+        self.config.schedule.advance(
+            &mut self.schedule,
+            self.config.learning_rate,
+            epoch - 1,
+            self.config.epochs,
+            monitored,
+        );
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            train_metric: tally.metric(),
+            val_loss,
+            val_metric,
+            learning_rate: lr,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        if let Some(patience) = self.config.early_stopping {
+            let improved = self.best.as_ref().is_none_or(|b| monitored < b.loss);
+            if improved {
+                match &mut self.best {
+                    Some(b) => {
+                        b.loss = monitored;
+                        b.epoch = epoch;
+                        b.params.copy_from_slice(&self.net.params);
+                        b.bad_epochs = 0;
+                    }
+                    None => {
+                        self.best = Some(Best {
+                            loss: monitored,
+                            epoch,
+                            params: self.net.params.clone(),
+                            bad_epochs: 0,
+                        })
+                    }
+                }
+            } else if let Some(b) = &mut self.best {
+                b.bad_epochs += 1;
+                if b.bad_epochs >= patience {
+                    self.history.stopped_early = true;
+                    self.finished = true;
+                }
+            }
+        }
+        if epoch >= self.config.epochs {
+            self.finished = true;
+        }
+        if self.finished {
+            if let Some(b) = &self.best {
+                // Restore the best weights whether or not early stopping triggered.
+                self.net.params.copy_from_slice(&b.params);
+                self.history.best_epoch = Some(b.epoch);
+            }
+        }
+        self.history.epochs.push(record);
+        let c = progress(Progress::Epoch(
+            self.history.epochs.last().expect("just pushed"),
+        ));
+        Ok(if c == Control::Stop {
+            Control::Stop
+        } else {
+            control
+        })
+    }
+
+    /// Mean loss and metric (accuracy or R²) of the current network on `data`, forward only,
+    /// in chunks through the training workspace.
+    pub fn evaluate(&mut self, data: &Dataset<T>) -> (f64, f64) {
+        let cap = self.ws.capacity;
+        let mut tally = Tally::new(target_cols(&data.y));
+        let mut sum = 0.0;
+        let pool = &self.pool;
+        pool.install(|| {
+            for start in (0..data.len()).step_by(cap) {
+                let end = (start + cap).min(data.len());
+                let x = View::new(
+                    &data.x.data[start * data.x.cols..end * data.x.cols],
+                    end - start,
+                    data.x.cols,
+                );
+                let t = match &data.y {
+                    Targets::Classes(c) => TargetsRef::Classes(&c[start..end]),
+                    Targets::Values(v) => TargetsRef::Values(&v.data[start * v.cols..end * v.cols]),
+                };
+                self.net.forward(x, &mut self.ws, self.par);
+                sum +=
+                    self.ws.evaluate_loss(&self.net, &self.loss, t, false) * (end - start) as f64;
+                tally.add(self.ws.output(), t, self.net.outputs());
+            }
+        });
+        (sum / data.len() as f64, tally.metric())
+    }
+}
+
+fn target_cols<T: Float>(y: &Targets<T>) -> usize {
+    match y {
+        Targets::Classes(_) => 0,
+        Targets::Values(v) => v.cols,
+    }
+}
+
+/// Running accuracy (classes) or the sums behind R² (values), with no allocation per batch.
+struct Tally {
+    rows: usize,
+    correct: usize,
+    /// Per output column: Σ(y−d)², Σd, Σd².
+    sse: Vec<f64>,
+    sd: Vec<f64>,
+    sdd: Vec<f64>,
+}
+
+impl Tally {
+    fn new(value_cols: usize) -> Self {
+        Tally {
+            rows: 0,
+            correct: 0,
+            sse: vec![0.0; value_cols],
+            sd: vec![0.0; value_cols],
+            sdd: vec![0.0; value_cols],
+        }
+    }
+
+    fn add<T: Float>(&mut self, y: &[T], t: TargetsRef<'_, T>, m: usize) {
+        let rows = y.len() / m;
+        self.rows += rows;
+        match t {
+            TargetsRef::Classes(c) => {
+                for (r, &class) in c.iter().enumerate().take(rows) {
+                    let row = &y[r * m..(r + 1) * m];
+                    let pred = if m == 1 {
+                        usize::from(row[0].f64() > 0.5)
+                    } else {
+                        let mut best = 0;
+                        for j in 1..m {
+                            if row[j] > row[best] {
+                                best = j;
+                            }
+                        }
+                        best
+                    };
+                    self.correct += usize::from(pred == class);
+                }
+            }
+            TargetsRef::Values(d) => {
+                for (i, (&yv, &dv)) in y.iter().zip(d).enumerate() {
+                    let j = i % m;
+                    let (yv, dv) = (yv.f64(), dv.f64());
+                    self.sse[j] += (yv - dv) * (yv - dv);
+                    self.sd[j] += dv;
+                    self.sdd[j] += dv * dv;
+                }
+            }
+        }
+    }
+
+    fn metric(&self) -> f64 {
+        if self.sse.is_empty() {
+            return self.correct as f64 / self.rows.max(1) as f64;
+        }
+        let n = self.rows as f64;
+        let r2: f64 = (0..self.sse.len())
+            .map(|j| {
+                let sst = self.sdd[j] - self.sd[j] * self.sd[j] / n;
+                if sst > 0.0 {
+                    1.0 - self.sse[j] / sst
+                } else {
+                    0.0
+                }
+            })
+            .sum();
+        r2 / self.sse.len() as f64
+    }
+}
+
+/// Trains `net` on `data` with `config`, holding out `config.validation_split` of it (stratified)
+/// for validation; returns the history. The everyday entry point.
+pub fn fit<T: Float>(
+    net: &mut Network<T>,
+    data: &Dataset<T>,
+    config: &TrainConfig,
+) -> Result<History> {
+    fit_with_progress(net, data, config, &mut |_| Control::Continue)
+}
+
+/// [`fit`], reporting progress after each batch and epoch.
+pub fn fit_with_progress<T: Float>(
+    net: &mut Network<T>,
+    data: &Dataset<T>,
+    config: &TrainConfig,
+    progress: &mut (dyn FnMut(Progress<'_>) -> Control + Send),
+) -> Result<History> {
+    let split;
+    let (train, val) = if config.validation_split > 0.0 {
+        split = data.split(config.validation_split, config.seed ^ 0x5eed);
+        (&split.0, Some(&split.1))
+    } else {
+        (data, None)
+    };
+    let mut trainer = Trainer::new(net.clone(), config)?;
+    trainer.fit(train, val, progress)?;
+    let history = trainer.history.clone();
+    *net = trainer.into_network();
+    Ok(history)
+}
