@@ -1,0 +1,143 @@
+//! Finite-difference gradient checks (f64, central differences) of every activation × every loss ×
+//! with and without bias × 1, 2 and 3 hidden layers, at odd widths (1, 3, 17). Relative error < 1e-6.
+
+use mlp::{
+    gradient_check, Activation, Bias, CustomActivation, CustomLoss, Loss, Matrix, NetworkSpec, Rng,
+    TargetsRef,
+};
+
+#[derive(Debug)]
+/// Swish (SiLU), z·σ(z): an activation the crate does not have, defined by the user.
+struct Swish;
+impl CustomActivation for Swish {
+    fn name(&self) -> &str {
+        "swish"
+    }
+    fn value(&self, z: f64) -> f64 {
+        z / (1.0 + (-z).exp())
+    }
+    fn derivative(&self, z: f64) -> f64 {
+        let s = 1.0 / (1.0 + (-z).exp());
+        s * (1.0 + z * (1.0 - s))
+    }
+}
+
+#[derive(Debug)]
+struct LogCosh;
+impl CustomLoss for LogCosh {
+    fn name(&self) -> &str {
+        "log_cosh"
+    }
+    fn value(&self, y: f64, d: f64) -> f64 {
+        (y - d).cosh().ln()
+    }
+    fn derivative(&self, y: f64, d: f64) -> f64 {
+        (y - d).tanh()
+    }
+}
+
+const TOLERANCE: f64 = 1e-6;
+const ROWS: usize = 4;
+const FEATURES: usize = 5;
+
+fn hidden_activations() -> Vec<Activation> {
+    let mut v: Vec<Activation> = Activation::builtin()
+        .into_iter()
+        .filter(|a| *a != Activation::Softmax)
+        .collect();
+    v.push(Activation::custom(Swish));
+    v
+}
+
+fn losses() -> Vec<Loss> {
+    let mut v = Loss::builtin();
+    v.push(Loss::custom(LogCosh));
+    v
+}
+
+/// The output activations each loss is checked with.
+fn outputs_for(loss: &Loss) -> Vec<Activation> {
+    match loss {
+        Loss::CrossEntropy => vec![Activation::Softmax],
+        Loss::BinaryCrossEntropy => vec![Activation::Sigmoid],
+        _ => Activation::builtin(),
+    }
+}
+
+fn widths(depth: usize) -> Vec<usize> {
+    match depth {
+        1 => vec![17],
+        2 => vec![3, 1],
+        _ => vec![17, 3, 17],
+    }
+}
+
+#[test]
+fn every_activation_loss_bias_and_depth() {
+    let mut rng = Rng::new(2024);
+    let x = Matrix::<f64>::from_vec(
+        ROWS,
+        FEATURES,
+        (0..ROWS * FEATURES).map(|_| rng.normal()).collect(),
+    );
+    let classes = [0usize, 2, 1, 2];
+    let mut checked = 0;
+    let mut worst = (0.0, String::new());
+    for hidden in hidden_activations() {
+        for loss in losses() {
+            for output in outputs_for(&loss) {
+                for bias in [Bias::Constant(0.1), Bias::None] {
+                    for depth in 1..=3 {
+                        // BCE is checked with one output (binary) and with three (multi-label).
+                        let outs: &[usize] = match loss {
+                            Loss::BinaryCrossEntropy if depth == 2 => &[1],
+                            _ => &[3],
+                        };
+                        let m = outs[0];
+                        let mut spec = NetworkSpec::new(FEATURES).bias(bias);
+                        for w in widths(depth) {
+                            spec = spec.dense(w, hidden.clone());
+                        }
+                        let net = spec
+                            .dense(m, output.clone())
+                            .build::<f64>(checked as u64 + 1);
+                        let values: Vec<f64> = (0..ROWS * m)
+                            .map(|_| match loss {
+                                Loss::BinaryCrossEntropy => (rng.uniform() > 0.5) as u8 as f64,
+                                _ => rng.normal(),
+                            })
+                            .collect();
+                        let targets = match loss {
+                            Loss::CrossEntropy => TargetsRef::Classes(&classes),
+                            _ => TargetsRef::Values(&values),
+                        };
+                        let report = gradient_check(&net, &x, targets, &loss);
+                        let case = format!("hidden {hidden}, output {output}, loss {loss}, {bias:?}, depth {depth}");
+                        assert_eq!(report.layers.len(), depth + 1, "{case}");
+                        for l in &report.layers {
+                            assert!(
+                                l.worst_relative_error < TOLERANCE,
+                                "{case}: layer {} {}: backprop {} vs finite difference {} (relative error {:.2e})",
+                                l.layer,
+                                l.worst_parameter,
+                                l.analytic,
+                                l.numeric,
+                                l.worst_relative_error
+                            );
+                        }
+                        if report.worst() > worst.0 {
+                            worst = (report.worst(), case);
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    // 9 hidden activations × (5 element-wise losses × 9 outputs + 2 cross-entropies) × 2 × 3
+    assert_eq!(checked, 9 * (5 * 9 + 2) * 2 * 3);
+    eprintln!(
+        "{checked} networks checked; worst relative error {:.2e} ({})",
+        worst.0, worst.1
+    );
+}

@@ -1,0 +1,198 @@
+//! The training loop's promises: early stopping restores the best weights whether or not it
+//! triggered, the last partial batch is kept, and a training step allocates nothing.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use mlp::data::builtin;
+use mlp::{Activation, Control, NetworkSpec, Progress, TrainConfig, Trainer};
+
+/// Counts the allocations of each thread (tests run side by side in one process; training runs on
+/// the trainer's pool thread, where its progress callback runs too).
+struct Counting;
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn digits_split() -> (mlp::Dataset<f32>, mlp::Dataset<f32>) {
+    builtin::load::<f32>("digits").unwrap().split(0.3, 2)
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights_whether_or_not_it_triggers() {
+    let (train, val) = digits_split();
+    for patience in [2, 1000] {
+        // A learning rate high enough that the validation loss goes up and down.
+        let config = TrainConfig {
+            epochs: 25,
+            batch_size: 16,
+            learning_rate: 0.03,
+            early_stopping: Some(patience),
+            threads: 1,
+            ..Default::default()
+        };
+        let net = NetworkSpec::new(64)
+            .dense(32, Activation::Relu)
+            .dense(10, Activation::Softmax)
+            .build::<f32>(1);
+        let mut t = Trainer::new(net, &config).unwrap();
+        t.fit(&train, Some(&val), &mut |_| Control::Continue)
+            .unwrap();
+        let h = t.history.clone();
+        let best = h
+            .epochs
+            .iter()
+            .min_by(|a, b| a.val_loss.unwrap().total_cmp(&b.val_loss.unwrap()))
+            .unwrap();
+        assert_eq!(h.best_epoch, Some(best.epoch));
+        if patience == 2 {
+            assert!(
+                h.stopped_early && h.epochs.len() < 25,
+                "expected early stopping to trigger"
+            );
+        } else {
+            assert!(!h.stopped_early && h.epochs.len() == 25);
+            assert_ne!(
+                best.epoch, 25,
+                "the test needs a best epoch before the last"
+            );
+        }
+        let (loss_now, _) = t.evaluate(&val);
+        assert_eq!(
+            loss_now,
+            best.val_loss.unwrap(),
+            "patience {patience}: weights not restored"
+        );
+    }
+}
+
+#[test]
+fn every_row_is_trained_each_epoch_including_the_partial_batch() {
+    let (train, _) = digits_split();
+    let n = train.len();
+    assert_ne!(n % 32, 0, "the test needs a partial last batch");
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        ..Default::default()
+    };
+    let net = NetworkSpec::new(64)
+        .dense(10, Activation::Softmax)
+        .build::<f32>(0);
+    let mut t = Trainer::new(net, &config).unwrap();
+    let mut last = (0, 0, 0);
+    t.fit(&train, None, &mut |p| {
+        if let Progress::Batch {
+            batch,
+            batches,
+            rows_done,
+            ..
+        } = p
+        {
+            last = (batch, batches, rows_done);
+        }
+        Control::Continue
+    })
+    .unwrap();
+    let batches = n.div_ceil(32);
+    assert_eq!(last, (batches, batches, n));
+}
+
+/// The `gemm` crate allocates its packing scratch inside each product (a `dyn_stack::MemBuffer`
+/// per call) and offers no way to pass a workspace in, so "no allocation" is asserted for our
+/// code: a step allocates exactly as much as its five matrix products do on their own.
+#[test]
+fn a_training_step_allocates_nothing_beyond_the_gemm_crates_scratch() {
+    use mlp::tensor::{matmul, Accum, View};
+    use mlp::Par;
+    let (train, _) = digits_split();
+    let (b, f, h, m) = (64, 64, 48, 10);
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: b,
+        weight_decay: 1e-4,
+        clip_grad_norm: Some(5.0),
+        threads: 1,
+        ..Default::default()
+    };
+    let net = NetworkSpec::new(f)
+        .dense(h, Activation::Gelu)
+        .dense(m, Activation::Softmax)
+        .build::<f32>(0);
+
+    // The step's products alone, same shapes and transposes, on this thread.
+    let (x, w1, w2) = (
+        vec![0.5f32; b * f],
+        vec![0.5f32; f * h],
+        vec![0.5f32; h * m],
+    );
+    let (mut a1, mut a2, mut g1, mut g2, mut dx) = (
+        vec![0f32; b * h],
+        vec![0f32; b * m],
+        vec![0f32; f * h],
+        vec![0f32; h * m],
+        vec![0f32; b * h],
+    );
+    let products = |a1: &mut Vec<f32>,
+                    a2: &mut Vec<f32>,
+                    g1: &mut Vec<f32>,
+                    g2: &mut Vec<f32>,
+                    dx: &mut Vec<f32>| {
+        let (xv, w1v, w2v) = (
+            View::new(&x, b, f),
+            View::new(&w1, f, h),
+            View::new(&w2, h, m),
+        );
+        matmul(a1, Accum::Replace, xv, w1v, Par::Seq);
+        matmul(a2, Accum::Replace, View::new(a1, b, h), w2v, Par::Seq);
+        matmul(
+            g2,
+            Accum::Replace,
+            View::new(a1, b, h).t(),
+            View::new(a2, b, m),
+            Par::Seq,
+        );
+        matmul(dx, Accum::Replace, View::new(a2, b, m), w2v.t(), Par::Seq);
+        matmul(g1, Accum::Replace, xv.t(), View::new(dx, b, h), Par::Seq);
+    };
+    products(&mut a1, &mut a2, &mut g1, &mut g2, &mut dx); // first call: thread-local caches
+    let before = ALLOCATIONS.with(|a| a.get());
+    products(&mut a1, &mut a2, &mut g1, &mut g2, &mut dx);
+    let gemm_scratch = ALLOCATIONS.with(|a| a.get()) - before;
+
+    let mut t = Trainer::new(net, &config).unwrap();
+    let mut counts = Vec::with_capacity(1000); // sized up front: the callback must not allocate
+    t.fit(&train, None, &mut |p| {
+        if let Progress::Batch { batch, batches, .. } = p {
+            if batch < batches {
+                counts.push(ALLOCATIONS.with(|a| a.get())); // full batches only
+            }
+        }
+        Control::Continue
+    })
+    .unwrap();
+    let per_epoch = counts.len() / 2;
+    for e in 0..2 {
+        let c = &counts[e * per_epoch..(e + 1) * per_epoch];
+        for w in c.windows(2) {
+            assert_eq!(
+                w[1] - w[0],
+                gemm_scratch,
+                "epoch {}: a step allocated {} times, its products alone {gemm_scratch}",
+                e + 1,
+                w[1] - w[0]
+            );
+        }
+    }
+}
