@@ -9,7 +9,7 @@
 //! at h = 1e-3·max(1, |w|). Its rounding error is about 1e-16·|E|/h ≈ 1e-13; the plain two-point
 //! difference at h = 1e-6 carries about 2e-10 of rounding, too much to verify a gradient of 1e-4 to
 //! six digits. A large step may straddle a kink (ReLU at 0, |y − d| at y = d), so D(h) is confirmed
-//! against D(h/4); when they disagree a kink is within reach, and the estimate is a one-sided
+//! against D(h/4) (equal to within their rounding, 16·ε·|E|/h); when they disagree a kink is within reach, and the estimate is a one-sided
 //! difference of order four on the side where E is smooth (again confirmed at h and h/4) — backprop's
 //! value is the derivative of that smooth piece. If neither side is smooth, D(1e-5·max(1, |w|)).
 //!
@@ -44,23 +44,27 @@ fn one_sided(e: &mut impl FnMut(f64) -> f64, h: f64, sign: f64) -> f64 {
         / (12.0 * h)
 }
 
-/// Two estimates "agree" when they differ by no more than the rounding of the finer one.
-fn agree(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 2e-11 + 1e-8 * a.abs().max(b.abs())
+/// Two estimates "agree" when they differ by no more than `noise`, the rounding of the finer one,
+/// plus 1e-8 of their size.
+fn agree(a: f64, b: f64, noise: f64) -> bool {
+    (a - b).abs() <= noise + 1e-8 * a.abs().max(b.abs())
 }
 
 /// dE/dw from loss evaluations `e(offset)` = E(w + offset), choosing the step as the module doc says.
 fn numerical_derivative(e: &mut impl FnMut(f64) -> f64, scale: f64) -> f64 {
     let h = LARGE_STEP * scale;
+    // The rounding of a difference quotient at step h/4 is about 2·ε·|E|/(h/4); twice that is the
+    // band within which two estimates count as equal.
+    let noise = 16.0 * f64::EPSILON * e(0.0).abs().max(1.0) / h;
     let c = central(e, h);
-    if agree(c, central(e, h / 4.0)) {
+    if agree(c, central(e, h / 4.0), noise) {
         return c;
     }
     // A kink lies within reach on one side: E is smooth on the other, and backprop's value is the
     // derivative of that smooth piece.
     for sign in [1.0, -1.0] {
         let s = one_sided(e, h, sign);
-        if agree(s, one_sided(e, h / 4.0, sign)) {
+        if agree(s, one_sided(e, h / 4.0, sign), 8.0 * noise) {
             return s;
         }
     }

@@ -1,8 +1,9 @@
 //! Row-major matrices, one sample per row, and the one place that multiplies them.
 //!
-//! Matrix products go through the [`gemm`](https://crates.io/crates/gemm) crate (chosen by measurement,
-//! see `BENCHMARKS.md`). Transposes are never materialised: a [`View`] carries its strides and
-//! [`View::t`] swaps them, so `xᵀ·δ` and `δ·Wᵀ` read the same memory as `x·W`.
+//! Matrix products go through the [`matrixmultiply`](https://crates.io/crates/matrixmultiply) crate,
+//! chosen by measurement at the protocol's shapes (see `BENCHMARKS.md`). Transposes are never
+//! materialised: a [`View`] carries its strides and [`View::t`] swaps them, so `xᵀ·δ` and `δ·Wᵀ`
+//! read the same memory as `x·W`.
 
 use std::fmt::{Debug, Display};
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -10,7 +11,8 @@ use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 /// The two floating-point types a network trains in: `f32` (the default) and `f64`
 /// (as scikit-learn trains; gradient checks need it).
 pub trait Float:
-    Copy
+    sealed::Sealed
+    + Copy
     + Send
     + Sync
     + 'static
@@ -45,10 +47,37 @@ pub trait Float:
     fn max(self, other: Self) -> Self;
     fn min(self, other: Self) -> Self;
     fn is_finite(self) -> bool;
+    /// `c = a·b + beta·c` for strided `m×k` a, `k×n` b and row-major c with row stride `rsc`:
+    /// the crate's GEMM routine for this type.
+    ///
+    /// # Safety
+    /// The pointers must address valid matrices of those shapes and strides; c must not alias a or b.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+    );
+}
+
+/// Only f32 and f64 are floats here: each names its own GEMM routine.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path) => {
+    ($t:ty, $erf:path, $gemm:path) => {
         impl Float for $t {
             const NAME: &'static str = stringify!($t);
             const ZERO: Self = 0.0;
@@ -101,11 +130,28 @@ macro_rules! impl_float {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
+            unsafe fn gemm(
+                m: usize,
+                k: usize,
+                n: usize,
+                a: *const Self,
+                rsa: isize,
+                csa: isize,
+                b: *const Self,
+                rsb: isize,
+                csb: isize,
+                beta: Self,
+                c: *mut Self,
+                rsc: isize,
+            ) {
+                // SAFETY: forwarded from the caller's contract.
+                unsafe { $gemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, 1) }
+            }
         }
     };
 }
-impl_float!(f32, libm::erff);
-impl_float!(f64, libm::erf);
+impl_float!(f32, libm::erff, matrixmultiply::sgemm);
+impl_float!(f64, libm::erf, matrixmultiply::dgemm);
 
 /// A dense row-major matrix: `rows` samples of `cols` values each.
 #[derive(Clone, Debug, PartialEq)]
@@ -292,9 +338,11 @@ const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// `dst = a·b` or `dst += a·b`, with `dst` row-major `a.rows × b.cols`.
 ///
-/// The result does not depend on `par`: the `gemm` crate splits the output, never the inner
-/// dimension, so every element is summed in the same order on any number of threads
-/// (checked by `tests/determinism.rs`).
+/// With [`Par::Threads`], a large product is cut into blocks of output rows or columns, one
+/// single-threaded GEMM each on the current rayon pool. Every output element is still one dot
+/// product over k, summed in the same order, so the result does not depend on the thread count
+/// (checked by `tests/determinism.rs`). The split is ours rather than the crate's `threading`
+/// feature, which reads its thread count from an environment variable.
 ///
 /// # Panics
 /// If the shapes do not agree or `dst` is too short.
@@ -306,39 +354,74 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
     if m == 0 || n == 0 {
         return;
     }
-    if k == 0 {
-        if accum == Accum::Replace {
-            dst[..m * n].fill(T::ZERO);
-        }
-        return;
-    }
-    let parallelism = match par {
-        Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => gemm::Parallelism::Rayon(t),
-        _ => gemm::Parallelism::None,
+    let threads = match par {
+        Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => t,
+        _ => 1,
     };
-    // SAFETY: the assertions above guarantee that every element addressed by the shapes and strides
-    // lies inside `dst`, `a.data` and `b.data`, and `dst` is borrowed mutably so it aliases neither.
+    if threads == 1 {
+        return gemm_block(dst.as_mut_ptr(), n, accum, a, b, 0..m, 0..n);
+    }
+    // Split the dimension whose blocks share the smaller operand: rows share b, columns share a.
+    let split_rows = a.rows * a.cols >= b.rows * b.cols;
+    let (len, align) = if split_rows { (m, 8) } else { (n, 16) };
+    let block = len.div_ceil(threads).div_ceil(align) * align;
+    let out = SendPtr(dst.as_mut_ptr());
+    rayon::scope(move |s| {
+        for start in (0..len).step_by(block) {
+            let range = start..(start + block).min(len);
+            s.spawn(move |_| {
+                let out = out;
+                if split_rows {
+                    gemm_block(out.0, n, accum, a, b, range, 0..n)
+                } else {
+                    gemm_block(out.0, n, accum, a, b, 0..m, range)
+                }
+            });
+        }
+    });
+}
+
+/// A raw output pointer shared by the blocks of one product, which write disjoint elements.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: each block writes a disjoint set of elements of the destination, and `rayon::scope`
+// ends before `matmul` returns, so the pointer never outlives the borrow it came from.
+unsafe impl<T: Send> Send for SendPtr<T> {}
+
+/// `dst[rows, cols] (=|+=) a[rows, :]·b[:, cols]` on the calling thread; `dst` is row-major with
+/// `dst_cols` columns.
+fn gemm_block<T: Float>(
+    dst: *mut T,
+    dst_cols: usize,
+    accum: Accum,
+    a: View<'_, T>,
+    b: View<'_, T>,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+) {
+    let (m, n, k) = (rows.len(), cols.len(), a.cols);
+    let beta = if accum == Accum::Add { T::ONE } else { T::ZERO };
+    let (rsa, csa) = (a.row_stride as isize, a.col_stride as isize);
+    let (rsb, csb) = (b.row_stride as isize, b.col_stride as isize);
+    // SAFETY: `matmul` checked that a is m×k, b is k×n and dst holds a.rows × b.cols elements; the
+    // offsets select the block `rows × cols` inside those bounds, addressed with the views' strides.
     unsafe {
-        gemm::gemm(
+        let pa = a.data.as_ptr().add(rows.start * a.row_stride);
+        let pb = b.data.as_ptr().add(cols.start * b.col_stride);
+        let pc = dst.add(rows.start * dst_cols + cols.start);
+        T::gemm(
             m,
-            n,
             k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accum == Accum::Add,
-            a.data.as_ptr(),
-            a.col_stride as isize,
-            a.row_stride as isize,
-            b.data.as_ptr(),
-            b.col_stride as isize,
-            b.row_stride as isize,
-            T::ONE,
-            T::ONE,
-            false,
-            false,
-            false,
-            parallelism,
+            n,
+            pa,
+            rsa,
+            csa,
+            pb,
+            rsb,
+            csb,
+            beta,
+            pc,
+            dst_cols as isize,
         )
     }
 }

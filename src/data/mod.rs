@@ -4,6 +4,7 @@
 //! ([`builtin`]).
 
 pub mod csv;
+pub mod idx;
 
 use serde::{Deserialize, Serialize};
 
