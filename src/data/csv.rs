@@ -30,9 +30,6 @@ impl TargetColumn {
     }
 }
 
-/// Most distinct integer targets that still read as class labels when the task is not given.
-pub const MAX_INFERRED_CLASSES: usize = 20;
-
 /// Reads a CSV file. With `task` unset it is inferred; the string says what was inferred and why.
 pub fn read_csv<T: Float>(
     path: &Path,
@@ -187,38 +184,7 @@ fn read_csv_reader<T: Float>(
                 names.len()
             ),
         ),
-        (None, RawTargets::Numbers(v)) => {
-            let mut distinct: Vec<f64> = v.clone();
-            distinct.sort_by(|a, b| a.total_cmp(b));
-            distinct.dedup();
-            let integral = v.iter().all(|x| x.fract() == 0.0);
-            if integral && distinct.len() <= MAX_INFERRED_CLASSES {
-                (
-                    Task::Classification,
-                    format!(
-                        "classification: column '{}' holds {} distinct integer values (≤ {MAX_INFERRED_CLASSES}); pass --task regression to override",
-                        headers[t],
-                        distinct.len()
-                    ),
-                )
-            } else {
-                (
-                    Task::Regression,
-                    format!(
-                        "regression: column '{}' holds {}; pass --task classification to override",
-                        headers[t],
-                        if integral {
-                            format!(
-                                "{} distinct integer values (> {MAX_INFERRED_CLASSES})",
-                                distinct.len()
-                            )
-                        } else {
-                            "real values".to_string()
-                        }
-                    ),
-                )
-            }
-        }
+        (None, RawTargets::Numbers(v)) => super::infer_task(v, &headers[t]),
     };
     let (y, class_names) = match (task, raw) {
         (Task::Regression, RawTargets::Numbers(v)) => (
@@ -231,21 +197,8 @@ fn read_csv_reader<T: Float>(
         ),
         (Task::Regression, RawTargets::Text { .. }) => unreachable!("checked while reading"),
         (Task::Classification, RawTargets::Numbers(v)) => {
-            let mut distinct: Vec<f64> = v.clone();
-            distinct.sort_by(|a, b| a.total_cmp(b));
-            distinct.dedup();
-            let ids = v
-                .iter()
-                .map(|x| {
-                    distinct
-                        .binary_search_by(|d| d.total_cmp(x))
-                        .expect("present")
-                })
-                .collect();
-            (
-                Targets::Classes(ids),
-                distinct.iter().map(|d| format_number(*d)).collect(),
-            )
+            let (ids, names) = super::classes_from_numbers(&v);
+            (Targets::Classes(ids), names)
         }
         (Task::Classification, RawTargets::Text { ids, names, .. }) => {
             // Sorted class names, as scikit-learn's LabelEncoder orders them.
@@ -309,7 +262,7 @@ fn push_target(
                 let mut index = HashMap::new();
                 let ids = v
                     .iter()
-                    .map(|&x| intern(&mut names, &mut index, &format_number(x)))
+                    .map(|&x| intern(&mut names, &mut index, &super::format_number(x)))
                     .collect();
                 *raw = RawTargets::Text { ids, names, index };
                 push_target(raw, field, task, path, line, j)?;
@@ -325,7 +278,7 @@ fn push_target(
                 });
             }
             let label = match parsed {
-                Ok(x) => format_number(x),
+                Ok(x) => super::format_number(x),
                 Err(_) => field.to_string(),
             };
             ids.push(intern(names, index, &label));
@@ -353,11 +306,6 @@ fn parse_number(field: &str) -> Result<f64, String> {
         Ok(v) => Err(format!("'{field}' is {v}; expected a finite number")),
         Err(_) => Err(format!("'{field}' is not a number")),
     }
-}
-
-/// 3.0 → "3", 0.5 → "0.5".
-fn format_number(x: f64) -> String {
-    format!("{x}")
 }
 
 #[cfg(test)]

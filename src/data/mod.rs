@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod idx;
+pub mod npy;
 
 use serde::{Deserialize, Serialize};
 
@@ -207,6 +208,61 @@ pub fn split_indices<T: Float>(
     rng.shuffle(&mut keep);
     rng.shuffle(&mut take);
     (keep, take)
+}
+
+/// Most distinct integer targets that still read as class labels when the task is not given.
+pub const MAX_INFERRED_CLASSES: usize = 20;
+
+/// The task numeric targets suggest, and why: integers with at most [`MAX_INFERRED_CLASSES`]
+/// distinct values are class labels, anything else is a regression target.
+pub fn infer_task(values: &[f64], column: &str) -> (Task, String) {
+    let mut distinct: Vec<f64> = values.to_vec();
+    distinct.sort_by(|a, b| a.total_cmp(b));
+    distinct.dedup();
+    let integral = values.iter().all(|x| x.fract() == 0.0);
+    if integral && distinct.len() <= MAX_INFERRED_CLASSES {
+        (
+            Task::Classification,
+            format!(
+                "classification: '{column}' holds {} distinct integer values (≤ {MAX_INFERRED_CLASSES}); pass --task regression to override",
+                distinct.len()
+            ),
+        )
+    } else {
+        let what = if integral {
+            format!(
+                "{} distinct integer values (> {MAX_INFERRED_CLASSES})",
+                distinct.len()
+            )
+        } else {
+            "real values".to_string()
+        };
+        (
+            Task::Regression,
+            format!("regression: '{column}' holds {what}; pass --task classification to override"),
+        )
+    }
+}
+
+/// Class indices for numeric labels, classes in increasing order, named as the numbers print.
+pub fn classes_from_numbers(values: &[f64]) -> (Vec<usize>, Vec<String>) {
+    let mut distinct: Vec<f64> = values.to_vec();
+    distinct.sort_by(|a, b| a.total_cmp(b));
+    distinct.dedup();
+    let ids = values
+        .iter()
+        .map(|x| {
+            distinct
+                .binary_search_by(|d| d.total_cmp(x))
+                .expect("present")
+        })
+        .collect();
+    (ids, distinct.iter().map(|d| format_number(*d)).collect())
+}
+
+/// 3.0 → "3", 0.5 → "0.5".
+pub(crate) fn format_number(x: f64) -> String {
+    format!("{x}")
 }
 
 /// Per-column standardisation z = (x − mean)/std with statistics of the training data.

@@ -1,0 +1,253 @@
+//! NPY: numpy's array files, read with the `npyz` crate. A 2-D array of features (rows × columns,
+//! C or Fortran order, any integer or float type), with the targets either in a second array
+//! (1-D, or rows × outputs) or in one column of the features array.
+
+use std::path::Path;
+
+use npyz::{NpyFile, Order, TypeChar};
+
+use super::{classes_from_numbers, infer_task, Dataset, Targets, Task};
+use crate::error::{Error, Result};
+use crate::tensor::{Float, Matrix};
+
+/// An array read from an NPY file, as f64, row-major, with its shape.
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// Reads an NPY file of numbers into a row-major f64 array.
+pub fn read_npy(path: &Path) -> Result<Array> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let npy = NpyFile::new(&bytes[..])
+        .map_err(|e| Error::data(path, format!("not a valid NPY file: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let npyz::DType::Plain(ts) = npy.dtype() else {
+        return Err(Error::data(
+            path,
+            "a structured array; expected a plain numeric array",
+        ));
+    };
+    let width = ts.size_field() as usize;
+    match n {
+        Some(n) if n.checked_mul(width).is_some_and(|b| b <= bytes.len()) => {}
+        _ => {
+            return Err(Error::data(
+                path,
+                format!(
+                    "shape {shape:?} of {width}-byte values does not fit in the file's {} bytes",
+                    bytes.len()
+                ),
+            ))
+        }
+    }
+    let order = npy.order();
+    let bad = |e: std::io::Error| Error::data(path, format!("cannot read the values: {e}"));
+    let data: Vec<f64> = match (ts.type_char(), width) {
+        (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?,
+        (TypeChar::Float, 4) => npy
+            .into_vec::<f32>()
+            .map_err(bad)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 8) => npy
+            .into_vec::<i64>()
+            .map_err(bad)?
+            .into_iter()
+            .map(|v| v as f64)
+            .collect(),
+        (TypeChar::Int, 4) => npy
+            .into_vec::<i32>()
+            .map_err(bad)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 2) => npy
+            .into_vec::<i16>()
+            .map_err(bad)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 1) => npy
+            .into_vec::<i8>()
+            .map_err(bad)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 8) => npy
+            .into_vec::<u64>()
+            .map_err(bad)?
+            .into_iter()
+            .map(|v| v as f64)
+            .collect(),
+        (TypeChar::Uint, 4) => npy
+            .into_vec::<u32>()
+            .map_err(bad)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 2) => npy
+            .into_vec::<u16>()
+            .map_err(bad)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 1) => npy
+            .into_vec::<u8>()
+            .map_err(bad)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Bool, 1) => npy
+            .into_vec::<bool>()
+            .map_err(bad)?
+            .into_iter()
+            .map(|b| b as u8 as f64)
+            .collect(),
+        _ => {
+            return Err(Error::data(
+                path,
+                format!("dtype {ts} is not a number type mlp reads"),
+            ))
+        }
+    };
+    let data = if order == Order::Fortran && shape.len() == 2 {
+        let (r, c) = (shape[0], shape[1]);
+        let mut out = vec![0.0; r * c];
+        for j in 0..c {
+            for i in 0..r {
+                out[i * c + j] = data[j * r + i];
+            }
+        }
+        out
+    } else {
+        data
+    };
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        let cols = shape.get(1).copied().unwrap_or(1).max(1);
+        return Err(Error::data(
+            path,
+            format!(
+                "value at row {}, column {} is {}; expected a finite number",
+                i / cols,
+                i % cols,
+                data[i]
+            ),
+        ));
+    }
+    Ok(Array { shape, data })
+}
+
+/// Features from `x_path` (2-D) and targets from `y_path` (1-D or 2-D), or, without `y_path`, from
+/// column `target_column` of the features (default: the last). The string says what task was
+/// inferred and why.
+pub fn read_npy_dataset<T: Float>(
+    x_path: &Path,
+    y_path: Option<&Path>,
+    target_column: Option<usize>,
+    task: Option<Task>,
+) -> Result<(Dataset<T>, String)> {
+    let x = read_npy(x_path)?;
+    if x.shape.len() != 2 {
+        return Err(Error::data(
+            x_path,
+            format!(
+                "shape {:?}; expected 2 dimensions (rows, features)",
+                x.shape
+            ),
+        ));
+    }
+    let (rows, cols) = (x.shape[0], x.shape[1]);
+    if rows == 0 {
+        return Err(Error::data(x_path, "no rows"));
+    }
+    let (features, feature_cols, y, y_cols, name) = match y_path {
+        Some(yp) => {
+            let y = read_npy(yp)?;
+            let y_cols = match y.shape.as_slice() {
+                [n] if *n == rows => 1,
+                [n, c] if *n == rows => *c,
+                s => {
+                    return Err(Error::data(
+                        yp,
+                        format!("shape {s:?}; expected ({rows},) or ({rows}, outputs) to match the {rows} rows of {}", x_path.display()),
+                    ))
+                }
+            };
+            (x.data, cols, y.data, y_cols, yp.display().to_string())
+        }
+        None => {
+            let t = target_column.unwrap_or(cols.saturating_sub(1));
+            if cols < 2 || t >= cols {
+                return Err(Error::config(format!(
+                    "{}: target column {t} does not exist among its {cols} columns",
+                    x_path.display()
+                )));
+            }
+            let mut f = Vec::with_capacity(rows * (cols - 1));
+            let mut y = Vec::with_capacity(rows);
+            for r in x.data.chunks_exact(cols) {
+                for (j, &v) in r.iter().enumerate() {
+                    if j == t {
+                        y.push(v)
+                    } else {
+                        f.push(v)
+                    }
+                }
+            }
+            (f, cols - 1, y, 1, format!("column {t}"))
+        }
+    };
+    let (task, reason) = match task {
+        Some(t) => (t, "given".into()),
+        None if y_cols == 1 => infer_task(&y, &name),
+        None => (
+            Task::Regression,
+            format!("regression: {name} has {y_cols} target columns"),
+        ),
+    };
+    let xm = Matrix::from_vec(
+        rows,
+        feature_cols,
+        features.into_iter().map(T::of).collect(),
+    );
+    let (targets, class_names) = match task {
+        Task::Classification if y_cols == 1 => {
+            let (ids, names) = classes_from_numbers(&y);
+            if names.len() < 2 {
+                return Err(Error::data(
+                    x_path,
+                    format!(
+                        "the targets hold a single class ('{}'); classification needs at least two",
+                        names[0]
+                    ),
+                ));
+            }
+            (Targets::Classes(ids), names)
+        }
+        Task::Classification => {
+            return Err(Error::config(format!(
+                "{name}: {y_cols} target columns; classification takes one column of labels"
+            )))
+        }
+        Task::Regression => (
+            Targets::Values(Matrix::from_vec(
+                rows,
+                y_cols,
+                y.into_iter().map(T::of).collect(),
+            )),
+            Vec::new(),
+        ),
+    };
+    Ok((
+        Dataset {
+            feature_names: (0..feature_cols).map(|j| format!("x{}", j + 1)).collect(),
+            x: xm,
+            y: targets,
+            class_names,
+        },
+        reason,
+    ))
+}

@@ -1,0 +1,327 @@
+//! One training step, traced in the seed's notation.
+//!
+//! Every number comes from the engine's own forward and backward pass (the [`Workspace`] buffers
+//! and gradients), not from a second implementation: per layer the input x, h' = x·W (+ b),
+//! h = Φ(h'), Φ'(h'), δ = ∂E/∂h', ∂E/∂W, ΔW = −α·∂E/∂W and the updated W.
+//! `weight[i][j]` is the weight from neuron i of the layer's input to neuron j of its output, the
+//! seed's W_ij.
+
+use serde::Serialize;
+
+use crate::activation::Activation;
+use crate::init::Bias;
+use crate::loss::{Loss, TargetsRef};
+use crate::network::{Network, NetworkSpec, Workspace};
+use crate::tensor::{Matrix, Par};
+
+/// One layer of the trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerTrace {
+    /// Φ's name.
+    pub phi: String,
+    /// x, this layer's input.
+    pub input: Vec<f64>,
+    /// h' = x·W (+ b).
+    pub pre_activation: Vec<f64>,
+    /// h = Φ(h').
+    pub activation: Vec<f64>,
+    /// Φ'(h') (for softmax, the diagonal of its Jacobian, pⱼ(1 − pⱼ)).
+    pub derivative: Vec<f64>,
+    /// δ = ∂E/∂h'.
+    pub delta: Vec<f64>,
+    /// W[i][j].
+    pub weight: Vec<Vec<f64>>,
+    /// ∂E/∂W[i][j] = xᵢ·δⱼ.
+    pub grad_weight: Vec<Vec<f64>>,
+    /// ΔW = −α·∂E/∂W.
+    pub delta_weight: Vec<Vec<f64>>,
+    /// W + ΔW.
+    pub updated_weight: Vec<Vec<f64>>,
+    pub bias: Option<Vec<f64>>,
+    /// ∂E/∂b = δ.
+    pub grad_bias: Option<Vec<f64>>,
+    pub updated_bias: Option<Vec<f64>>,
+}
+
+/// One SGD step on one row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trace {
+    pub loss_name: String,
+    /// E before the step.
+    pub loss: f64,
+    /// E after the step (a second forward pass with the updated weights).
+    pub loss_after: f64,
+    pub learning_rate: f64,
+    /// y, the network's output.
+    pub output: Vec<f64>,
+    /// d, the label (one-hot for a class).
+    pub target: Vec<f64>,
+    pub layers: Vec<LayerTrace>,
+}
+
+/// Traces one step of W ← W − α·∂E/∂W on the row `x` with target `target`.
+pub fn trace(
+    net: &Network<f64>,
+    x: &[f64],
+    target: TargetsRef<'_, f64>,
+    loss: &Loss,
+    alpha: f64,
+) -> Trace {
+    let xm = Matrix::from_vec(1, x.len(), x.to_vec());
+    let mut ws = Workspace::new(net, 1);
+    let e = net.loss_and_gradient(&xm, target, loss, &mut ws, Par::Seq);
+    let m = net.outputs();
+    let d: Vec<f64> = match target {
+        TargetsRef::Classes(c) if m == 1 => vec![c[0] as f64],
+        TargetsRef::Classes(c) => (0..m).map(|j| f64::from(u8::from(c[0] == j))).collect(),
+        TargetsRef::Values(v) => v[..m].to_vec(),
+    };
+    let mut updated = net.clone();
+    for (w, g) in updated.params.iter_mut().zip(&ws.grads) {
+        *w -= alpha * g;
+    }
+    let mut ws2 = Workspace::new(net, 1);
+    updated.forward(xm.view(), &mut ws2, Par::Seq);
+    let loss_after = ws2.evaluate_loss(&updated, loss, target, false);
+
+    let grid = |flat: &[f64], rows: usize, cols: usize| -> Vec<Vec<f64>> {
+        (0..rows)
+            .map(|i| flat[i * cols..(i + 1) * cols].to_vec())
+            .collect()
+    };
+    let layers = net
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let input = if k == 0 {
+                x.to_vec()
+            } else {
+                ws.a[k - 1].clone()
+            };
+            let (z, a) = (&ws.z[k], &ws.a[k]);
+            let derivative = match &l.activation {
+                Activation::Softmax => a.iter().map(|p| p * (1.0 - p)).collect(),
+                act => z.iter().map(|&z| act.derivative(z)).collect(),
+            };
+            let w = &net.params[l.weight_offset..l.weight_offset + l.weight_len()];
+            let gw = &ws.grads[l.weight_offset..l.weight_offset + l.weight_len()];
+            let dw: Vec<f64> = gw.iter().map(|g| -alpha * g).collect();
+            let nw: Vec<f64> = w.iter().zip(&dw).map(|(w, d)| w + d).collect();
+            let bias = l.bias_offset.map(|o| net.params[o..o + l.outputs].to_vec());
+            let grad_bias = l.bias_offset.map(|o| ws.grads[o..o + l.outputs].to_vec());
+            let updated_bias = l
+                .bias_offset
+                .map(|o| updated.params[o..o + l.outputs].to_vec());
+            LayerTrace {
+                phi: l.activation.to_string(),
+                input,
+                pre_activation: z.clone(),
+                activation: a.clone(),
+                derivative,
+                delta: ws.delta[k].clone(),
+                weight: grid(w, l.inputs, l.outputs),
+                grad_weight: grid(gw, l.inputs, l.outputs),
+                delta_weight: grid(&dw, l.inputs, l.outputs),
+                updated_weight: grid(&nw, l.inputs, l.outputs),
+                bias,
+                grad_bias,
+                updated_bias,
+            }
+        })
+        .collect();
+    Trace {
+        loss_name: loss.to_string(),
+        loss: e,
+        loss_after,
+        learning_rate: alpha,
+        output: ws.output().to_vec(),
+        target: d,
+        layers,
+    }
+}
+
+/// The seed's own example: 2 inputs, 3 sigmoid hidden neurons, 1 linear output, no bias,
+/// E = (d − y)²/2. Returns the network, x, d and α.
+pub fn seed_example() -> (Network<f64>, Vec<f64>, f64, f64) {
+    let mut net = NetworkSpec::new(2)
+        .dense(3, Activation::Sigmoid)
+        .dense(1, Activation::Identity)
+        .bias(Bias::None)
+        .build::<f64>(0);
+    net.params = vec![0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, -0.8, 0.9];
+    (net, vec![0.6, -0.4], 0.25, 0.5)
+}
+
+fn vector(v: &[f64]) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{x:.6}")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+impl Trace {
+    /// Plain text, one block per layer.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let n = self.layers.len();
+        s.push_str(&format!(
+            "One step of W_new = W + ΔW, ΔW = −α·∂E/∂W, with α = {} and E = {}\n\n",
+            self.learning_rate, self.loss_name
+        ));
+        for (k, l) in self.layers.iter().enumerate() {
+            let sup = k + 1;
+            s.push_str(&format!(
+                "Layer {sup} ({} → {}, Φ = {})\n",
+                l.input.len(),
+                l.activation.len(),
+                l.phi
+            ));
+            let b = if l.bias.is_some() {
+                format!(" + b{sup}")
+            } else {
+                String::new()
+            };
+            s.push_str(&format!("  x          = {}\n", vector(&l.input)));
+            s.push_str(&format!(
+                "  h' = x·W{sup}{b} = {}\n",
+                vector(&l.pre_activation)
+            ));
+            s.push_str(&format!("  h = Φ(h')  = {}\n", vector(&l.activation)));
+            s.push_str(&format!("  Φ'(h')     = {}\n", vector(&l.derivative)));
+            let how = if k + 1 == n {
+                "from the loss"
+            } else {
+                "(δ_next·W_nextᵀ) ⊙ Φ'(h')"
+            };
+            s.push_str(&format!("  δ = ∂E/∂h' = {}   {how}\n", vector(&l.delta)));
+            s.push_str(&format!(
+                "  {:<10} {:>12} {:>14} {:>14} {:>12}\n",
+                "weight", "W", "∂E/∂W = xᵢδⱼ", "ΔW = −α∂E/∂W", "W_new"
+            ));
+            for (i, row) in l.weight.iter().enumerate() {
+                for (j, w) in row.iter().enumerate() {
+                    s.push_str(&format!(
+                        "  {:<10} {:>12.6} {:>14.6} {:>14.6} {:>12.6}\n",
+                        format!("W{sup}[{}][{}]", i + 1, j + 1),
+                        w,
+                        l.grad_weight[i][j],
+                        l.delta_weight[i][j],
+                        l.updated_weight[i][j]
+                    ));
+                }
+            }
+            if let (Some(b), Some(gb), Some(nb)) = (&l.bias, &l.grad_bias, &l.updated_bias) {
+                for j in 0..b.len() {
+                    s.push_str(&format!(
+                        "  {:<10} {:>12.6} {:>14.6} {:>14.6} {:>12.6}\n",
+                        format!("b{sup}[{}]", j + 1),
+                        b[j],
+                        gb[j],
+                        nb[j] - b[j],
+                        nb[j]
+                    ));
+                }
+            }
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "y = {}   d = {}\n",
+            vector(&self.output),
+            vector(&self.target)
+        ));
+        s.push_str(&format!(
+            "E = {:.6} before the step, {:.6} after\n",
+            self.loss, self.loss_after
+        ));
+        s
+    }
+
+    /// Markdown with LaTeX formulas, for a notebook or a course.
+    pub fn to_markdown(&self) -> String {
+        let mut s = String::new();
+        let lx = |v: &[f64]| {
+            let items: Vec<String> = v.iter().map(|x| format!("{x:.4}")).collect();
+            format!("\\begin{{bmatrix}} {} \\end{{bmatrix}}", items.join(" & "))
+        };
+        s.push_str(&format!(
+            "# One step of backpropagation\n\n$W_{{new}} = W + \\Delta W$, $\\Delta W = -\\alpha \\frac{{\\partial E}}{{\\partial W}}$, $\\alpha = {}$, $E$ = `{}`.\n\n",
+            self.learning_rate, self.loss_name
+        ));
+        for (k, l) in self.layers.iter().enumerate() {
+            let sup = k + 1;
+            s.push_str(&format!(
+                "## Layer {sup}: {} → {}, $\\Phi$ = `{}`\n\n",
+                l.input.len(),
+                l.activation.len(),
+                l.phi
+            ));
+            let b = if l.bias.is_some() {
+                format!(" + b^{{{sup}}}")
+            } else {
+                String::new()
+            };
+            s.push_str(&format!("$$x = {}$$\n\n", lx(&l.input)));
+            s.push_str(&format!(
+                "$$h' = x W^{{{sup}}}{b} = {}$$\n\n",
+                lx(&l.pre_activation)
+            ));
+            s.push_str(&format!("$$h = \\Phi(h') = {}$$\n\n", lx(&l.activation)));
+            s.push_str(&format!("$$\\Phi'(h') = {}$$\n\n", lx(&l.derivative)));
+            s.push_str(&format!(
+                "$$\\delta = \\frac{{\\partial E}}{{\\partial h'}} = {}$$\n\n",
+                lx(&l.delta)
+            ));
+            s.push_str("| weight | $W$ | $\\partial E/\\partial W = x_i \\delta_j$ | $\\Delta W$ | $W_{new}$ |\n|---|---:|---:|---:|---:|\n");
+            for (i, row) in l.weight.iter().enumerate() {
+                for (j, w) in row.iter().enumerate() {
+                    s.push_str(&format!(
+                        "| $W^{{{sup}}}_{{{}{}}}$ | {:.6} | {:.6} | {:.6} | {:.6} |\n",
+                        i + 1,
+                        j + 1,
+                        w,
+                        l.grad_weight[i][j],
+                        l.delta_weight[i][j],
+                        l.updated_weight[i][j]
+                    ));
+                }
+            }
+            s.push('\n');
+        }
+        s.push_str(&format!(
+            "$$y = {}, \\quad d = {}, \\quad E = {:.6} \\rightarrow {:.6}$$\n",
+            lx(&self.output),
+            lx(&self.target),
+            self.loss,
+            self.loss_after
+        ));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_example_traces_the_seeds_closed_forms() {
+        let (net, x, d, alpha) = seed_example();
+        let t = trace(
+            &net,
+            &x,
+            TargetsRef::Values(&[d]),
+            &Loss::HalfSquaredError,
+            alpha,
+        );
+        let h = &t.layers[0].activation;
+        let y = t.output[0];
+        for (i, hi) in h.iter().enumerate() {
+            // ΔW²ᵢ = α(d − y)hᵢ
+            assert!((t.layers[1].delta_weight[i][0] - alpha * (d - y) * hi).abs() < 1e-12);
+        }
+        // ΔW¹ᵢⱼ = α(d − y)W²ⱼΦ'ⱼxᵢ
+        let dw = alpha * (d - y) * t.layers[1].weight[2][0] * t.layers[0].derivative[2] * x[1];
+        assert!((t.layers[0].delta_weight[1][2] - dw).abs() < 1e-12);
+        assert!(t.loss_after < t.loss);
+        assert!(t.to_text().contains("W2[3][1]"));
+        assert!(t.to_markdown().contains("$$h = \\Phi(h')"));
+    }
+}

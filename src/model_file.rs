@@ -1,0 +1,563 @@
+//! Model and checkpoint files: safetensors, loadable by PyTorch, written atomically.
+//!
+//! # Layout
+//! Tensors are named as `torch.nn.Sequential` names a stack of `nn.Linear` and activation modules:
+//! layer k is `nn.Linear` at index 2k followed by its activation module at 2k+1, so its tensors are
+//! `"{2k}.weight"`, shape `[outputs, inputs]` (PyTorch's layout, the transpose of the W of the seed
+//! and of this crate), and `"{2k}.bias"`, shape `[outputs]`. `load_state_dict` takes them unchanged;
+//! `scripts/load_in_pytorch.py` builds the module from the metadata.
+//!
+//! The safetensors header's `__metadata__` holds two strings: `format_version` and `mlp`, a JSON
+//! document ([`ModelMeta`]) with the architecture, preprocessing, label names, training
+//! configuration and metrics. A checkpoint is a model file with more: tensors
+//! `checkpoint.optimizer.m`, `checkpoint.optimizer.v`, `checkpoint.best` (flat, in this crate's
+//! parameter order) and a `checkpoint` JSON document ([`TrainState`]).
+//!
+//! Every file is written to a temporary file in the same folder, flushed to disk, and renamed over
+//! the target, so a crash leaves either the old file or the new one, never half of one.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::data::{Standardizer, Task};
+use crate::error::{Error, Result};
+use crate::init::{Bias, Rng};
+use crate::network::{Network, NetworkSpec};
+use crate::optim::{OptimizerState, ScheduleState};
+use crate::tensor::Float;
+use crate::train::History;
+
+/// The newest file format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One layer as recorded in a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerMeta {
+    pub units: usize,
+    /// As [`Activation`]'s `Display` writes it (`relu`, `leaky_relu(0.01)`, …).
+    pub activation: String,
+}
+
+/// The network's shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    pub inputs: usize,
+    pub layers: Vec<LayerMeta>,
+    pub bias: bool,
+}
+
+/// What is done to data before the network sees it, and to its outputs after.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Preprocessing {
+    /// z = (x − mean)/std per feature, with training statistics.
+    pub features: Option<Standardizer>,
+    /// Regression: the network predicts standardised targets; predictions are mapped back.
+    pub target: Option<Standardizer>,
+}
+
+/// Everything about a model except its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelMeta {
+    pub format_version: u32,
+    /// The mlp version that wrote the file.
+    pub mlp_version: String,
+    /// `f32` or `f64`: the training precision and the stored dtype.
+    pub precision: String,
+    pub architecture: Architecture,
+    pub task: Task,
+    /// The loss it was trained with.
+    pub loss: String,
+    pub feature_names: Vec<String>,
+    /// The target column's name in the training data, when it had one.
+    pub target_name: Option<String>,
+    /// Classification: the label of each output, in order.
+    pub class_names: Vec<String>,
+    pub preprocessing: Preprocessing,
+    /// The training configuration, as the flags and config keys name it.
+    pub training: serde_json::Value,
+    /// Metrics at save time (test and validation figures).
+    pub metrics: serde_json::Value,
+}
+
+impl Architecture {
+    /// The architecture of `net`.
+    pub fn of<T: Float>(net: &Network<T>) -> Self {
+        Architecture {
+            inputs: net.inputs,
+            layers: net
+                .layers
+                .iter()
+                .map(|l| LayerMeta {
+                    units: l.outputs,
+                    activation: l.activation.to_string(),
+                })
+                .collect(),
+            bias: net.has_bias(),
+        }
+    }
+
+    /// The spec to rebuild the network from.
+    pub fn spec(&self) -> std::result::Result<NetworkSpec, String> {
+        let mut spec =
+            NetworkSpec::new(self.inputs).bias(if self.bias { Bias::Zero } else { Bias::None });
+        if self.inputs == 0 || self.layers.is_empty() {
+            return Err("the architecture has no inputs or no layers".into());
+        }
+        for (k, l) in self.layers.iter().enumerate() {
+            let act = Activation::parse(&l.activation)?;
+            if l.units == 0 {
+                return Err(format!("layer {k} has zero units"));
+            }
+            if act == Activation::Softmax && k + 1 != self.layers.len() {
+                return Err(format!("layer {k}: softmax on a hidden layer"));
+            }
+            spec = spec.dense(l.units, act);
+        }
+        Ok(spec)
+    }
+
+    /// Number of parameters, without building the network (checked arithmetic: the metadata may lie).
+    pub fn param_count(&self) -> Option<usize> {
+        let mut inputs = self.inputs;
+        let mut total = 0usize;
+        for l in &self.layers {
+            let w = inputs.checked_mul(l.units)?;
+            total = total
+                .checked_add(w)?
+                .checked_add(if self.bias { l.units } else { 0 })?;
+            inputs = l.units;
+        }
+        Some(total)
+    }
+}
+
+/// A trained network with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model<T> {
+    pub meta: ModelMeta,
+    pub network: Network<T>,
+}
+
+/// The trainer's state a checkpoint holds besides the weights, so that `--resume` continues exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Epochs completed.
+    pub epoch: usize,
+    pub optimizer_step: u64,
+    pub rng: Rng,
+    pub schedule: ScheduleState,
+    pub history: History,
+    /// Early stopping: the best monitored loss, its epoch and the epochs since (the weights are
+    /// the `checkpoint.best` tensor).
+    pub best: Option<(f64, usize, usize)>,
+    pub finished: bool,
+    /// A fingerprint of the training data, to refuse resuming on other data.
+    pub data_fingerprint: String,
+}
+
+/// A checkpoint: the model, the trainer's state, the optimizer's moments and the best weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint<T> {
+    pub model: Model<T>,
+    pub state: TrainState,
+    pub optimizer: OptimizerState<T>,
+    pub best_params: Option<Vec<T>>,
+}
+
+fn dtype_of<T: Float>() -> Dtype {
+    if T::NAME == "f64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    }
+}
+
+fn to_bytes<T: Float>(values: impl IntoIterator<Item = T>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+        if T::NAME == "f64" {
+            out.extend_from_slice(&v.f64().to_le_bytes());
+        } else {
+            out.extend_from_slice(&(v.f64() as f32).to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Named tensors of the network, weights transposed to `[outputs, inputs]`.
+fn network_tensors<T: Float>(net: &Network<T>) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    let mut out = Vec::new();
+    for p in net.parameters() {
+        if p.shape.len() == 2 {
+            let (i, o) = (p.shape[0], p.shape[1]);
+            let w = &net.params[p.offset..p.offset + i * o];
+            let t = (0..o).flat_map(|r| (0..i).map(move |c| w[c * o + r]));
+            out.push((p.name, vec![o, i], to_bytes(t)));
+        } else {
+            let n = p.shape[0];
+            out.push((
+                p.name,
+                vec![n],
+                to_bytes(net.params[p.offset..p.offset + n].iter().copied()),
+            ));
+        }
+    }
+    out
+}
+
+fn serialize(
+    tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
+    dtype: Dtype,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::config(format!("tensor {name}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::config(format!("cannot serialise the model: {e}")))
+}
+
+fn model_metadata(meta: &ModelMeta) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    m.insert("format_version".into(), FORMAT_VERSION.to_string());
+    m.insert(
+        "mlp".into(),
+        serde_json::to_string(meta).expect("metadata serialises"),
+    );
+    m
+}
+
+impl<T: Float> Model<T> {
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        serialize(
+            network_tensors(&self.network),
+            dtype_of::<T>(),
+            model_metadata(&self.meta),
+        )
+    }
+
+    /// Writes the model to `path`, atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// Reads a model file, converting its weights to `T`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a model file's bytes; `path` names it in messages.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let st = parse(bytes, path)?;
+        let (meta, _) = read_meta(bytes, path)?;
+        let network = read_network::<T>(&st, &meta, path)?;
+        Ok(Model { meta, network })
+    }
+}
+
+impl<T: Float> Checkpoint<T> {
+    /// Writes the checkpoint to `path`, atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut tensors = network_tensors(&self.model.network);
+        let flat =
+            |name: &str, v: &[T]| (name.to_string(), vec![v.len()], to_bytes(v.iter().copied()));
+        tensors.push(flat("checkpoint.optimizer.m", &self.optimizer.m));
+        tensors.push(flat("checkpoint.optimizer.v", &self.optimizer.v));
+        if let Some(b) = &self.best_params {
+            tensors.push(flat("checkpoint.best", b));
+        }
+        let mut md = model_metadata(&self.model.meta);
+        md.insert(
+            "checkpoint".into(),
+            serde_json::to_string(&self.state).expect("state serialises"),
+        );
+        write_atomic(path, &serialize(tensors, dtype_of::<T>(), md)?)
+    }
+
+    /// Reads a checkpoint written by [`Checkpoint::save`].
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let st = parse(&bytes, path)?;
+        let (meta, md) = read_meta(&bytes, path)?;
+        let network = read_network::<T>(&st, &meta, path)?;
+        let bad = |m: String| Error::Model {
+            path: path.into(),
+            message: m,
+        };
+        let state: TrainState = md
+            .get("checkpoint")
+            .ok_or_else(|| bad("a model file, not a checkpoint (no 'checkpoint' metadata); --resume takes a file written by --checkpoint".into()))
+            .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("checkpoint metadata: {e}"))))?;
+        let n = network.param_count();
+        let flat = |name: &str, optional: bool| -> Result<Option<Vec<T>>> {
+            match st.tensor(name) {
+                Ok(t) => {
+                    let v = tensor_values::<T>(&t, name, path)?;
+                    if !v.is_empty() && v.len() != n {
+                        return Err(bad(format!(
+                            "tensor {name} holds {} values; expected 0 or {n}",
+                            v.len()
+                        )));
+                    }
+                    Ok(Some(v))
+                }
+                Err(_) if optional => Ok(None),
+                Err(_) => Err(bad(format!("tensor {name} is missing"))),
+            }
+        };
+        let m = flat("checkpoint.optimizer.m", false)?.unwrap_or_default();
+        let v = flat("checkpoint.optimizer.v", false)?.unwrap_or_default();
+        let best_params = flat("checkpoint.best", true)?;
+        Ok(Checkpoint {
+            optimizer: OptimizerState {
+                step: state.optimizer_step,
+                m,
+                v,
+            },
+            model: Model { meta, network },
+            state,
+            best_params,
+        })
+    }
+}
+
+fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
+    SafeTensors::deserialize(bytes).map_err(|e| Error::Model {
+        path: path.into(),
+        message: format!("not a valid safetensors file ({e}); it may be truncated or corrupt"),
+    })
+}
+
+/// The metadata of a model file: the parsed document and the raw `__metadata__` map.
+pub fn read_meta(bytes: &[u8], path: &Path) -> Result<(ModelMeta, HashMap<String, String>)> {
+    let bad = |m: String| Error::Model {
+        path: path.into(),
+        message: m,
+    };
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| {
+        bad(format!(
+            "not a valid safetensors file ({e}); it may be truncated or corrupt"
+        ))
+    })?;
+    let md = metadata
+        .metadata()
+        .clone()
+        .ok_or_else(|| bad("no metadata: not a model written by mlp".into()))?;
+    let version: u32 = md
+        .get("format_version")
+        .ok_or_else(|| bad("no format_version in the metadata: not a model written by mlp".into()))?
+        .parse()
+        .map_err(|_| bad("format_version is not a number".into()))?;
+    if version > FORMAT_VERSION {
+        return Err(bad(format!(
+            "written in format version {version} by a newer mlp; this mlp ({}) reads format {FORMAT_VERSION} and older",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    let doc = md
+        .get("mlp")
+        .ok_or_else(|| bad("no 'mlp' metadata: not a model written by mlp".into()))?;
+    let meta: ModelMeta =
+        serde_json::from_str(doc).map_err(|e| bad(format!("metadata 'mlp': {e}")))?;
+    Ok((meta, md))
+}
+
+/// Reads the precision recorded in a model file without loading the weights.
+pub fn read_precision(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(read_meta(&bytes, path)?.0.precision)
+}
+
+fn tensor_values<T: Float>(t: &TensorView<'_>, name: &str, path: &Path) -> Result<Vec<T>> {
+    let d = t.data();
+    match t.dtype() {
+        Dtype::F32 => Ok(d
+            .chunks_exact(4)
+            .map(|c| T::of(f32::from_le_bytes(c.try_into().expect("4 bytes")) as f64))
+            .collect()),
+        Dtype::F64 => Ok(d
+            .chunks_exact(8)
+            .map(|c| T::of(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect()),
+        other => Err(Error::Model {
+            path: path.into(),
+            message: format!("tensor {name} has dtype {other:?}; expected F32 or F64"),
+        }),
+    }
+}
+
+fn read_network<T: Float>(
+    st: &SafeTensors<'_>,
+    meta: &ModelMeta,
+    path: &Path,
+) -> Result<Network<T>> {
+    let bad = |m: String| Error::Model {
+        path: path.into(),
+        message: m,
+    };
+    let arch = &meta.architecture;
+    let count = arch
+        .param_count()
+        .ok_or_else(|| bad("the architecture's parameter count overflows".into()))?;
+    // The tensors must hold the parameters: a header that claims more than the file carries is
+    // refused before anything is built from it.
+    let held: usize = st.tensors().iter().map(|(_, t)| t.data().len()).sum();
+    if count > held {
+        return Err(bad(format!(
+            "the architecture needs {count} parameters but the file holds {held} bytes of tensors"
+        )));
+    }
+    let spec = arch.spec().map_err(|e| bad(format!("architecture: {e}")))?;
+    let mut net = spec.build::<T>(0);
+    for p in net.parameters() {
+        let t = st
+            .tensor(&p.name)
+            .map_err(|_| bad(format!("tensor {} is missing", p.name)))?;
+        let want: Vec<usize> = if p.shape.len() == 2 {
+            vec![p.shape[1], p.shape[0]]
+        } else {
+            p.shape.clone()
+        };
+        if t.shape() != want.as_slice() {
+            return Err(bad(format!(
+                "tensor {} has shape {:?}; expected {:?}",
+                p.name,
+                t.shape(),
+                want
+            )));
+        }
+        let v = tensor_values::<T>(&t, &p.name, path)?;
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(bad(format!(
+                "tensor {} holds a non-finite value at index {i}",
+                p.name
+            )));
+        }
+        if p.shape.len() == 2 {
+            let (i, o) = (p.shape[0], p.shape[1]);
+            for r in 0..o {
+                for c in 0..i {
+                    net.params[p.offset + c * o + r] = v[r * i + c];
+                }
+            }
+        } else {
+            net.params[p.offset..p.offset + v.len()].copy_from_slice(&v);
+        }
+    }
+    Ok(net)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename, and
+/// fsync of the folder. A crash at any moment leaves the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::config(format!("{}: not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NetworkSpec;
+
+    fn model() -> Model<f32> {
+        let net = NetworkSpec::new(3)
+            .dense(4, Activation::Relu)
+            .dense(2, Activation::Softmax)
+            .build::<f32>(1);
+        Model {
+            meta: ModelMeta {
+                format_version: FORMAT_VERSION,
+                mlp_version: "test".into(),
+                precision: "f32".into(),
+                architecture: Architecture::of(&net),
+                task: Task::Classification,
+                loss: "cross_entropy".into(),
+                feature_names: vec!["a".into(), "b".into(), "c".into()],
+                target_name: Some("y".into()),
+                class_names: vec!["no".into(), "yes".into()],
+                preprocessing: Preprocessing::default(),
+                training: serde_json::json!({}),
+                metrics: serde_json::json!({}),
+            },
+            network: net,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_pytorch_layout() {
+        let m = model();
+        let bytes = m.to_bytes().unwrap();
+        let back = Model::<f32>::from_bytes(&bytes, Path::new("m")).unwrap();
+        assert_eq!(back, m);
+        // "0.weight" is [out, in]: element [r][c] is W[c][r].
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let t = st.tensor("0.weight").unwrap();
+        assert_eq!(t.shape(), &[4, 3]);
+        let v = tensor_values::<f32>(&t, "0.weight", Path::new("m")).unwrap();
+        assert_eq!(v[3 + 2], m.network.params[2 * 4 + 1]); // row 1, column 2
+    }
+
+    #[test]
+    fn truncated_corrupt_and_newer_files_are_refused() {
+        let bytes = model().to_bytes().unwrap();
+        let p = Path::new("m.safetensors");
+        let e = Model::<f32>::from_bytes(&bytes[..bytes.len() - 3], p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated or corrupt"), "{e}");
+        let mut bad_len = bytes.clone();
+        bad_len[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        let e = Model::<f32>::from_bytes(&bad_len, p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("m.safetensors: not a valid safetensors file"),
+            "{e}"
+        );
+        // Same length, so the header stays valid: "format_version":"1" → "9".
+        let key = b"\"format_version\":\"1\"";
+        let at = bytes.windows(key.len()).position(|w| w == key).unwrap();
+        let mut newer = bytes.clone();
+        newer[at + key.len() - 2] = b'9';
+        let e = Model::<f32>::from_bytes(&newer, p).unwrap_err().to_string();
+        assert!(e.contains("format version 9 by a newer mlp"), "{e}");
+    }
+}
