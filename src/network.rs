@@ -299,6 +299,25 @@ impl<T: Float> Network<T> {
         value
     }
 
+    /// The mean loss over all rows of `x` (forward passes only, in chunks).
+    pub fn mean_loss(&self, x: &Matrix<T>, targets: TargetsRef<'_, T>, loss: &Loss) -> f64 {
+        let chunk = x.rows.clamp(1, 1024);
+        let mut ws = Workspace::new(self, chunk);
+        let m = self.outputs();
+        let mut sum = 0.0;
+        for start in (0..x.rows).step_by(chunk) {
+            let end = (start + chunk).min(x.rows);
+            let xs = View::new(&x.data[start * x.cols..end * x.cols], end - start, x.cols);
+            let t = match targets {
+                TargetsRef::Classes(c) => TargetsRef::Classes(&c[start..end]),
+                TargetsRef::Values(v) => TargetsRef::Values(&v[start * m..end * m]),
+            };
+            self.forward(xs, &mut ws, Par::Seq);
+            sum += ws.evaluate_loss(self, loss, t, false) * (end - start) as f64;
+        }
+        sum / x.rows.max(1) as f64
+    }
+
     /// The network's outputs Φ(h') of the last layer for every row of `x`.
     pub fn predict(&self, x: &Matrix<T>) -> Matrix<T> {
         let chunk = x.rows.clamp(1, 1024);

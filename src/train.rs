@@ -186,6 +186,8 @@ pub struct Trainer<T> {
     /// Set when the run ended (all epochs, or early stopping).
     pub finished: bool,
     ws: Workspace<T>,
+    /// Planned on the first epoch, for the training set's shape.
+    batches: Option<Batches<T>>,
     /// The weight ranges weight decay applies to.
     decayed: Vec<std::ops::Range<usize>>,
     pool: rayon::ThreadPool,
@@ -219,6 +221,7 @@ impl<T: Float> Trainer<T> {
             best: None,
             finished: false,
             ws: Workspace::new(&net, config.batch_size),
+            batches: None,
             decayed: net
                 .layers
                 .iter()
@@ -244,27 +247,48 @@ impl<T: Float> Trainer<T> {
         val: Option<&Dataset<T>>,
         progress: &mut (dyn FnMut(Progress<'_>) -> Control + Send),
     ) -> Result<&History> {
-        self.check_data(train)?;
-        if let Some(v) = val {
-            self.check_data(v)?;
-        }
-        self.history.metric = match train.task() {
-            crate::data::Task::Classification => "accuracy".into(),
-            crate::data::Task::Regression => "r2".into(),
-        };
-        let mut batches = Batches::new(
-            train.len(),
-            train.x.cols,
-            target_cols(&train.y),
-            self.config.batch_size,
-        );
         while !self.finished {
-            match self.run_epoch(train, val, &mut batches, progress)? {
+            match self.step_epoch(train, val, progress)? {
                 Control::Continue => {}
                 Control::Stop => break,
             }
         }
         Ok(&self.history)
+    }
+
+    /// Trains one epoch (unless the run is finished), so that a caller can checkpoint between
+    /// epochs. The training set must be the same on every call.
+    pub fn step_epoch(
+        &mut self,
+        train: &Dataset<T>,
+        val: Option<&Dataset<T>>,
+        progress: &mut (dyn FnMut(Progress<'_>) -> Control + Send),
+    ) -> Result<Control> {
+        if self.finished {
+            return Ok(Control::Stop);
+        }
+        let mut batches = match self.batches.take() {
+            Some(b) if b.order.len() == train.len() => b,
+            _ => {
+                self.check_data(train)?;
+                if let Some(v) = val {
+                    self.check_data(v)?;
+                }
+                Batches::new(
+                    train.len(),
+                    train.x.cols,
+                    target_cols(&train.y),
+                    self.config.batch_size,
+                )
+            }
+        };
+        self.history.metric = match train.task() {
+            crate::data::Task::Classification => "accuracy".into(),
+            crate::data::Task::Regression => "r2".into(),
+        };
+        let result = self.run_epoch(train, val, &mut batches, progress);
+        self.batches = Some(batches);
+        result
     }
 
     /// Consumes the trainer, returning the trained network.

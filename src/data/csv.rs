@@ -18,6 +18,8 @@ pub enum TargetColumn {
     Name(String),
     /// The column at this 0-based position.
     Index(usize),
+    /// No target: every column is a feature (rows to predict).
+    Absent,
 }
 
 impl TargetColumn {
@@ -100,7 +102,7 @@ fn read_csv_reader<T: Float>(
             "the file is empty; expected a header row and data rows",
         ));
     }
-    if headers.len() < 2 {
+    if headers.len() < 2 && *target != TargetColumn::Absent {
         return Err(Error::data(
             path,
             format!(
@@ -110,6 +112,7 @@ fn read_csv_reader<T: Float>(
         ));
     }
     let t = match target {
+        TargetColumn::Absent => usize::MAX,
         TargetColumn::Last => headers.len() - 1,
         TargetColumn::Name(n) => headers.iter().position(|h| h == n).ok_or_else(|| {
             Error::config(format!(
@@ -173,6 +176,19 @@ fn read_csv_reader<T: Float>(
         .filter(|&(j, _)| j != t)
         .map(|(_, h)| h.clone())
         .collect();
+    if t == usize::MAX {
+        let x = Matrix::from_vec(rows, cols, x);
+        let y = Targets::Values(Matrix::zeros(rows, 0));
+        return Ok((
+            Dataset {
+                x,
+                y,
+                feature_names,
+                class_names: Vec::new(),
+            },
+            "no target".into(),
+        ));
+    }
     let x = Matrix::from_vec(rows, cols - 1, x);
     let (task, reason) = match (task, &raw) {
         (Some(task), _) => (task, "given".to_string()),
@@ -234,6 +250,21 @@ fn read_csv_reader<T: Float>(
         },
         reason,
     ))
+}
+
+/// The header row of a CSV file (trimmed, without a UTF-8 BOM).
+pub fn csv_headers(path: &Path) -> Result<Vec<String>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(file);
+    let h = rdr
+        .headers()
+        .map_err(|e| Error::data(path, e.to_string()))?;
+    Ok(h.iter()
+        .map(|s| s.trim_start_matches('\u{feff}').to_string())
+        .collect())
 }
 
 fn push_target(

@@ -14,7 +14,7 @@ use crate::init::Rng;
 use crate::loss::TargetsRef;
 use crate::tensor::{Float, Matrix};
 
-pub use self::csv::{read_csv, read_csv_from, TargetColumn};
+pub use self::csv::{csv_headers, read_csv, read_csv_from, TargetColumn};
 
 /// Classification (class labels) or regression (real values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -332,18 +332,23 @@ pub mod builtin {
     /// Names of the built-in data sets.
     pub const NAMES: [&str; 2] = ["iris", "digits"];
 
+    /// The CSV text of a built-in data set.
+    pub fn text(name: &str) -> Option<&'static str> {
+        match name {
+            "iris" => Some(IRIS),
+            "digits" => Some(DIGITS),
+            _ => None,
+        }
+    }
+
     /// Loads a built-in data set by name (classification, target in the last column).
     pub fn load<T: Float>(name: &str) -> Result<Dataset<T>> {
-        let text = match name {
-            "iris" => IRIS,
-            "digits" => DIGITS,
-            _ => {
-                return Err(Error::config(format!(
-                    "no built-in data set '{name}'; built-in: {}",
-                    NAMES.join(", ")
-                )))
-            }
-        };
+        let text = text(name).ok_or_else(|| {
+            Error::config(format!(
+                "no built-in data set '{name}'; built-in: {}",
+                NAMES.join(", ")
+            ))
+        })?;
         read_csv_from(
             text.as_bytes(),
             name,

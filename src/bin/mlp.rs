@@ -1,3 +1,0 @@
-fn main() {
-    println!("mlp {}", env!("CARGO_PKG_VERSION"));
-}

@@ -1,0 +1,235 @@
+//! `mlp explain` and `mlp gradcheck`: backpropagation made visible, and checked.
+
+use std::process::ExitCode;
+
+use mlp::data::{Standardizer, Targets};
+use mlp::explain::{seed_example, trace};
+use mlp::model_file::Model;
+use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
+use serde_json::json;
+
+use crate::train_cmd::{align_classes, network_spec, resolve, task_flag};
+use crate::{source, ExplainArgs, GradcheckArgs};
+
+pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
+    let t = match (&a.example, &a.model) {
+        (Some(e), _) if e == "seed" => {
+            let (net, x, d, alpha) = seed_example();
+            let alpha = a.lr.unwrap_or(alpha);
+            if a.format == "text" {
+                println!("The seed's network: 2 inputs, 3 sigmoid hidden neurons, 1 linear output, no bias, E = (d − y)²/2.");
+                println!(
+                    "W¹ = {:?}, W² = {:?}, x = {x:?}, d = {d}, α = {alpha}\n",
+                    &net.params[..6],
+                    &net.params[6..]
+                );
+            }
+            trace(
+                &net,
+                &x,
+                TargetsRef::Values(&[d]),
+                &Loss::HalfSquaredError,
+                alpha,
+            )
+        }
+        (Some(e), _) => {
+            return Err(Error::config(format!(
+                "--example {e}: the one example is 'seed'"
+            )))
+        }
+        (None, Some(model_path)) => {
+            let model = Model::<f64>::load(model_path)?;
+            let m = &model.meta;
+            let data = a
+                .data
+                .as_deref()
+                .ok_or_else(|| Error::config("--model needs --data SOURCE and --row K"))?;
+            let loaded = source::load::<f64>(
+                data,
+                a.target.as_deref().or(m.target_name.as_deref()),
+                None,
+                Some(m.task),
+            )
+            .or_else(|_| source::load::<f64>(data, a.target.as_deref(), None, Some(m.task)))?;
+            let mut d = loaded.test.unwrap_or(loaded.train);
+            if d.x.cols != model.network.inputs {
+                return Err(Error::config(format!(
+                    "{data}: {} features, the model takes {}",
+                    d.x.cols, model.network.inputs
+                )));
+            }
+            if a.row >= d.len() {
+                return Err(Error::config(format!(
+                    "--row {}: {data} has {} rows (0 to {})",
+                    a.row,
+                    d.len(),
+                    d.len() - 1
+                )));
+            }
+            align_classes(&mut d, &m.class_names, data)?;
+            if let Some(s) = &m.preprocessing.features {
+                s.apply(&mut d.x);
+            }
+            if let (Some(s), Targets::Values(v)) = (&m.preprocessing.target, &mut d.y) {
+                s.apply(v);
+            }
+            let loss = Loss::parse(&m.loss).map_err(|e| Error::Model {
+                path: model_path.clone(),
+                message: e,
+            })?;
+            let alpha = a.lr.or_else(|| m.training["lr"].as_f64()).unwrap_or(0.01);
+            if a.format == "text" {
+                println!(
+                    "{} on row {} of {data}{}\n",
+                    model_path.display(),
+                    a.row,
+                    if m.preprocessing.features.is_some() {
+                        " (features standardised as in training)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            let x = d.x.row(a.row).to_vec();
+            match &d.y {
+                Targets::Classes(c) => trace(
+                    &model.network,
+                    &x,
+                    TargetsRef::Classes(&c[a.row..a.row + 1]),
+                    &loss,
+                    alpha,
+                ),
+                Targets::Values(v) => trace(
+                    &model.network,
+                    &x,
+                    TargetsRef::Values(v.row(a.row)),
+                    &loss,
+                    alpha,
+                ),
+            }
+        }
+        (None, None) => {
+            return Err(Error::config(
+                "give --example seed, or --model M --data SOURCE --row K",
+            ))
+        }
+    };
+    match a.format.as_str() {
+        "text" => print!("{}", t.to_text()),
+        "markdown" => print!("{}", t.to_markdown()),
+        "json" => println!(
+            "{}",
+            serde_json::to_string_pretty(&t).expect("serialisable")
+        ),
+        f => {
+            return Err(Error::config(format!(
+                "--format {f}: expected text, json or markdown"
+            )))
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
+    let args = resolve(a.train.clone())?;
+    let rows = a.rows.max(1);
+    let (net, x, y, loss, what) = match &a.model {
+        Some(path) => {
+            let model = Model::<f64>::load(path)?;
+            let loss = Loss::parse(&model.meta.loss).map_err(|e| Error::Model {
+                path: path.clone(),
+                message: e,
+            })?;
+            // Inputs and targets drawn at random (seeded): the check needs the network, not the data.
+            let mut rng = Rng::new(args.seed.unwrap_or(0));
+            let n = model.network.inputs;
+            let x = Matrix::from_vec(rows, n, (0..rows * n).map(|_| rng.normal()).collect());
+            let m = model.network.outputs();
+            let y = match model.meta.task {
+                mlp::Task::Classification => Targets::Classes(
+                    (0..rows)
+                        .map(|_| rng.below(model.meta.class_names.len().max(2)))
+                        .collect(),
+                ),
+                mlp::Task::Regression => Targets::Values(Matrix::from_vec(
+                    rows,
+                    m,
+                    (0..rows * m).map(|_| rng.normal()).collect(),
+                )),
+            };
+            (model.network, x, y, loss, path.display().to_string())
+        }
+        None => {
+            let data = args.data.clone().unwrap_or_else(|| "digits".into());
+            let loaded = source::load::<f64>(
+                &data,
+                args.target.as_deref(),
+                args.labels.as_deref(),
+                task_flag(&args)?,
+            )?;
+            let d = loaded.train;
+            let take: Vec<usize> = (0..rows.min(d.len())).collect();
+            let mut sub = d.subset(&take);
+            if !args.no_standardize && !loaded.images {
+                Standardizer::fit(&d.x).apply(&mut sub.x);
+            }
+            if let Targets::Values(v) = &mut sub.y {
+                Standardizer::fit(v).apply(v);
+            }
+            let spec = network_spec(&args, d.x.cols, d.task(), d.outputs())?;
+            let net = spec.build::<f64>(args.seed.unwrap_or(0));
+            let loss = match &args.loss {
+                Some(l) => Loss::parse(l).map_err(|e| Error::config(format!("--loss: {e}")))?,
+                None => Loss::for_output(net.output_activation()),
+            };
+            loss.check_output(net.output_activation())
+                .map_err(Error::config)?;
+            (
+                net,
+                sub.x,
+                sub.y,
+                loss,
+                format!("a network on {} rows of {data}", take.len()),
+            )
+        }
+    };
+    let report = gradient_check(&net, &x, y.as_ref(), &loss);
+    let worst = report.worst();
+    let pass = worst < a.tolerance;
+    if args.format.as_deref() == Some("json") {
+        println!(
+            "{}",
+            json!({"layers": report.layers, "worst_relative_error": worst, "tolerance": a.tolerance, "pass": pass, "loss": report.loss})
+        );
+    } else {
+        println!(
+            "gradient check of {what}, loss {loss}: backprop against finite differences (f64)"
+        );
+        println!(
+            "{:>5}  {:>14}  {:<16}  {:>14}  {:>14}",
+            "layer", "worst rel err", "at", "backprop", "numeric"
+        );
+        for l in &report.layers {
+            println!(
+                "{:>5}  {:>14.3e}  {:<16}  {:>14.6e}  {:>14.6e}",
+                l.layer + 1,
+                l.worst_relative_error,
+                l.worst_parameter,
+                l.analytic,
+                l.numeric
+            );
+        }
+        println!(
+            "worst {:.3e} {} tolerance {:.1e}: {}",
+            worst,
+            if pass { "<" } else { "≥" },
+            a.tolerance,
+            if pass { "pass" } else { "FAIL" }
+        );
+    }
+    Ok(if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,344 @@
+//! `mlp eval`, `mlp predict`, `mlp info`: using a model file.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use mlp::data::{csv_headers, Targets, Task};
+use mlp::metrics::{self, ConfusionMatrix};
+use mlp::model_file::{read_precision, write_atomic, Model};
+use mlp::{Dataset, Error, Float, Loss, Result};
+use serde_json::json;
+
+use crate::train_cmd::align_classes;
+use crate::{source, EvalArgs, InfoArgs, PredictArgs};
+
+/// The target column to read: `--target`, else the model's own target column when the CSV has it.
+fn target_for(data: &str, given: Option<String>, model_target: Option<&str>) -> Option<String> {
+    given.or_else(|| {
+        let p = Path::new(data);
+        let name = model_target?;
+        let is_csv = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+        (is_csv && csv_headers(p).ok()?.iter().any(|h| h == name)).then(|| name.to_string())
+    })
+}
+
+fn check_features<T: Float>(d: &Dataset<T>, model: &Model<T>, data: &str) -> Result<()> {
+    let want = model.network.inputs;
+    if d.x.cols != want {
+        let names = &model.meta.feature_names;
+        let shown: Vec<&str> = names.iter().take(8).map(|s| s.as_str()).collect();
+        return Err(Error::config(format!(
+            "{data}: {} features, but the model takes {want} ({}{})",
+            d.x.cols,
+            shown.join(", "),
+            if names.len() > 8 { ", …" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+fn with_precision(
+    path: &Path,
+    f32: impl FnOnce() -> Result<ExitCode>,
+    f64: impl FnOnce() -> Result<ExitCode>,
+) -> Result<ExitCode> {
+    match read_precision(path)?.as_str() {
+        "f64" => f64(),
+        _ => f32(),
+    }
+}
+
+pub fn eval(a: EvalArgs) -> Result<ExitCode> {
+    if a.format != "text" && a.format != "json" {
+        return Err(Error::config(format!(
+            "--format {}: expected text or json",
+            a.format
+        )));
+    }
+    let path = a.model.clone();
+    with_precision(&path, || eval_t::<f32>(&a), || eval_t::<f64>(&a))
+}
+
+fn eval_t<T: Float>(a: &EvalArgs) -> Result<ExitCode> {
+    let model = Model::<T>::load(&a.model)?;
+    let m = &model.meta;
+    let target = target_for(&a.data, a.target.clone(), m.target_name.as_deref());
+    let loaded = source::load::<T>(
+        &a.data,
+        target.as_deref(),
+        a.labels.as_deref(),
+        Some(m.task),
+    )?;
+    let mut d = loaded.test.unwrap_or(loaded.train);
+    check_features(&d, &model, &a.data)?;
+    align_classes(&mut d, &m.class_names, &a.data)?;
+    if let Some(s) = &m.preprocessing.features {
+        s.apply(&mut d.x);
+    }
+    let loss = Loss::parse(&m.loss).map_err(|e| Error::Model {
+        path: a.model.clone(),
+        message: e,
+    })?;
+    let net = &model.network;
+    let mut report =
+        json!({"model": a.model.display().to_string(), "data": a.data, "rows": d.len()});
+    match &d.y {
+        Targets::Classes(truth) => {
+            let probs = net.predict(&d.x);
+            let predicted = net.predict_classes(&d.x);
+            let n = m.class_names.len().max(2);
+            let cm = ConfusionMatrix::new(&predicted, truth, n);
+            let avg = cm.macro_average();
+            report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss));
+            report["accuracy"] = json!(metrics::accuracy(&predicted, truth));
+            report["log_loss"] = json!(metrics::log_loss(&probs, truth));
+            report["macro_precision"] = json!(avg.precision);
+            report["macro_recall"] = json!(avg.recall);
+            report["macro_f1"] = json!(avg.f1);
+            report["per_class"] = json!(m
+                .class_names
+                .iter()
+                .zip(cm.per_class())
+                .map(|(name, s)| json!({"class": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support}))
+                .collect::<Vec<_>>());
+            report["confusion_matrix"] = json!(cm.counts);
+            report["class_names"] = json!(m.class_names);
+            if a.format == "text" {
+                println!("{} rows of {}", d.len(), a.data);
+                println!(
+                    "accuracy {:.4}   loss {:.4}   log-loss {:.4}   macro precision {:.4} recall {:.4} F1 {:.4}",
+                    report["accuracy"].as_f64().unwrap_or(0.0),
+                    report["loss"].as_f64().unwrap_or(0.0),
+                    report["log_loss"].as_f64().unwrap_or(0.0),
+                    avg.precision,
+                    avg.recall,
+                    avg.f1
+                );
+                println!(
+                    "\n{:<12} {:>9} {:>9} {:>9} {:>8}",
+                    "class", "precision", "recall", "f1", "support"
+                );
+                for (name, s) in m.class_names.iter().zip(cm.per_class()) {
+                    println!(
+                        "{name:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
+                        s.precision, s.recall, s.f1, s.support
+                    );
+                }
+                println!("\nconfusion matrix (rows: true class, columns: predicted)");
+                let w = m
+                    .class_names
+                    .iter()
+                    .map(|c| c.len())
+                    .max()
+                    .unwrap_or(1)
+                    .max(5);
+                print!("{:>w$} ", "");
+                for c in &m.class_names {
+                    print!("{c:>w$} ");
+                }
+                println!();
+                for (c, row) in m.class_names.iter().zip(&cm.counts) {
+                    print!("{c:>w$} ");
+                    for v in row {
+                        print!("{v:>w$} ");
+                    }
+                    println!();
+                }
+            }
+        }
+        Targets::Values(truth) => {
+            let mut p = net.predict(&d.x);
+            if let Some(s) = &m.preprocessing.target {
+                s.invert(&mut p);
+            }
+            report["mse"] = json!(metrics::mse(&p, truth));
+            report["rmse"] = json!(metrics::rmse(&p, truth));
+            report["mae"] = json!(metrics::mae(&p, truth));
+            report["r2"] = json!(metrics::r2(&p, truth));
+            if a.format == "text" {
+                println!("{} rows of {}", d.len(), a.data);
+                println!(
+                    "MSE {:.6}   RMSE {:.6}   MAE {:.6}   R² {:.4}   (in the target's units)",
+                    report["mse"].as_f64().unwrap_or(0.0),
+                    report["rmse"].as_f64().unwrap_or(0.0),
+                    report["mae"].as_f64().unwrap_or(0.0),
+                    report["r2"].as_f64().unwrap_or(0.0)
+                );
+            }
+        }
+    }
+    if a.format == "json" {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn predict(a: PredictArgs) -> Result<ExitCode> {
+    let path = a.model.clone();
+    with_precision(&path, || predict_t::<f32>(&a), || predict_t::<f64>(&a))
+}
+
+fn predict_t<T: Float>(a: &PredictArgs) -> Result<ExitCode> {
+    let model = Model::<T>::load(&a.model)?;
+    let m = &model.meta;
+    let mut d = source::load_features::<T>(
+        &a.data,
+        a.target.as_deref(),
+        m.target_name.as_deref(),
+        model.network.inputs,
+    )?;
+    check_features(&d, &model, &a.data)?;
+    if let Some(s) = &m.preprocessing.features {
+        s.apply(&mut d.x);
+    }
+    let mut p = model.network.predict(&d.x);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| Error::config(format!("writing predictions: {e}"));
+    match m.task {
+        Task::Classification => {
+            let names = &m.class_names;
+            let mut header = vec!["prediction".to_string()];
+            if a.proba {
+                header.extend(names.iter().map(|c| format!("p_{c}")));
+            }
+            w.write_record(&header).map_err(io)?;
+            let classes = model.network.predict_classes(&d.x);
+            for (r, &c) in classes.iter().enumerate() {
+                let mut rec = vec![names.get(c).cloned().unwrap_or_else(|| c.to_string())];
+                if a.proba {
+                    if p.cols == 1 {
+                        let p1 = p[(r, 0)].f64();
+                        rec.push(format!("{}", 1.0 - p1));
+                        rec.push(format!("{p1}"));
+                    } else {
+                        rec.extend(p.row(r).iter().map(|v| format!("{}", v.f64())));
+                    }
+                }
+                w.write_record(&rec).map_err(io)?;
+            }
+        }
+        Task::Regression => {
+            if a.proba {
+                return Err(Error::config("--proba: the model is a regression model; it predicts values, not probabilities"));
+            }
+            if let Some(s) = &m.preprocessing.target {
+                s.invert(&mut p);
+            }
+            let header: Vec<String> = if p.cols == 1 {
+                vec!["prediction".into()]
+            } else {
+                (1..=p.cols).map(|j| format!("prediction_{j}")).collect()
+            };
+            w.write_record(&header).map_err(io)?;
+            for r in 0..p.rows {
+                w.write_record(p.row(r).iter().map(|v| format!("{}", v.f64())))
+                    .map_err(io)?;
+            }
+        }
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::config(format!("writing predictions: {e}")))?;
+    match &a.out {
+        Some(path) => {
+            write_atomic(path, &bytes)?;
+            eprintln!("{} predictions written to {}", d.len(), path.display());
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&bytes)
+                .map_err(|e| Error::io("stdout", e))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn info(a: InfoArgs) -> Result<ExitCode> {
+    let model = Model::<f64>::load(&a.model)?;
+    let m = &model.meta;
+    if a.format == "json" {
+        let mut v = serde_json::to_value(m).expect("serialisable");
+        v["parameters"] = json!(model.network.param_count());
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let arch = &m.architecture;
+    let mut widths = vec![arch.inputs.to_string()];
+    widths.extend(arch.layers.iter().map(|l| l.units.to_string()));
+    println!("model          {}", a.model.display());
+    println!(
+        "format         version {} (written by mlp {}), {} weights",
+        m.format_version, m.mlp_version, m.precision
+    );
+    println!(
+        "architecture   {} ({}), {}",
+        widths.join("-"),
+        arch.layers
+            .iter()
+            .map(|l| l.activation.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if arch.bias { "with bias" } else { "no bias" }
+    );
+    println!("parameters     {}", model.network.param_count());
+    for p in model.network.parameters() {
+        let shape = if p.shape.len() == 2 {
+            format!("[{}, {}]", p.shape[1], p.shape[0])
+        } else {
+            format!("{:?}", p.shape)
+        };
+        println!("  tensor       {:<10} {shape}", p.name);
+    }
+    println!("task           {:?}, loss {}", m.task, m.loss);
+    if !m.class_names.is_empty() {
+        println!("classes        {}", m.class_names.join(", "));
+    }
+    if let Some(t) = &m.target_name {
+        println!("target         {t}");
+    }
+    let shown: Vec<&str> = m.feature_names.iter().take(6).map(|s| s.as_str()).collect();
+    println!(
+        "features       {} ({}{})",
+        m.feature_names.len(),
+        shown.join(", "),
+        if m.feature_names.len() > 6 {
+            ", …"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "preprocessing  features {}; target {}",
+        if m.preprocessing.features.is_some() {
+            "standardised (training mean and std stored)"
+        } else {
+            "as given"
+        },
+        if m.preprocessing.target.is_some() {
+            "standardised, predictions mapped back"
+        } else {
+            "as given"
+        }
+    );
+    if let Some(obj) = m.training.as_object() {
+        let items: Vec<String> = obj
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!("training       {}", items.join(" "));
+    }
+    if let Some(obj) = m.metrics.as_object() {
+        let items: Vec<String> = obj
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v.as_f64() {
+                Some(f) if v.is_f64() => format!("{k}={f:.4}"),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        println!("metrics        {}", items.join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

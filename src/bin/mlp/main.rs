@@ -1,0 +1,313 @@
+//! The `mlp` command line: parse, call the library, print. Every error from user input ends here as
+//! one or two lines on stderr and a non-zero exit code.
+
+mod explain_cmd;
+mod inspect;
+mod plot;
+mod progress;
+mod source;
+mod train_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+
+#[derive(Parser)]
+#[command(
+    name = "mlp",
+    version,
+    about = "Feedforward neural networks trained by backpropagation",
+    long_about = "Feedforward neural networks trained by backpropagation: train, evaluate, predict and explain on CSV, NPY or MNIST's IDX files.\nWith no arguments, `mlp train` trains on the built-in digits data set."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network (default: the built-in digits data set) and write a model file.
+    Train(Box<TrainArgs>),
+    /// Evaluate a model on labelled data: metrics and, for classification, the confusion matrix.
+    Eval(EvalArgs),
+    /// Predict with a model, in the original label names or target units.
+    Predict(PredictArgs),
+    /// Trace one training step in the seed's notation: h' = x·W, h = Φ(h'), δ, ∂E/∂W, ΔW.
+    Explain(ExplainArgs),
+    /// Check backpropagation against finite differences (f64), layer by layer.
+    Gradcheck(Box<GradcheckArgs>),
+    /// Describe a model file: architecture, preprocessing, labels, training configuration, metrics.
+    Info(InfoArgs),
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `mlp train`. Every flag also has a key in `--config` files, named like the flag in snake_case
+/// (`--batch-size` is `batch_size`); flags override the file.
+#[derive(Args, Serialize, Deserialize, Default, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct TrainArgs {
+    /// A .csv or .npy file, a folder of MNIST IDX files, or a built-in data set: iris, digits [default: digits]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The target column: a header name or a 0-based index [default: the last column]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// For .npy data: a second .npy array holding the targets
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
+    /// Test data (same format as --data) instead of a split
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// Fraction held out for testing when there is no --test (and no MNIST t10k files) [default: 0.2]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f64>,
+    /// Fraction of the training rows held out for validation [default: 0, or 0.1 with --early-stopping]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_split: Option<f64>,
+    /// classification or regression [default: inferred from the target, and the reason printed]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Hidden layer widths, e.g. 128,64 [default: 128]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<String>,
+    /// Hidden activation, or one per layer: relu,tanh [default: relu]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    /// Output activation [default: softmax for classification, identity for regression]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// mse, half_mse, mae, huber(δ), bce, cross_entropy [default: from the output activation]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<String>,
+    /// sgd, momentum, nesterov, adam, adamw, rmsprop [default: adam]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<String>,
+    /// Learning rate α [default: 0.001]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Momentum μ for sgd/momentum/nesterov [default: 0.9 for momentum and nesterov, 0 for sgd]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// L2 weight decay λ on the weights (decoupled with adamw) [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+    /// Learning-rate schedule: constant, step:EVERY:GAMMA, exponential:GAMMA, cosine[:MIN], plateau[:FACTOR:PATIENCE[:MIN]] [default: constant]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Clip the gradient's global L2 norm to this value [default: no clipping]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
+    /// Weight initialiser: he_uniform, he_normal, glorot_uniform, glorot_normal, torch [default: he_uniform]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
+    /// Passes over the training data [default: 20]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Rows per update; 1 is the seed's online rule [default: 32]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Seeds initialisation, shuffling and splits [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Threads; results are bit-identical for any number [default: all cores]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// f32 or f64 [default: f32]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
+    /// No bias terms: y = Φ(x·W), exactly the seed's network
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_bias: bool,
+    /// Do not standardise the features (default: standardised with training statistics; MNIST pixels are only scaled to [0, 1])
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_standardize: bool,
+    /// Stop after this many epochs without a better validation loss; the best weights are kept
+    #[arg(long, value_name = "PATIENCE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<usize>,
+    /// Where to write the model [default: model.safetensors]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<PathBuf>,
+    /// Write a checkpoint (model + optimizer state) here during training
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+    /// Checkpoint every N epochs [default: 1]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
+    /// Continue exactly from a checkpoint written by --checkpoint (same data and flags)
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<PathBuf>,
+    /// Append one JSON object per epoch to this file
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
+    /// Draw loss and metric curves to this .svg or .png file
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plot: Option<PathBuf>,
+    /// Read settings from a TOML file (keys named like the flags, in snake_case)
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// text or json (one final JSON object on stdout) [default: text]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Print nothing but errors (and the final JSON with --format json)
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub quiet: bool,
+}
+
+/// `mlp eval`.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The model file
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled data: .csv, .npy, an MNIST folder (its t10k files) or a built-in name
+    #[arg(long)]
+    pub data: String,
+    /// The target column [default: the one the model was trained on, else the last]
+    #[arg(long)]
+    pub target: Option<String>,
+    /// For .npy data: the targets array
+    #[arg(long)]
+    pub labels: Option<String>,
+    /// text or json
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+/// `mlp predict`.
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The model file
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Rows to predict: .csv (with or without the target column), .npy, an MNIST folder or a built-in name
+    #[arg(long)]
+    pub data: String,
+    /// The target column to ignore, if the data has one [default: the model's target column]
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Write the predictions to this CSV file [default: stdout]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Add one probability column per class
+    #[arg(long)]
+    pub proba: bool,
+}
+
+/// `mlp explain`.
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// `seed`: the seed's own network and numbers
+    #[arg(long, conflicts_with_all = ["model", "data", "row"])]
+    pub example: Option<String>,
+    /// Trace a model file on one row of data
+    #[arg(long, requires = "data")]
+    pub model: Option<PathBuf>,
+    /// The data holding the row
+    #[arg(long)]
+    pub data: Option<String>,
+    /// The target column
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Which row (0-based)
+    #[arg(long, default_value_t = 0)]
+    pub row: usize,
+    /// Learning rate α of the traced step [default: the example's 0.5, or the model's training rate]
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// text, json or markdown
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+/// `mlp gradcheck`.
+#[derive(Args)]
+pub struct GradcheckArgs {
+    /// Check this model file instead of a network built from the flags
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Largest relative error accepted
+    #[arg(long, default_value_t = 1e-6)]
+    pub tolerance: f64,
+    /// Rows of data to check on
+    #[arg(long, default_value_t = 8)]
+    pub rows: usize,
+    /// The network flags, as for train (and --format text|json)
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// `mlp info`.
+#[derive(Args)]
+pub struct InfoArgs {
+    /// The model file
+    #[arg(long)]
+    pub model: PathBuf,
+    /// text or json
+    #[arg(long, default_value = "text")]
+    pub format: String,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    let result = match cli.command {
+        Command::Train(a) => train_cmd::run(*a),
+        Command::Eval(a) => inspect::eval(a),
+        Command::Predict(a) => inspect::predict(a),
+        Command::Info(a) => inspect::info(a),
+        Command::Explain(a) => explain_cmd::explain(a),
+        Command::Gradcheck(a) => explain_cmd::gradcheck(*a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,720 @@
+//! `mlp train`: data → split → standardise → network → train (progress, table, log, checkpoints)
+//! → test metrics → model file (+ plot) → summary or JSON.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mlp::data::{Standardizer, Targets, Task};
+use mlp::model_file::{
+    Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState, FORMAT_VERSION,
+};
+use mlp::train::Best;
+use mlp::{
+    metrics, Activation, Bias, Control, Dataset, Error, Float, Init, Loss, NetworkSpec, Optimizer,
+    Progress, Result, Schedule, TrainConfig, Trainer,
+};
+use serde_json::json;
+
+use crate::progress::Bar;
+use crate::{plot, source, TrainArgs};
+
+/// Reads `--config` (TOML) and lays the flags over it.
+pub fn resolve(args: TrainArgs) -> Result<TrainArgs> {
+    let Some(path) = args.config.clone() else {
+        return Ok(args);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let file: TrainArgs = toml::from_str(&text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_col(&text, s.start));
+        Error::Parse {
+            path: path.clone(),
+            line,
+            column,
+            message: e.message().to_string(),
+        }
+    })?;
+    let mut merged = serde_json::to_value(&file).expect("serialisable");
+    let flags = serde_json::to_value(&args).expect("serialisable");
+    for (k, v) in flags.as_object().expect("an object") {
+        merged[k] = v.clone();
+    }
+    let mut out: TrainArgs = serde_json::from_value(merged)
+        .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+    out.config = Some(path);
+    Ok(out)
+}
+
+fn line_col(text: &str, offset: usize) -> (u64, u64) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+    (line, column)
+}
+
+pub fn run(args: TrainArgs) -> Result<ExitCode> {
+    let args = resolve(args)?;
+    match args.precision.as_deref().unwrap_or("f32") {
+        "f32" => train::<f32>(&args),
+        "f64" => train::<f64>(&args),
+        p => Err(Error::config(format!(
+            "--precision {p}: expected f32 or f64"
+        ))),
+    }
+}
+
+/// The task, from `--task` if given.
+pub fn task_flag(args: &TrainArgs) -> Result<Option<Task>> {
+    args.task.as_deref().map(Task::parse).transpose()
+}
+
+/// Parses `--hidden 128,64` (`none` or empty: no hidden layer).
+fn hidden(args: &TrainArgs) -> Result<Vec<usize>> {
+    let s = args.hidden.as_deref().unwrap_or("128").trim();
+    if s.is_empty() || s == "none" {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|w| match w.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(Error::config(format!(
+                "--hidden {s}: '{w}' is not a positive width; expected e.g. 128,64"
+            ))),
+        })
+        .collect()
+}
+
+fn parse_init(s: &str) -> Result<Init> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "he_uniform" | "kaiming_uniform" => Init::HeUniform,
+        "he_normal" | "kaiming_normal" => Init::HeNormal,
+        "glorot_uniform" | "xavier_uniform" => Init::GlorotUniform,
+        "glorot_normal" | "xavier_normal" => Init::GlorotNormal,
+        "torch" | "pytorch" => Init::Torch,
+        _ => return Err(Error::config(format!(
+            "--init {s}: expected he_uniform, he_normal, glorot_uniform, glorot_normal or torch"
+        ))),
+    })
+}
+
+/// The network the flags describe, for `inputs` features and a task with `classes` classes or
+/// `values` target columns.
+pub fn network_spec(
+    args: &TrainArgs,
+    inputs: usize,
+    task: Task,
+    outputs: usize,
+) -> Result<NetworkSpec> {
+    let widths = hidden(args)?;
+    let acts: Vec<Activation> = args
+        .activation
+        .as_deref()
+        .unwrap_or("relu")
+        .split(',')
+        .map(|a| Activation::parse(a).map_err(|e| Error::config(format!("--activation: {e}"))))
+        .collect::<Result<_>>()?;
+    if acts.len() != 1 && acts.len() != widths.len() {
+        return Err(Error::config(format!(
+            "--activation gives {} activations for {} hidden layers; give one, or one per layer",
+            acts.len(),
+            widths.len()
+        )));
+    }
+    if acts.contains(&Activation::Softmax) {
+        return Err(Error::config(
+            "--activation softmax: softmax is for the output layer (--output softmax)",
+        ));
+    }
+    let output = match &args.output {
+        Some(o) => Activation::parse(o).map_err(|e| Error::config(format!("--output: {e}")))?,
+        None if task == Task::Classification => Activation::Softmax,
+        None => Activation::Identity,
+    };
+    let outputs = match (task, &output) {
+        (Task::Classification, Activation::Sigmoid) if outputs == 2 => 1,
+        _ => outputs,
+    };
+    let mut spec = NetworkSpec::new(inputs)
+        .bias(if args.no_bias { Bias::None } else { Bias::Zero })
+        .init(
+            args.init
+                .as_deref()
+                .map(parse_init)
+                .transpose()?
+                .unwrap_or_default(),
+        );
+    for (k, w) in widths.iter().enumerate() {
+        spec = spec.dense(*w, acts[if acts.len() == 1 { 0 } else { k }].clone());
+    }
+    Ok(spec.dense(outputs, output))
+}
+
+/// The training configuration the flags describe.
+pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
+    let loss = args
+        .loss
+        .as_deref()
+        .map(|l| Loss::parse(l).map_err(|e| Error::config(format!("--loss: {e}"))))
+        .transpose()?;
+    let momentum = args.momentum.unwrap_or(0.0);
+    if !(0.0..1.0).contains(&momentum) {
+        return Err(Error::config(format!(
+            "--momentum {momentum}: expected a value in [0, 1)"
+        )));
+    }
+    let optimizer = Optimizer::parse(args.optimizer.as_deref().unwrap_or("adam"), momentum)
+        .map_err(|e| Error::config(format!("--optimizer: {e}")))?;
+    let schedule = args
+        .schedule
+        .as_deref()
+        .map(|s| Schedule::parse(s).map_err(|e| Error::config(format!("--schedule: {e}"))))
+        .transpose()?
+        .unwrap_or_default();
+    let config = TrainConfig {
+        epochs: args.epochs.unwrap_or(20),
+        batch_size: args.batch_size.unwrap_or(32),
+        learning_rate: args.lr.unwrap_or(1e-3),
+        optimizer,
+        loss,
+        weight_decay: args.weight_decay.unwrap_or(0.0),
+        clip_grad_norm: args.clip_grad_norm,
+        schedule,
+        validation_split: val_split,
+        early_stopping: args.early_stopping,
+        seed: args.seed.unwrap_or(0),
+        threads: args.threads.unwrap_or(0),
+    };
+    config
+        .validate()
+        .map_err(|e| Error::config(flag_names(&e.to_string())))?;
+    Ok(config)
+}
+
+/// Names the flag behind a library message ("learning rate must be …" → "--lr: learning rate must be …").
+fn flag_names(msg: &str) -> String {
+    let msg = msg.trim_start_matches("invalid configuration: ");
+    for (word, flag) in [
+        ("epochs", "--epochs"),
+        ("batch size", "--batch-size"),
+        ("learning rate", "--lr"),
+        ("weight decay", "--weight-decay"),
+        ("gradient clipping", "--clip-grad-norm"),
+        ("validation split", "--val-split"),
+        ("momentum", "--momentum"),
+    ] {
+        if msg.starts_with(word) {
+            return format!("{flag}: {msg}");
+        }
+    }
+    msg.to_string()
+}
+
+/// Maps `d`'s class labels onto `names` (the training classes), by name.
+pub fn align_classes<T: Float>(d: &mut Dataset<T>, names: &[String], what: &str) -> Result<()> {
+    if let Targets::Classes(ids) = &mut d.y {
+        let map: Vec<usize> = d
+            .class_names
+            .iter()
+            .map(|n| {
+                names.iter().position(|m| m == n).ok_or_else(|| {
+                    Error::config(format!(
+                        "{what}: class '{n}' is not one of the training classes ({})",
+                        names.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_>>()?;
+        for c in ids.iter_mut() {
+            *c = map[*c];
+        }
+        d.class_names = names.to_vec();
+    }
+    Ok(())
+}
+
+/// A 64-bit fingerprint of a data set's values (to refuse `--resume` on other data).
+pub fn fingerprint<T: Float>(d: &Dataset<T>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ (d.x.rows as u64) ^ ((d.x.cols as u64) << 32);
+    let mut mix = |v: u64| {
+        h = (h ^ v).wrapping_mul(0x1000_0000_01b3).rotate_left(29);
+    };
+    d.x.data.iter().for_each(|v| mix(v.f64().to_bits()));
+    match &d.y {
+        Targets::Classes(c) => c.iter().for_each(|&c| mix(c as u64)),
+        Targets::Values(v) => v.data.iter().for_each(|x| mix(x.f64().to_bits())),
+    }
+    format!("{h:016x}")
+}
+
+fn describe(spec: &NetworkSpec) -> String {
+    let mut widths = vec![spec.inputs.to_string()];
+    widths.extend(spec.layers.iter().map(|l| l.units.to_string()));
+    let acts: Vec<String> = spec
+        .layers
+        .iter()
+        .map(|l| l.activation.to_string())
+        .collect();
+    format!(
+        "{} ({}){}",
+        widths.join("-"),
+        acts.join(", "),
+        if spec.bias == Bias::None {
+            ", no bias"
+        } else {
+            ""
+        }
+    )
+}
+
+struct Out {
+    text: bool,
+}
+
+impl Out {
+    fn line(&self, s: impl AsRef<str>) {
+        if self.text {
+            println!("{}", s.as_ref());
+        }
+    }
+}
+
+fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let format = args.format.as_deref().unwrap_or("text");
+    if format != "text" && format != "json" {
+        return Err(Error::config(format!(
+            "--format {format}: expected text or json"
+        )));
+    }
+    let out = Out {
+        text: format == "text" && !args.quiet,
+    };
+    let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
+    let task_given = task_flag(args)?;
+    for (flag, v) in [
+        ("--test-split", args.test_split),
+        ("--val-split", args.val_split),
+    ] {
+        if let Some(f) = v {
+            if !(0.0..1.0).contains(&f) || (flag == "--test-split" && f == 0.0) {
+                return Err(Error::config(format!(
+                    "{flag} {f}: expected a fraction in (0, 1)"
+                )));
+            }
+        }
+    }
+    let out_path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("model.safetensors"));
+    check_writable(&out_path)?;
+    if let Some(c) = &args.checkpoint {
+        check_writable(c)?;
+    }
+
+    // Data, and the test set.
+    let loaded = source::load::<T>(
+        &data_name,
+        args.target.as_deref(),
+        args.labels.as_deref(),
+        task_given,
+    )?;
+    let task = loaded.train.task();
+    out.line(format!("data     {}", loaded.description));
+    out.line(format!("task     {}", loaded.task_reason));
+    let seed = args.seed.unwrap_or(0);
+    let (mut train, mut test, test_how) = if let Some(t) = &args.test {
+        let mut tl = source::load::<T>(t, args.target.as_deref(), None, Some(task))?;
+        if tl.train.x.cols != loaded.train.x.cols {
+            return Err(Error::config(format!(
+                "--test {t}: {} features, the training data has {}",
+                tl.train.x.cols, loaded.train.x.cols
+            )));
+        }
+        align_classes(
+            &mut tl.train,
+            &loaded.train.class_names,
+            &format!("--test {t}"),
+        )?;
+        (loaded.train, tl.train, format!("--test {t}"))
+    } else if let (Some(t), None) = (loaded.test, args.test_split) {
+        (loaded.train, t, "the t10k files".to_string())
+    } else {
+        let f = args.test_split.unwrap_or(0.2);
+        let (tr, te) = loaded.train.split(f, seed);
+        (
+            tr,
+            te,
+            format!(
+                "{:.0} % held out{}",
+                f * 100.0,
+                if task == Task::Classification {
+                    ", stratified"
+                } else {
+                    ""
+                }
+            ),
+        )
+    };
+
+    // Preprocessing with training statistics.
+    let features = (!args.no_standardize && !loaded.images).then(|| Standardizer::fit(&train.x));
+    if let Some(s) = &features {
+        s.apply(&mut train.x);
+        s.apply(&mut test.x);
+    }
+    let target_scaler = match &train.y {
+        Targets::Values(v) => Some(Standardizer::fit(v)),
+        Targets::Classes(_) => None,
+    };
+    if let (Some(s), Targets::Values(v)) = (&target_scaler, &mut train.y) {
+        s.apply(v);
+    }
+    let test_truth = test.clone();
+    if let (Some(s), Targets::Values(v)) = (&target_scaler, &mut test.y) {
+        s.apply(v);
+    }
+    let val_split = args.val_split.unwrap_or(if args.early_stopping.is_some() {
+        0.1
+    } else {
+        0.0
+    });
+    let (train, val) = if val_split > 0.0 {
+        let (t, v) = train.split(val_split, seed ^ 0x5eed);
+        (t, Some(v))
+    } else {
+        (train, None)
+    };
+    out.line(format!(
+        "split    {} training, {} validation, {} test rows ({test_how}); features {}",
+        train.len(),
+        val.as_ref().map_or(0, |v| v.len()),
+        test.len(),
+        if features.is_some() {
+            "standardised with training statistics"
+        } else if loaded.images {
+            "scaled to [0, 1]"
+        } else {
+            "as given"
+        }
+    ));
+
+    // The network and the trainer.
+    let spec = network_spec(args, train.x.cols, task, train.outputs())?;
+    let config = train_config(args, val_split)?;
+    let net = spec.build::<T>(seed);
+    let mut trainer = Trainer::new(net, &config)?;
+    let fp = fingerprint(&train);
+    if let Some(path) = &args.resume {
+        resume(&mut trainer, path, &fp)?;
+        out.line(format!(
+            "resume   {} at epoch {}",
+            path.display(),
+            trainer.epoch
+        ));
+    }
+    out.line(format!(
+        "network  {}, {} parameters, {} precision",
+        describe(&spec),
+        trainer.net.param_count(),
+        T::NAME
+    ));
+    out.line(format!(
+        "training {} epochs, batch {}, {} lr {}, loss {}",
+        config.epochs,
+        config.batch_size,
+        config.optimizer.name(),
+        config.learning_rate,
+        trainer.loss
+    ));
+    let metric = if task == Task::Classification {
+        "acc"
+    } else {
+        "r2"
+    };
+    out.line(format!(
+        "\n{:>5}  {:>10}  {:>8}  {:>10}  {:>8}  {:>9}  {:>7}",
+        "epoch",
+        "train loss",
+        format!("train {metric}"),
+        "val loss",
+        format!("val {metric}"),
+        "lr",
+        "seconds"
+    ));
+
+    let mut log = match &args.log {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| Error::io(p, e))?,
+        )),
+        None => None,
+    };
+    let meta = |trainer: &Trainer<T>, metrics: serde_json::Value| ModelMeta {
+        format_version: FORMAT_VERSION,
+        mlp_version: env!("CARGO_PKG_VERSION").into(),
+        precision: T::NAME.into(),
+        architecture: Architecture::of(&trainer.net),
+        task,
+        loss: trainer.loss.to_string(),
+        feature_names: train.feature_names.clone(),
+        target_name: loaded.target_name.clone(),
+        class_names: train.class_names.clone(),
+        preprocessing: Preprocessing {
+            features: features.clone(),
+            target: target_scaler.clone(),
+        },
+        training: effective_config(args, &config, &data_name, T::NAME),
+        metrics,
+    };
+    let every = args.checkpoint_every.unwrap_or(1).max(1);
+    let mut bar = Bar::new(out.text);
+    while !trainer.finished {
+        let result = trainer.step_epoch(&train, val.as_ref(), &mut |p| {
+            if let Progress::Batch {
+                epoch,
+                batch,
+                batches,
+                loss,
+                rows_done,
+            } = p
+            {
+                bar.batch(epoch, batch, batches, loss, rows_done);
+            }
+            Control::Continue
+        });
+        bar.epoch_done();
+        if let Err(e) = result {
+            if let (Error::Diverged { .. }, Some(c)) = (&e, &args.checkpoint) {
+                if c.exists() {
+                    eprintln!("the last good checkpoint is {}", c.display());
+                }
+            }
+            return Err(e);
+        }
+        let r = trainer.history.epochs.last().expect("an epoch ran").clone();
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        out.line(format!(
+            "{:>5}  {:>10.4}  {:>8.4}  {:>10}  {:>8}  {:>9.2e}  {:>7.3}",
+            r.epoch,
+            r.train_loss,
+            r.train_metric,
+            opt(r.val_loss),
+            opt(r.val_metric),
+            r.learning_rate,
+            r.seconds
+        ));
+        if let Some(l) = &mut log {
+            let line = serde_json::to_string(&r).expect("serialisable");
+            writeln!(l, "{line}")
+                .and_then(|_| l.flush())
+                .map_err(|e| Error::io(args.log.as_ref().expect("set"), e))?;
+        }
+        if let Some(c) = &args.checkpoint {
+            if trainer.epoch % every == 0 || trainer.finished {
+                checkpoint(&trainer, meta(&trainer, json!({})), &fp).save(c)?;
+            }
+        }
+    }
+
+    // Test figures with the final (or best) weights.
+    let (test_loss, _) = trainer.evaluate(&test);
+    let h = &trainer.history;
+    let last = h.epochs.last().expect("at least one epoch");
+    let mut summary = json!({
+        "task": task,
+        "epochs": h.epochs.len(),
+        "best_epoch": h.best_epoch,
+        "stopped_early": h.stopped_early,
+        "train_loss": last.train_loss,
+        "val_loss": last.val_loss,
+        "test_loss": test_loss,
+    });
+    match &test_truth.y {
+        Targets::Classes(truth) => {
+            let predicted = trainer.net.predict_classes(&test.x);
+            summary["test_accuracy"] = json!(metrics::accuracy(&predicted, truth));
+            let cm =
+                metrics::ConfusionMatrix::new(&predicted, truth, train.class_names.len().max(2));
+            summary["test_macro_f1"] = json!(cm.macro_average().f1);
+        }
+        Targets::Values(truth) => {
+            let mut p = trainer.net.predict(&test.x);
+            if let Some(s) = &target_scaler {
+                s.invert(&mut p);
+            }
+            summary["test_mse"] = json!(metrics::mse(&p, truth));
+            summary["test_mae"] = json!(metrics::mae(&p, truth));
+            summary["test_r2"] = json!(metrics::r2(&p, truth));
+        }
+    }
+    let model = Model {
+        meta: meta(&trainer, summary.clone()),
+        network: trainer.net.clone(),
+    };
+    model.save(&out_path)?;
+    if let Some(p) = &args.plot {
+        plot::draw(&trainer.history, p)?;
+    }
+    summary["model"] = json!(out_path.display().to_string());
+    summary["seconds"] = json!(started.elapsed().as_secs_f64());
+    if format == "json" {
+        println!("{summary}");
+    } else {
+        out.line("");
+        if let Some(b) = h.best_epoch {
+            out.line(format!(
+                "kept the weights of epoch {b} (best validation loss){}",
+                if h.stopped_early {
+                    "; stopped early"
+                } else {
+                    ""
+                }
+            ));
+        }
+        match task {
+            Task::Classification => out.line(format!(
+                "test     accuracy {:.4}, macro F1 {:.4}, loss {:.4} on {} rows",
+                summary["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+                summary["test_macro_f1"].as_f64().unwrap_or(f64::NAN),
+                test_loss,
+                test.len()
+            )),
+            Task::Regression => out.line(format!(
+                "test     MSE {:.6}, MAE {:.6}, R² {:.4} on {} rows (in the target's units)",
+                summary["test_mse"].as_f64().unwrap_or(f64::NAN),
+                summary["test_mae"].as_f64().unwrap_or(f64::NAN),
+                summary["test_r2"].as_f64().unwrap_or(f64::NAN),
+                test.len()
+            )),
+        }
+        out.line(format!(
+            "model    {} ({:.1} s)",
+            out_path.display(),
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration actually used, named like the flags, for the model file.
+fn effective_config(
+    args: &TrainArgs,
+    c: &TrainConfig,
+    data: &str,
+    precision: &str,
+) -> serde_json::Value {
+    json!({
+        "data": data,
+        "target": args.target,
+        "hidden": args.hidden.clone().unwrap_or_else(|| "128".into()),
+        "activation": args.activation.clone().unwrap_or_else(|| "relu".into()),
+        "output": args.output,
+        "loss": c.loss.as_ref().map(|l| l.to_string()),
+        "optimizer": c.optimizer.name(),
+        "lr": c.learning_rate,
+        "momentum": args.momentum,
+        "weight_decay": c.weight_decay,
+        "schedule": args.schedule.clone().unwrap_or_else(|| "constant".into()),
+        "clip_grad_norm": c.clip_grad_norm,
+        "init": args.init.clone().unwrap_or_else(|| "he_uniform".into()),
+        "epochs": c.epochs,
+        "batch_size": c.batch_size,
+        "seed": c.seed,
+        "precision": precision,
+        "no_bias": args.no_bias,
+        "no_standardize": args.no_standardize,
+        "test_split": args.test_split,
+        "val_split": c.validation_split,
+        "early_stopping": c.early_stopping,
+    })
+}
+
+fn checkpoint<T: Float>(t: &Trainer<T>, meta: ModelMeta, fp: &str) -> Checkpoint<T> {
+    Checkpoint {
+        model: Model {
+            meta,
+            network: t.net.clone(),
+        },
+        state: TrainState {
+            epoch: t.epoch,
+            optimizer_step: t.optimizer.step,
+            rng: t.rng.clone(),
+            schedule: t.schedule.clone(),
+            history: t.history.clone(),
+            best: t.best.as_ref().map(|b| (b.loss, b.epoch, b.bad_epochs)),
+            finished: t.finished,
+            data_fingerprint: fp.to_string(),
+        },
+        optimizer: t.optimizer.clone(),
+        best_params: t.best.as_ref().map(|b| b.params.clone()),
+    }
+}
+
+fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<()> {
+    let ck = Checkpoint::<T>::load(path)?;
+    let bad = |m: String| Error::Model {
+        path: path.into(),
+        message: m,
+    };
+    let (theirs, ours) = (
+        Architecture::of(&ck.model.network),
+        Architecture::of(&trainer.net),
+    );
+    if theirs != ours {
+        return Err(bad(format!("the checkpoint's network ({theirs:?}) differs from the one the flags describe ({ours:?})")));
+    }
+    if ck.state.data_fingerprint != fp {
+        return Err(bad(
+            "the checkpoint was trained on other data (or another split or seed); resume with the same --data, --seed and splits".into(),
+        ));
+    }
+    if ck.optimizer.m.len() != trainer.optimizer.m.len()
+        || ck.optimizer.v.len() != trainer.optimizer.v.len()
+    {
+        return Err(bad("the checkpoint's optimizer state belongs to another optimizer; resume with the same --optimizer".into()));
+    }
+    let s = ck.state;
+    trainer.net = ck.model.network;
+    trainer.optimizer = ck.optimizer;
+    trainer.schedule = s.schedule;
+    trainer.rng = s.rng;
+    trainer.epoch = s.epoch;
+    trainer.history = s.history;
+    trainer.best = match (s.best, ck.best_params) {
+        (Some((loss, epoch, bad_epochs)), Some(params)) => Some(Best {
+            loss,
+            epoch,
+            params,
+            bad_epochs,
+        }),
+        _ => None,
+    };
+    trainer.finished = s.finished || trainer.epoch >= trainer.config.epochs;
+    Ok(())
+}
+
+/// Fails early, before any training, when an output cannot be written there.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the folder {} does not exist", dir.display()),
+            ),
+        ));
+    }
+    let probe = dir.join(format!(".mlp-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| Error::io(path, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
