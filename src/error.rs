@@ -28,7 +28,7 @@ pub enum Error {
     #[error("{path}: {message}")]
     Data { path: PathBuf, message: String },
     /// A configuration value or combination is invalid.
-    #[error("invalid configuration: {0}")]
+    #[error("{0}")]
     Config(String),
     /// A model or checkpoint file is corrupt, truncated or from an unknown version.
     #[error("{path}: {message}")]

@@ -7,11 +7,13 @@
 //! and of this crate), and `"{2k}.bias"`, shape `[outputs]`. `load_state_dict` takes them unchanged;
 //! `scripts/load_in_pytorch.py` builds the module from the metadata.
 //!
-//! The safetensors header's `__metadata__` holds two strings: `format_version` and `mlp`, a JSON
-//! document ([`ModelMeta`]) with the architecture, preprocessing, label names, training
-//! configuration and metrics. A checkpoint is a model file with more: tensors
+//! The safetensors header's `__metadata__` holds one string, `mlp`: a JSON document ([`ModelMeta`])
+//! with the format version, architecture, preprocessing, label names, training configuration and
+//! metrics. (One key, because the header's metadata map has no fixed order: with one key the same
+//! model always gives the same bytes.) A checkpoint is a model file with more: tensors
 //! `checkpoint.optimizer.m`, `checkpoint.optimizer.v`, `checkpoint.best` (flat, in this crate's
-//! parameter order) and a `checkpoint` JSON document ([`TrainState`]).
+//! parameter order) and a `checkpoint` member ([`TrainState`]) in the JSON document; its weights
+//! are the ones training goes on from (the last epoch's, not early stopping's best).
 //!
 //! Every file is written to a temporary file in the same folder, flushed to disk, and renamed over
 //! the target, so a crash leaves either the old file or the new one, never half of one.
@@ -137,6 +139,20 @@ impl Architecture {
     }
 }
 
+impl std::fmt::Display for Architecture {
+    /// `4-128-3 (relu, softmax)`, with `, no bias` when there is none.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut widths = vec![self.inputs.to_string()];
+        widths.extend(self.layers.iter().map(|l| l.units.to_string()));
+        let acts: Vec<&str> = self.layers.iter().map(|l| l.activation.as_str()).collect();
+        write!(f, "{} ({})", widths.join("-"), acts.join(", "))?;
+        if !self.bias {
+            write!(f, ", no bias")?;
+        }
+        Ok(())
+    }
+}
+
 /// A trained network with its metadata.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model<T> {
@@ -228,14 +244,12 @@ fn serialize(
         .map_err(|e| Error::config(format!("cannot serialise the model: {e}")))
 }
 
-fn model_metadata(meta: &ModelMeta) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    m.insert("format_version".into(), FORMAT_VERSION.to_string());
-    m.insert(
-        "mlp".into(),
-        serde_json::to_string(meta).expect("metadata serialises"),
-    );
-    m
+fn model_metadata(meta: &ModelMeta, checkpoint: Option<&TrainState>) -> HashMap<String, String> {
+    let mut doc = serde_json::to_value(meta).expect("metadata serialises");
+    if let Some(state) = checkpoint {
+        doc["checkpoint"] = serde_json::to_value(state).expect("state serialises");
+    }
+    HashMap::from([("mlp".to_string(), doc.to_string())])
 }
 
 impl<T: Float> Model<T> {
@@ -244,7 +258,7 @@ impl<T: Float> Model<T> {
         serialize(
             network_tensors(&self.network),
             dtype_of::<T>(),
-            model_metadata(&self.meta),
+            model_metadata(&self.meta, None),
         )
     }
 
@@ -279,11 +293,7 @@ impl<T: Float> Checkpoint<T> {
         if let Some(b) = &self.best_params {
             tensors.push(flat("checkpoint.best", b));
         }
-        let mut md = model_metadata(&self.model.meta);
-        md.insert(
-            "checkpoint".into(),
-            serde_json::to_string(&self.state).expect("state serialises"),
-        );
+        let md = model_metadata(&self.model.meta, Some(&self.state));
         write_atomic(path, &serialize(tensors, dtype_of::<T>(), md)?)
     }
 
@@ -299,8 +309,16 @@ impl<T: Float> Checkpoint<T> {
         };
         let state: TrainState = md
             .get("checkpoint")
-            .ok_or_else(|| bad("a model file, not a checkpoint (no 'checkpoint' metadata); --resume takes a file written by --checkpoint".into()))
-            .and_then(|s| serde_json::from_str(s).map_err(|e| bad(format!("checkpoint metadata: {e}"))))?;
+            .ok_or_else(|| {
+                bad(
+                    "a model file, not a checkpoint; --resume takes a file written by --checkpoint"
+                        .into(),
+                )
+            })
+            .and_then(|s| {
+                serde_json::from_value(s.clone())
+                    .map_err(|e| bad(format!("checkpoint metadata: {e}")))
+            })?;
         let n = network.param_count();
         let flat = |name: &str, optional: bool| -> Result<Option<Vec<T>>> {
             match st.tensor(name) {
@@ -341,8 +359,8 @@ fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<SafeTensors<'a>> {
     })
 }
 
-/// The metadata of a model file: the parsed document and the raw `__metadata__` map.
-pub fn read_meta(bytes: &[u8], path: &Path) -> Result<(ModelMeta, HashMap<String, String>)> {
+/// The metadata of a model file: the parsed document and its raw JSON.
+pub fn read_meta(bytes: &[u8], path: &Path) -> Result<(ModelMeta, serde_json::Value)> {
     let bad = |m: String| Error::Model {
         path: path.into(),
         message: m,
@@ -352,27 +370,28 @@ pub fn read_meta(bytes: &[u8], path: &Path) -> Result<(ModelMeta, HashMap<String
             "not a valid safetensors file ({e}); it may be truncated or corrupt"
         ))
     })?;
-    let md = metadata
+    let doc = metadata
         .metadata()
-        .clone()
-        .ok_or_else(|| bad("no metadata: not a model written by mlp".into()))?;
-    let version: u32 = md
+        .as_ref()
+        .and_then(|m| m.get("mlp"))
+        .ok_or_else(|| bad("no 'mlp' metadata: not a model written by mlp".into()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(doc).map_err(|e| bad(format!("metadata 'mlp' is not JSON: {e}")))?;
+    let version = doc
         .get("format_version")
-        .ok_or_else(|| bad("no format_version in the metadata: not a model written by mlp".into()))?
-        .parse()
-        .map_err(|_| bad("format_version is not a number".into()))?;
-    if version > FORMAT_VERSION {
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| {
+            bad("no format_version in the metadata: not a model written by mlp".into())
+        })?;
+    if version > FORMAT_VERSION as u64 {
         return Err(bad(format!(
             "written in format version {version} by a newer mlp; this mlp ({}) reads format {FORMAT_VERSION} and older",
             env!("CARGO_PKG_VERSION")
         )));
     }
-    let doc = md
-        .get("mlp")
-        .ok_or_else(|| bad("no 'mlp' metadata: not a model written by mlp".into()))?;
     let meta: ModelMeta =
-        serde_json::from_str(doc).map_err(|e| bad(format!("metadata 'mlp': {e}")))?;
-    Ok((meta, md))
+        serde_json::from_value(doc.clone()).map_err(|e| bad(format!("metadata 'mlp': {e}")))?;
+    Ok((meta, doc))
 }
 
 /// Reads the precision recorded in a model file without loading the weights.
@@ -552,11 +571,11 @@ mod tests {
             e.starts_with("m.safetensors: not a valid safetensors file"),
             "{e}"
         );
-        // Same length, so the header stays valid: "format_version":"1" → "9".
-        let key = b"\"format_version\":\"1\"";
+        // Same length, so the header stays valid: format_version 1 → 9 inside the JSON string.
+        let key = b"\\\"format_version\\\":1";
         let at = bytes.windows(key.len()).position(|w| w == key).unwrap();
         let mut newer = bytes.clone();
-        newer[at + key.len() - 2] = b'9';
+        newer[at + key.len() - 1] = b'9';
         let e = Model::<f32>::from_bytes(&newer, p).unwrap_err().to_string();
         assert!(e.contains("format version 9 by a newer mlp"), "{e}");
     }

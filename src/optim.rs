@@ -268,7 +268,8 @@ pub enum Schedule {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleState {
     pub lr: f64,
-    pub best: f64,
+    /// The best monitored loss so far (none before the first epoch).
+    pub best: Option<f64>,
     pub bad_epochs: usize,
 }
 
@@ -314,7 +315,7 @@ impl Schedule {
     pub fn start(&self, lr: f64) -> ScheduleState {
         ScheduleState {
             lr,
-            best: f64::INFINITY,
+            best: None,
             bad_epochs: 0,
         }
     }
@@ -344,8 +345,8 @@ impl Schedule {
                 patience,
                 min_lr,
             } => {
-                if monitored < state.best {
-                    state.best = monitored;
+                if state.best.is_none_or(|b| monitored < b) {
+                    state.best = Some(monitored);
                     state.bad_epochs = 0;
                     state.lr
                 } else {

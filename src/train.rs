@@ -185,6 +185,9 @@ pub struct Trainer<T> {
     pub best: Option<Best<T>>,
     /// Set when the run ended (all epochs, or early stopping).
     pub finished: bool,
+    /// When the run finished and early stopping put the best weights into `net`: the weights the
+    /// last epoch ended with. A checkpoint saves these, so a resumed run continues exactly.
+    pub last_params: Option<Vec<T>>,
     ws: Workspace<T>,
     /// Planned on the first epoch, for the training set's shape.
     batches: Option<Batches<T>>,
@@ -220,6 +223,7 @@ impl<T: Float> Trainer<T> {
             history: History::default(),
             best: None,
             finished: false,
+            last_params: None,
             ws: Workspace::new(&net, config.batch_size),
             batches: None,
             decayed: net
@@ -289,6 +293,21 @@ impl<T: Float> Trainer<T> {
         let result = self.run_epoch(train, val, &mut batches, progress);
         self.batches = Some(batches);
         result
+    }
+
+    /// At the end of a run with early stopping: keep the last weights aside and put the best ones
+    /// into the network, whether or not early stopping triggered.
+    pub fn restore_best(&mut self) {
+        if let Some(b) = &self.best {
+            self.last_params = Some(self.net.params.clone());
+            self.net.params.copy_from_slice(&b.params);
+            self.history.best_epoch = Some(b.epoch);
+        }
+    }
+
+    /// The weights training goes on from: the last epoch's, even after the best were restored.
+    pub fn training_params(&self) -> &[T] {
+        self.last_params.as_deref().unwrap_or(&self.net.params)
     }
 
     /// Consumes the trainer, returning the trained network.
@@ -454,11 +473,7 @@ impl<T: Float> Trainer<T> {
             self.finished = true;
         }
         if self.finished {
-            if let Some(b) = &self.best {
-                // Restore the best weights whether or not early stopping triggered.
-                self.net.params.copy_from_slice(&b.params);
-                self.history.best_epoch = Some(b.epoch);
-            }
+            self.restore_best();
         }
         self.history.epochs.push(record);
         let c = progress(Progress::Epoch(

@@ -290,7 +290,14 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
         };
         println!("  tensor       {:<10} {shape}", p.name);
     }
-    println!("task           {:?}, loss {}", m.task, m.loss);
+    println!(
+        "task           {}, loss {}",
+        serde_json::to_value(m.task)
+            .expect("serialisable")
+            .as_str()
+            .unwrap_or(""),
+        m.loss
+    );
     if !m.class_names.is_empty() {
         println!("classes        {}", m.class_names.join(", "));
     }

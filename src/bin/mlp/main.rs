@@ -29,6 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a network (default: the built-in digits data set) and write a model file.
+    #[command(allow_negative_numbers = true)]
     Train(Box<TrainArgs>),
     /// Evaluate a model on labelled data: metrics and, for classification, the confusion matrix.
     Eval(EvalArgs),
@@ -288,6 +289,13 @@ pub struct InfoArgs {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of our output goes away
+    // (`mlp predict … | head`); Rust ignores SIGPIPE by default, which turns that into an error.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

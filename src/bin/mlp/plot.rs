@@ -16,6 +16,9 @@ pub fn draw(history: &History, path: &Path) -> Result<()> {
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
     let fail = |e: String| Error::io(path, std::io::Error::other(e));
+    // Text is measured and drawn with the embedded font, for either backend.
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| fail("cannot load the embedded font".into()))?;
     match ext.as_deref() {
         Some("svg") => {
             let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
@@ -23,8 +26,6 @@ pub fn draw(history: &History, path: &Path) -> Result<()> {
             root.present().map_err(|e| fail(e.to_string()))
         }
         Some("png") => {
-            plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-                .map_err(|_| fail("cannot load the embedded font".into()))?;
             let root = BitMapBackend::new(path, (1000, 420)).into_drawing_area();
             panels(history, &root).map_err(fail)?;
             root.present().map_err(|e| fail(e.to_string()))

@@ -92,9 +92,11 @@ fn parse_init(s: &str) -> Result<Init> {
         "glorot_uniform" | "xavier_uniform" => Init::GlorotUniform,
         "glorot_normal" | "xavier_normal" => Init::GlorotNormal,
         "torch" | "pytorch" => Init::Torch,
-        _ => return Err(Error::config(format!(
+        _ => {
+            return Err(Error::config(format!(
             "--init {s}: expected he_uniform, he_normal, glorot_uniform, glorot_normal or torch"
-        ))),
+        )))
+        }
     })
 }
 
@@ -304,6 +306,13 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             }
         }
     }
+    // Everything that can be checked without the data is checked before it is read.
+    let val_split = args.val_split.unwrap_or(if args.early_stopping.is_some() {
+        0.1
+    } else {
+        0.0
+    });
+    let config = train_config(args, val_split)?;
     let out_path = args
         .out
         .clone()
@@ -375,11 +384,6 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     if let (Some(s), Targets::Values(v)) = (&target_scaler, &mut test.y) {
         s.apply(v);
     }
-    let val_split = args.val_split.unwrap_or(if args.early_stopping.is_some() {
-        0.1
-    } else {
-        0.0
-    });
     let (train, val) = if val_split > 0.0 {
         let (t, v) = train.split(val_split, seed ^ 0x5eed);
         (t, Some(v))
@@ -402,7 +406,6 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
 
     // The network and the trainer.
     let spec = network_spec(args, train.x.cols, task, train.outputs())?;
-    let config = train_config(args, val_split)?;
     let net = spec.build::<T>(seed);
     let mut trainer = Trainer::new(net, &config)?;
     let fp = fingerprint(&train);
@@ -635,11 +638,11 @@ fn effective_config(
 }
 
 fn checkpoint<T: Float>(t: &Trainer<T>, meta: ModelMeta, fp: &str) -> Checkpoint<T> {
+    // The weights training goes on from, not early stopping's best (those are saved apart).
+    let mut network = t.net.clone();
+    network.params.copy_from_slice(t.training_params());
     Checkpoint {
-        model: Model {
-            meta,
-            network: t.net.clone(),
-        },
+        model: Model { meta, network },
         state: TrainState {
             epoch: t.epoch,
             optimizer_step: t.optimizer.step,
@@ -666,7 +669,9 @@ fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<(
         Architecture::of(&trainer.net),
     );
     if theirs != ours {
-        return Err(bad(format!("the checkpoint's network ({theirs:?}) differs from the one the flags describe ({ours:?})")));
+        return Err(bad(format!(
+            "the checkpoint's network, {theirs}, differs from the one the flags describe, {ours}"
+        )));
     }
     if ck.state.data_fingerprint != fp {
         return Err(bad(
@@ -694,7 +699,10 @@ fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<(
         }),
         _ => None,
     };
-    trainer.finished = s.finished || trainer.epoch >= trainer.config.epochs;
+    trainer.finished = trainer.history.stopped_early || trainer.epoch >= trainer.config.epochs;
+    if trainer.finished {
+        trainer.restore_best();
+    }
     Ok(())
 }
 

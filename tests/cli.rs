@@ -1,0 +1,724 @@
+//! The `mlp` binary on small fixtures, good and bad: what a user types, what they get back.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A fresh folder for one test, removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("mlp-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+    fn write(&self, file: &str, text: &str) -> PathBuf {
+        let p = self.path(file);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mlp(dir: &Dir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(args)
+        .current_dir(&dir.0)
+        .output()
+        .expect("the mlp binary runs")
+}
+
+fn ok(dir: &Dir, args: &[&str]) -> String {
+    let out = mlp(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "mlp {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail, and returns its stderr after checking the failure is clean.
+fn fails(dir: &Dir, args: &[&str]) -> String {
+    let out = mlp(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "mlp {args:?} should fail");
+    assert!(
+        !stderr.contains("panicked"),
+        "mlp {args:?} panicked: {stderr}"
+    );
+    assert!(
+        stderr.lines().count() <= 6,
+        "mlp {args:?}: a long error: {stderr}"
+    );
+    stderr
+}
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+/// 200 rows of a two-feature, three-class problem with text labels.
+fn animals_csv(dir: &Dir) -> PathBuf {
+    let mut s = String::from("weight,height,animal\n");
+    let mut rng = mlp::Rng::new(1);
+    for i in 0..200 {
+        let (label, cx, cy) = [
+            ("cat", 4.0, 25.0),
+            ("dog", 20.0, 55.0),
+            ("horse", 500.0, 160.0),
+        ][i % 3];
+        s += &format!(
+            "{:.2},{:.2},{label}\n",
+            cx * (1.0 + 0.1 * rng.normal()),
+            cy * (1.0 + 0.1 * rng.normal())
+        );
+    }
+    dir.write("animals.csv", &s)
+}
+
+/// A smooth regression with a target in the thousands (dollars).
+fn prices_csv(dir: &Dir) -> PathBuf {
+    let mut s = String::from("rooms,area,price\n");
+    let mut rng = mlp::Rng::new(2);
+    for _ in 0..400 {
+        let rooms = 1.0 + (rng.uniform() * 5.0).floor();
+        let area = 30.0 + 150.0 * rng.uniform();
+        let price = 20_000.0 * rooms + 1_500.0 * area + 30.0 * area * area / 10.0;
+        s += &format!("{rooms},{area:.1},{price:.0}\n");
+    }
+    dir.write("prices.csv", &s)
+}
+
+#[test]
+fn train_with_no_arguments_trains_on_digits() {
+    let d = Dir::new("default");
+    let out = ok(&d, &["train"]);
+    assert!(
+        out.contains("digits (built-in): 1797 rows, 64 features"),
+        "{out}"
+    );
+    assert!(out.contains("epoch  train loss"), "the epoch table: {out}");
+    let acc_line = out
+        .lines()
+        .find(|l| l.starts_with("test     accuracy"))
+        .expect("a test accuracy line");
+    let acc: f64 = acc_line
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(',')
+        .parse()
+        .unwrap();
+    assert!(acc > 0.9, "{acc_line}");
+    assert!(d.path("model.safetensors").exists());
+}
+
+#[test]
+fn json_summary_eval_predict_and_info_for_classification() {
+    let d = Dir::new("classify");
+    let csv = animals_csv(&d);
+    let csv = csv.to_str().unwrap();
+    let s = json(&ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            csv,
+            "--hidden",
+            "16",
+            "--epochs",
+            "30",
+            "--lr",
+            "0.01",
+            "--val-split",
+            "0.2",
+            "--format",
+            "json",
+            "--out",
+            "a.safetensors",
+        ],
+    ));
+    for key in [
+        "train_loss",
+        "val_loss",
+        "test_loss",
+        "test_accuracy",
+        "epochs",
+        "seconds",
+        "model",
+    ] {
+        assert!(!s[key].is_null(), "missing {key}: {s}");
+    }
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.9, "{s}");
+
+    let e = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "a.safetensors",
+            "--data",
+            csv,
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(
+        e["loss"].is_number() && e["accuracy"].as_f64().unwrap() > 0.9,
+        "{e}"
+    );
+    assert_eq!(e["class_names"], serde_json::json!(["cat", "dog", "horse"]));
+    let text = ok(&d, &["eval", "--model", "a.safetensors", "--data", csv]);
+    assert!(text.contains("confusion matrix"), "{text}");
+
+    // Predictions in the label names, with and without the target column in the input.
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "a.safetensors",
+            "--data",
+            csv,
+            "--proba",
+        ],
+    );
+    let mut lines = p.lines();
+    assert_eq!(lines.next(), Some("prediction,p_cat,p_dog,p_horse"));
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert!(["cat", "dog", "horse"].contains(&first[0]), "{first:?}");
+    let probs: f64 = first[1..].iter().map(|v| v.parse::<f64>().unwrap()).sum();
+    assert!((probs - 1.0).abs() < 1e-5);
+    let features_only = d.write("new.csv", "weight,height\n4.1,24.0\n480,150\n");
+    ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "a.safetensors",
+            "--data",
+            features_only.to_str().unwrap(),
+            "--out",
+            "p.csv",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path("p.csv")).unwrap(),
+        "prediction\ncat\nhorse\n"
+    );
+
+    let info = ok(&d, &["info", "--model", "a.safetensors"]);
+    assert!(
+        info.contains("2-16-3 (relu, softmax)") && info.contains("parameters     99"),
+        "{info}"
+    );
+    assert!(info.contains("classes        cat, dog, horse"), "{info}");
+}
+
+#[test]
+fn regression_in_the_targets_units() {
+    let d = Dir::new("regress");
+    let csv = prices_csv(&d);
+    let csv = csv.to_str().unwrap();
+    let s = json(&ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            csv,
+            "--hidden",
+            "32",
+            "--activation",
+            "tanh",
+            "--epochs",
+            "60",
+            "--lr",
+            "0.01",
+            "--format",
+            "json",
+            "--out",
+            "r.safetensors",
+        ],
+    ));
+    assert_eq!(s["task"], "regression");
+    assert!(
+        s["test_r2"].as_f64().unwrap() > 0.95,
+        "a target in dollars trains: {s}"
+    );
+    let e = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "r.safetensors",
+            "--data",
+            csv,
+            "--format",
+            "json",
+        ],
+    ));
+    for key in ["mse", "mae", "r2"] {
+        assert!(e[key].is_number(), "{e}");
+    }
+    let p = ok(&d, &["predict", "--model", "r.safetensors", "--data", csv]);
+    let first: f64 = p.lines().nth(1).unwrap().parse().unwrap();
+    assert!(
+        first > 10_000.0,
+        "predictions are mapped back to dollars: {first}"
+    );
+    let out = ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            csv,
+            "--epochs",
+            "1",
+            "--out",
+            "r2.safetensors",
+        ],
+    );
+    assert!(
+        out.contains("task     regression: 'price' holds"),
+        "the inferred task and why: {out}"
+    );
+}
+
+#[test]
+fn explain_the_seed_example_in_three_formats() {
+    let d = Dir::new("explain");
+    let text = ok(&d, &["explain", "--example", "seed"]);
+    assert!(
+        text.contains("W2[1][1]       0.700000       0.137333      -0.068666     0.631334"),
+        "{text}"
+    );
+    let j = json(&ok(
+        &d,
+        &["explain", "--example", "seed", "--format", "json"],
+    ));
+    // ΔW²₁ = α(d − y)h₁ with α = 0.5, d = 0.25
+    let (y, h1) = (
+        j["output"][0].as_f64().unwrap(),
+        j["layers"][0]["activation"][0].as_f64().unwrap(),
+    );
+    let dw = j["layers"][1]["delta_weight"][0][0].as_f64().unwrap();
+    assert!((dw - 0.5 * (0.25 - y) * h1).abs() < 1e-12);
+    for key in ["loss", "output", "target", "learning_rate"] {
+        assert!(!j[key].is_null(), "{key}");
+    }
+    for key in [
+        "input",
+        "pre_activation",
+        "activation",
+        "derivative",
+        "delta",
+        "weight",
+        "grad_weight",
+        "delta_weight",
+    ] {
+        assert!(!j["layers"][0][key].is_null(), "{key}");
+    }
+    let md = ok(
+        &d,
+        &["explain", "--example", "seed", "--format", "markdown"],
+    );
+    assert!(md.contains("$$h = \\Phi(h')"), "{md}");
+
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--hidden",
+            "5",
+            "--epochs",
+            "3",
+            "--out",
+            "i.safetensors",
+        ],
+    );
+    let t = json(&ok(
+        &d,
+        &[
+            "explain",
+            "--model",
+            "i.safetensors",
+            "--data",
+            "iris",
+            "--row",
+            "7",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(t["layers"][0]["weight"].as_array().unwrap().len(), 4);
+    assert!(t["layers"][0]["bias"].is_array());
+}
+
+#[test]
+fn gradcheck_passes_and_fails_with_the_right_exit_code() {
+    let d = Dir::new("gradcheck");
+    let out = ok(
+        &d,
+        &[
+            "gradcheck",
+            "--data",
+            "iris",
+            "--hidden",
+            "7,3",
+            "--activation",
+            "tanh,sigmoid",
+        ],
+    );
+    assert!(out.contains("pass"), "{out}");
+    let e = mlp(
+        &d,
+        &[
+            "gradcheck",
+            "--data",
+            "iris",
+            "--hidden",
+            "5",
+            "--tolerance",
+            "1e-30",
+        ],
+    );
+    assert!(!e.status.success(), "a tolerance no check meets must fail");
+}
+
+#[test]
+fn config_file_keys_flags_override_and_unknown_keys_list_the_valid_ones() {
+    let d = Dir::new("config");
+    d.write(
+        "run.toml",
+        "data = \"iris\"\nhidden = \"8\"\nepochs = 50\nbatch_size = 16\nlr = 0.02\n",
+    );
+    let s = json(&ok(
+        &d,
+        &[
+            "train", "--config", "run.toml", "--epochs", "2", "--format", "json",
+        ],
+    ));
+    assert_eq!(s["epochs"], 2, "the flag overrides the file");
+    let info = ok(&d, &["info", "--model", "model.safetensors"]);
+    assert!(
+        info.contains("4-8-3") && info.contains("batch_size=16"),
+        "{info}"
+    );
+    d.write("bad.toml", "epochs = 2\nbatchsize = 16\n");
+    let err = fails(&d, &["train", "--config", "bad.toml"]);
+    assert!(
+        err.contains("bad.toml:2:1")
+            && err.contains("unknown field `batchsize`")
+            && err.contains("`batch_size`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn resume_from_a_checkpoint_ends_bit_identical_to_an_uninterrupted_run() {
+    let d = Dir::new("resume");
+    let common = [
+        "--data",
+        "iris",
+        "--batch-size",
+        "8",
+        "--lr",
+        "0.01",
+        "--early-stopping",
+        "40",
+        "--quiet",
+    ];
+    let run = |extra: &[&str]| ok(&d, &[&["train"][..], &common[..], extra].concat());
+    run(&["--epochs", "8", "--out", "full.safetensors"]);
+    run(&[
+        "--epochs",
+        "4",
+        "--checkpoint",
+        "ck.safetensors",
+        "--out",
+        "part.safetensors",
+    ]);
+    run(&[
+        "--epochs",
+        "8",
+        "--resume",
+        "ck.safetensors",
+        "--out",
+        "resumed.safetensors",
+    ]);
+    let (a, b) = (
+        std::fs::read(d.path("full.safetensors")).unwrap(),
+        std::fs::read(d.path("resumed.safetensors")).unwrap(),
+    );
+    assert!(
+        a == b,
+        "the resumed model differs from the uninterrupted one"
+    );
+    let err = fails(
+        &d,
+        &[
+            &["train"][..],
+            &common[..],
+            &["--epochs", "8", "--seed", "3", "--resume", "ck.safetensors"],
+        ]
+        .concat(),
+    );
+    assert!(err.contains("trained on other data"), "{err}");
+    let err = fails(
+        &d,
+        &["train", "--data", "iris", "--resume", "full.safetensors"],
+    );
+    assert!(err.contains("not a checkpoint"), "{err}");
+}
+
+#[test]
+fn logs_and_plots() {
+    let d = Dir::new("plots");
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--epochs",
+            "4",
+            "--val-split",
+            "0.2",
+            "--log",
+            "run.jsonl",
+            "--plot",
+            "curves.svg",
+            "--quiet",
+        ],
+    );
+    let log = std::fs::read_to_string(d.path("run.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 4);
+    assert!(json(log.lines().next().unwrap())["val_loss"].is_number());
+    let svg = std::fs::read_to_string(d.path("curves.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("validation"));
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--epochs",
+            "2",
+            "--plot",
+            "curves.png",
+            "--quiet",
+        ],
+    );
+    let png = std::fs::read(d.path("curves.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+/// IDX files, gzip'd, in a folder with MNIST's names: t10k is the test set.
+#[test]
+fn an_mnist_style_folder_trains_and_tests_on_t10k() {
+    let d = Dir::new("idx");
+    let write_idx = |name: &str, dims: &[u32], body: &[u8]| {
+        let mut raw = vec![0, 0, 8, dims.len() as u8];
+        for x in dims {
+            raw.extend_from_slice(&x.to_be_bytes());
+        }
+        raw.extend_from_slice(body);
+        let f = std::fs::File::create(d.path(&format!("{name}.gz"))).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        gz.finish().unwrap();
+    };
+    // 4×4 images: class 0 lights the top half, class 1 the bottom half.
+    let images = |n: usize| -> (Vec<u8>, Vec<u8>) {
+        let (mut px, mut lb) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let c = (i % 2) as u8;
+            for p in 0..16 {
+                px.push(if (p < 8) == (c == 0) {
+                    200 + (i % 50) as u8
+                } else {
+                    (i % 30) as u8
+                });
+            }
+            lb.push(c);
+        }
+        (px, lb)
+    };
+    let (px, lb) = images(60);
+    write_idx("train-images-idx3-ubyte", &[60, 4, 4], &px);
+    write_idx("train-labels-idx1-ubyte", &[60], &lb);
+    let (px, lb) = images(20);
+    write_idx("t10k-images-idx3-ubyte", &[20, 4, 4], &px);
+    write_idx("t10k-labels-idx1-ubyte", &[20], &lb);
+    let s = json(&ok(
+        &d,
+        &[
+            "train", "--data", ".", "--hidden", "8", "--epochs", "20", "--lr", "0.01", "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(s["test_accuracy"], 1.0, "{s}");
+    let text = ok(&d, &["eval", "--model", "model.safetensors", "--data", "."]);
+    assert!(
+        text.starts_with("20 rows"),
+        "eval on the t10k files: {text}"
+    );
+    // An images file whose count does not match its length.
+    write_idx("t10k-images-idx3-ubyte", &[21, 4, 4], &px);
+    let err = fails(&d, &["eval", "--model", "model.safetensors", "--data", "."]);
+    assert!(
+        err.contains("t10k-images-idx3-ubyte.gz")
+            && err.contains("call for 336 values but the file holds 320"),
+        "{err}"
+    );
+}
+
+/// Writes a little-endian f64 .npy array.
+fn write_npy(path: &Path, shape: &[usize], values: &[f64]) {
+    let shape_txt = if shape.len() == 1 {
+        format!("({},)", shape[0])
+    } else {
+        format!("({}, {})", shape[0], shape[1])
+    };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    b.extend_from_slice(header.as_bytes());
+    for v in values {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn npy_features_with_a_targets_array() {
+    let d = Dir::new("npy");
+    let mut rng = mlp::Rng::new(4);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        let (a, b) = (rng.normal(), rng.normal());
+        x.extend([a, b, rng.normal()]);
+        y.push(f64::from(u8::from(a + b > 0.0)));
+    }
+    write_npy(&d.path("x.npy"), &[300, 3], &x);
+    write_npy(&d.path("y.npy"), &[300], &y);
+    let s = json(&ok(
+        &d,
+        &[
+            "train", "--data", "x.npy", "--labels", "y.npy", "--epochs", "30", "--lr", "0.01",
+            "--format", "json",
+        ],
+    ));
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.9, "{s}");
+    write_npy(&d.path("short.npy"), &[299], &y[..299]);
+    let err = fails(&d, &["train", "--data", "x.npy", "--labels", "short.npy"]);
+    assert!(err.contains("short.npy") && err.contains("(300,)"), "{err}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_naming_the_place() {
+    let d = Dir::new("bad");
+    d.write("cell.csv", "a,b,y\n1,2,0\n3,x,1\n");
+    d.write("ragged.csv", "a,b,y\n1,2,0\n3,4\n");
+    d.write("empty.csv", "");
+    d.write("header.csv", "a,b,y\n");
+    d.write("nan.csv", "a,b,y\n1,2,0\n3,NaN,1\n");
+    d.write("blank.csv", "a,b,y\n1,,0\n3,4,1\n");
+    d.write("one.csv", "a,b,y\n1,2,0\n3,4,0\n");
+    d.write("junk.safetensors", "not a model");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "--data", "cell.csv"],
+            "cell.csv:3:2: column 'b': 'x' is not a number",
+        ),
+        (
+            &["train", "--data", "ragged.csv"],
+            "ragged.csv:3:3: expected 3 fields as in the header, found 2",
+        ),
+        (
+            &["train", "--data", "empty.csv"],
+            "empty.csv: the file is empty",
+        ),
+        (
+            &["train", "--data", "header.csv"],
+            "header.csv: no data rows after the header",
+        ),
+        (
+            &["train", "--data", "nan.csv"],
+            "nan.csv:3:2: column 'b': 'NaN' is NaN; expected a finite number",
+        ),
+        (
+            &["train", "--data", "blank.csv"],
+            "blank.csv:2:2: column 'b': empty value; expected a number",
+        ),
+        (
+            &["train", "--data", "one.csv"],
+            "one.csv: column 'y' holds a single class ('0')",
+        ),
+        (
+            &["train", "--data", "iris", "--target", "species"],
+            "no column named 'species'; the columns are: sepal_length_cm",
+        ),
+        (
+            &["train", "--data", "missing.csv"],
+            "missing.csv: No such file or directory",
+        ),
+        (
+            &["train", "--lr", "-1"],
+            "--lr: learning rate must be a positive number, not -1",
+        ),
+        (
+            &["train", "--batch-size", "0"],
+            "--batch-size: batch size must be at least 1",
+        ),
+        (
+            &["train", "--epochs", "0"],
+            "--epochs: epochs must be at least 1",
+        ),
+        (
+            &["train", "--out", "no/such/dir/m.safetensors"],
+            "the folder no/such/dir does not exist",
+        ),
+        (
+            &["eval", "--model", "junk.safetensors", "--data", "iris"],
+            "junk.safetensors: not a valid safetensors file",
+        ),
+        (
+            &["explain", "--example", "xor"],
+            "the one example is 'seed'",
+        ),
+    ];
+    for (args, want) in cases {
+        let err = fails(&d, args);
+        assert!(
+            err.starts_with("error: ") && err.contains(want),
+            "mlp {args:?}: expected «{want}», got «{err}»"
+        );
+    }
+    // A model used on data with the wrong number of features.
+    ok(&d, &["train", "--data", "iris", "--epochs", "1", "--quiet"]);
+    let err = fails(
+        &d,
+        &["eval", "--model", "model.safetensors", "--data", "digits"],
+    );
+    assert!(
+        err.contains("digits: 64 features, but the model takes 4 (sepal_length_cm"),
+        "{err}"
+    );
+}
