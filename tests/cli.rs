@@ -722,3 +722,63 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
         "{err}"
     );
 }
+
+/// PyTorch loads the model file with `load_state_dict(strict=True)` and predicts what `mlp predict`
+/// does (`scripts/load_in_pytorch.py`). Runs when `MLP_TORCH_PYTHON` names a Python with torch
+/// (e.g. the peers' venv from `../shared/bench/peers/setup.sh`); a clean clone has no torch, so
+/// without it the test says so and checks nothing else.
+#[test]
+fn pytorch_reproduces_mlp_predict() {
+    let Ok(python) = std::env::var("MLP_TORCH_PYTHON") else {
+        eprintln!("skipped: set MLP_TORCH_PYTHON to a Python with torch to run this check");
+        return;
+    };
+    let d = Dir::new("torch");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/load_in_pytorch.py");
+    let csv = animals_csv(&d);
+    let csv = csv.to_str().unwrap();
+    for (precision, acts) in [("f32", "gelu,leaky_relu"), ("f64", "tanh,elu")] {
+        ok(
+            &d,
+            &[
+                "train",
+                "--data",
+                csv,
+                "--hidden",
+                "16,8",
+                "--activation",
+                acts,
+                "--epochs",
+                "10",
+                "--precision",
+                precision,
+                "--quiet",
+            ],
+        );
+        ok(
+            &d,
+            &[
+                "predict",
+                "--model",
+                "model.safetensors",
+                "--data",
+                csv,
+                "--proba",
+                "--out",
+                "p.csv",
+            ],
+        );
+        let out = Command::new(&python)
+            .arg(&script)
+            .args(["model.safetensors", "--data", csv, "--predictions", "p.csv"])
+            .current_dir(&d.0)
+            .output()
+            .expect("python runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("OK: PyTorch"),
+            "{precision}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
