@@ -58,6 +58,14 @@ impl<T: Float> Batches<T> {
         for (r, &i) in idx.iter().enumerate() {
             self.x[r * f..(r + 1) * f].copy_from_slice(x.row(i));
         }
+        // The rows of a shuffled epoch come from anywhere in the data: ask for the next batch's
+        // now, so the fetch overlaps this batch's forward and backward pass instead of stalling
+        // the next gather (measured: a quarter of a batch-1 step was spent waiting here).
+        let next = &self.order[(start + self.batch_size).min(self.order.len())
+            ..(start + 2 * self.batch_size).min(self.order.len())];
+        for &i in next {
+            prefetch(x.row(i).as_ptr());
+        }
         let t = match y {
             Targets::Classes(c) => {
                 for (r, &i) in idx.iter().enumerate() {
@@ -75,4 +83,16 @@ impl<T: Float> Batches<T> {
         };
         (View::new(&self.x, idx.len(), f), t)
     }
+}
+
+/// A hint to bring the cache line at `p` closer; no effect on results.
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and reads nothing into the program's state.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }

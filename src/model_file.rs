@@ -175,6 +175,9 @@ pub struct TrainState {
     pub finished: bool,
     /// A fingerprint of the training data, to refuse resuming on other data.
     pub data_fingerprint: String,
+    /// Where an interrupted epoch stopped (a checkpoint written on Ctrl-C).
+    #[serde(default)]
+    pub position: Option<crate::train::EpochPosition>,
 }
 
 /// A checkpoint: the model, the trainer's state, the optimizer's moments and the best weights.
@@ -300,8 +303,13 @@ impl<T: Float> Checkpoint<T> {
     /// Reads a checkpoint written by [`Checkpoint::save`].
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let st = parse(&bytes, path)?;
-        let (meta, md) = read_meta(&bytes, path)?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses a checkpoint's bytes; `path` names it in messages.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
+        let st = parse(bytes, path)?;
+        let (meta, md) = read_meta(bytes, path)?;
         let network = read_network::<T>(&st, &meta, path)?;
         let bad = |m: String| Error::Model {
             path: path.into(),
@@ -434,7 +442,7 @@ fn read_network<T: Float>(
     // The tensors must hold the parameters: a header that claims more than the file carries is
     // refused before anything is built from it.
     let held: usize = st.tensors().iter().map(|(_, t)| t.data().len()).sum();
-    if count > held {
+    if count.saturating_mul(4) > held {
         return Err(bad(format!(
             "the architecture needs {count} parameters but the file holds {held} bytes of tensors"
         )));
@@ -489,11 +497,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::config(format!("{}: not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    // One temporary name per target: a write killed half-way leaves `.NAME.tmp`, which the next
+    // write to the same file overwrites and renames away, so killed runs never pile up debris.
+    // (Two processes writing the same file at once are not supported.)
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

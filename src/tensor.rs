@@ -1,7 +1,7 @@
 //! Row-major matrices, one sample per row, and the one place that multiplies them.
 //!
-//! Matrix products go through the [`matrixmultiply`](https://crates.io/crates/matrixmultiply) crate,
-//! chosen by measurement at the protocol's shapes (see `BENCHMARKS.md`). Transposes are never
+//! Matrix products go through the [`gemm`](https://crates.io/crates/gemm) crate, chosen by
+//! measurement at the protocol's shapes (see `BENCHMARKS.md`). Transposes are never
 //! materialised: a [`View`] carries its strides and [`View::t`] swaps them, so `xᵀ·δ` and `δ·Wᵀ`
 //! read the same memory as `x·W`.
 
@@ -47,29 +47,9 @@ pub trait Float:
     fn max(self, other: Self) -> Self;
     fn min(self, other: Self) -> Self;
     fn is_finite(self) -> bool;
-    /// `c = a·b + beta·c` for strided `m×k` a, `k×n` b and row-major c with row stride `rsc`:
-    /// the crate's GEMM routine for this type.
-    ///
-    /// # Safety
-    /// The pointers must address valid matrices of those shapes and strides; c must not alias a or b.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        beta: Self,
-        c: *mut Self,
-        rsc: isize,
-    );
 }
 
-/// Only f32 and f64 are floats here: each names its own GEMM routine.
+/// Only f32 and f64 are floats here (the `gemm` crate dispatches on them).
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -77,7 +57,7 @@ mod sealed {
 }
 
 macro_rules! impl_float {
-    ($t:ty, $erf:path, $gemm:path) => {
+    ($t:ty, $erf:path) => {
         impl Float for $t {
             const NAME: &'static str = stringify!($t);
             const ZERO: Self = 0.0;
@@ -130,28 +110,11 @@ macro_rules! impl_float {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
-            unsafe fn gemm(
-                m: usize,
-                k: usize,
-                n: usize,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                beta: Self,
-                c: *mut Self,
-                rsc: isize,
-            ) {
-                // SAFETY: forwarded from the caller's contract.
-                unsafe { $gemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, beta, c, rsc, 1) }
-            }
         }
     };
 }
-impl_float!(f32, libm::erff, matrixmultiply::sgemm);
-impl_float!(f64, libm::erf, matrixmultiply::dgemm);
+impl_float!(f32, libm::erff);
+impl_float!(f64, libm::erf);
 
 /// A dense row-major matrix: `rows` samples of `cols` values each.
 #[derive(Clone, Debug, PartialEq)]
@@ -333,16 +296,19 @@ pub enum Par {
     Threads(usize),
 }
 
+/// Up to this many multiply-adds a product is a plain loop (see `matmul`): measured with
+/// `mlp bench --case seed-online` (`BENCHMARKS.md`).
+const TINY_MACS: usize = 512;
+
 /// Below this many multiply-adds a product runs on one thread: splitting it costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// `dst = a·b` or `dst += a·b`, with `dst` row-major `a.rows × b.cols`.
 ///
-/// With [`Par::Threads`], a large product is cut into blocks of output rows or columns, one
-/// single-threaded GEMM each on the current rayon pool. Every output element is still one dot
-/// product over k, summed in the same order, so the result does not depend on the thread count
-/// (checked by `tests/determinism.rs`). The split is ours rather than the crate's `threading`
-/// feature, which reads its thread count from an environment variable.
+/// With [`Par::Threads`], a large product runs on that many threads of the current rayon pool.
+/// The `gemm` crate parallelises over blocks of the output, never over the inner dimension, so
+/// each element is summed in the same order on any number of threads and the result does not
+/// depend on the thread count (checked bit for bit by `tests/determinism.rs`).
 ///
 /// # Panics
 /// If the shapes do not agree or `dst` is too short.
@@ -354,74 +320,49 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
     if m == 0 || n == 0 {
         return;
     }
-    let threads = match par {
-        Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => t,
-        _ => 1,
+    let parallelism = match par {
+        Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => gemm::Parallelism::Rayon(t),
+        _ => gemm::Parallelism::None,
     };
-    if threads == 1 {
-        return gemm_block(dst.as_mut_ptr(), n, accum, a, b, 0..m, 0..n);
-    }
-    // Split the dimension whose blocks share the smaller operand: rows share b, columns share a.
-    let split_rows = a.rows * a.cols >= b.rows * b.cols;
-    let (len, align) = if split_rows { (m, 8) } else { (n, 16) };
-    let block = len.div_ceil(threads).div_ceil(align) * align;
-    let out = SendPtr(dst.as_mut_ptr());
-    rayon::scope(move |s| {
-        for start in (0..len).step_by(block) {
-            let range = start..(start + block).min(len);
-            s.spawn(move |_| {
-                let out = out;
-                if split_rows {
-                    gemm_block(out.0, n, accum, a, b, range, 0..n)
-                } else {
-                    gemm_block(out.0, n, accum, a, b, 0..m, range)
+    if m * n * k <= TINY_MACS {
+        // Written out here rather than called: at these sizes (the seed's 8-3-1 network at batch 1)
+        // any GEMM library's dispatch and packing cost more than the few dozen multiply-adds.
+        // Not a GEMM kernel: one dot product per element, summed in order of k.
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = T::ZERO;
+                for p in 0..k {
+                    s += a.at(i, p) * b.at(p, j);
                 }
-            });
+                let d = &mut dst[i * n + j];
+                *d = if accum == Accum::Add { *d + s } else { s };
+            }
         }
-    });
-}
-
-/// A raw output pointer shared by the blocks of one product, which write disjoint elements.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-// SAFETY: each block writes a disjoint set of elements of the destination, and `rayon::scope`
-// ends before `matmul` returns, so the pointer never outlives the borrow it came from.
-unsafe impl<T: Send> Send for SendPtr<T> {}
-
-/// `dst[rows, cols] (=|+=) a[rows, :]·b[:, cols]` on the calling thread; `dst` is row-major with
-/// `dst_cols` columns.
-fn gemm_block<T: Float>(
-    dst: *mut T,
-    dst_cols: usize,
-    accum: Accum,
-    a: View<'_, T>,
-    b: View<'_, T>,
-    rows: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-) {
-    let (m, n, k) = (rows.len(), cols.len(), a.cols);
-    let beta = if accum == Accum::Add { T::ONE } else { T::ZERO };
-    let (rsa, csa) = (a.row_stride as isize, a.col_stride as isize);
-    let (rsb, csb) = (b.row_stride as isize, b.col_stride as isize);
-    // SAFETY: `matmul` checked that a is m×k, b is k×n and dst holds a.rows × b.cols elements; the
-    // offsets select the block `rows × cols` inside those bounds, addressed with the views' strides.
+        return;
+    }
+    // SAFETY: the assertions above guarantee that every element addressed by the shapes and strides
+    // lies inside `dst`, `a.data` and `b.data`; `dst` is borrowed mutably, so it aliases neither.
     unsafe {
-        let pa = a.data.as_ptr().add(rows.start * a.row_stride);
-        let pb = b.data.as_ptr().add(cols.start * b.col_stride);
-        let pc = dst.add(rows.start * dst_cols + cols.start);
-        T::gemm(
+        gemm::gemm(
             m,
-            k,
             n,
-            pa,
-            rsa,
-            csa,
-            pb,
-            rsb,
-            csb,
-            beta,
-            pc,
-            dst_cols as isize,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accum == Accum::Add,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            parallelism,
         )
     }
 }

@@ -50,6 +50,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Threads for matrix products; 0 = all cores. Results do not depend on it. Default 0.
     pub threads: usize,
+    /// Where to train. Default the CPU.
+    pub device: crate::device::Device,
 }
 
 impl Default for TrainConfig {
@@ -67,6 +69,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             seed: 0,
             threads: 0,
+            device: crate::device::Device::Cpu,
         }
     }
 }
@@ -162,6 +165,20 @@ pub enum Control {
     Stop,
 }
 
+/// Where an interrupted epoch stopped, so that a checkpoint taken there resumes exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochPosition {
+    /// The generator's state before this epoch's shuffle.
+    pub rng: Rng,
+    /// Batches of this epoch already trained.
+    pub batches_done: usize,
+    /// The epoch's running sums so far.
+    pub sum_loss: f64,
+    pub rows_done: usize,
+    pub tally: Tally,
+    pub seconds: f64,
+}
+
 /// The best weights seen, for early stopping.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Best<T> {
@@ -185,6 +202,8 @@ pub struct Trainer<T> {
     pub best: Option<Best<T>>,
     /// Set when the run ended (all epochs, or early stopping).
     pub finished: bool,
+    /// Where the current epoch stopped, when a progress callback stopped it mid-way.
+    pub position: Option<EpochPosition>,
     /// When the run finished and early stopping put the best weights into `net`: the weights the
     /// last epoch ended with. A checkpoint saves these, so a resumed run continues exactly.
     pub last_params: Option<Vec<T>>,
@@ -201,6 +220,7 @@ impl<T: Float> Trainer<T> {
     /// Plans a run of `net` with `config`.
     pub fn new(net: Network<T>, config: &TrainConfig) -> Result<Self> {
         config.validate()?;
+        config.device.check()?;
         let loss = config
             .loss
             .clone()
@@ -223,6 +243,7 @@ impl<T: Float> Trainer<T> {
             history: History::default(),
             best: None,
             finished: false,
+            position: None,
             last_params: None,
             ws: Workspace::new(&net, config.batch_size),
             batches: None,
@@ -361,15 +382,24 @@ impl<T: Float> Trainer<T> {
         let started = Instant::now();
         let epoch = self.epoch + 1;
         let lr = self.schedule.lr;
+        // A run stopped mid-epoch resumes there: the same shuffle (from the generator's state at
+        // the epoch's start), the batches already trained skipped, the epoch's sums carried on.
+        let resumed = self.position.take();
+        if let Some(p) = &resumed {
+            self.rng = p.rng.clone();
+        }
+        let rng_at_start = self.rng.clone();
         batches.shuffle(&mut self.rng);
         let n_batches = batches.count();
-        let mut sum_loss = 0.0;
-        let mut tally = Tally::new(target_cols(&train.y));
-        let mut rows_done = 0;
+        let (first_batch, mut sum_loss, mut rows_done, mut tally, earlier_seconds) = match resumed {
+            Some(p) => (p.batches_done, p.sum_loss, p.rows_done, p.tally, p.seconds),
+            None => (0, 0.0, 0, Tally::new(target_cols(&train.y)), 0.0),
+        };
+        let mut stopped_after = None;
         let mut control = Control::Continue;
         let pool = &self.pool;
         let result = pool.install(|| -> Result<()> {
-            for k in 0..n_batches {
+            for k in first_batch..n_batches {
                 let (x, t) = batches.gather(k, &train.x, &train.y);
                 let rows = x.rows;
                 self.net.forward(x, &mut self.ws, self.par);
@@ -405,15 +435,23 @@ impl<T: Float> Trainer<T> {
                     rows_done,
                 });
                 if control == Control::Stop && k + 1 < n_batches {
+                    stopped_after = Some(k + 1);
                     return Ok(());
                 }
             }
             Ok(())
         });
         result?;
-        if control == Control::Stop && rows_done < train.len() {
-            // Interrupted mid-epoch: the epoch is not counted; a resumed run redoes it from the
-            // state saved now only if the caller checkpoints the epoch start (see the CLI).
+        if let Some(batches_done) = stopped_after {
+            // Stopped mid-epoch: the epoch is not complete; remember where, for a checkpoint.
+            self.position = Some(EpochPosition {
+                rng: rng_at_start,
+                batches_done,
+                sum_loss,
+                rows_done,
+                tally,
+                seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+            });
             return Ok(Control::Stop);
         }
         let train_loss = sum_loss / rows_done as f64;
@@ -440,7 +478,7 @@ impl<T: Float> Trainer<T> {
             val_loss,
             val_metric,
             learning_rate: lr,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: earlier_seconds + started.elapsed().as_secs_f64(),
         };
         if let Some(patience) = self.config.early_stopping {
             let improved = self.best.as_ref().is_none_or(|b| monitored < b.loss);
@@ -523,7 +561,8 @@ fn target_cols<T: Float>(y: &Targets<T>) -> usize {
 }
 
 /// Running accuracy (classes) or the sums behind R² (values), with no allocation per batch.
-struct Tally {
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
     rows: usize,
     correct: usize,
     /// Per output column: Σ(y−d)², Σd, Σd².

@@ -23,16 +23,20 @@ pub struct Idx {
 /// Reads an IDX file (gzip'd or not), checking the magic number and that the data fills the dimensions.
 pub fn read_idx(path: &Path) -> Result<Idx> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 4);
-        flate2::read::MultiGzDecoder::new(&bytes[..])
+    idx_from_bytes(&bytes, path)
+}
+
+/// Parses an IDX file's bytes, gzip'd (they start with the gzip magic) or not.
+pub fn idx_from_bytes(bytes: &[u8], path: &Path) -> Result<Idx> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(1 << 28));
+        flate2::read::MultiGzDecoder::new(bytes)
             .read_to_end(&mut out)
             .map_err(|e| Error::data(path, format!("gzip data is corrupt or truncated: {e}")))?;
-        out
+        parse_idx(&out, path)
     } else {
-        bytes
-    };
-    parse_idx(&raw, path)
+        parse_idx(bytes, path)
+    }
 }
 
 /// Parses IDX bytes; `path` names the source in messages.

@@ -19,8 +19,13 @@ pub struct Array {
 /// Reads an NPY file of numbers into a row-major f64 array.
 pub fn read_npy(path: &Path) -> Result<Array> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let npy = NpyFile::new(&bytes[..])
-        .map_err(|e| Error::data(path, format!("not a valid NPY file: {e}")))?;
+    npy_from_bytes(&bytes, path)
+}
+
+/// Parses an NPY file's bytes; `path` names it in messages.
+pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
+    let npy =
+        NpyFile::new(bytes).map_err(|e| Error::data(path, format!("not a valid NPY file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let npyz::DType::Plain(ts) = npy.dtype() else {

@@ -1,5 +1,10 @@
 //! GEMM candidates at the protocol's shapes, f32, row-major, transposes by strides.
-//! Usage: gemm-choice THREADS   (prints a markdown table: GFLOP/s = 2·M·N·K / t, best of 7 repeats)
+//! Usage: MATMUL_NUM_THREADS=T gemm-choice T   (a markdown table: GFLOP/s = 2·M·N·K / t, best of 7)
+//!
+//! matrixmultiply's `threading` feature takes its thread count from MATMUL_NUM_THREADS (unset: the
+//! number of physical cores), so the variable must equal THREADS for a fair comparison. With
+//! THREADS > 1 a last column measures what mlp does: single-threaded matrixmultiply calls on blocks
+//! of output rows or columns, split over a rayon pool (`src/tensor.rs`).
 use std::time::Instant;
 
 /// (name, m, k, n, a transposed, b transposed): C[m×n] = op(A)[m×k] · op(B)[k×n].
@@ -52,9 +57,11 @@ fn time<F: FnMut()>(flop: f64, mut f: F) -> f64 {
 
 fn main() {
     let threads: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mm_threads = std::env::var("MATMUL_NUM_THREADS").unwrap_or_default();
+    assert_eq!(mm_threads, threads.to_string(), "set MATMUL_NUM_THREADS={threads}");
     rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().ok();
-    println!("| shape | m×k·k×n | gemm 0.19 | matrixmultiply 0.3 | faer 0.24 |");
-    println!("|---|---|---|---|---|");
+    println!("| shape | m×k·k×n | gemm 0.19 | matrixmultiply 0.3 | faer 0.24 | matrixmultiply, mlp's split |");
+    println!("|---|---|---|---|---|---|");
     for &(name, m, k, n, ta, tb) in SHAPES {
         let a = fill(m * k, 1);
         let b = fill(k * n, 2);
@@ -84,6 +91,33 @@ fn main() {
             let cv = faer::MatMut::from_row_major_slice_mut(&mut c, m, n);
             faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, 1.0f32, fpar);
         });
-        println!("| {name} | {m}×{k}·{k}×{n} | {g:.0} | {mm:.0} | {fa:.0} |");
+        let split = if threads > 1 {
+            // mlp's scheme: split the dimension whose blocks share the smaller operand.
+            let split_rows = m * k >= k * n;
+            let (len, align) = if split_rows { (m, 8) } else { (n, 16) };
+            let block = len.div_ceil(threads).div_ceil(align) * align;
+            let c_addr = c.as_mut_ptr() as usize;
+            let (a_addr, b_addr) = (a.as_ptr() as usize, b.as_ptr() as usize);
+            time(flop, || {
+                rayon::scope(|s| {
+                    for start in (0..len).step_by(block) {
+                        let end = (start + block).min(len);
+                        s.spawn(move |_| unsafe {
+                            let (pa, pb, pc) = (a_addr as *const f32, b_addr as *const f32, c_addr as *mut f32);
+                            if split_rows {
+                                matrixmultiply::sgemm(end - start, k, n, 1.0, pa.offset(start as isize * ars), ars, acs,
+                                    pb, brs, bcs, 0.0, pc.add(start * n), n as isize, 1)
+                            } else {
+                                matrixmultiply::sgemm(m, k, end - start, 1.0, pa, ars, acs,
+                                    pb.offset(start as isize * bcs), brs, bcs, 0.0, pc.add(start), n as isize, 1)
+                            }
+                        });
+                    }
+                });
+            })
+        } else {
+            f64::NAN
+        };
+        println!("| {name} | {m}×{k}·{k}×{n} | {g:.0} | {mm:.0} | {fa:.0} | {split:.0} |");
     }
 }

@@ -1,6 +1,7 @@
 //! The `mlp` command line: parse, call the library, print. Every error from user input ends here as
 //! one or two lines on stderr and a non-zero exit code.
 
+mod bench_cmd;
 mod explain_cmd;
 mod inspect;
 mod plot;
@@ -41,6 +42,28 @@ enum Command {
     Gradcheck(Box<GradcheckArgs>),
     /// Describe a model file: architecture, preprocessing, labels, training configuration, metrics.
     Info(InfoArgs),
+    /// Run one case of the benchmark protocol (../shared/bench/PROTOCOL.md); print one JSON line.
+    Bench(BenchArgs),
+}
+
+/// `mlp bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// mnist-mlp-small, mnist-mlp-wide or seed-online
+    #[arg(long)]
+    pub case: String,
+    /// The shared data root holding mnist/ and synthetic/ (or a folder holding the files)
+    #[arg(long, default_value = "../shared/data")]
+    pub data_dir: PathBuf,
+    /// Threads
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Epochs
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Seed of initialisation and shuffling
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -140,6 +163,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// cpu, cuda or cuda:N [default: cpu]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// f32 or f64 [default: f32]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -310,6 +337,7 @@ fn main() -> ExitCode {
         Command::Info(a) => inspect::info(a),
         Command::Explain(a) => explain_cmd::explain(a),
         Command::Gradcheck(a) => explain_cmd::gradcheck(*a),
+        Command::Bench(a) => bench_cmd::bench(a),
     };
     match result {
         Ok(code) => code,

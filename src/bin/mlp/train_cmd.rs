@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use mlp::data::{Standardizer, Targets, Task};
@@ -19,6 +20,9 @@ use serde_json::json;
 
 use crate::progress::Bar;
 use crate::{plot, source, TrainArgs};
+
+/// Set by Ctrl-C (SIGINT): training stops after the current batch and writes a checkpoint.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Reads `--config` (TOML) and lays the flags over it.
 pub fn resolve(args: TrainArgs) -> Result<TrainArgs> {
@@ -186,7 +190,14 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         early_stopping: args.early_stopping,
         seed: args.seed.unwrap_or(0),
         threads: args.threads.unwrap_or(0),
+        device: args
+            .device
+            .as_deref()
+            .map(mlp::Device::parse)
+            .transpose()?
+            .unwrap_or_default(),
     };
+    config.device.check()?;
     config
         .validate()
         .map_err(|e| Error::config(flag_names(&e.to_string())))?;
@@ -476,6 +487,8 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     };
     let every = args.checkpoint_every.unwrap_or(1).max(1);
     let mut bar = Bar::new(out.text);
+    // Ctrl-C stops after the current batch; the state is then saved in a checkpoint.
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
     while !trainer.finished {
         let result = trainer.step_epoch(&train, val.as_ref(), &mut |p| {
             if let Progress::Batch {
@@ -488,9 +501,34 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             {
                 bar.batch(epoch, batch, batches, loss, rows_done);
             }
-            Control::Continue
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                Control::Stop
+            } else {
+                Control::Continue
+            }
         });
         bar.epoch_done();
+        if matches!(result, Ok(Control::Stop)) && !trainer.finished {
+            let path = args
+                .checkpoint
+                .clone()
+                .unwrap_or_else(|| out_path.with_extension("checkpoint.safetensors"));
+            checkpoint(&trainer, meta(&trainer, json!({})), &fp).save(&path)?;
+            let at = match &trainer.position {
+                Some(p) => format!(
+                    "in epoch {}, after batch {}",
+                    trainer.epoch + 1,
+                    p.batches_done
+                ),
+                None => format!("after epoch {}", trainer.epoch),
+            };
+            eprintln!(
+                "interrupted {at}: checkpoint written to {}; continue with --resume {}",
+                path.display(),
+                path.display()
+            );
+            return Ok(ExitCode::from(130));
+        }
         if let Err(e) = result {
             if let (Error::Diverged { .. }, Some(c)) = (&e, &args.checkpoint) {
                 if c.exists() {
@@ -652,6 +690,7 @@ fn checkpoint<T: Float>(t: &Trainer<T>, meta: ModelMeta, fp: &str) -> Checkpoint
             best: t.best.as_ref().map(|b| (b.loss, b.epoch, b.bad_epochs)),
             finished: t.finished,
             data_fingerprint: fp.to_string(),
+            position: t.position.clone(),
         },
         optimizer: t.optimizer.clone(),
         best_params: t.best.as_ref().map(|b| b.params.clone()),
@@ -690,6 +729,7 @@ fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<(
     trainer.rng = s.rng;
     trainer.epoch = s.epoch;
     trainer.history = s.history;
+    trainer.position = s.position;
     trainer.best = match (s.best, ck.best_params) {
         (Some((loss, epoch, bad_epochs)), Some(params)) => Some(Best {
             loss,

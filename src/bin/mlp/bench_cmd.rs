@@ -1,0 +1,189 @@
+//! `mlp bench`: one case of `../shared/bench/PROTOCOL.md`, timed exactly as the peers time it, printed
+//! as the same one-line JSON record (`"system": "mlp"`).
+//!
+//! Timed: the training loop only — per-epoch shuffle, batch gathering, forward, loss, backward and
+//! update, for all epochs. Not timed: start-up, reading and converting the data, building the
+//! network, and the evaluation afterwards. Initialisation: He-uniform weights, zero biases.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mlp::data::idx::read_mnist;
+use mlp::data::{read_csv, TargetColumn, Targets, Task};
+use mlp::{
+    metrics, Activation, Control, Dataset, Error, Loss, NetworkSpec, Optimizer, Result,
+    TrainConfig, Trainer,
+};
+use serde_json::json;
+
+use crate::BenchArgs;
+
+/// (layers, hidden activation, optimizer, learning rate, batch) of each case.
+fn case(name: &str) -> Result<(Vec<usize>, Activation, Optimizer, f64, usize)> {
+    Ok(match name {
+        "mnist-mlp-small" => (
+            vec![784, 128, 10],
+            Activation::Relu,
+            Optimizer::Sgd,
+            0.1,
+            64,
+        ),
+        "mnist-mlp-wide" => (
+            vec![784, 512, 512, 10],
+            Activation::Relu,
+            Optimizer::default(),
+            1e-3,
+            128,
+        ),
+        "seed-online" => (vec![8, 3, 1], Activation::Sigmoid, Optimizer::Sgd, 0.05, 1),
+        _ => {
+            return Err(Error::config(format!(
+                "--case {name}: expected mnist-mlp-small, mnist-mlp-wide or seed-online"
+            )))
+        }
+    })
+}
+
+/// `dir/sub/name` or `dir/name`, as the peers look for files.
+fn find(dir: &Path, sub: &str, name: &str) -> Result<PathBuf> {
+    [dir.join(sub).join(name), dir.join(name)]
+        .into_iter()
+        .find(|p| p.exists())
+        .ok_or_else(|| Error::data(dir, format!("{name} not found here or in {sub}/")))
+}
+
+fn load(name: &str, dir: &Path) -> Result<(Dataset<f32>, Dataset<f32>)> {
+    if name == "seed-online" {
+        let read = |f: &str| -> Result<Dataset<f32>> {
+            let path = find(dir, "synthetic", f)?;
+            Ok(read_csv::<f32>(&path, &TargetColumn::Last, Some(Task::Regression))?.0)
+        };
+        Ok((
+            read("seed_online_train.csv")?,
+            read("seed_online_test.csv")?,
+        ))
+    } else {
+        let mnist = if dir.join("mnist").is_dir() {
+            dir.join("mnist")
+        } else {
+            dir.to_path_buf()
+        };
+        read_mnist::<f32>(&mnist)
+    }
+}
+
+/// (system-wide busy CPU seconds from /proc/stat, this process's CPU seconds), as the peers' `cpu_snapshot`.
+fn cpu_snapshot() -> (f64, f64) {
+    let busy = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let v: Vec<f64> = s
+                .lines()
+                .next()?
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            Some(v.first()? + v.get(1)? + v.get(2)? + v.get(5)? + v.get(6)? + v.get(7)?)
+        })
+        .unwrap_or(0.0);
+    let (utime, stime, _) = rusage();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (busy / hz.max(1.0), utime + stime)
+}
+
+/// (user CPU s, system CPU s, peak RSS MiB) of this process.
+fn rusage() -> (f64, f64, f64) {
+    // SAFETY: getrusage writes into the zeroed struct we pass and nothing else.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+    (t(ru.ru_utime), t(ru.ru_stime), ru.ru_maxrss as f64 / 1024.0)
+}
+
+pub fn bench(a: BenchArgs) -> Result<ExitCode> {
+    let (layers, hidden, optimizer, lr, batch) = case(&a.case)?;
+    let (train, test) = load(&a.case, &a.data_dir)?;
+    let regression = a.case == "seed-online";
+    let mut spec = NetworkSpec::new(layers[0]);
+    for &w in &layers[1..layers.len() - 1] {
+        spec = spec.dense(w, hidden.clone());
+    }
+    let output = if regression {
+        Activation::Identity
+    } else {
+        Activation::Softmax
+    };
+    let net = spec
+        .dense(*layers.last().expect("layers"), output)
+        .build::<f32>(a.seed);
+    let loss = if regression {
+        Loss::HalfSquaredError
+    } else {
+        Loss::CrossEntropy
+    };
+    let config = TrainConfig {
+        epochs: a.epochs,
+        batch_size: batch,
+        learning_rate: lr,
+        optimizer,
+        loss: Some(loss.clone()),
+        seed: a.seed,
+        threads: a.threads,
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(net, &config)?;
+
+    let cpu0 = cpu_snapshot();
+    let t0 = Instant::now();
+    let mut epoch_seconds = Vec::new();
+    while !trainer.finished {
+        let e0 = Instant::now();
+        trainer.step_epoch(&train, None, &mut |_| Control::Continue)?;
+        epoch_seconds.push((e0.elapsed().as_secs_f64() * 1e4).round() / 1e4);
+    }
+    let train_seconds = t0.elapsed().as_secs_f64();
+    let cpu1 = cpu_snapshot();
+    let rss_after_train = rusage().2;
+
+    let net = &trainer.net;
+    let final_train_loss = net.mean_loss(&train.x, train.y.as_ref(), &loss);
+    let params = net.param_count() as f64;
+    let sps = (a.epochs * train.len()) as f64 / train_seconds;
+    let mut rec = json!({
+        "case": a.case,
+        "system": "mlp",
+        "version": env!("CARGO_PKG_VERSION"),
+        "threads": a.threads,
+        "epochs": a.epochs,
+        "seed": a.seed,
+        "n_train": train.len(),
+        "batch": batch,
+        "params": net.param_count(),
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / a.epochs as f64,
+        "samples_per_second": sps,
+        "achieved_gflops": 6.0 * params * sps / 1e9,
+        "self_cpu_s": cpu1.1 - cpu0.1,
+        "foreign_cpu_s": ((cpu1.0 - cpu0.0) - (cpu1.1 - cpu0.1) + 0.0005).max(0.0),
+        "peak_rss_mib": rss_after_train,
+        "epoch_seconds": epoch_seconds,
+        "final_train_loss": final_train_loss,
+    });
+    match &test.y {
+        Targets::Classes(truth) => {
+            rec["test_accuracy"] = json!(metrics::accuracy(&net.predict_classes(&test.x), truth))
+        }
+        Targets::Values(truth) => {
+            rec["test_mse"] = json!(metrics::mse(&net.predict(&test.x), truth))
+        }
+    }
+    rec["peak_rss_mib_exit"] = json!(rusage().2);
+    println!("{rec}");
+    Ok(ExitCode::SUCCESS)
+}
