@@ -575,6 +575,15 @@ fn an_mnist_style_folder_trains_and_tests_on_t10k() {
         text.starts_with("20 rows"),
         "eval on the t10k files: {text}"
     );
+    // A truncated gzip file.
+    let gz = std::fs::read(d.path("train-labels-idx1-ubyte.gz")).unwrap();
+    std::fs::write(d.path("train-labels-idx1-ubyte.gz"), &gz[..gz.len() / 2]).unwrap();
+    let err = fails(&d, &["train", "--data", "."]);
+    assert!(
+        err.contains("train-labels-idx1-ubyte.gz: gzip data is corrupt or truncated"),
+        "{err}"
+    );
+    std::fs::write(d.path("train-labels-idx1-ubyte.gz"), &gz).unwrap();
     // An images file whose count does not match its length.
     write_idx("t10k-images-idx3-ubyte", &[21, 4, 4], &px);
     let err = fails(&d, &["eval", "--model", "model.safetensors", "--data", "."]);
@@ -781,4 +790,23 @@ fn pytorch_reproduces_mlp_predict() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Inputs the fuzzers (`fuzz/`) found, kept so the fix stays: each gives a clean error.
+#[test]
+fn fuzz_regressions() {
+    let d = Dir::new("fuzzed");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    // An NPY header claiming 3.6 GB in an 81-byte file: refused before anything is allocated.
+    let npy = fixtures.join("npy-header-length-3.6GB.npy");
+    let bytes = std::fs::read(&npy).unwrap();
+    let e = mlp::data::npy::npy_from_bytes(&bytes, &npy)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the header claims 3648716918 bytes but the file holds 81"),
+        "{e}"
+    );
+    let err = fails(&d, &["train", "--data", npy.to_str().unwrap()]);
+    assert!(err.contains("npy-header-length-3.6GB.npy"), "{err}");
 }

@@ -169,6 +169,40 @@ impl<T: Float> Dataset<T> {
         (self.subset(&keep), self.subset(&take))
     }
 
+    /// Like [`Dataset::split`], but consumes the data set: only the split-off rows are copied and
+    /// the rest are compacted in place (kept in their original order), so the peak memory is the
+    /// data plus the split-off part, not twice the data.
+    pub fn split_off(mut self, fraction: f64, seed: u64) -> (Self, Self) {
+        let (mut keep, take) = split_indices(&self, fraction, seed);
+        let taken = self.subset(&take);
+        keep.sort_unstable();
+        let f = self.x.cols;
+        for (dst, &src) in keep.iter().enumerate() {
+            // src ≥ dst, since keep is ascending: each row moves towards the front.
+            self.x.data.copy_within(src * f..(src + 1) * f, dst * f);
+        }
+        self.x.data.truncate(keep.len() * f);
+        self.x.data.shrink_to_fit();
+        self.x.rows = keep.len();
+        match &mut self.y {
+            Targets::Classes(c) => {
+                for (dst, &src) in keep.iter().enumerate() {
+                    c[dst] = c[src];
+                }
+                c.truncate(keep.len());
+            }
+            Targets::Values(v) => {
+                let m = v.cols;
+                for (dst, &src) in keep.iter().enumerate() {
+                    v.data.copy_within(src * m..(src + 1) * m, dst * m);
+                }
+                v.data.truncate(keep.len() * m);
+                v.rows = keep.len();
+            }
+        }
+        (self, taken)
+    }
+
     /// The same data in another float type.
     pub fn cast<U: Float>(&self) -> Dataset<U> {
         Dataset {
@@ -395,6 +429,25 @@ mod tests {
         let mut all: Vec<usize> = keep.iter().chain(&take).copied().collect();
         all.sort();
         assert_eq!(all, (0..150).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn split_off_keeps_the_rows_split_keeps_in_their_original_order() {
+        let iris = builtin::load::<f64>("iris").unwrap();
+        let (keep, take) = iris.split(0.2, 5);
+        let (kept, taken) = iris.clone().split_off(0.2, 5);
+        assert_eq!(taken, take);
+        let mut want: Vec<Vec<u64>> = (0..keep.len())
+            .map(|i| keep.x.row(i).iter().map(|v| v.to_bits()).collect())
+            .collect();
+        let mut got: Vec<Vec<u64>> = (0..kept.len())
+            .map(|i| kept.x.row(i).iter().map(|v| v.to_bits()).collect())
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
+        assert_eq!(kept.x.rows, 120);
+        assert_eq!(kept.classes().unwrap().len(), 120);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::tensor::{Float, Matrix};
 
 /// An array read from an NPY file, as f64, row-major, with its shape.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Array {
     pub shape: Vec<usize>,
     pub data: Vec<f64>,
@@ -24,6 +25,33 @@ pub fn read_npy(path: &Path) -> Result<Array> {
 
 /// Parses an NPY file's bytes; `path` names it in messages.
 pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
+    // The header's own length is checked against the file before the parser sees it: `npyz`
+    // allocates whatever the header claims (fuzzing found an 81-byte file claiming 3.6 GB).
+    if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
+        return Err(Error::data(
+            path,
+            "not an NPY file (no \\x93NUMPY magic at the start)",
+        ));
+    }
+    let (header_len, header_start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => {
+            return Err(Error::data(
+                path,
+                format!("NPY format version {v} is not one mlp reads (1, 2 or 3)"),
+            ))
+        }
+    };
+    if header_start + header_len > bytes.len() {
+        return Err(Error::data(
+            path,
+            format!("the header claims {header_len} bytes but the file holds {}; it is truncated or corrupt", bytes.len()),
+        ));
+    }
     let npy =
         NpyFile::new(bytes).map_err(|e| Error::data(path, format!("not a valid NPY file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();

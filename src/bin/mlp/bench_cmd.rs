@@ -108,7 +108,9 @@ fn rusage() -> (f64, f64, f64) {
 
 pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     let (layers, hidden, optimizer, lr, batch) = case(&a.case)?;
+    let load_started = Instant::now();
     let (train, test) = load(&a.case, &a.data_dir)?;
+    let load_seconds = load_started.elapsed().as_secs_f64();
     let regression = a.case == "seed-online";
     let mut spec = NetworkSpec::new(layers[0]);
     for &w in &layers[1..layers.len() - 1] {
@@ -174,6 +176,7 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
         "peak_rss_mib": rss_after_train,
         "epoch_seconds": epoch_seconds,
         "final_train_loss": final_train_loss,
+        "load_seconds": load_seconds,
     });
     match &test.y {
         Targets::Classes(truth) => {

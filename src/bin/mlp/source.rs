@@ -42,7 +42,14 @@ pub fn load<T: Float>(
             &tc,
             task.or(Some(Task::Classification)),
         )?;
-        let target_name = csv_target_name(&d, text.lines().next().unwrap_or(""), &tc);
+        let headers: Vec<String> = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(String::from)
+            .collect();
+        let target_name = target_name(&headers, &tc);
         return Ok(Loaded {
             description: format!(
                 "{source} (built-in): {} rows, {} features",
@@ -87,13 +94,7 @@ pub fn load<T: Float>(
         Some("csv") => {
             let tc = target_column(target);
             let (d, reason) = read_csv::<T>(path, &tc, task)?;
-            let headers = csv_headers(path)?;
-            let target_name = match &tc {
-                TargetColumn::Name(n) => Some(n.clone()),
-                TargetColumn::Index(i) => headers.get(*i).cloned(),
-                TargetColumn::Last => headers.last().cloned(),
-                TargetColumn::Absent => None,
-            };
+            let target_name = target_name(&csv_headers(path)?, &tc);
             Ok(Loaded {
                 description: format!("{source}: {} rows, {} features", d.len(), d.x.cols),
                 task_reason: reason,
@@ -128,16 +129,12 @@ pub fn load<T: Float>(
     }
 }
 
-fn csv_target_name<T: Float>(
-    _d: &Dataset<T>,
-    header_line: &str,
-    tc: &TargetColumn,
-) -> Option<String> {
-    let headers: Vec<&str> = header_line.split(',').collect();
+/// The name of the target column among a CSV's `headers`.
+fn target_name(headers: &[String], tc: &TargetColumn) -> Option<String> {
     match tc {
         TargetColumn::Name(n) => Some(n.clone()),
-        TargetColumn::Index(i) => headers.get(*i).map(|s| s.to_string()),
-        TargetColumn::Last => headers.last().map(|s| s.to_string()),
+        TargetColumn::Index(i) => headers.get(*i).cloned(),
+        TargetColumn::Last => headers.last().cloned(),
         TargetColumn::Absent => None,
     }
 }
@@ -181,4 +178,45 @@ pub fn load_features<T: Float>(
         y: Targets::Values(mlp::Matrix::zeros(d.len(), 0)),
         ..d
     })
+}
+
+/// For a CSV file, before it is read: its size and the memory its values will take, estimated
+/// from the file size and its first 64 KiB (`value_bytes` per value).
+pub fn estimate(source: &str, value_bytes: usize) -> Option<String> {
+    use std::io::Read;
+    let path = Path::new(source);
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        return None;
+    }
+    let size = std::fs::metadata(path).ok()?.len();
+    let mut head = vec![0u8; 64 * 1024];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let head = &head[..n];
+    let lines: Vec<&[u8]> = head
+        .split(|&b| b == b'\n')
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let sample = if n == head.len() && lines.len() > 1 {
+        &lines[..lines.len() - 1]
+    } else {
+        &lines[..]
+    };
+    if sample.is_empty() {
+        return None;
+    }
+    let bytes_per_row =
+        sample.iter().map(|l| l.len() + 1).sum::<usize>() as f64 / sample.len() as f64;
+    let cols = sample[0].iter().filter(|&&b| b == b',').count() + 1;
+    let rows = size as f64 / bytes_per_row;
+    let mib = rows * cols as f64 * value_bytes as f64 / (1u64 << 20) as f64;
+    Some(format!(
+        "{source} ({:.1} MB): about {:.0} rows × {cols} columns, {mib:.0} MiB in memory as f{}",
+        size as f64 / 1e6,
+        rows,
+        value_bytes * 8
+    ))
 }

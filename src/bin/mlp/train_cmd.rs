@@ -334,6 +334,9 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     }
 
     // Data, and the test set.
+    if let Some(estimate) = source::estimate(&data_name, std::mem::size_of::<T>()) {
+        out.line(format!("reading  {estimate}"));
+    }
     let loaded = source::load::<T>(
         &data_name,
         args.target.as_deref(),
@@ -362,7 +365,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         (loaded.train, t, "the t10k files".to_string())
     } else {
         let f = args.test_split.unwrap_or(0.2);
-        let (tr, te) = loaded.train.split(f, seed);
+        let (tr, te) = loaded.train.split_off(f, seed);
         (
             tr,
             te,
@@ -391,12 +394,12 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     if let (Some(s), Targets::Values(v)) = (&target_scaler, &mut train.y) {
         s.apply(v);
     }
-    let test_truth = test.clone();
+    let test_truth = test.y.clone(); // the targets in their own units, for the test figures
     if let (Some(s), Targets::Values(v)) = (&target_scaler, &mut test.y) {
         s.apply(v);
     }
     let (train, val) = if val_split > 0.0 {
-        let (t, v) = train.split(val_split, seed ^ 0x5eed);
+        let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
         (t, Some(v))
     } else {
         (train, None)
@@ -575,7 +578,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         "val_loss": last.val_loss,
         "test_loss": test_loss,
     });
-    match &test_truth.y {
+    match &test_truth {
         Targets::Classes(truth) => {
             let predicted = trainer.net.predict_classes(&test.x);
             summary["test_accuracy"] = json!(metrics::accuracy(&predicted, truth));
