@@ -239,3 +239,50 @@ fn divergence_stops_at_once_with_the_epoch_batch_and_advice() {
         "no model is written from a diverged run"
     );
 }
+
+/// A full disk fails with a clear error and leaves the previous file intact. Needs a tiny tmpfs
+/// (root may mount one here); where mounting is not allowed the test says so and checks nothing.
+#[test]
+fn a_full_disk_fails_clearly_and_keeps_the_previous_file() {
+    let d = Dir::new("full");
+    let mnt = d.path("tiny");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here to fill");
+        return;
+    }
+    let model = mnt.join("model.safetensors");
+    std::fs::write(&model, "the previous model").unwrap();
+    // A 64-512-10 model is about 170 kB: more than the 64 kB the file system has.
+    let out = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args([
+            "train", "--data", "digits", "--hidden", "512", "--epochs", "1", "--quiet", "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let left: Vec<_> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    let previous = std::fs::read_to_string(&model).unwrap();
+    let _ = Command::new("umount").arg(&mnt).status();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("model.safetensors: No space left on device"),
+        "{stderr}"
+    );
+    assert_eq!(previous, "the previous model");
+    assert_eq!(
+        left.len(),
+        1,
+        "the temporary file was not removed: {left:?}"
+    );
+}
