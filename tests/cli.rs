@@ -810,3 +810,16 @@ fn fuzz_regressions() {
     let err = fails(&d, &["train", "--data", npy.to_str().unwrap()]);
     assert!(err.contains("npy-header-length-3.6GB.npy"), "{err}");
 }
+
+/// A 118-byte NPY header of nested brackets that kept the header parser busy for 50 s (found by
+/// fuzzing): refused before it is parsed.
+#[test]
+fn fuzz_regression_nested_npy_header() {
+    let npy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz/npy-nested-brackets-slow.npy");
+    let bytes = std::fs::read(&npy).unwrap();
+    let e = mlp::data::npy::npy_from_bytes(&bytes, &npy)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("structured array"), "{e}");
+}

@@ -52,6 +52,32 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
             format!("the header claims {header_len} bytes but the file holds {}; it is truncated or corrupt", bytes.len()),
         ));
     }
+    // The header of a plain array is a flat dict, {'descr': '<f4', 'fortran_order': False,
+    // 'shape': (3, 2), }. npyz's parser backtracks exponentially on nested brackets (fuzzing found
+    // a 118-byte header that took 50 s), so anything else is refused before it is parsed:
+    // brackets only occur in structured dtypes, which mlp does not read anyway.
+    let header = &bytes[header_start..header_start + header_len];
+    let (mut depth, mut braces) = (0i32, 0);
+    for &b in header {
+        match b {
+            b'[' | b']' => {
+                return Err(Error::data(
+                    path,
+                    "a structured array (its header has brackets); expected a plain numeric array",
+                ))
+            }
+            b'{' => braces += 1,
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            _ => {}
+        }
+        if depth > 1 || depth < 0 || braces > 1 {
+            return Err(Error::data(
+                path,
+                "the header is not a flat dict of descr, fortran_order and shape",
+            ));
+        }
+    }
     let npy =
         NpyFile::new(bytes).map_err(|e| Error::data(path, format!("not a valid NPY file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -146,7 +172,7 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
             ))
         }
     };
-    let data = if order == Order::Fortran && shape.len() == 2 {
+    let data = if order == Order::Fortran && shape.len() == 2 && !data.is_empty() {
         let (r, c) = (shape[0], shape[1]);
         let mut out = vec![0.0; r * c];
         for j in 0..c {
