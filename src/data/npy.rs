@@ -71,7 +71,7 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
             b')' => depth -= 1,
             _ => {}
         }
-        if depth > 1 || depth < 0 || braces > 1 {
+        if !(0..=1).contains(&depth) || braces > 1 {
             return Err(Error::data(
                 path,
                 "the header is not a flat dict of descr, fortran_order and shape",
