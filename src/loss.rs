@@ -79,7 +79,15 @@ pub enum TargetsRef<'a, T> {
     Values(&'a [T]),
 }
 
-impl<T: Float> TargetsRef<'_, T> {
+impl<'a, T: Float> TargetsRef<'a, T> {
+    /// The targets of rows `start..end`, for `m` outputs.
+    pub fn rows(&self, start: usize, end: usize, m: usize) -> TargetsRef<'a, T> {
+        match *self {
+            TargetsRef::Classes(c) => TargetsRef::Classes(&c[start..end]),
+            TargetsRef::Values(v) => TargetsRef::Values(&v[start * m..end * m]),
+        }
+    }
+
     /// dⱼ of row r, for m outputs.
     #[inline]
     fn d(&self, r: usize, j: usize, m: usize) -> T {

@@ -402,12 +402,6 @@ pub fn read_meta(bytes: &[u8], path: &Path) -> Result<(ModelMeta, serde_json::Va
     Ok((meta, doc))
 }
 
-/// Reads the precision recorded in a model file without loading the weights.
-pub fn read_precision(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(read_meta(&bytes, path)?.0.precision)
-}
-
 fn tensor_values<T: Float>(t: &TensorView<'_>, name: &str, path: &Path) -> Result<Vec<T>> {
     let d = t.data();
     match t.dtype() {

@@ -308,10 +308,7 @@ impl<T: Float> Network<T> {
         for start in (0..x.rows).step_by(chunk) {
             let end = (start + chunk).min(x.rows);
             let xs = View::new(&x.data[start * x.cols..end * x.cols], end - start, x.cols);
-            let t = match targets {
-                TargetsRef::Classes(c) => TargetsRef::Classes(&c[start..end]),
-                TargetsRef::Values(v) => TargetsRef::Values(&v[start * m..end * m]),
-            };
+            let t = targets.rows(start, end, m);
             self.forward(xs, &mut ws, Par::Seq);
             sum += ws.evaluate_loss(self, loss, t, false) * (end - start) as f64;
         }

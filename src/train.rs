@@ -539,10 +539,7 @@ impl<T: Float> Trainer<T> {
                     end - start,
                     data.x.cols,
                 );
-                let t = match &data.y {
-                    Targets::Classes(c) => TargetsRef::Classes(&c[start..end]),
-                    Targets::Values(v) => TargetsRef::Values(&v.data[start * v.cols..end * v.cols]),
-                };
+                let t = data.y.as_ref().rows(start, end, self.net.outputs());
                 self.net.forward(x, &mut self.ws, self.par);
                 sum +=
                     self.ws.evaluate_loss(&self.net, &self.loss, t, false) * (end - start) as f64;

@@ -8,6 +8,7 @@ use mlp::model_file::Model;
 use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
 use serde_json::json;
 
+use crate::inspect::check_features;
 use crate::train_cmd::{align_classes, network_spec, resolve, task_flag};
 use crate::{source, ExplainArgs, GradcheckArgs};
 
@@ -52,12 +53,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             )
             .or_else(|_| source::load::<f64>(data, a.target.as_deref(), None, Some(m.task)))?;
             let mut d = loaded.test.unwrap_or(loaded.train);
-            if d.x.cols != model.network.inputs {
-                return Err(Error::config(format!(
-                    "{data}: {} features, the model takes {}",
-                    d.x.cols, model.network.inputs
-                )));
-            }
+            check_features(&d, &model, data)?;
             if a.row >= d.len() {
                 return Err(Error::config(format!(
                     "--row {}: {data} has {} rows (0 to {})",

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use mlp::data::{csv_headers, Targets, Task};
 use mlp::metrics::{self, ConfusionMatrix};
-use mlp::model_file::{read_precision, write_atomic, Model};
+use mlp::model_file::{read_meta, write_atomic, Model};
 use mlp::{Dataset, Error, Float, Loss, Result};
 use serde_json::json;
 
@@ -22,7 +22,7 @@ fn target_for(data: &str, given: Option<String>, model_target: Option<&str>) -> 
     })
 }
 
-fn check_features<T: Float>(d: &Dataset<T>, model: &Model<T>, data: &str) -> Result<()> {
+pub(crate) fn check_features<T: Float>(d: &Dataset<T>, model: &Model<T>, data: &str) -> Result<()> {
     let want = model.network.inputs;
     if d.x.cols != want {
         let names = &model.meta.feature_names;
@@ -37,14 +37,16 @@ fn check_features<T: Float>(d: &Dataset<T>, model: &Model<T>, data: &str) -> Res
     Ok(())
 }
 
+/// Reads the model file once and hands its bytes to the f32 or f64 path, by its stored precision.
 fn with_precision(
     path: &Path,
-    f32: impl FnOnce() -> Result<ExitCode>,
-    f64: impl FnOnce() -> Result<ExitCode>,
+    f32: impl FnOnce(&[u8]) -> Result<ExitCode>,
+    f64: impl FnOnce(&[u8]) -> Result<ExitCode>,
 ) -> Result<ExitCode> {
-    match read_precision(path)?.as_str() {
-        "f64" => f64(),
-        _ => f32(),
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    match read_meta(&bytes, path)?.0.precision.as_str() {
+        "f64" => f64(&bytes),
+        _ => f32(&bytes),
     }
 }
 
@@ -56,11 +58,11 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
         )));
     }
     let path = a.model.clone();
-    with_precision(&path, || eval_t::<f32>(&a), || eval_t::<f64>(&a))
+    with_precision(&path, |b| eval_t::<f32>(&a, b), |b| eval_t::<f64>(&a, b))
 }
 
-fn eval_t<T: Float>(a: &EvalArgs) -> Result<ExitCode> {
-    let model = Model::<T>::load(&a.model)?;
+fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
+    let model = Model::<T>::from_bytes(bytes, &a.model)?;
     let m = &model.meta;
     let target = target_for(&a.data, a.target.clone(), m.target_name.as_deref());
     let loaded = source::load::<T>(
@@ -175,11 +177,15 @@ fn eval_t<T: Float>(a: &EvalArgs) -> Result<ExitCode> {
 
 pub fn predict(a: PredictArgs) -> Result<ExitCode> {
     let path = a.model.clone();
-    with_precision(&path, || predict_t::<f32>(&a), || predict_t::<f64>(&a))
+    with_precision(
+        &path,
+        |b| predict_t::<f32>(&a, b),
+        |b| predict_t::<f64>(&a, b),
+    )
 }
 
-fn predict_t<T: Float>(a: &PredictArgs) -> Result<ExitCode> {
-    let model = Model::<T>::load(&a.model)?;
+fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
+    let model = Model::<T>::from_bytes(bytes, &a.model)?;
     let m = &model.meta;
     let mut d = source::load_features::<T>(
         &a.data,
