@@ -2,7 +2,8 @@
 //!
 //! One dispatch point, so callers never write `#[cfg]`: [`Device::check`] answers whether the
 //! device can train in this build on this machine, with a message that says what to do when not.
-//! Without the `cuda` feature a stub answers for CUDA (as candle's `dummy_cuda_backend.rs` does).
+//! Without the `cuda` feature a stub answers for CUDA (as candle's `dummy_cuda_backend.rs` does);
+//! with it, `crate::cuda` trains on the GPU through the same [`Run`] interface.
 
 use std::fmt;
 
@@ -51,9 +52,43 @@ impl fmt::Display for Device {
     }
 }
 
+/// How the GPU multiplies f32 matrices. The CPU always computes in full f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Matmul {
+    /// Full f32 products (PyTorch's default, `allow_tf32 = False`).
+    #[default]
+    F32,
+    /// TF32 tensor cores: f32 inputs rounded to a 10-bit mantissa, f32 accumulation and master
+    /// weights. Faster on large layers, relative error near 3e-4 per product.
+    Tf32,
+}
+
+/// What a device reports after an epoch: the batches' losses and the epoch's tally.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeviceEpoch {
+    /// Mean loss of each batch trained, in order.
+    pub losses: Vec<f64>,
+    /// Rows of each of those batches.
+    pub rows: Vec<usize>,
+    /// Rows whose class was predicted (class targets).
+    pub correct: f64,
+    /// Per output, with target values: Σ(y−d)², Σd, Σd².
+    pub sse: Vec<f64>,
+    pub sd: Vec<f64>,
+    pub sdd: Vec<f64>,
+}
+
+pub use backend::Run;
+
 #[cfg(not(feature = "cuda"))]
 mod backend {
     use super::*;
+    use crate::data::Dataset;
+    use crate::loss::Loss;
+    use crate::network::Network;
+    use crate::optim::OptimizerState;
+    use crate::tensor::Float;
+    use crate::train::TrainConfig;
 
     /// The stub: this build has no CUDA code.
     pub fn check(n: usize) -> Result<()> {
@@ -62,21 +97,56 @@ mod backend {
             message: "this mlp was built without CUDA support; build it with `cargo build --release --features cuda`".into(),
         })
     }
+
+    /// A training run on a GPU; in this build none can be made (see [`check`]).
+    pub struct Run(Never);
+
+    enum Never {}
+
+    impl Run {
+        pub fn new<T: Float>(
+            _net: &Network<T>,
+            _loss: &Loss,
+            config: &TrainConfig,
+            _state: &OptimizerState<T>,
+            _train: &Dataset<T>,
+            _batch: usize,
+        ) -> Result<Self> {
+            match config.device {
+                Device::Cuda(n) => check(n).map(|()| unreachable!("the stub never succeeds")),
+                Device::Cpu => Err(Error::config("a GPU run on the CPU device")),
+            }
+        }
+
+        pub fn device_name(&self) -> String {
+            match self.0 {}
+        }
+
+        pub fn uses_graphs(&self) -> bool {
+            match self.0 {}
+        }
+
+        pub fn epoch(&mut self, _order: &[usize], _first: usize, _lr: f64) -> Result<DeviceEpoch> {
+            match self.0 {}
+        }
+
+        pub fn download<T: Float>(
+            &self,
+            _params: &mut [T],
+            _state: &mut OptimizerState<T>,
+        ) -> Result<()> {
+            match self.0 {}
+        }
+
+        pub fn time_steps(&mut self, _warmup: usize, _steps: usize) -> Result<f64> {
+            match self.0 {}
+        }
+    }
 }
 
 #[cfg(feature = "cuda")]
 mod backend {
-    use super::*;
-
-    /// The CUDA backend is not written yet (issue 6): say so plainly rather than train on the CPU.
-    pub fn check(n: usize) -> Result<()> {
-        Err(Error::Device {
-            device: format!("cuda:{n}"),
-            message:
-                "training on CUDA is not implemented in this version of mlp yet; use --device cpu"
-                    .into(),
-        })
-    }
+    pub use crate::cuda::{check, Run};
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@
 
 pub mod activation;
 pub mod batches;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod data;
 pub mod dense;
 pub mod device;
@@ -46,7 +48,7 @@ pub mod train;
 pub use activation::{Activation, CustomActivation};
 pub use data::{Dataset, Targets, Task};
 pub use dense::Dense;
-pub use device::Device;
+pub use device::{Device, Matmul};
 pub use error::{Error, Result};
 pub use gradcheck::{gradient_check, GradCheckReport};
 pub use init::{Bias, Init, Rng};

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batches::Batches;
 use crate::data::{Dataset, Targets};
+use crate::device::{Device, DeviceEpoch, Matmul, Run};
 use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::loss::{Loss, TargetsRef};
@@ -52,6 +53,8 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Where to train. Default the CPU.
     pub device: crate::device::Device,
+    /// How a GPU multiplies matrices: f32 (default) or TF32 tensor cores.
+    pub matmul: Matmul,
 }
 
 impl Default for TrainConfig {
@@ -70,6 +73,7 @@ impl Default for TrainConfig {
             seed: 0,
             threads: 0,
             device: crate::device::Device::Cpu,
+            matmul: Matmul::F32,
         }
     }
 }
@@ -106,6 +110,9 @@ impl TrainConfig {
                 "validation split must be in [0, 1), not {}",
                 self.validation_split
             ));
+        }
+        if self.matmul == Matmul::Tf32 && self.device == Device::Cpu {
+            return bad("TF32 is a GPU mode; the CPU computes in f32 (use --device cuda)".into());
         }
         if let Optimizer::Momentum(m) | Optimizer::Nesterov(m) = self.optimizer {
             if !(0.0..1.0).contains(&m) {
@@ -214,6 +221,9 @@ pub struct Trainer<T> {
     decayed: Vec<std::ops::Range<usize>>,
     pool: rayon::ThreadPool,
     par: Par,
+    /// On a GPU: the run there, made on the first epoch. It holds the weights during the run; the
+    /// host's copy (`net.params`, `optimizer`) is brought up to date after every epoch.
+    gpu: Option<Run>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -227,6 +237,30 @@ impl<T: Float> Trainer<T> {
             .unwrap_or_else(|| Loss::for_output(net.output_activation()));
         loss.check_output(net.output_activation())
             .map_err(Error::config)?;
+        if config.device != Device::Cpu {
+            if T::NAME != "f32" {
+                return Err(Error::config(format!(
+                    "the GPU trains in f32, not {}; choose f32 precision",
+                    T::NAME
+                )));
+            }
+            let custom_activation = net
+                .layers
+                .iter()
+                .find(|l| matches!(l.activation, crate::Activation::Custom(_)));
+            if let Some(l) = custom_activation {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: format!("the activation {} runs on the CPU only", l.activation),
+                });
+            }
+            if let Loss::Custom(_) = loss {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: format!("the loss {loss} runs on the CPU only"),
+                });
+            }
+        }
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -258,6 +292,7 @@ impl<T: Float> Trainer<T> {
                 Par::Seq
             },
             pool,
+            gpu: None,
             loss,
             net,
             config: config.clone(),
@@ -296,6 +331,8 @@ impl<T: Float> Trainer<T> {
             Some(b) if b.order.len() == train.len() => b,
             _ => {
                 self.check_data(train)?;
+                // A new training set: a GPU run uploads it anew.
+                self.gpu = None;
                 if let Some(v) = val {
                     self.check_data(v)?;
                 }
@@ -397,9 +434,24 @@ impl<T: Float> Trainer<T> {
         };
         let mut stopped_after = None;
         let mut control = Control::Continue;
+        if self.config.device != Device::Cpu {
+            control = self.device_batches(
+                train,
+                batches,
+                first_batch,
+                (epoch, lr),
+                (&mut sum_loss, &mut rows_done, &mut tally),
+                progress,
+            )?;
+        }
+        let cpu_batches = if self.config.device == Device::Cpu {
+            n_batches
+        } else {
+            first_batch
+        };
         let pool = &self.pool;
         let result = pool.install(|| -> Result<()> {
-            for k in first_batch..n_batches {
+            for k in first_batch..cpu_batches {
                 let (x, t) = batches.gather(k, &train.x, &train.y);
                 let rows = x.rows;
                 self.net.forward(x, &mut self.ws, self.par);
@@ -524,6 +576,60 @@ impl<T: Float> Trainer<T> {
         })
     }
 
+    /// The batches of one epoch on the GPU: launched all at once, waited for once, then reported
+    /// batch by batch. A stop asked for during the reports ends the run after this (complete) epoch.
+    fn device_batches(
+        &mut self,
+        train: &Dataset<T>,
+        batches: &Batches<T>,
+        first_batch: usize,
+        (epoch, lr): (usize, f64),
+        (sum_loss, rows_done, tally): (&mut f64, &mut usize, &mut Tally),
+        progress: &mut (dyn FnMut(Progress<'_>) -> Control + Send),
+    ) -> Result<Control> {
+        if self.gpu.is_none() {
+            self.gpu = Some(Run::new(
+                &self.net,
+                &self.loss,
+                &self.config,
+                &self.optimizer,
+                train,
+                batches.batch_size,
+            )?);
+        }
+        let run = self.gpu.as_mut().expect("made above");
+        let report = run.epoch(&batches.order, first_batch, lr)?;
+        // The CPU stops at the first non-finite loss; the GPU learns of it after the epoch. The
+        // host then keeps the weights from before this epoch, and the device run is dropped.
+        if let Some(i) = report.losses.iter().position(|l| !l.is_finite()) {
+            self.gpu = None;
+            return Err(Error::Diverged {
+                epoch,
+                batch: first_batch + i + 1,
+                loss: report.losses[i],
+                learning_rate: lr,
+            });
+        }
+        run.download(&mut self.net.params, &mut self.optimizer)?;
+        tally.add_device(&report);
+        let n_batches = first_batch + report.losses.len();
+        for (i, (&loss, &rows)) in report.losses.iter().zip(&report.rows).enumerate() {
+            *sum_loss += loss * rows as f64;
+            *rows_done += rows;
+            let c = progress(Progress::Batch {
+                epoch,
+                batch: first_batch + i + 1,
+                batches: n_batches,
+                loss,
+                rows_done: *rows_done,
+            });
+            if c == Control::Stop {
+                return Ok(Control::Stop);
+            }
+        }
+        Ok(Control::Continue)
+    }
+
     /// Mean loss and metric (accuracy or R²) of the current network on `data`, forward only,
     /// in chunks through the training workspace.
     pub fn evaluate(&mut self, data: &Dataset<T>) -> (f64, f64) {
@@ -608,6 +714,21 @@ impl Tally {
                     self.sd[j] += dv;
                     self.sdd[j] += dv * dv;
                 }
+            }
+        }
+    }
+
+    /// Adds a device's tally of an epoch.
+    fn add_device(&mut self, e: &DeviceEpoch) {
+        self.rows += e.rows.iter().sum::<usize>();
+        self.correct += e.correct.round() as usize;
+        for (acc, add) in [
+            (&mut self.sse, &e.sse),
+            (&mut self.sd, &e.sd),
+            (&mut self.sdd, &e.sdd),
+        ] {
+            for (a, v) in acc.iter_mut().zip(add) {
+                *a += v;
             }
         }
     }

@@ -106,7 +106,107 @@ fn rusage() -> (f64, f64, f64) {
     (t(ru.ru_utime), t(ru.ru_stime), ru.ru_maxrss as f64 / 1024.0)
 }
 
+/// The cases of `../shared/bench/peers/torch_gpu_mlp.py`: (widths, loss, optimizer, lr, batch);
+/// ReLU between layers, biases on.
+fn gpu_case(name: &str) -> Result<(Vec<usize>, Loss, Optimizer, f64, usize)> {
+    let adam = Optimizer::default();
+    let ce = Loss::CrossEntropy;
+    let mse = Loss::MeanSquaredError;
+    Ok(match name {
+        "mnist-mlp-small" => (vec![784, 128, 10], ce, Optimizer::Sgd, 0.1, 64),
+        "mnist-mlp-wide" => (vec![784, 512, 512, 10], ce, adam, 1e-3, 128),
+        "mnist-mlp-wide-b4096" => (vec![784, 512, 512, 10], ce, adam, 1e-3, 4096),
+        "fused-64x4-b65536" => (vec![64, 64, 64, 64, 64, 16], mse, adam, 1e-3, 65536),
+        "wide-2048x4-b8192" => (
+            vec![1024, 2048, 2048, 2048, 2048, 1024],
+            mse,
+            adam,
+            1e-3,
+            8192,
+        ),
+        _ => {
+            return Err(Error::config(format!(
+                "--case {name} with --steps: expected mnist-mlp-small, mnist-mlp-wide, \
+                 mnist-mlp-wide-b4096, fused-64x4-b65536 or wide-2048x4-b8192"
+            )))
+        }
+    })
+}
+
+fn matmul_flag(p: &str) -> Result<mlp::Matmul> {
+    match p {
+        "f32" => Ok(mlp::Matmul::F32),
+        "tf32" => Ok(mlp::Matmul::Tf32),
+        _ => Err(Error::config(format!(
+            "--precision {p}: expected f32 or tf32"
+        ))),
+    }
+}
+
+/// `--steps`: milliseconds per training step on a GPU, measured as `torch_gpu_mlp.py` measures
+/// PyTorch: 8 batches of random data resident on the GPU, rotated; 20 warm-up steps; the timed
+/// steps between two CUDA events.
+fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
+    let device = mlp::Device::parse(&a.device)?;
+    let (widths, loss, optimizer, lr, batch) = gpu_case(&a.case)?;
+    let rows = 8 * batch;
+    let (inputs, outputs) = (widths[0], *widths.last().expect("widths"));
+    let mut rng = mlp::Rng::new(a.seed);
+    let x: Vec<f32> = (0..rows * inputs).map(|_| rng.normal() as f32).collect();
+    let x = mlp::Matrix::from_vec(rows, inputs, x);
+    let data = if loss == Loss::CrossEntropy {
+        Dataset::classification(x, (0..rows).map(|_| rng.below(outputs)).collect())
+    } else {
+        let y = (0..rows * outputs).map(|_| rng.normal() as f32).collect();
+        Dataset::regression(x, mlp::Matrix::from_vec(rows, outputs, y))
+    };
+    let mut spec = NetworkSpec::new(inputs);
+    for &w in &widths[1..widths.len() - 1] {
+        spec = spec.dense(w, Activation::Relu);
+    }
+    let output = if loss == Loss::CrossEntropy {
+        Activation::Softmax
+    } else {
+        Activation::Identity
+    };
+    let net = spec.dense(outputs, output).build::<f32>(a.seed);
+    let config = TrainConfig {
+        batch_size: batch,
+        learning_rate: lr,
+        optimizer,
+        loss: Some(loss.clone()),
+        device,
+        matmul: matmul_flag(&a.precision)?,
+        ..Default::default()
+    };
+    config.validate()?;
+    let state = optimizer.state::<f32>(net.param_count());
+    let mut run = mlp::device::Run::new(&net, &loss, &config, &state, &data, batch)?;
+    let ms = run.time_steps(20, steps)?;
+    let weights: usize = net.layers.iter().map(|l| l.weight_len()).sum();
+    let flops = 6.0 * weights as f64 * batch as f64;
+    println!(
+        "{}",
+        json!({
+            "case": a.case,
+            "system": "mlp",
+            "version": env!("CARGO_PKG_VERSION"),
+            "mode": if run.uses_graphs() { "graph" } else { "eager" },
+            "dtype": a.precision,
+            "batch": batch,
+            "ms_per_step": (ms * 1e4).round() / 1e4,
+            "samples_per_second": (batch as f64 / ms * 1e3).round(),
+            "tflops": (flops / ms / 1e9 * 100.0).round() / 100.0,
+            "device": run.device_name(),
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn bench(a: BenchArgs) -> Result<ExitCode> {
+    if let Some(steps) = a.steps {
+        return gpu_steps(&a, steps);
+    }
     let (layers, hidden, optimizer, lr, batch) = case(&a.case)?;
     let load_started = Instant::now();
     let (train, test) = load(&a.case, &a.data_dir)?;
@@ -137,6 +237,8 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
         loss: Some(loss.clone()),
         seed: a.seed,
         threads: a.threads,
+        device: mlp::Device::parse(&a.device)?,
+        matmul: matmul_flag(&a.precision)?,
         ..Default::default()
     };
     let mut trainer = Trainer::new(net, &config)?;

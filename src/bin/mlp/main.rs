@@ -64,6 +64,17 @@ pub struct BenchArgs {
     /// Seed of initialisation and shuffling
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// cpu, cuda or cuda:N
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// On a GPU: time this many training steps on random data already on the GPU, as
+    /// `torch_gpu_mlp.py` does (cases mnist-mlp-small, mnist-mlp-wide, mnist-mlp-wide-b4096,
+    /// fused-64x4-b65536, wide-2048x4-b8192), instead of the protocol's epochs
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// f32, or tf32 on a GPU
+    #[arg(long, default_value = "f32")]
+    pub precision: String,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -167,7 +178,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
-    /// f32 or f64 [default: f32]
+    /// f32, f64, or tf32 (f32 with TF32 tensor-core products, --device cuda only) [default: f32]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub precision: Option<String>,

@@ -1,0 +1,344 @@
+// The element-wise and row-wise pieces of a training step on the GPU, compiled at run time by NVRTC.
+//
+// Written by hand because they are ours: the same formulas as activation.rs, loss.rs and optim.rs,
+// fused so that each piece reads and writes memory once. The matrix products go through cuBLAS.
+// Row-major throughout, as on the CPU: element (r, j) of a [rows × cols] matrix is at r·cols + j.
+//
+// Nothing here depends on the batch's position in the epoch through a kernel argument: the batch
+// index k and the optimizer's step count t live in device memory (`counters`), so one captured
+// CUDA graph replays every step of every epoch.
+
+// Activation codes: the order of `Activation` in activation.rs (cuda/mod.rs maps them).
+#define ACT_IDENTITY 0
+#define ACT_SIGMOID 1
+#define ACT_TANH 2
+#define ACT_RELU 3
+#define ACT_LEAKY 4
+#define ACT_ELU 5
+#define ACT_GELU 6
+#define ACT_SOFTPLUS 7
+#define ACT_SOFTMAX 8
+
+// Loss codes.
+#define LOSS_MSE 0
+#define LOSS_HALF_SE 1
+#define LOSS_MAE 2
+#define LOSS_HUBER 3
+#define LOSS_BCE 4
+#define LOSS_CE 5
+
+// Optimizer codes.
+#define OPT_SGD 0
+#define OPT_MOMENTUM 1
+#define OPT_NESTEROV 2
+#define OPT_ADAM 3
+#define OPT_ADAMW 4
+#define OPT_RMSPROP 5
+
+// counters[0]: batches done in this epoch (k); counters[1]: optimizer steps taken (t).
+
+__device__ __forceinline__ float sigmoid_f(float z) {
+    if (z >= 0.f) return 1.f / (1.f + expf(-z));
+    float e = expf(z);
+    return e / (1.f + e);
+}
+
+__device__ __forceinline__ float softplus_f(float z) { return fmaxf(z, 0.f) + log1pf(expf(-fabsf(z))); }
+
+__device__ __forceinline__ float normal_cdf_f(float z) { return 0.5f * (1.f + erff(z * 0.70710678118654752f)); }
+
+// Φ(z), for every activation but softmax (row-wise, in output_layer).
+__device__ __forceinline__ float act_value(int act, float alpha, float z) {
+    switch (act) {
+    case ACT_SIGMOID: return sigmoid_f(z);
+    case ACT_TANH: return tanhf(z);
+    case ACT_RELU: return fmaxf(z, 0.f);
+    case ACT_LEAKY: return z > 0.f ? z : alpha * z;
+    case ACT_ELU: return z > 0.f ? z : alpha * (expf(z) - 1.f);
+    case ACT_GELU: return z * normal_cdf_f(z);
+    case ACT_SOFTPLUS: return softplus_f(z);
+    default: return z;
+    }
+}
+
+// g·Φ'(z), given z and a = Φ(z). ReLU is a select, as on the CPU: a zero derivative gives 0 even
+// where g is not finite.
+__device__ __forceinline__ float act_backward_one(int act, float alpha, float g, float z, float a) {
+    switch (act) {
+    case ACT_SIGMOID: return g * (a * (1.f - a));
+    case ACT_TANH: return g * (1.f - a * a);
+    case ACT_RELU: return z > 0.f ? g : 0.f;
+    case ACT_LEAKY: return g * (z > 0.f ? 1.f : alpha);
+    case ACT_ELU: return g * (z > 0.f ? 1.f : a + alpha);
+    case ACT_GELU: return g * (normal_cdf_f(z) + z * 0.3989422804014327f * expf(-0.5f * z * z));
+    case ACT_SOFTPLUS: return g * sigmoid_f(z);
+    default: return g;
+    }
+}
+
+// The batch: rows k·batch … k·batch + rows − 1 of this epoch's order, gathered into xb (and their
+// labels into lb, or target values into tb). One thread per element, 16-byte loads where rows allow.
+extern "C" __global__ void gather_rows(float* __restrict__ xb, const float* __restrict__ x,
+                                       const unsigned* __restrict__ order,
+                                       const unsigned* __restrict__ counters, int batches, int batch,
+                                       int rows, int cols, int* __restrict__ lb,
+                                       const int* __restrict__ labels, float* __restrict__ tb,
+                                       const float* __restrict__ targets, int tcols) {
+    const unsigned* idx = order + (long)(counters[0] % (unsigned)batches) * batch;
+    long tid = blockIdx.x * (long)blockDim.x + threadIdx.x;
+    long stride = (long)gridDim.x * blockDim.x;
+    if ((cols & 3) == 0) {
+        int c4 = cols >> 2;
+        float4* to = reinterpret_cast<float4*>(xb);
+        const float4* from = reinterpret_cast<const float4*>(x);
+        for (long i = tid; i < (long)rows * c4; i += stride) {
+            long r = i / c4;
+            to[i] = from[(long)idx[r] * c4 + (i - r * c4)];
+        }
+    } else {
+        for (long i = tid; i < (long)rows * cols; i += stride) {
+            long r = i / cols;
+            xb[i] = x[(long)idx[r] * cols + (i - r * cols)];
+        }
+    }
+    if (labels != nullptr)
+        for (long r = tid; r < rows; r += stride) lb[r] = labels[idx[r]];
+    if (targets != nullptr)
+        for (long i = tid; i < (long)rows * tcols; i += stride) {
+            long r = i / tcols;
+            tb[i] = targets[(long)idx[r] * tcols + (i - r * tcols)];
+        }
+}
+
+// A hidden layer's forward pass after its product z = x·W: h' = z + b, h = Φ(h'), in one pass.
+// h' is written back only with keep_z: Φ' of the other activations needs only h = Φ(h') and the
+// sign of h', which h has too (ReLU, leaky ReLU and ELU with α ≥ 0 or > 0, sigmoid, tanh,
+// identity), so one stream of memory fewer each way.
+extern "C" __global__ void bias_activation(float* __restrict__ z, float* __restrict__ a,
+                                           const float* __restrict__ bias, long n, int cols, int act,
+                                           float alpha, int keep_z) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        float v = z[i];
+        if (bias != nullptr) v += bias[i % cols];
+        if (keep_z) z[i] = v;
+        a[i] = act_value(act, alpha, v);
+    }
+}
+
+// δ = (δ_next·W_nextᵀ) ⊙ Φ'(h'), in place in g. z is null where bias_activation kept no h'.
+extern "C" __global__ void activation_backward(float* __restrict__ g, const float* __restrict__ z,
+                                               const float* __restrict__ a, long n, int act, float alpha) {
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        float ai = a[i];
+        g[i] = act_backward_one(act, alpha, g[i], z != nullptr ? z[i] : ai, ai);
+    }
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// The output layer, one warp per row: bias, Φ (softmax row-wise), the loss, δ = ∂E/∂h' and the
+// row's figures for the epoch's tally, all in one pass (loss.rs `Loss::evaluate` is the reference).
+//
+// stats[r·S + 0] is the row's share of the batch's mean loss, stats[r·S + 1] 1 when the row's
+// class was predicted; with target values, stats[r·S + 2 + j] = (y−d)² of column j (Σd and Σd²
+// for R² are the data's, summed on the host).
+// inv_rows = 1/B and inv_all = 1/(B·m), rounded from f64 as on the CPU.
+extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict__ a,
+                                        float* __restrict__ delta, const float* __restrict__ bias,
+                                        int rows, int m, int act, float alpha, int loss, float huber,
+                                        const int* __restrict__ labels, const float* __restrict__ targets,
+                                        float inv_rows, float inv_all, float* __restrict__ stats, int S) {
+    int lane = threadIdx.x & 31;
+    int warps = (gridDim.x * blockDim.x) >> 5;
+    for (int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += warps) {
+        float* zr = z + (long)r * m;
+        float* ar = a + (long)r * m;
+        float* dr = delta + (long)r * m;
+        int label = labels != nullptr ? labels[r] : -1;
+        // Pass 1: h' = z + b, and the row maximum (for softmax and the cross-entropy).
+        float mx = __int_as_float(0xff800000);  // −∞ (NVRTC has no math.h)
+        for (int j = lane; j < m; j += 32) {
+            float v = zr[j];
+            if (bias != nullptr) v += bias[j];
+            zr[j] = v;
+            mx = fmaxf(mx, v);
+        }
+        mx = warp_max(mx);
+        float sum = 0.f;
+        if (act == ACT_SOFTMAX) {
+            for (int j = lane; j < m; j += 32) sum += expf(zr[j] - mx);
+            sum = warp_sum(sum);
+        }
+        float inv_sum = 1.f / sum;
+        float lse = mx + logf(sum);
+        // Pass 2: y = Φ(h'), the loss, ∂E/∂y (or ∂E/∂h' for the fused cross-entropies).
+        float row_loss = 0.f, dsum = 0.f, dot = 0.f;
+        float best = __int_as_float(0xff800000);
+        int best_j = 0;
+        for (int j = lane; j < m; j += 32) {
+            float v = zr[j];
+            float y = act == ACT_SOFTMAX ? expf(v - mx) * inv_sum : act_value(act, alpha, v);
+            ar[j] = y;
+            if (y > best) { best = y; best_j = j; }
+            float d = targets != nullptr ? targets[(long)r * m + j]
+                                         : (m == 1 ? (float)label : (label == j ? 1.f : 0.f));
+            float g;
+            if (loss == LOSS_CE) {
+                if (d != 0.f) row_loss -= d * (v - lse);
+                dsum += d;
+                g = d;  // finished below, once Σd is known
+            } else if (loss == LOSS_BCE) {
+                row_loss += softplus_f(v) - d * v;
+                g = (sigmoid_f(v) - d) * inv_all;
+            } else {
+                float e = y - d, el, gl;
+                switch (loss) {
+                case LOSS_MSE: el = e * e; gl = 2.f * e; break;
+                case LOSS_HALF_SE: el = 0.5f * e * e; gl = e; break;
+                case LOSS_MAE: el = fabsf(e); gl = e > 0.f ? 1.f : (e < 0.f ? -1.f : 0.f); break;
+                default:  // Huber
+                    if (fabsf(e) <= huber) { el = 0.5f * e * e; gl = e; }
+                    else { el = huber * (fabsf(e) - 0.5f * huber); gl = e > 0.f ? huber : -huber; }
+                }
+                row_loss += el;
+                g = gl * (loss == LOSS_HALF_SE ? inv_rows : inv_all);
+                if (act == ACT_SOFTMAX) dot += g * y;
+                else g = act_backward_one(act, alpha, g, v, y);
+            }
+            dr[j] = g;
+            if (targets != nullptr) stats[(long)r * S + 2 + j] = (y - d) * (y - d);
+        }
+        row_loss = warp_sum(row_loss);
+        if (loss == LOSS_CE) {
+            dsum = warp_sum(dsum);
+            for (int j = lane; j < m; j += 32) dr[j] = (ar[j] * dsum - dr[j]) * inv_rows;
+        } else if (loss != LOSS_BCE && act == ACT_SOFTMAX) {
+            dot = warp_sum(dot);
+            for (int j = lane; j < m; j += 32) dr[j] = ar[j] * (dr[j] - dot);
+        }
+        // The predicted class: the first largest output (a single output: y > 0.5), as on the CPU.
+        for (int o = 16; o > 0; o >>= 1) {
+            float ob = __shfl_xor_sync(0xffffffffu, best, o);
+            int oj = __shfl_xor_sync(0xffffffffu, best_j, o);
+            if (ob > best || (ob == best && oj < best_j)) { best = ob; best_j = oj; }
+        }
+        if (lane == 0) {
+            float share = (loss == LOSS_CE || loss == LOSS_HALF_SE) ? inv_rows : inv_all;
+            stats[(long)r * S] = row_loss * share;
+            int pred = m == 1 ? (ar[0] > 0.5f ? 1 : 0) : best_j;
+            stats[(long)r * S + 1] = (labels != nullptr && pred == label) ? 1.f : 0.f;
+        }
+    }
+}
+
+// After the step: the batch's sums (one product with a vector of ones, by cuBLAS) go into the
+// epoch's tally in f64, in a fixed order; the batch's mean loss into losses[k]; then k and t move on.
+extern "C" __global__ void finish_step(const float* __restrict__ sums, int S, double* __restrict__ epoch,
+                                       float* __restrict__ losses, unsigned* __restrict__ counters,
+                                       int batches) {
+    unsigned k = counters[0];
+    for (int q = threadIdx.x; q < S; q += blockDim.x) epoch[q] += (double)sums[q];
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        losses[k % (unsigned)batches] = sums[0];
+        counters[0] = k + 1;
+        counters[1] += 1;
+    }
+}
+
+// Gradient clipping, first half: Σg² by blocks (in f64, each block's share in a fixed order).
+extern "C" __global__ void sum_squares(const float* __restrict__ g, long n, double* __restrict__ partial) {
+    __shared__ double s[256];
+    double acc = 0.0;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        double v = g[i];
+        acc += v * v;
+    }
+    s[threadIdx.x] = acc;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w >>= 1) {
+        if (threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = s[0];
+}
+
+// Second half: the norm, and the factor that brings it down to max_norm (1 when it is below).
+extern "C" __global__ void clip_factor(const double* __restrict__ partial, int blocks, double max_norm,
+                                       float* __restrict__ factor) {
+    if (threadIdx.x == 0) {
+        double s = 0.0;
+        for (int b = 0; b < blocks; b++) s += partial[b];
+        double norm = sqrt(s);
+        factor[0] = norm > max_norm ? (float)(max_norm / (norm + 1e-12)) : 1.f;
+    }
+}
+
+// One update of every parameter, one thread each, over the flat buffer (optim.rs is the reference).
+// decay: 1 for the weights weight decay applies to (null when there is no weight decay); clip: the
+// factor from clip_factor (null without clipping); lr: the learning rate, in device memory so that
+// a schedule can change it between epochs without re-capturing the graph.
+extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __restrict__ grad,
+                                          float* __restrict__ m1, float* __restrict__ m2,
+                                          const unsigned char* __restrict__ decay, long n, int rule,
+                                          const double* __restrict__ lr_ptr, double weight_decay,
+                                          float mu, double beta1, double beta2, float eps,
+                                          const unsigned* __restrict__ counters,
+                                          const float* __restrict__ clip) {
+    double lr = lr_ptr[0];
+    float a = (float)lr;
+    float wd = (float)weight_decay;
+    float shrink = 1.f - (float)(lr * weight_decay);
+    // Adam's bias corrections, for t = steps taken + 1.
+    double t = (double)(counters[1] + 1);
+    float step = 0.f, inv_sqrt_bc2 = 0.f;
+    if (rule == OPT_ADAM || rule == OPT_ADAMW) {
+        double bc1 = 1.0 - pow(beta1, t);
+        double bc2 = 1.0 - pow(beta2, t);
+        step = (float)(lr / bc1);
+        inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    }
+    float b1 = (float)beta1, b2 = (float)beta2;
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        float g = grad[i];
+        if (clip != nullptr) g *= clip[0];
+        float wi = w[i];
+        if (decay != nullptr && decay[i]) {
+            if (rule == OPT_ADAMW) wi *= shrink;
+            else g += wd * wi;
+        }
+        switch (rule) {
+        case OPT_SGD: wi -= a * g; break;
+        case OPT_MOMENTUM:
+        case OPT_NESTEROV: {
+            float v = mu * m1[i] + g;
+            m1[i] = v;
+            wi -= a * (rule == OPT_NESTEROV ? g + mu * v : v);
+            break;
+        }
+        case OPT_ADAM:
+        case OPT_ADAMW: {
+            float m = b1 * m1[i] + (1.f - b1) * g;
+            float v = b2 * m2[i] + (1.f - b2) * g * g;
+            m1[i] = m;
+            m2[i] = v;
+            wi -= step * m / (sqrtf(v) * inv_sqrt_bc2 + eps);
+            break;
+        }
+        default: {  // RMSprop: ρ in beta2
+            float v = b2 * m2[i] + (1.f - b2) * g * g;
+            m2[i] = v;
+            wi -= a * g / (sqrtf(v) + eps);
+        }
+        }
+        w[i] = wi;
+    }
+}

@@ -1,0 +1,989 @@
+//! The CUDA backend (feature `cuda`): the training loop's step on an NVIDIA GPU.
+//!
+//! The driver, cuBLAS and NVRTC are loaded at run time through `cudarc`, so this builds without a
+//! CUDA toolkit and the binary runs (on the CPU) where there is none. The kernels in `kernels.cu`
+//! are compiled by NVRTC for the GPU found, once per run.
+//!
+//! A run ([`Run`]) uploads the training set once and keeps it, the parameters, the gradients, the
+//! optimizer's moments and every activation buffer on the GPU. One step is, for a network of L
+//! layers (the same data path as on the CPU, `network.rs`):
+//!
+//! ```text
+//! gather_rows                          batch k of this epoch's order → x, labels
+//! per layer:  cuBLAS  h' = x·W         then bias_activation (hidden) or output_layer (last:
+//!                                      bias, Φ, loss, δ and the row's tally, one warp per row)
+//! cuBLAS gemv  Σ over rows of the tally rows (one product with a vector of ones)
+//! per layer, last first:  cuBLAS ∂E/∂W = xᵀ·δ,  gemv ∂E/∂b = δᵀ·1,  ∂E/∂x = δ·Wᵀ,
+//!                         activation_backward  δ ← ∂E/∂x ⊙ Φ'(h')
+//! [sum_squares, clip_factor]           gradient clipping
+//! optimizer_step                       one thread per parameter over the flat buffer
+//! finish_step                          the batch's loss and tally into the epoch's, k and t += 1
+//! ```
+//!
+//! The batch index and the step count live in device memory, so the step is captured once as a CUDA
+//! graph (per batch size: full batches, and a smaller last one) and replayed; nothing waits for
+//! the GPU inside an epoch. After the epoch the host reads the per-batch losses and the tally.
+
+use std::sync::Arc;
+
+use cudarc::cublas::sys as blas;
+use cudarc::driver::sys as drv;
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaGraph, CudaSlice, CudaStream, DevicePtr, DeviceRepr,
+    LaunchConfig, PushKernelArg, ValidAsZeroBits,
+};
+
+use crate::activation::Activation;
+use crate::data::{Dataset, Targets};
+use crate::device::{DeviceEpoch, Matmul};
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::network::Network;
+use crate::optim::{Optimizer, OptimizerState};
+use crate::tensor::Float;
+use crate::train::TrainConfig;
+
+const KERNELS: &str = include_str!("kernels.cu");
+
+fn device_error(ordinal: usize, message: impl Into<String>) -> Error {
+    Error::Device {
+        device: format!("cuda:{ordinal}"),
+        message: message.into(),
+    }
+}
+
+/// Whether `cuda:ordinal` can train here: the libraries load and the GPU exists.
+pub fn check(ordinal: usize) -> Result<()> {
+    // SAFETY: these only try to open the shared libraries.
+    let (driver, cublas, nvrtc) = unsafe {
+        (
+            drv::is_culib_present(),
+            blas::is_culib_present(),
+            cudarc::nvrtc::sys::is_culib_present(),
+        )
+    };
+    if !driver {
+        return Err(device_error(
+            ordinal,
+            "no NVIDIA driver found (libcuda.so.1 did not load); this machine has no usable NVIDIA GPU",
+        ));
+    }
+    for (present, lib) in [
+        (cublas, "cuBLAS (libcublas.so.13)"),
+        (nvrtc, "NVRTC (libnvrtc.so.13)"),
+    ] {
+        if !present {
+            return Err(device_error(
+                ordinal,
+                format!("{lib} did not load; install the CUDA 13 libraries or add their folder to LD_LIBRARY_PATH"),
+            ));
+        }
+    }
+    let count = CudaContext::device_count()
+        .map_err(|e| device_error(ordinal, format!("the CUDA driver did not start: {e}")))?;
+    if ordinal >= count.max(0) as usize {
+        return Err(device_error(
+            ordinal,
+            format!("this machine has {count} CUDA device(s)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The kernels' PTX for compute capability `major.minor`, compiled once per process.
+fn compiled(major: i32, minor: i32) -> std::result::Result<String, String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<(i32, i32), String>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(p) = cache.get(&(major, minor)) {
+        return Ok(p.clone());
+    }
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(
+        KERNELS,
+        cudarc::nvrtc::CompileOptions {
+            options: vec![format!("--gpu-architecture=compute_{major}{minor}")],
+            ..Default::default()
+        },
+    )
+    .map_err(|x| format!("{x:?}"))?
+    .to_src();
+    cache.insert((major, minor), ptx.clone());
+    Ok(ptx)
+}
+
+/// The context, the stream everything runs on, the cuBLAS handle and the compiled kernels.
+struct Gpu {
+    ordinal: usize,
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    blas: cudarc::cublas::CudaBlas,
+    /// cuBLAS's own scratch memory, given to it so that its calls can be captured in a graph.
+    _workspace: CudaSlice<u8>,
+    sms: u32,
+    gather_rows: CudaFunction,
+    bias_activation: CudaFunction,
+    activation_backward: CudaFunction,
+    output_layer: CudaFunction,
+    finish_step: CudaFunction,
+    sum_squares: CudaFunction,
+    clip_factor: CudaFunction,
+    optimizer_step: CudaFunction,
+}
+
+impl Gpu {
+    fn new(ordinal: usize, matmul: Matmul) -> Result<Self> {
+        check(ordinal)?;
+        let e = |what: &str, err: &dyn std::fmt::Display| {
+            device_error(ordinal, format!("{what}: {err}"))
+        };
+        let ctx = CudaContext::new(ordinal).map_err(|x| e("cannot open the GPU", &x))?;
+        // One stream, used in order: cudarc's per-buffer event tracking (for several streams) is
+        // not needed, and its events could not be captured in a graph.
+        // SAFETY: every buffer of a run is used on this one stream only.
+        unsafe { ctx.disable_event_tracking() };
+        // A stream of our own: the legacy default stream cannot be captured.
+        let stream = ctx
+            .new_stream()
+            .map_err(|x| e("cannot make a stream", &x))?;
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(|x| e("cannot read the compute capability", &x))?;
+        let sms = ctx
+            .attribute(drv::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+            .map_err(|x| e("cannot read the multiprocessor count", &x))? as u32;
+        let ptx =
+            compiled(major, minor).map_err(|x| e("NVRTC could not compile the kernels", &x))?;
+        let module = ctx
+            .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+            .map_err(|x| e("cannot load the kernels", &x))?;
+        let f = |name: &str| {
+            module
+                .load_function(name)
+                .map_err(|x| e(&format!("kernel {name}"), &x))
+        };
+        let blas = cudarc::cublas::CudaBlas::new(stream.clone())
+            .map_err(|x| e("cannot start cuBLAS", &x))?;
+        const WORKSPACE: usize = 32 << 20;
+        let workspace = stream
+            .alloc_zeros::<u8>(WORKSPACE)
+            .map_err(|x| e("cannot allocate cuBLAS's workspace", &x))?;
+        let mode = match matmul {
+            Matmul::F32 => blas::cublasMath_t::CUBLAS_DEFAULT_MATH,
+            Matmul::Tf32 => blas::cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
+        };
+        // SAFETY: a live handle, and a buffer that lives as long as it (both in `Gpu`).
+        unsafe {
+            let h = *blas.handle();
+            blas::cublasSetWorkspace_v2(h, raw(&workspace, &stream) as *mut _, WORKSPACE)
+                .result()
+                .map_err(|x| e("cannot give cuBLAS its workspace", &x))?;
+            blas::cublasSetMathMode(h, mode)
+                .result()
+                .map_err(|x| e("cannot set cuBLAS's math mode", &x))?;
+        }
+        Ok(Gpu {
+            ordinal,
+            gather_rows: f("gather_rows")?,
+            bias_activation: f("bias_activation")?,
+            activation_backward: f("activation_backward")?,
+            output_layer: f("output_layer")?,
+            finish_step: f("finish_step")?,
+            sum_squares: f("sum_squares")?,
+            clip_factor: f("clip_factor")?,
+            optimizer_step: f("optimizer_step")?,
+            _workspace: workspace,
+            blas,
+            sms,
+            stream,
+            ctx,
+        })
+    }
+
+    fn err(&self, what: &str, err: impl std::fmt::Display) -> Error {
+        device_error(self.ordinal, format!("{what}: {err}"))
+    }
+
+    fn alloc<T: DeviceRepr + ValidAsZeroBits>(&self, n: usize) -> Result<CudaSlice<T>> {
+        self.stream.alloc_zeros::<T>(n.max(1)).map_err(|x| {
+            self.err(
+                &format!(
+                    "cannot allocate {} MiB on the GPU",
+                    (n * std::mem::size_of::<T>()) >> 20
+                ),
+                x,
+            )
+        })
+    }
+
+    fn upload<T: DeviceRepr + ValidAsZeroBits>(&self, host: &[T]) -> Result<CudaSlice<T>> {
+        let mut d = self.alloc::<T>(host.len())?;
+        if !host.is_empty() {
+            self.stream
+                .memcpy_htod(host, &mut d)
+                .map_err(|x| self.err("cannot copy to the GPU", x))?;
+        }
+        Ok(d)
+    }
+
+    fn download<T: DeviceRepr>(&self, d: &CudaSlice<T>, n: usize) -> Result<Vec<T>> {
+        let mut v = self
+            .stream
+            .clone_dtoh(d)
+            .map_err(|x| self.err("cannot copy from the GPU", x))?;
+        self.sync()?;
+        v.truncate(n);
+        Ok(v)
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.stream
+            .synchronize()
+            .map_err(|x| self.err("the GPU reported an error", x))
+    }
+
+    /// A grid-stride launch over n elements: enough blocks to fill the GPU, no more.
+    fn elementwise(&self, n: usize) -> LaunchConfig {
+        let blocks = n.div_ceil(256).clamp(1, self.sms as usize * 16) as u32;
+        LaunchConfig {
+            grid_dim: (blocks, 1, 1),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        }
+    }
+
+    /// C = A·B for row-major matrices (cuBLAS is column-major: it computes Cᵀ = Bᵀ·Aᵀ, which is the
+    /// same memory). `a` is `[m × k]` (or its transpose stored `[k × m]` with `ta`), `b` is `[k × n]`
+    /// (or `[n × k]` with `tb`), `c` is `[m × n]`.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        &self,
+        (m, n, k): (usize, usize, usize),
+        a: u64,
+        ta: Trans,
+        b: u64,
+        tb: Trans,
+        c: u64,
+    ) -> Result<()> {
+        let op = |t: Trans| match t {
+            Trans::No => blas::cublasOperation_t::CUBLAS_OP_N,
+            Trans::Yes => blas::cublasOperation_t::CUBLAS_OP_T,
+        };
+        let lda = if ta == Trans::No { k } else { m };
+        let ldb = if tb == Trans::No { n } else { k };
+        let (one, zero) = (1.0f32, 0.0f32);
+        // SAFETY: the pointers are live buffers of the run, sized by the plan for these shapes.
+        unsafe {
+            cudarc::cublas::result::sgemm(
+                *self.blas.handle(),
+                op(tb),
+                op(ta),
+                n as i32,
+                m as i32,
+                k as i32,
+                &one,
+                b as *const f32,
+                ldb as i32,
+                a as *const f32,
+                lda as i32,
+                &zero,
+                c as *mut f32,
+                n as i32,
+            )
+        }
+        .map_err(|x| self.err("cuBLAS sgemm", x))
+    }
+
+    /// y = Σ over the rows of the row-major `[rows × cols]` matrix `a` (a product with `ones`).
+    fn column_sums(&self, a: u64, rows: usize, cols: usize, ones: u64, y: u64) -> Result<()> {
+        let (one, zero) = (1.0f32, 0.0f32);
+        // SAFETY: as for gemm; `ones` holds at least `rows` ones.
+        unsafe {
+            blas::cublasSgemv_v2(
+                *self.blas.handle(),
+                blas::cublasOperation_t::CUBLAS_OP_N,
+                cols as i32,
+                rows as i32,
+                &one,
+                a as *const f32,
+                cols as i32,
+                ones as *const f32,
+                1,
+                &zero,
+                y as *mut f32,
+                1,
+            )
+            .result()
+        }
+        .map_err(|x| self.err("cuBLAS sgemv", x))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trans {
+    No,
+    Yes,
+}
+
+/// The raw device address of a buffer (event tracking is off, so nothing is recorded).
+fn raw<T>(s: &CudaSlice<T>, stream: &CudaStream) -> u64 {
+    s.device_ptr(stream).0
+}
+
+fn activation_code(act: &Activation) -> std::result::Result<(i32, f32), String> {
+    Ok(match act {
+        Activation::Identity => (0, 0.0),
+        Activation::Sigmoid => (1, 0.0),
+        Activation::Tanh => (2, 0.0),
+        Activation::Relu => (3, 0.0),
+        Activation::LeakyRelu(a) => (4, *a as f32),
+        Activation::Elu(a) => (5, *a as f32),
+        Activation::Gelu => (6, 0.0),
+        Activation::Softplus => (7, 0.0),
+        Activation::Softmax => (8, 0.0),
+        Activation::Custom(c) => {
+            return Err(format!(
+                "the custom activation {} runs on the CPU only",
+                c.name()
+            ))
+        }
+    })
+}
+
+fn loss_code(loss: &Loss) -> std::result::Result<(i32, f32), String> {
+    Ok(match loss {
+        Loss::MeanSquaredError => (0, 0.0),
+        Loss::HalfSquaredError => (1, 0.0),
+        Loss::MeanAbsoluteError => (2, 0.0),
+        Loss::Huber(d) => (3, *d as f32),
+        Loss::BinaryCrossEntropy => (4, 0.0),
+        Loss::CrossEntropy => (5, 0.0),
+        Loss::Custom(c) => {
+            return Err(format!("the custom loss {} runs on the CPU only", c.name()))
+        }
+    })
+}
+
+/// One layer as the GPU sees it.
+struct LayerPlan {
+    inputs: usize,
+    outputs: usize,
+    act: i32,
+    alpha: f32,
+    /// 1 when Φ' needs h' itself, not only Φ(h') (see `bias_activation`).
+    keep_z: i32,
+    weight: usize,
+    bias: Option<usize>,
+    /// h', h = Φ(h') and δ, `[batch × outputs]` each.
+    z: CudaSlice<f32>,
+    a: CudaSlice<f32>,
+    delta: CudaSlice<f32>,
+}
+
+/// A training run on the GPU: the data, the network, its optimizer state and every buffer a step
+/// needs, planned for one batch size.
+pub struct Run {
+    gpu: Gpu,
+    layers: Vec<LayerPlan>,
+    n_params: usize,
+    batch: usize,
+    rows: usize,
+    batches: usize,
+    cols: usize,
+    outputs: usize,
+    /// Figures per row in the tally: loss share, correct, then (y−d)² per output with values.
+    stats_cols: usize,
+    loss: (i32, f32),
+    rule: i32,
+    mu: f32,
+    betas: (f64, f64),
+    eps: f32,
+    weight_decay: f64,
+    clip: Option<f64>,
+    x: CudaSlice<f32>,
+    labels: Option<CudaSlice<i32>>,
+    targets: Option<CudaSlice<f32>>,
+    /// The target values again, for the Σd and Σd² of R² (constants of the rows, summed here).
+    host_targets: Option<Vec<f64>>,
+    order: CudaSlice<u32>,
+    xb: CudaSlice<f32>,
+    lb: CudaSlice<i32>,
+    tb: CudaSlice<f32>,
+    params: CudaSlice<f32>,
+    grads: CudaSlice<f32>,
+    m1: CudaSlice<f32>,
+    m2: CudaSlice<f32>,
+    decay: Option<CudaSlice<u8>>,
+    ones: CudaSlice<f32>,
+    stats: CudaSlice<f32>,
+    sums: CudaSlice<f32>,
+    counters: CudaSlice<u32>,
+    lr: CudaSlice<f64>,
+    losses: CudaSlice<f32>,
+    epoch: CudaSlice<f64>,
+    clip_partial: CudaSlice<f64>,
+    clip_scale: CudaSlice<f32>,
+    /// Captured steps, by batch rows.
+    graphs: Vec<(usize, CudaGraph)>,
+    use_graphs: bool,
+}
+
+const CLIP_BLOCKS: u32 = 256;
+
+impl Run {
+    /// Uploads `train`, the network's parameters and the optimizer's state, and plans every buffer
+    /// for batches of `batch` rows.
+    pub fn new<T: Float>(
+        net: &Network<T>,
+        loss: &Loss,
+        config: &TrainConfig,
+        state: &OptimizerState<T>,
+        train: &Dataset<T>,
+        batch: usize,
+    ) -> Result<Self> {
+        let ordinal = match config.device {
+            crate::Device::Cuda(n) => n,
+            crate::Device::Cpu => return Err(Error::config("a GPU run on the CPU device")),
+        };
+        let gpu = Gpu::new(ordinal, config.matmul)?;
+        let unsupported = |m: String| device_error(ordinal, m);
+        let loss_c = loss_code(loss).map_err(unsupported)?;
+        let f32s = |v: &[T]| v.iter().map(|x| x.f64() as f32).collect::<Vec<f32>>();
+        let rows = train.len();
+        let batch = batch.clamp(1, rows.max(1));
+        let outputs = net.outputs();
+        let mut layers = Vec::with_capacity(net.layers.len());
+        for l in &net.layers {
+            let (act, alpha) = activation_code(&l.activation).map_err(unsupported)?;
+            layers.push(LayerPlan {
+                inputs: l.inputs,
+                outputs: l.outputs,
+                act,
+                alpha,
+                keep_z: i32::from(match l.activation {
+                    Activation::Gelu | Activation::Softplus => true,
+                    Activation::LeakyRelu(a) => a < 0.0,
+                    Activation::Elu(a) => a <= 0.0,
+                    _ => false,
+                }),
+                weight: l.weight_offset,
+                bias: l.bias_offset,
+                z: gpu.alloc(batch * l.outputs)?,
+                a: gpu.alloc(batch * l.outputs)?,
+                delta: gpu.alloc(batch * l.outputs)?,
+            });
+        }
+        let (labels, targets, stats_cols) = match &train.y {
+            Targets::Classes(c) => {
+                let c: Vec<i32> = c.iter().map(|&v| v as i32).collect();
+                (Some(gpu.upload(&c)?), None, 2)
+            }
+            Targets::Values(v) => (None, Some(gpu.upload(&f32s(&v.data))?), 2 + outputs),
+        };
+        let host_targets = match &train.y {
+            Targets::Values(v) => Some(v.data.iter().map(|x| x.f64()).collect()),
+            Targets::Classes(_) => None,
+        };
+        let (rule, mu, betas, eps) = match config.optimizer {
+            Optimizer::Sgd => (0, 0.0, (0.0, 0.0), 0.0),
+            Optimizer::Momentum(m) => (1, m as f32, (0.0, 0.0), 0.0),
+            Optimizer::Nesterov(m) => (2, m as f32, (0.0, 0.0), 0.0),
+            Optimizer::Adam(p) => (3, 0.0, (p.beta1, p.beta2), p.eps as f32),
+            Optimizer::AdamW(p) => (4, 0.0, (p.beta1, p.beta2), p.eps as f32),
+            Optimizer::RmsProp(p) => (5, 0.0, (0.0, p.rho), p.eps as f32),
+        };
+        let n = net.params.len();
+        let decay = if config.weight_decay != 0.0 {
+            let mut mask = vec![0u8; n];
+            for l in &net.layers {
+                mask[l.weight_offset..l.weight_offset + l.weight_len()].fill(1);
+            }
+            Some(gpu.upload(&mask)?)
+        } else {
+            None
+        };
+        let moment = |v: &[T]| -> Result<CudaSlice<f32>> {
+            if v.len() == n {
+                gpu.upload(&f32s(v))
+            } else {
+                gpu.alloc(n)
+            }
+        };
+        let batches = rows.div_ceil(batch);
+        let step = u32::try_from(state.step)
+            .map_err(|_| unsupported("the optimizer's step count is too large".into()))?;
+        let run = Run {
+            x: gpu.upload(&f32s(&train.x.data))?,
+            host_targets,
+            labels,
+            targets,
+            order: gpu.alloc(rows)?,
+            xb: gpu.alloc(batch * net.inputs)?,
+            lb: gpu.alloc(batch)?,
+            tb: gpu.alloc(batch * outputs)?,
+            params: gpu.upload(&f32s(&net.params))?,
+            grads: gpu.alloc(n)?,
+            m1: moment(&state.m)?,
+            m2: moment(&state.v)?,
+            decay,
+            ones: gpu.upload(&vec![1.0f32; batch])?,
+            stats: gpu.alloc(batch * stats_cols)?,
+            sums: gpu.alloc(stats_cols)?,
+            counters: gpu.upload(&[0u32, step])?,
+            lr: gpu.upload(&[config.learning_rate])?,
+            losses: gpu.alloc(batches)?,
+            epoch: gpu.alloc(stats_cols)?,
+            clip_partial: gpu.alloc(CLIP_BLOCKS as usize)?,
+            clip_scale: gpu.alloc(1)?,
+            graphs: Vec::new(),
+            use_graphs: std::env::var("MLP_CUDA_GRAPHS").map_or(true, |v| v != "0"),
+            layers,
+            n_params: n,
+            batch,
+            rows,
+            batches,
+            cols: net.inputs,
+            outputs,
+            stats_cols,
+            loss: loss_c,
+            rule,
+            mu,
+            betas,
+            eps,
+            weight_decay: config.weight_decay,
+            clip: config.clip_grad_norm,
+            gpu,
+        };
+        run.gpu.sync()?;
+        Ok(run)
+    }
+
+    /// The GPU's name, as the driver gives it.
+    pub fn device_name(&self) -> String {
+        self.gpu.ctx.name().unwrap_or_else(|_| "unknown".into())
+    }
+
+    /// Whether steps run as replayed CUDA graphs (else launched one by one).
+    pub fn uses_graphs(&self) -> bool {
+        self.use_graphs
+    }
+
+    /// Trains batches `first_batch..` of one epoch in `order` (a permutation of the training rows)
+    /// with learning rate `lr`, waiting for the GPU once at the end.
+    pub fn epoch(&mut self, order: &[usize], first_batch: usize, lr: f64) -> Result<DeviceEpoch> {
+        assert_eq!(
+            order.len(),
+            self.rows,
+            "Run::epoch: order of another length"
+        );
+        let o: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+        let s = &self.gpu.stream;
+        let e = |x| self.gpu.err("cannot copy to the GPU", x);
+        s.memcpy_htod(&o, &mut self.order).map_err(e)?;
+        s.memcpy_htod(&[lr], &mut self.lr).map_err(e)?;
+        s.memcpy_htod(&[first_batch as u32], &mut self.counters.slice_mut(0..1))
+            .map_err(e)?;
+        s.memset_zeros(&mut self.epoch).map_err(e)?;
+        for k in first_batch..self.batches {
+            let rows = self.batch.min(self.rows - k * self.batch);
+            self.step(rows)?;
+        }
+        let losses = self.gpu.download(&self.losses, self.batches)?;
+        let stats = self.gpu.download(&self.epoch, self.stats_cols)?;
+        let m = self.stats_cols - 2;
+        let (mut sd, mut sdd) = (vec![0.0; m], vec![0.0; m]);
+        if let Some(t) = &self.host_targets {
+            for &r in &order[(first_batch * self.batch).min(self.rows)..] {
+                for (j, &d) in t[r * m..(r + 1) * m].iter().enumerate() {
+                    sd[j] += d;
+                    sdd[j] += d * d;
+                }
+            }
+        }
+        Ok(DeviceEpoch {
+            losses: losses[first_batch..].iter().map(|&l| l as f64).collect(),
+            rows: (first_batch..self.batches)
+                .map(|k| self.batch.min(self.rows - k * self.batch))
+                .collect(),
+            correct: stats[1],
+            sse: stats[2..].to_vec(),
+            sd,
+            sdd,
+        })
+    }
+
+    /// Copies the parameters and the optimizer's state back to the host.
+    pub fn download<T: Float>(
+        &self,
+        params: &mut [T],
+        state: &mut OptimizerState<T>,
+    ) -> Result<()> {
+        let copy = |d: &CudaSlice<f32>, h: &mut [T]| -> Result<()> {
+            let v = self.gpu.download(d, h.len())?;
+            for (h, &v) in h.iter_mut().zip(&v) {
+                *h = T::of(v as f64);
+            }
+            Ok(())
+        };
+        copy(&self.params, params)?;
+        if state.m.len() == self.n_params {
+            copy(&self.m1, &mut state.m)?;
+        }
+        if state.v.len() == self.n_params {
+            copy(&self.m2, &mut state.v)?;
+        }
+        state.step = self.gpu.download(&self.counters, 2)?[1] as u64;
+        Ok(())
+    }
+
+    /// Times `steps` training steps (after `warmup` untimed ones) over the batches of the data in
+    /// their stored order, with CUDA events; milliseconds per step.
+    pub fn time_steps(&mut self, warmup: usize, steps: usize) -> Result<f64> {
+        let order: Vec<u32> = (0..self.rows as u32).collect();
+        let s = self.gpu.stream.clone();
+        let e = |x| self.gpu.err("cannot copy to the GPU", x);
+        s.memcpy_htod(&order, &mut self.order).map_err(e)?;
+        let full = self.rows / self.batch;
+        if full == 0 {
+            return Err(Error::config("time_steps: fewer rows than one batch"));
+        }
+        // Only full batches: the batch index wraps around them.
+        if self.batches != full {
+            self.batches = full;
+            self.graphs.clear();
+        }
+        for _ in 0..warmup {
+            self.step(self.batch)?;
+        }
+        let ordinal = self.gpu.ordinal;
+        let ev = |x| device_error(ordinal, format!("CUDA events: {x}"));
+        // With timing: cudarc's default events have it disabled.
+        let timed = Some(drv::CUevent_flags::CU_EVENT_DEFAULT);
+        let start = self.gpu.ctx.new_event(timed).map_err(ev)?;
+        let end = self.gpu.ctx.new_event(timed).map_err(ev)?;
+        start.record(&s).map_err(ev)?;
+        for _ in 0..steps {
+            self.step(self.batch)?;
+        }
+        end.record(&s).map_err(ev)?;
+        end.synchronize().map_err(ev)?;
+        let ms = start.elapsed_ms(&end).map_err(ev)? as f64;
+        self.gpu.sync()?;
+        Ok(ms / steps.max(1) as f64)
+    }
+
+    /// One step on a batch of `rows` rows: the captured graph for that size, captured on first use.
+    fn step(&mut self, rows: usize) -> Result<()> {
+        if self.use_graphs {
+            if let Some((_, g)) = self.graphs.iter().find(|(r, _)| *r == rows) {
+                return g.launch().map_err(|x| self.gpu.err("CUDA graph launch", x));
+            }
+            match self.capture(rows) {
+                Ok(g) => {
+                    g.launch()
+                        .map_err(|x| self.gpu.err("CUDA graph launch", x))?;
+                    self.graphs.push((rows, g));
+                    return Ok(());
+                }
+                Err(_) => {
+                    // Capture is an optimisation: where it fails, launch the kernels one by one.
+                    self.use_graphs = false;
+                }
+            }
+        }
+        self.launch_step(rows)
+    }
+
+    fn capture(&self, rows: usize) -> Result<CudaGraph> {
+        let s = &self.gpu.stream;
+        let e = |x| self.gpu.err("CUDA graph capture", x);
+        s.begin_capture(drv::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_RELAXED)
+            .map_err(e)?;
+        let launched = self.launch_step(rows);
+        let graph = s.end_capture(drv::CUgraphInstantiate_flags(0)).map_err(e)?;
+        launched?;
+        graph.ok_or_else(|| self.gpu.err("CUDA graph capture", "nothing captured"))
+    }
+
+    /// Every launch of one training step, in order, on the run's stream.
+    fn launch_step(&self, rows: usize) -> Result<()> {
+        let g = &self.gpu;
+        let s = &g.stream;
+        let p = |b: &CudaSlice<f32>| raw(b, s);
+        let null = 0u64;
+        let le = |x| g.err("kernel launch", x);
+        let params = p(&self.params);
+        let grads = p(&self.grads);
+        let (rows_i, batches_i, batch_i) = (rows as i32, self.batches as i32, self.batch as i32);
+        // batch → device buffers
+        {
+            let (x, order, counters) = (p(&self.x), raw(&self.order, s), raw(&self.counters, s));
+            let xb = p(&self.xb);
+            let cols = self.cols as i32;
+            let lb = raw(&self.lb, s);
+            let labels = self.labels.as_ref().map_or(null, |l| raw(l, s));
+            let tb = p(&self.tb);
+            let targets = self.targets.as_ref().map_or(null, |t| raw(t, s));
+            let tcols = self.outputs as i32;
+            let cfg = g.elementwise(rows * self.cols.div_ceil(4));
+            let mut b = s.launch_builder(&g.gather_rows);
+            b.arg(&xb)
+                .arg(&x)
+                .arg(&order)
+                .arg(&counters)
+                .arg(&batches_i)
+                .arg(&batch_i);
+            b.arg(&rows_i)
+                .arg(&cols)
+                .arg(&lb)
+                .arg(&labels)
+                .arg(&tb)
+                .arg(&targets)
+                .arg(&tcols);
+            // SAFETY: the argument list matches the kernel's signature in kernels.cu.
+            unsafe { b.launch(cfg) }.map_err(le)?;
+        }
+        // forward
+        let last = self.layers.len() - 1;
+        for (k, l) in self.layers.iter().enumerate() {
+            let input = if k == 0 {
+                p(&self.xb)
+            } else {
+                p(&self.layers[k - 1].a)
+            };
+            let w = params + 4 * l.weight as u64;
+            let bias = l.bias.map_or(null, |o| params + 4 * o as u64);
+            let (z, a) = (p(&l.z), p(&l.a));
+            g.gemm(
+                (rows, l.outputs, l.inputs),
+                input,
+                Trans::No,
+                w,
+                Trans::No,
+                z,
+            )?;
+            if k < last {
+                let n = (rows * l.outputs) as i64;
+                let cols = l.outputs as i32;
+                let mut b = s.launch_builder(&g.bias_activation);
+                b.arg(&z)
+                    .arg(&a)
+                    .arg(&bias)
+                    .arg(&n)
+                    .arg(&cols)
+                    .arg(&l.act)
+                    .arg(&l.alpha)
+                    .arg(&l.keep_z);
+                // SAFETY: as above.
+                unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
+            } else {
+                let delta = p(&l.delta);
+                let m = l.outputs as i32;
+                let (loss, huber) = self.loss;
+                let lb = if self.labels.is_some() {
+                    raw(&self.lb, s)
+                } else {
+                    null
+                };
+                let tb = if self.targets.is_some() {
+                    p(&self.tb)
+                } else {
+                    null
+                };
+                let inv_rows = (1.0 / rows as f64) as f32;
+                let inv_all = (1.0 / (rows * l.outputs) as f64) as f32;
+                let stats = p(&self.stats);
+                let sc = self.stats_cols as i32;
+                let cfg = LaunchConfig {
+                    grid_dim: (rows.div_ceil(8).min(8192) as u32, 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let mut b = s.launch_builder(&g.output_layer);
+                b.arg(&z)
+                    .arg(&a)
+                    .arg(&delta)
+                    .arg(&bias)
+                    .arg(&rows_i)
+                    .arg(&m);
+                b.arg(&l.act)
+                    .arg(&l.alpha)
+                    .arg(&loss)
+                    .arg(&huber)
+                    .arg(&lb)
+                    .arg(&tb);
+                b.arg(&inv_rows).arg(&inv_all).arg(&stats).arg(&sc);
+                // SAFETY: as above.
+                unsafe { b.launch(cfg) }.map_err(le)?;
+            }
+        }
+        g.column_sums(
+            p(&self.stats),
+            rows,
+            self.stats_cols,
+            p(&self.ones),
+            p(&self.sums),
+        )?;
+        // backward: the seed's chain rule, last layer first
+        for k in (0..self.layers.len()).rev() {
+            let l = &self.layers[k];
+            let input = if k == 0 {
+                p(&self.xb)
+            } else {
+                p(&self.layers[k - 1].a)
+            };
+            let delta = p(&l.delta);
+            let gw = grads + 4 * l.weight as u64;
+            // ∂E/∂W = xᵀ·δ   [in × B]·[B × out]
+            g.gemm(
+                (l.inputs, l.outputs, rows),
+                input,
+                Trans::Yes,
+                delta,
+                Trans::No,
+                gw,
+            )?;
+            if let Some(o) = l.bias {
+                g.column_sums(delta, rows, l.outputs, p(&self.ones), grads + 4 * o as u64)?;
+            }
+            if k > 0 {
+                let prev = &self.layers[k - 1];
+                let w = params + 4 * l.weight as u64;
+                let dprev = p(&prev.delta);
+                // ∂E/∂x = δ·Wᵀ   [B × out]·[out × in], then ⊙ Φ'(h') of the layer below
+                g.gemm(
+                    (rows, l.inputs, l.outputs),
+                    delta,
+                    Trans::No,
+                    w,
+                    Trans::Yes,
+                    dprev,
+                )?;
+                let n = (rows * prev.outputs) as i64;
+                let z = if prev.keep_z == 1 { p(&prev.z) } else { null };
+                let a = p(&prev.a);
+                let mut b = s.launch_builder(&g.activation_backward);
+                b.arg(&dprev)
+                    .arg(&z)
+                    .arg(&a)
+                    .arg(&n)
+                    .arg(&prev.act)
+                    .arg(&prev.alpha);
+                // SAFETY: as above.
+                unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
+            }
+        }
+        // optimizer
+        let n = self.n_params as i64;
+        let clip = match self.clip {
+            Some(max_norm) => {
+                let partial = raw(&self.clip_partial, s);
+                let scale = p(&self.clip_scale);
+                let cfg = LaunchConfig {
+                    grid_dim: (CLIP_BLOCKS, 1, 1),
+                    block_dim: (256, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                let mut b = s.launch_builder(&g.sum_squares);
+                b.arg(&grads).arg(&n).arg(&partial);
+                // SAFETY: as above.
+                unsafe { b.launch(cfg) }.map_err(le)?;
+                let blocks = CLIP_BLOCKS as i32;
+                let mut b = s.launch_builder(&g.clip_factor);
+                b.arg(&partial).arg(&blocks).arg(&max_norm).arg(&scale);
+                // SAFETY: as above.
+                unsafe { b.launch(LaunchConfig::for_num_elems(1)) }.map_err(le)?;
+                scale
+            }
+            None => null,
+        };
+        {
+            let (m1, m2) = (p(&self.m1), p(&self.m2));
+            let decay = self.decay.as_ref().map_or(null, |d| raw(d, s));
+            let lr = raw(&self.lr, s);
+            let counters = raw(&self.counters, s);
+            let (b1, b2) = self.betas;
+            let mut b = s.launch_builder(&g.optimizer_step);
+            b.arg(&params)
+                .arg(&grads)
+                .arg(&m1)
+                .arg(&m2)
+                .arg(&decay)
+                .arg(&n)
+                .arg(&self.rule);
+            b.arg(&lr)
+                .arg(&self.weight_decay)
+                .arg(&self.mu)
+                .arg(&b1)
+                .arg(&b2)
+                .arg(&self.eps);
+            b.arg(&counters).arg(&clip);
+            // SAFETY: as above.
+            unsafe { b.launch(g.elementwise(self.n_params)) }.map_err(le)?;
+        }
+        {
+            let sums = p(&self.sums);
+            let sc = self.stats_cols as i32;
+            let epoch = raw(&self.epoch, s);
+            let losses = p(&self.losses);
+            let counters = raw(&self.counters, s);
+            let mut b = s.launch_builder(&g.finish_step);
+            b.arg(&sums)
+                .arg(&sc)
+                .arg(&epoch)
+                .arg(&losses)
+                .arg(&counters)
+                .arg(&batches_i);
+            let cfg = LaunchConfig {
+                grid_dim: (1, 1, 1),
+                block_dim: (256, 1, 1),
+                shared_mem_bytes: 0,
+            };
+            // SAFETY: as above.
+            unsafe { b.launch(cfg) }.map_err(le)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernels compile (NVRTC needs no GPU: where only libnvrtc is present, this still runs).
+    #[test]
+    fn kernels_compile() {
+        // SAFETY: only tries to open the library.
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            eprintln!("skipped: NVRTC (libnvrtc.so.13) is not on this machine");
+            return;
+        }
+        for arch in ["compute_75", "compute_90"] {
+            let r = cudarc::nvrtc::compile_ptx_with_opts(
+                KERNELS,
+                cudarc::nvrtc::CompileOptions {
+                    options: vec![format!("--gpu-architecture={arch}")],
+                    ..Default::default()
+                },
+            );
+            if let Err(e) = &r {
+                panic!("{arch}: {e:?}");
+            }
+            let ptx = r.unwrap().to_src();
+            for name in [
+                "gather_rows",
+                "output_layer",
+                "optimizer_step",
+                "finish_step",
+            ] {
+                assert!(
+                    ptx.contains(&format!(".entry {name}(")),
+                    "{arch}: no {name}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! One test body for every device: the CPU always, CUDA where this build has it and a GPU is
+//! present (otherwise the CUDA half is skipped, and says why). With `MLP_REQUIRE_CUDA=1` a missing
+//! GPU fails instead, so that `scripts/gpu-check.sh` cannot pass by skipping.
+//!
+//! The CPU is the reference. The GPU computes the same formulas in f32, but sums in another order
+//! (cuBLAS's blocked products against the `gemm` crate's, fused multiply-adds in the kernels), so
+//! results agree to rounding, not to the bit. Each tolerance below says why it is what it is.
+
+use mlp::data::{builtin, Standardizer};
+use mlp::{
+    metrics, Activation, AdamParams, Bias, Dataset, Device, Loss, Matrix, NetworkSpec, Optimizer,
+    RmsPropParams, Rng, TrainConfig, Trainer,
+};
+
+/// The GPU, when there is one to test; else why not (printed) and `None`.
+fn cuda() -> Option<Device> {
+    let d = Device::Cuda(0);
+    match d.check() {
+        Ok(()) => Some(d),
+        Err(e) if std::env::var("MLP_REQUIRE_CUDA").is_ok_and(|v| v == "1") => {
+            panic!("MLP_REQUIRE_CUDA=1 but {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping the CUDA half: {e}");
+            None
+        }
+    }
+}
+
+/// Every device to run a test body on, the CPU (the reference) first.
+fn devices() -> Vec<Device> {
+    std::iter::once(Device::Cpu).chain(cuda()).collect()
+}
+
+/// `rows` random rows of `inputs` features; targets by `kind`.
+fn data(rows: usize, inputs: usize, outputs: usize, kind: &str, seed: u64) -> Dataset<f32> {
+    let mut rng = Rng::new(seed);
+    let x = Matrix::from_vec(
+        rows,
+        inputs,
+        (0..rows * inputs).map(|_| rng.normal() as f32).collect(),
+    );
+    match kind {
+        "classes" => {
+            Dataset::classification(x, (0..rows).map(|_| rng.below(outputs.max(2))).collect())
+        }
+        _ => {
+            let y = (0..rows * outputs).map(|_| rng.normal() as f32).collect();
+            Dataset::regression(x, Matrix::from_vec(rows, outputs, y))
+        }
+    }
+}
+
+/// Largest absolute element.
+fn max_abs(v: &[f32]) -> f32 {
+    v.iter().fold(0.0, |m, x| m.max(x.abs()))
+}
+
+/// `‖a − b‖∞ ≤ rel·‖b‖∞`, with the worst element in the message.
+fn assert_close(what: &str, a: &[f32], b: &[f32], rel: f32) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = max_abs(b).max(f32::MIN_POSITIVE);
+    let (i, d) = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .enumerate()
+        .fold((0, 0.0f32), |m, (i, d)| if d > m.1 { (i, d) } else { m });
+    assert!(
+        d <= rel * scale,
+        "{what}: element {i} differs by {d:e} (device {}, cpu {}), more than {rel:e} × {scale:e}",
+        a[i],
+        b[i]
+    );
+}
+
+struct Case {
+    name: &'static str,
+    hidden: Activation,
+    output: Activation,
+    loss: Loss,
+    targets: &'static str,
+    outputs: usize,
+    bias: Bias,
+    optimizer: Optimizer,
+    weight_decay: f64,
+    clip: Option<f64>,
+}
+
+fn case(name: &'static str, hidden: Activation, output: Activation, loss: Loss) -> Case {
+    let (targets, outputs) = match loss {
+        Loss::CrossEntropy => ("classes", 4),
+        Loss::BinaryCrossEntropy => ("classes", 1),
+        _ => ("values", 3),
+    };
+    Case {
+        name,
+        hidden,
+        output,
+        loss,
+        targets,
+        outputs,
+        bias: Bias::Zero,
+        optimizer: Optimizer::Sgd,
+        weight_decay: 0.0,
+        clip: None,
+    }
+}
+
+/// Trains one epoch of `c` on `device` (37 rows in batches of 16: two full batches and one of 5,
+/// so both the full and the short step run); the parameters before and after, the optimizer's
+/// state, and the epoch's mean loss and metric.
+fn one_epoch(
+    c: &Case,
+    device: Device,
+    batch: usize,
+) -> (Vec<f32>, Vec<f32>, mlp::OptimizerState<f32>, (f64, f64)) {
+    let d = data(37, 6, c.outputs, c.targets, 11);
+    let net = NetworkSpec::new(6)
+        .dense(8, c.hidden.clone())
+        .dense(5, c.hidden.clone())
+        .dense(c.outputs, c.output.clone())
+        .bias(c.bias)
+        .build::<f32>(5);
+    let before = net.params.clone();
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: batch,
+        learning_rate: 0.05,
+        optimizer: c.optimizer,
+        loss: Some(c.loss.clone()),
+        weight_decay: c.weight_decay,
+        clip_grad_norm: c.clip,
+        device,
+        ..Default::default()
+    };
+    let mut t = Trainer::new(net, &config).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+    t.fit(&d, None, &mut |_| mlp::Control::Continue)
+        .unwrap_or_else(|e| panic!("{} on {device}: {e}", c.name));
+    let e = &t.history.epochs[0];
+    let (loss, metric) = (e.train_loss, e.train_metric);
+    (
+        before,
+        t.net.params.clone(),
+        t.optimizer.clone(),
+        (loss, metric),
+    )
+}
+
+/// Three SGD-family steps of every activation, loss and output layer: the epoch's loss (forward
+/// values) and the parameter updates (gradients, and the optimizer's rule) agree with the CPU.
+#[test]
+fn forward_gradients_and_steps_agree_with_the_cpu() {
+    use Activation::*;
+    let mut cases = vec![
+        case(
+            "relu softmax cross-entropy",
+            Relu,
+            Softmax,
+            Loss::CrossEntropy,
+        ),
+        case("tanh identity mse", Tanh, Identity, Loss::MeanSquaredError),
+        case(
+            "sigmoid sigmoid bce",
+            Sigmoid,
+            Sigmoid,
+            Loss::BinaryCrossEntropy,
+        ),
+        case("gelu softmax mse", Gelu, Softmax, Loss::MeanSquaredError),
+        case("elu tanh huber", Elu(0.7), Tanh, Loss::Huber(0.5)),
+        case(
+            "leaky softplus mae",
+            LeakyRelu(0.1),
+            Softplus,
+            Loss::MeanAbsoluteError,
+        ),
+        case(
+            "softplus identity half-mse",
+            Softplus,
+            Identity,
+            Loss::HalfSquaredError,
+        ),
+        case("relu elu mse", Relu, Elu(1.0), Loss::MeanSquaredError),
+        case("tanh gelu mse", Tanh, Gelu, Loss::MeanSquaredError),
+        case(
+            "relu leaky mse",
+            Relu,
+            LeakyRelu(0.2),
+            Loss::MeanSquaredError,
+        ),
+        case("sigmoid relu mse", Sigmoid, Relu, Loss::MeanSquaredError),
+    ];
+    let mut c = case("momentum, L2, clipping", Tanh, Softmax, Loss::CrossEntropy);
+    c.optimizer = Optimizer::Momentum(0.9);
+    c.weight_decay = 1e-2;
+    c.clip = Some(0.5);
+    cases.push(c);
+    let mut c = case("nesterov, no bias", Relu, Identity, Loss::MeanSquaredError);
+    c.optimizer = Optimizer::Nesterov(0.8);
+    c.bias = Bias::None;
+    cases.push(c);
+    let mut c = case("uniform bias", Sigmoid, Softmax, Loss::CrossEntropy);
+    c.bias = Bias::Uniform;
+    cases.push(c);
+    for c in &cases {
+        let mut reference = None;
+        for device in devices() {
+            let (before, after, _, (loss, metric)) = one_epoch(c, device, 16);
+            let update: Vec<f32> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+            match &reference {
+                None => reference = Some((update, loss, metric)),
+                Some((cpu_update, cpu_loss, cpu_metric)) => {
+                    // The epoch's tally: R² from sums over 37 rows (f32 terms, f64 sums), or the
+                    // accuracy, where a row whose two best outputs tie to rounding may flip.
+                    let tol = if c.targets == "values" {
+                        1e-4
+                    } else {
+                        1.0 / 37.0 + 1e-9
+                    };
+                    assert!(
+                        (metric - cpu_metric).abs() <= tol,
+                        "{}: train metric on {device} {metric}, on the CPU {cpu_metric}",
+                        c.name
+                    );
+                    // The loss is a mean of ~100 f32 terms, each a short f32 computation:
+                    // a few ulps of its size.
+                    assert!(
+                        (loss - cpu_loss).abs() <= 1e-5 * cpu_loss.abs().max(1e-3),
+                        "{}: loss on {device} {loss}, on the CPU {cpu_loss}",
+                        c.name
+                    );
+                    // Three steps of products of at most 16 terms, rounded differently: ~1e-6 of
+                    // the update's size. 1e-3 leaves headroom; a wrong formula (a missing factor, a
+                    // transposed product, a wrong derivative) is off by O(1).
+                    assert_close(
+                        &format!("{} update on {device}", c.name),
+                        &update,
+                        cpu_update,
+                        1e-3,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The adaptive rules, one step on the whole set (batch 37): their moments agree with the CPU's,
+/// and the step applied is the rule's formula of those moments.
+#[test]
+fn adaptive_optimizer_steps_agree_with_the_cpu() {
+    let adam = AdamParams::default();
+    let rms = RmsPropParams::default();
+    for (name, optimizer, weight_decay) in [
+        ("adam", Optimizer::Adam(adam), 0.0),
+        ("adamw", Optimizer::AdamW(adam), 0.1),
+        ("adam with L2", Optimizer::Adam(adam), 0.1),
+        ("rmsprop", Optimizer::RmsProp(rms), 0.0),
+    ] {
+        let mut c = case(
+            "adaptive",
+            Activation::Tanh,
+            Activation::Softmax,
+            Loss::CrossEntropy,
+        );
+        c.name = name;
+        c.optimizer = optimizer;
+        c.weight_decay = weight_decay;
+        let (before, cpu_after, cpu_state, _) = one_epoch(&c, Device::Cpu, 37);
+        let Some(device) = cuda() else { return };
+        let (_, after, state, _) = one_epoch(&c, device, 37);
+        assert_eq!(state.step, 1, "{name}: steps");
+        // m = (1−β₁)g and v = (1−β₂)g²: gradients, to the rounding of one backward pass.
+        assert_close(&format!("{name} m"), &state.m, &cpu_state.m, 1e-4);
+        assert_close(&format!("{name} v"), &state.v, &cpu_state.v, 2e-4);
+        // The step, recomputed here in f64 from the device's own moments: it must match to f32
+        // rounding of the parameter. (Comparing with the CPU's parameters directly would not do:
+        // where g ≈ 0 the first Adam step is ±α·sign(g), and rounding may flip the sign.)
+        let lr = 0.05f64;
+        for i in 0..before.len() {
+            let w0 = before[i] as f64;
+            let w0 = match optimizer {
+                Optimizer::AdamW(_) if is_weight(i) => w0 * (1.0 - lr * weight_decay),
+                _ => w0,
+            };
+            let expected = match optimizer {
+                Optimizer::Adam(p) | Optimizer::AdamW(p) => {
+                    let (m, v) = (state.m[i] as f64, state.v[i] as f64);
+                    let mhat = m / (1.0 - p.beta1);
+                    let vhat = v / (1.0 - p.beta2);
+                    w0 - lr * mhat / (vhat.sqrt() + p.eps)
+                }
+                Optimizer::RmsProp(p) => {
+                    // |g| from v; its sign from the CPU's step where g is not ≈ 0.
+                    // v = c·g² with c = 1 − ρ rounded to f32, as both devices compute it.
+                    let v = state.v[i] as f64;
+                    let g = (v / (1.0 - p.rho as f32) as f64).sqrt();
+                    let cpu_step = cpu_after[i] as f64 - before[i] as f64;
+                    if g < 1e-3 * max_abs(&state.v).sqrt() as f64 {
+                        continue;
+                    }
+                    // w − α·g/(√v + ε), and the CPU's step has the sign of −g
+                    w0 + cpu_step.signum() * lr * g / (v.sqrt() + p.eps)
+                }
+                _ => unreachable!(),
+            };
+            let got = after[i] as f64;
+            assert!(
+                (got - expected).abs() <= 1e-6 * lr + 2.0 * f32::EPSILON as f64 * expected.abs(),
+                "{name}: parameter {i} is {got}, the rule gives {expected}"
+            );
+        }
+    }
+}
+
+/// Weights of the 6-8-5-4 network with zero biases: [W¹ 48 | b¹ 8 | W² 40 | b² 5 | W³ 20 | b³ 4].
+fn is_weight(i: usize) -> bool {
+    !((48..56).contains(&i) || (96..101).contains(&i) || (121..125).contains(&i))
+}
+
+/// A short training run reaches the same accuracy on every device.
+#[test]
+fn training_reaches_the_same_accuracy() {
+    let data = builtin::load::<f32>("digits").unwrap();
+    let (mut train, mut test) = data.split(0.2, 4);
+    let s = Standardizer::fit(&train.x);
+    s.apply(&mut train.x);
+    s.apply(&mut test.x);
+    let mut results = Vec::new();
+    for device in devices() {
+        let mut net = NetworkSpec::new(64)
+            .dense(64, Activation::Relu)
+            .dense(10, Activation::Softmax)
+            .build::<f32>(4);
+        let config = TrainConfig {
+            epochs: 15,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            seed: 4,
+            device,
+            ..Default::default()
+        };
+        let h = mlp::fit(&mut net, &train, &config).unwrap();
+        let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+        let last = h.epochs.last().unwrap();
+        assert!(acc > 0.93, "{device}: test accuracy {acc}");
+        results.push((device, acc, last.train_loss, last.train_metric));
+    }
+    let (_, cpu_acc, cpu_loss, cpu_train_acc) = results[0];
+    for &(device, acc, loss, train_acc) in &results[1..] {
+        // 15 epochs of 45 steps each: rounding differences grow along the trajectory, so the
+        // weights are not the CPU's, but the learning is: 360 test rows, 1.5 points is 5 rows.
+        assert!(
+            (acc - cpu_acc).abs() <= 0.015,
+            "{device}: accuracy {acc}, CPU {cpu_acc}"
+        );
+        assert!(
+            (loss - cpu_loss).abs() <= 0.1 * cpu_loss,
+            "{device}: loss {loss}, CPU {cpu_loss}"
+        );
+        assert!(
+            (train_acc - cpu_train_acc).abs() <= 0.015,
+            "{device}: train accuracy {train_acc}, CPU {cpu_train_acc}"
+        );
+    }
+}
+
+/// Two runs on the same device give the same bits (the GPU's reductions have a fixed order too).
+#[test]
+fn each_device_is_deterministic() {
+    let d = data(300, 10, 3, "values", 2);
+    for device in devices() {
+        let run = || {
+            let mut net = NetworkSpec::new(10)
+                .dense(32, Activation::Tanh)
+                .dense(3, Activation::Identity)
+                .build::<f32>(9);
+            let config = TrainConfig {
+                epochs: 3,
+                batch_size: 64,
+                learning_rate: 1e-2,
+                clip_grad_norm: Some(1.0),
+                device,
+                ..Default::default()
+            };
+            let h = mlp::fit(&mut net, &d, &config).unwrap();
+            (net.params, h.epochs.last().unwrap().train_metric)
+        };
+        let (a, ra) = run();
+        let (b, rb) = run();
+        assert!(a == b && ra == rb, "{device}: two runs differ");
+    }
+}
+
+/// What a GPU cannot do gets a clear error, not a panic or a silent CPU run.
+#[test]
+fn device_errors_are_clear() {
+    let net = NetworkSpec::new(2).dense(2, Activation::Softmax);
+    let config = TrainConfig {
+        device: Device::Cuda(0),
+        ..Default::default()
+    };
+    match cuda() {
+        None => {
+            let e = Trainer::new(net.build::<f32>(1), &config).err().unwrap();
+            assert!(e.to_string().starts_with("device cuda:0: "), "{e}");
+        }
+        Some(_) => {
+            let e = Trainer::new(net.build::<f64>(1), &config).err().unwrap();
+            assert!(e.to_string().contains("f32"), "{e}");
+            let e = Trainer::new(
+                NetworkSpec::new(2)
+                    .dense(2, Activation::Softmax)
+                    .build::<f32>(1),
+                &TrainConfig {
+                    device: Device::Cuda(99),
+                    ..Default::default()
+                },
+            )
+            .err()
+            .unwrap();
+            assert!(e.to_string().contains("cuda:99"), "{e}");
+        }
+    }
+    let tf32_on_cpu = TrainConfig {
+        matmul: mlp::Matmul::Tf32,
+        ..Default::default()
+    };
+    assert!(tf32_on_cpu.validate().is_err());
+}
