@@ -244,6 +244,51 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
     }
 }
 
+/// Large batches take the GPU's other path (biases added and summed by kernels rather than folded
+/// into the products, the tally summed by cuBLAS): the same agreement as above.
+#[test]
+fn large_batches_agree_with_the_cpu() {
+    let d = data(2500, 12, 8, "values", 3);
+    let mut reference: Option<(Vec<f32>, f64)> = None;
+    for device in devices() {
+        let net = NetworkSpec::new(12)
+            .dense(20, Activation::Tanh)
+            .dense(8, Activation::Identity)
+            .bias(Bias::Uniform)
+            .build::<f32>(8);
+        let before = net.params.clone();
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 2048,
+            learning_rate: 0.1,
+            optimizer: Optimizer::Sgd,
+            device,
+            ..Default::default()
+        };
+        let mut t = Trainer::new(net, &config).unwrap();
+        t.fit(&d, None, &mut |_| mlp::Control::Continue).unwrap();
+        let update: Vec<f32> = t
+            .net
+            .params
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| a - b)
+            .collect();
+        let loss = t.history.epochs[0].train_loss;
+        match &reference {
+            None => reference = Some((update, loss)),
+            Some((cpu_update, cpu_loss)) => {
+                // Sums over 2048 rows now: rounding grows like √2048·ε ≈ 5e-6 of the update.
+                assert!(
+                    (loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
+                    "loss {loss}, CPU {cpu_loss}"
+                );
+                assert_close(&format!("update on {device}"), &update, cpu_update, 1e-3);
+            }
+        }
+    }
+}
+
 /// The adaptive rules, one step on the whole set (batch 37): their moments agree with the CPU's,
 /// and the step applied is the rule's formula of those moments.
 #[test]

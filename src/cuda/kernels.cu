@@ -78,27 +78,31 @@ __device__ __forceinline__ float act_backward_one(int act, float alpha, float g,
 
 // The batch: rows k·batch … k·batch + rows − 1 of this epoch's order, gathered into xb (and their
 // labels into lb, or target values into tb). One thread per element, 16-byte loads where rows allow.
+// xb's rows are xs floats apart: with biases, column `cols` holds a constant 1 (set once), so that
+// the layer's product with [W; b] adds the bias, and xᵀ·δ gives ∂E/∂b as the row after ∂E/∂W.
 extern "C" __global__ void gather_rows(float* __restrict__ xb, const float* __restrict__ x,
                                        const unsigned* __restrict__ order,
                                        const unsigned* __restrict__ counters, int batches, int batch,
                                        int rows, int cols, int* __restrict__ lb,
                                        const int* __restrict__ labels, float* __restrict__ tb,
-                                       const float* __restrict__ targets, int tcols) {
+                                       const float* __restrict__ targets, int tcols, int xs) {
     const unsigned* idx = order + (long)(counters[0] % (unsigned)batches) * batch;
     long tid = blockIdx.x * (long)blockDim.x + threadIdx.x;
     long stride = (long)gridDim.x * blockDim.x;
-    if ((cols & 3) == 0) {
-        int c4 = cols >> 2;
+    if ((cols & 3) == 0 && (xs & 3) == 0) {
+        int c4 = cols >> 2, s4 = xs >> 2;
         float4* to = reinterpret_cast<float4*>(xb);
         const float4* from = reinterpret_cast<const float4*>(x);
         for (long i = tid; i < (long)rows * c4; i += stride) {
             long r = i / c4;
-            to[i] = from[(long)idx[r] * c4 + (i - r * c4)];
+            long j = i - r * c4;
+            to[r * s4 + j] = from[(long)idx[r] * c4 + j];
         }
     } else {
         for (long i = tid; i < (long)rows * cols; i += stride) {
             long r = i / cols;
-            xb[i] = x[(long)idx[r] * cols + (i - r * cols)];
+            long j = i - r * cols;
+            xb[r * xs + j] = x[(long)idx[r] * cols + j];
         }
     }
     if (labels != nullptr)
@@ -114,22 +118,28 @@ extern "C" __global__ void gather_rows(float* __restrict__ xb, const float* __re
 // h' is written back only with keep_z: Φ' of the other activations needs only h = Φ(h') and the
 // sign of h', which h has too (ReLU, leaky ReLU and ELU with α ≥ 0 or > 0, sigmoid, tanh,
 // identity), so one stream of memory fewer each way.
+// z is [rows × cols]; a's rows are `as` floats apart (see gather_rows: the column after the last
+// holds the constant 1 the next layer's bias multiplies).
 extern "C" __global__ void bias_activation(float* __restrict__ z, float* __restrict__ a,
                                            const float* __restrict__ bias, long n, int cols, int act,
-                                           float alpha, int keep_z) {
+                                           float alpha, int keep_z, int as) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        long r = i / cols;
+        long j = i - r * cols;
         float v = z[i];
-        if (bias != nullptr) v += bias[i % cols];
+        if (bias != nullptr) v += bias[j];
         if (keep_z) z[i] = v;
-        a[i] = act_value(act, alpha, v);
+        a[r * as + j] = act_value(act, alpha, v);
     }
 }
 
 // δ = (δ_next·W_nextᵀ) ⊙ Φ'(h'), in place in g. z is null where bias_activation kept no h'.
 extern "C" __global__ void activation_backward(float* __restrict__ g, const float* __restrict__ z,
-                                               const float* __restrict__ a, long n, int act, float alpha) {
+                                               const float* __restrict__ a, long n, int act, float alpha,
+                                               int cols, int as) {
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
-        float ai = a[i];
+        long r = i / cols;
+        float ai = a[r * as + (i - r * cols)];
         g[i] = act_backward_one(act, alpha, g[i], z != nullptr ? z[i] : ai, ai);
     }
 }
@@ -239,16 +249,40 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
     }
 }
 
-// After the step: the batch's sums (one product with a vector of ones, by cuBLAS) go into the
-// epoch's tally in f64, in a fixed order; the batch's mean loss into losses[k]; then k and t move on.
-extern "C" __global__ void finish_step(const float* __restrict__ sums, int S, double* __restrict__ epoch,
+// After the step: the batch's sums of the tally rows go into the epoch's tally in f64, in a fixed
+// order; the batch's mean loss into losses[k]; then k and t move on. The sums are `sums` (one
+// product with a vector of ones, by cuBLAS) or, for small batches (stats not null), made here by
+// one tree reduction per figure, saving a launch. One block of 256 threads.
+extern "C" __global__ void finish_step(const float* __restrict__ sums, const float* __restrict__ stats,
+                                       int rows, int S, double* __restrict__ epoch,
                                        float* __restrict__ losses, unsigned* __restrict__ counters,
                                        int batches) {
+    __shared__ float part[256];
+    __shared__ float first;
     unsigned k = counters[0];
-    for (int q = threadIdx.x; q < S; q += blockDim.x) epoch[q] += (double)sums[q];
-    __syncthreads();
+    if (stats != nullptr) {
+        for (int q = 0; q < S; q++) {
+            float acc = 0.f;
+            for (int r = threadIdx.x; r < rows; r += blockDim.x) acc += stats[(long)r * S + q];
+            part[threadIdx.x] = acc;
+            __syncthreads();
+            for (int w = blockDim.x / 2; w > 0; w >>= 1) {
+                if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+                __syncthreads();
+            }
+            if (threadIdx.x == 0) {
+                epoch[q] += (double)part[0];
+                if (q == 0) first = part[0];
+            }
+            __syncthreads();
+        }
+    } else {
+        for (int q = threadIdx.x; q < S; q += blockDim.x) epoch[q] += (double)sums[q];
+        if (threadIdx.x == 0) first = sums[0];
+        __syncthreads();
+    }
     if (threadIdx.x == 0) {
-        losses[k % (unsigned)batches] = sums[0];
+        losses[k % (unsigned)batches] = first;
         counters[0] = k + 1;
         counters[1] += 1;
     }

@@ -257,23 +257,20 @@ impl Gpu {
 
     /// C = A·B for row-major matrices (cuBLAS is column-major: it computes Cᵀ = Bᵀ·Aᵀ, which is the
     /// same memory). `a` is `[m × k]` (or its transpose stored `[k × m]` with `ta`), `b` is `[k × n]`
-    /// (or `[n × k]` with `tb`), `c` is `[m × n]`.
-    #[allow(clippy::too_many_arguments)]
+    /// (or `[n × k]` with `tb`), `c` is `[m × n]`; each given as (address, floats between rows).
     fn gemm(
         &self,
         (m, n, k): (usize, usize, usize),
-        a: u64,
+        (a, lda): (u64, usize),
         ta: Trans,
-        b: u64,
+        (b, ldb): (u64, usize),
         tb: Trans,
-        c: u64,
+        (c, ldc): (u64, usize),
     ) -> Result<()> {
         let op = |t: Trans| match t {
             Trans::No => blas::cublasOperation_t::CUBLAS_OP_N,
             Trans::Yes => blas::cublasOperation_t::CUBLAS_OP_T,
         };
-        let lda = if ta == Trans::No { k } else { m };
-        let ldb = if tb == Trans::No { n } else { k };
         let (one, zero) = (1.0f32, 0.0f32);
         // SAFETY: the pointers are live buffers of the run, sized by the plan for these shapes.
         unsafe {
@@ -291,7 +288,7 @@ impl Gpu {
                 lda as i32,
                 &zero,
                 c as *mut f32,
-                n as i32,
+                ldc as i32,
             )
         }
         .map_err(|x| self.err("cuBLAS sgemm", x))
@@ -367,6 +364,19 @@ fn loss_code(loss: &Loss) -> std::result::Result<(i32, f32), String> {
     })
 }
 
+/// A `[rows × stride]` buffer of zeros with ones in column `width`: the inputs of a layer with
+/// biases. With a constant 1 after its inputs x, the layer's product is [x 1]·[W; b] = x·W + b,
+/// and the gradient of that product, [x 1]ᵀ·δ, is [∂E/∂W; ∂E/∂b] — the bias costs no launch either
+/// way, and [W; b] is exactly how the flat parameter buffer stores a layer. The rows are padded to a
+/// multiple of 4 floats, so that cuBLAS can use its 16-byte-aligned kernels.
+fn with_ones(rows: usize, width: usize, stride: usize) -> Vec<f32> {
+    let mut v = vec![0.0f32; rows * stride];
+    for r in 0..rows {
+        v[r * stride + width] = 1.0;
+    }
+    v
+}
+
 /// One layer as the GPU sees it.
 struct LayerPlan {
     inputs: usize,
@@ -375,9 +385,12 @@ struct LayerPlan {
     alpha: f32,
     /// 1 when Φ' needs h' itself, not only Φ(h') (see `bias_activation`).
     keep_z: i32,
+    /// Floats between rows of `a`: with biases, a hidden layer's h has one more column holding
+    /// the constant 1 that the next layer's bias multiplies (see `with_ones`).
+    stride: usize,
     weight: usize,
     bias: Option<usize>,
-    /// h', h = Φ(h') and δ, `[batch × outputs]` each.
+    /// h' and δ, `[batch × outputs]`; h = Φ(h'), `[batch × stride]`.
     z: CudaSlice<f32>,
     a: CudaSlice<f32>,
     delta: CudaSlice<f32>,
@@ -409,7 +422,11 @@ pub struct Run {
     /// The target values again, for the Σd and Σd² of R² (constants of the rows, summed here).
     host_targets: Option<Vec<f64>>,
     order: CudaSlice<u32>,
+    /// The batch's rows, `[batch × xs]` (with biases, column `cols` holds 1: see `with_ones`).
     xb: CudaSlice<f32>,
+    xs: usize,
+    /// Whether the biases ride in the products (small batches), or are added and summed by kernels.
+    fold: bool,
     lb: CudaSlice<i32>,
     tb: CudaSlice<f32>,
     params: CudaSlice<f32>,
@@ -455,9 +472,35 @@ impl Run {
         let rows = train.len();
         let batch = batch.clamp(1, rows.max(1));
         let outputs = net.outputs();
+        // Biases ride in the products (see `with_ones`): each layer's b must follow its W in the
+        // flat buffer, as `NetworkSpec::build` lays them out, so that [W; b] is one matrix.
+        // Small batches fold the biases into the products (see `with_ones`): a step of them is
+        // bound by its number of launches, and this saves one per layer. Large batches keep the
+        // products' shapes exact, since an inner dimension of 2049 for 2048 costs cuBLAS a tile
+        // row and its 16-byte alignment (measured on an H100: a 64-wide layer's ∂E/∂W took 40 µs
+        // instead of 23 at batch 65536, and TF32 products of width 2048 ran 1.5× slower).
+        let fold = net.has_bias()
+            && batch <= 1024
+            && net.layers.iter().all(|l| {
+                l.bias_offset
+                    .is_none_or(|o| o == l.weight_offset + l.weight_len())
+            });
+        let stride_for = |width: usize| {
+            if fold {
+                (width + 1).next_multiple_of(4)
+            } else {
+                width
+            }
+        };
+        let last = net.layers.len() - 1;
         let mut layers = Vec::with_capacity(net.layers.len());
-        for l in &net.layers {
+        for (k, l) in net.layers.iter().enumerate() {
             let (act, alpha) = activation_code(&l.activation).map_err(unsupported)?;
+            let stride = if k < last {
+                stride_for(l.outputs)
+            } else {
+                l.outputs
+            };
             layers.push(LayerPlan {
                 inputs: l.inputs,
                 outputs: l.outputs,
@@ -472,10 +515,16 @@ impl Run {
                 weight: l.weight_offset,
                 bias: l.bias_offset,
                 z: gpu.alloc(batch * l.outputs)?,
-                a: gpu.alloc(batch * l.outputs)?,
+                a: if k < last && fold {
+                    gpu.upload(&with_ones(batch, l.outputs, stride))?
+                } else {
+                    gpu.alloc(batch * stride)?
+                },
+                stride,
                 delta: gpu.alloc(batch * l.outputs)?,
             });
         }
+        let xs = stride_for(net.inputs);
         let (labels, targets, stats_cols) = match &train.y {
             Targets::Classes(c) => {
                 let c: Vec<i32> = c.iter().map(|&v| v as i32).collect();
@@ -521,7 +570,13 @@ impl Run {
             labels,
             targets,
             order: gpu.alloc(rows)?,
-            xb: gpu.alloc(batch * net.inputs)?,
+            xb: if fold {
+                gpu.upload(&with_ones(batch, net.inputs, xs))?
+            } else {
+                gpu.alloc(batch * xs)?
+            },
+            xs,
+            fold,
             lb: gpu.alloc(batch)?,
             tb: gpu.alloc(batch * outputs)?,
             params: gpu.upload(&f32s(&net.params))?,
@@ -708,6 +763,15 @@ impl Run {
         graph.ok_or_else(|| self.gpu.err("CUDA graph capture", "nothing captured"))
     }
 
+    /// Layer k's input and the floats between its rows: the batch, or the layer below's h.
+    fn input(&self, k: usize) -> (u64, usize) {
+        let s = &self.gpu.stream;
+        match k {
+            0 => (raw(&self.xb, s), self.xs),
+            _ => (raw(&self.layers[k - 1].a, s), self.layers[k - 1].stride),
+        }
+    }
+
     /// Every launch of one training step, in order, on the run's stream.
     fn launch_step(&self, rows: usize) -> Result<()> {
         let g = &self.gpu;
@@ -743,27 +807,30 @@ impl Run {
                 .arg(&tb)
                 .arg(&targets)
                 .arg(&tcols);
+            let xs = self.xs as i32;
+            b.arg(&xs);
             // SAFETY: the argument list matches the kernel's signature in kernels.cu.
             unsafe { b.launch(cfg) }.map_err(le)?;
         }
         // forward
         let last = self.layers.len() - 1;
         for (k, l) in self.layers.iter().enumerate() {
-            let input = if k == 0 {
-                p(&self.xb)
-            } else {
-                p(&self.layers[k - 1].a)
-            };
+            let input = self.input(k);
             let w = params + 4 * l.weight as u64;
-            let bias = l.bias.map_or(null, |o| params + 4 * o as u64);
             let (z, a) = (p(&l.z), p(&l.a));
+            // Folded, the bias is in the product ([x 1]·[W; b], see `with_ones`), not the kernels.
+            let bias = match l.bias {
+                Some(o) if !self.fold => params + 4 * o as u64,
+                _ => null,
+            };
+            let k_in = l.inputs + usize::from(self.fold && l.bias.is_some());
             g.gemm(
-                (rows, l.outputs, l.inputs),
+                (rows, l.outputs, k_in),
                 input,
                 Trans::No,
-                w,
+                (w, l.outputs),
                 Trans::No,
-                z,
+                (z, l.outputs),
             )?;
             if k < last {
                 let n = (rows * l.outputs) as i64;
@@ -777,6 +844,8 @@ impl Run {
                     .arg(&l.act)
                     .arg(&l.alpha)
                     .arg(&l.keep_z);
+                let stride = l.stride as i32;
+                b.arg(&stride);
                 // SAFETY: as above.
                 unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
             } else {
@@ -820,33 +889,34 @@ impl Run {
                 unsafe { b.launch(cfg) }.map_err(le)?;
             }
         }
-        g.column_sums(
-            p(&self.stats),
-            rows,
-            self.stats_cols,
-            p(&self.ones),
-            p(&self.sums),
-        )?;
+        // The tally's sums: small batches in finish_step itself, else one product with ones.
+        let small = rows * self.stats_cols <= 16384 && self.stats_cols <= 4;
+        if !small {
+            g.column_sums(
+                p(&self.stats),
+                rows,
+                self.stats_cols,
+                p(&self.ones),
+                p(&self.sums),
+            )?;
+        }
         // backward: the seed's chain rule, last layer first
         for k in (0..self.layers.len()).rev() {
             let l = &self.layers[k];
-            let input = if k == 0 {
-                p(&self.xb)
-            } else {
-                p(&self.layers[k - 1].a)
-            };
             let delta = p(&l.delta);
             let gw = grads + 4 * l.weight as u64;
-            // ∂E/∂W = xᵀ·δ   [in × B]·[B × out]
+            // ∂E/∂W = xᵀ·δ   [in × B]·[B × out]; folded, [∂E/∂W; ∂E/∂b] = [x 1]ᵀ·δ at once
+            let k_in = l.inputs + usize::from(self.fold && l.bias.is_some());
             g.gemm(
-                (l.inputs, l.outputs, rows),
-                input,
+                (k_in, l.outputs, rows),
+                self.input(k),
                 Trans::Yes,
-                delta,
+                (delta, l.outputs),
                 Trans::No,
-                gw,
+                (gw, l.outputs),
             )?;
-            if let Some(o) = l.bias {
+            if let (Some(o), false) = (l.bias, self.fold) {
+                // ∂E/∂b = Σ over rows of δ
                 g.column_sums(delta, rows, l.outputs, p(&self.ones), grads + 4 * o as u64)?;
             }
             if k > 0 {
@@ -856,11 +926,11 @@ impl Run {
                 // ∂E/∂x = δ·Wᵀ   [B × out]·[out × in], then ⊙ Φ'(h') of the layer below
                 g.gemm(
                     (rows, l.inputs, l.outputs),
-                    delta,
+                    (delta, l.outputs),
                     Trans::No,
-                    w,
+                    (w, l.outputs),
                     Trans::Yes,
-                    dprev,
+                    (dprev, l.inputs),
                 )?;
                 let n = (rows * prev.outputs) as i64;
                 let z = if prev.keep_z == 1 { p(&prev.z) } else { null };
@@ -872,6 +942,8 @@ impl Run {
                     .arg(&n)
                     .arg(&prev.act)
                     .arg(&prev.alpha);
+                let (cols, stride) = (prev.outputs as i32, prev.stride as i32);
+                b.arg(&cols).arg(&stride);
                 // SAFETY: as above.
                 unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
             }
@@ -926,12 +998,15 @@ impl Run {
         }
         {
             let sums = p(&self.sums);
+            let stats = if small { p(&self.stats) } else { null };
             let sc = self.stats_cols as i32;
             let epoch = raw(&self.epoch, s);
             let losses = p(&self.losses);
             let counters = raw(&self.counters, s);
             let mut b = s.launch_builder(&g.finish_step);
             b.arg(&sums)
+                .arg(&stats)
+                .arg(&rows_i)
                 .arg(&sc)
                 .arg(&epoch)
                 .arg(&losses)
