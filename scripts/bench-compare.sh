@@ -12,8 +12,13 @@
 # and as a share of the FMA peak measured in the same run, peak memory, and the accuracy or MSE
 # after the epochs. Contaminated runs (foreign CPU in the timed region) are repeated.
 #
+# The Rust peers (burn with its flex backend, candle, dfdx: ../shared/bench/peers/rust) are built
+# once into RUST_PEERS (about 10 minutes on 2 cores) when SYSTEMS names them. They do not report the
+# foreign CPU of their timed region, so only the quiet-machine wait guards their runs.
+#
 # Environment: PEERS_VENV (default as setup.sh), REPS (3), EPOCHS (1: the timing runs), CASES
-# (all three), SYSTEMS (mlp torch torch-fused sklearn), MAX_LOAD (1.0), OUT (bench/results/compare-DATE.jsonl).
+# (all three), SYSTEMS (mlp torch torch-fused sklearn burn candle dfdx), MAX_LOAD (1.0),
+# RUST_PEERS (~/.cache/mlp-bench/rust-peers), OUT (bench/results/compare-DATE.jsonl).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${SHARED:-$root/../shared}"
@@ -24,7 +29,8 @@ export PEERS_VENV
 REPS="${REPS:-3}"
 EPOCHS="${EPOCHS:-1}"
 CASES="${CASES:-seed-online mnist-mlp-small mnist-mlp-wide}"
-SYSTEMS="${SYSTEMS:-mlp torch torch-fused sklearn}"
+SYSTEMS="${SYSTEMS:-mlp torch torch-fused sklearn burn candle dfdx}"
+RUST_PEERS="${RUST_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/mlp-bench/rust-peers}"
 MAX_LOAD="${MAX_LOAD:-1.0}"
 mkdir -p "$root/bench/results"
 OUT="${OUT:-$root/bench/results/compare-$(date +%Y%m%d-%H%M%S).jsonl}"
@@ -33,6 +39,13 @@ PY="$PEERS_VENV/bin/python"
 bash "$peers/setup.sh" > /dev/null
 (cd "$root" && cargo build --release --quiet)
 MLP="$root/target/release/mlp"
+if echo " $SYSTEMS " | grep -qE ' (burn|candle|dfdx) '; then
+  if [ ! -d "$RUST_PEERS" ]; then
+    mkdir -p "$(dirname "$RUST_PEERS")" && cp -r "$peers/rust" "$RUST_PEERS" && chmod -R u+w "$RUST_PEERS"
+  fi
+  (cd "$RUST_PEERS" && cargo build --release --quiet -p burn-mlp -p candle-mlp \
+     && cargo build --release --quiet --manifest-path dfdx-mlp/Cargo.toml)
+fi
 
 busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 wait_quiet() {
@@ -70,11 +83,14 @@ run() {  # run <case> <system> <seed>
     torch-fused) [ "$case" = mnist-mlp-wide ] || return 0
                  line=$("$PY" "$peers/torch_mlp.py" "${args[@]}" --fused-adam 2>/dev/null | tail -n 1) ;;
     sklearn) line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" "$peers/sklearn_mlp.py" "${args[@]}" 2>/dev/null | tail -n 1) ;;
+    burn) line=$("$RUST_PEERS/target/release/burn-mlp" --backend flex "${args[@]}" 2>/dev/null | tail -n 1) ;;
+    candle) line=$("$RUST_PEERS/target/release/candle-mlp" "${args[@]}" 2>/dev/null | tail -n 1) ;;
+    dfdx) line=$("$RUST_PEERS/dfdx-mlp/target/release/dfdx-mlp" "${args[@]}" 2>/dev/null | tail -n 1) ;;
   esac
   [ -n "$line" ] || { echo "# $case $sys: no output" >&2; return 0; }
   # A run whose timed region saw more than 0.05 s + 5 % of foreign CPU is contaminated (PROTOCOL.md §1):
   # logged apart and repeated, up to 3 tries.
-  if ! "$PY" -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["foreign_cpu_s"] <= 0.05 + 0.05 * r["train_seconds"] else 1)' "$line"; then
+  if ! "$PY" -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r.get("foreign_cpu_s", 0.0) <= 0.05 + 0.05 * r["train_seconds"] else 1)' "$line"; then
     echo "$line" >> "${OUT%.jsonl}.contaminated.jsonl"
     if [ "${4:-1}" -lt 3 ]; then wait_quiet; run "$case" "$sys" "$seed" $(( ${4:-1} + 1 )); return 0; fi
   fi
@@ -107,7 +123,7 @@ for case in ["seed-online", "mnist-mlp-small", "mnist-mlp-wide"]:
     if "mlp" not in by:
         continue
     ours = statistics.median(spe(r) for r in by["mlp"])
-    for label in ["mlp", "torch", "torch-fused", "sklearn"]:
+    for label in ["mlp", "torch", "torch-fused", "sklearn", "burn", "candle", "dfdx"]:
         rs = by.get(label)
         if not rs:
             continue

@@ -19,6 +19,7 @@ use mlp::{
 use serde_json::json;
 
 use crate::progress::Bar;
+use crate::train_args::{merge, parse_config};
 use crate::{plot, source, TrainArgs};
 
 /// Set by Ctrl-C (SIGINT): training stops after the current batch and writes a checkpoint.
@@ -30,31 +31,16 @@ pub fn resolve(args: TrainArgs) -> Result<TrainArgs> {
         return Ok(args);
     };
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let file: TrainArgs = toml::from_str(&text).map_err(|e| {
-        let (line, column) = e.span().map_or((0, 0), |s| line_col(&text, s.start));
-        Error::Parse {
-            path: path.clone(),
-            line,
-            column,
-            message: e.message().to_string(),
-        }
+    let file = parse_config(&text).map_err(|(line, column, message)| Error::Parse {
+        path: path.clone(),
+        line,
+        column,
+        message,
     })?;
-    let mut merged = serde_json::to_value(&file).expect("serialisable");
-    let flags = serde_json::to_value(&args).expect("serialisable");
-    for (k, v) in flags.as_object().expect("an object") {
-        merged[k] = v.clone();
-    }
-    let mut out: TrainArgs = serde_json::from_value(merged)
-        .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+    let mut out =
+        merge(&file, &args).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
     out.config = Some(path);
     Ok(out)
-}
-
-fn line_col(text: &str, offset: usize) -> (u64, u64) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() as u64 + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
-    (line, column)
 }
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {

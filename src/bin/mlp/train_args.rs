@@ -1,0 +1,191 @@
+//! `mlp train`'s flags, which are also the keys of its `--config` TOML files, and the reading of
+//! such a file. Kept apart from the rest of the command line (it needs only clap, serde, toml and
+//! serde_json) so that the fuzz target `config` can compile it as it is.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `mlp train`. Every flag also has a key in `--config` files, named like the flag in snake_case
+/// (`--batch-size` is `batch_size`); flags override the file.
+#[derive(Args, Serialize, Deserialize, Default, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct TrainArgs {
+    /// A .csv or .npy file, a folder of MNIST IDX files, or a built-in data set: iris, digits [default: digits]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The target column: a header name or a 0-based index [default: the last column]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// For .npy data: a second .npy array holding the targets
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
+    /// Test data (same format as --data) instead of a split
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// Fraction held out for testing when there is no --test (and no MNIST t10k files) [default: 0.2]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f64>,
+    /// Fraction of the training rows held out for validation [default: 0, or 0.1 with --early-stopping]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_split: Option<f64>,
+    /// classification or regression [default: inferred from the target, and the reason printed]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Hidden layer widths, e.g. 128,64 [default: 128]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<String>,
+    /// Hidden activation, or one per layer: relu,tanh [default: relu]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
+    /// Output activation [default: softmax for classification, identity for regression]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// mse, half_mse, mae, huber(δ), bce, cross_entropy [default: from the output activation]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<String>,
+    /// sgd, momentum, nesterov, adam, adamw, rmsprop [default: adam]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<String>,
+    /// Learning rate α [default: 0.001]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Momentum μ for sgd/momentum/nesterov [default: 0.9 for momentum and nesterov, 0 for sgd]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    /// L2 weight decay λ on the weights (decoupled with adamw) [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+    /// Learning-rate schedule: constant, step:EVERY:GAMMA, exponential:GAMMA, cosine[:MIN], plateau[:FACTOR:PATIENCE[:MIN]] [default: constant]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Clip the gradient's global L2 norm to this value [default: no clipping]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
+    /// Weight initialiser: he_uniform, he_normal, glorot_uniform, glorot_normal, torch [default: he_uniform]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
+    /// Passes over the training data [default: 20]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Rows per update; 1 is the seed's online rule [default: 32]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Seeds initialisation, shuffling and splits [default: 0]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Threads; results are bit-identical for any number [default: all cores]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// cpu, cuda or cuda:N [default: cpu]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// f32, f64, or tf32 (f32 with TF32 tensor-core products, --device cuda only) [default: f32]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
+    /// No bias terms: y = Φ(x·W), exactly the seed's network
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_bias: bool,
+    /// Do not standardise the features (default: standardised with training statistics; MNIST pixels are only scaled to [0, 1])
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_standardize: bool,
+    /// Stop after this many epochs without a better validation loss; the best weights are kept
+    #[arg(long, value_name = "PATIENCE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<usize>,
+    /// Where to write the model [default: model.safetensors]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out: Option<PathBuf>,
+    /// Write a checkpoint (model + optimizer state) here during training
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+    /// Checkpoint every N epochs [default: 1]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_every: Option<usize>,
+    /// Continue exactly from a checkpoint written by --checkpoint (same data and flags)
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<PathBuf>,
+    /// Append one JSON object per epoch to this file
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
+    /// Draw loss and metric curves to this .svg or .png file
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plot: Option<PathBuf>,
+    /// Read settings from a TOML file (keys named like the flags, in snake_case)
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// text or json (one final JSON object on stdout) [default: text]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Print nothing but errors (and the final JSON with --format json)
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub quiet: bool,
+}
+
+/// Reads a `--config` file's text. Errors give the 1-based line and column where TOML or the
+/// schema (an unknown key: the message lists the known ones) went wrong.
+pub fn parse_config(text: &str) -> Result<TrainArgs, (u64, u64, String)> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        (line, column, e.message().to_string())
+    })
+}
+
+/// The file's settings with the flags given on the command line laid over them.
+pub fn merge(file: &TrainArgs, flags: &TrainArgs) -> Result<TrainArgs, String> {
+    let mut merged = serde_json::to_value(file).map_err(|e| e.to_string())?;
+    let flags = serde_json::to_value(flags).map_err(|e| e.to_string())?;
+    if let (Some(m), Some(f)) = (merged.as_object_mut(), flags.as_object()) {
+        for (k, v) in f {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(merged).map_err(|e| e.to_string())
+}
+
+fn line_col(text: &str, offset: usize) -> (u64, u64) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+    (line, column)
+}
