@@ -811,6 +811,35 @@ fn fuzz_regressions() {
     assert!(err.contains("npy-header-length-3.6GB.npy"), "{err}");
 }
 
+/// Class labels 0 and −0 in one CSV (found by fuzzing, the found input kept beside a minimal one):
+/// they are one class, and training goes on; it used to panic looking the labels up.
+#[test]
+fn fuzz_regression_minus_zero_label() {
+    let d = Dir::new("minus-zero");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let small = fixtures.join("csv-labels-zero-and-minus-zero.csv");
+    let (data, _) =
+        mlp::data::read_csv::<f32>(&small, &mlp::data::TargetColumn::Last, None).unwrap();
+    assert_eq!(data.class_names, vec!["0", "1"]);
+    assert_eq!(data.classes().unwrap(), &[0, 0, 1, 0, 1]);
+    let found = fixtures.join("csv-minus-zero-label-found.csv");
+    let out = d.path("m.safetensors");
+    for f in [&small, &found] {
+        ok(
+            &d,
+            &[
+                "train",
+                "--data",
+                f.to_str().unwrap(),
+                "--epochs",
+                "1",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+    }
+}
+
 /// A 118-byte NPY header of nested brackets that kept the header parser busy for 50 s (found by
 /// fuzzing): refused before it is parsed.
 #[test]

@@ -279,16 +279,19 @@ pub fn infer_task(values: &[f64], column: &str) -> (Task, String) {
 }
 
 /// Class indices for numeric labels, classes in increasing order, named as the numbers print.
+/// −0 is the class 0 (fuzzing found labels 0 and −0 breaking the lookup: sorted by `total_cmp`,
+/// which orders −0 before 0, but deduplicated by `==`, which calls them equal).
 pub fn classes_from_numbers(values: &[f64]) -> (Vec<usize>, Vec<String>) {
-    let mut distinct: Vec<f64> = values.to_vec();
+    let label = |x: f64| if x == 0.0 { 0.0 } else { x };
+    let mut distinct: Vec<f64> = values.iter().map(|&x| label(x)).collect();
     distinct.sort_by(|a, b| a.total_cmp(b));
-    distinct.dedup();
+    distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
     let ids = values
         .iter()
-        .map(|x| {
+        .map(|&x| {
             distinct
-                .binary_search_by(|d| d.total_cmp(x))
-                .expect("present")
+                .binary_search_by(|d| d.total_cmp(&label(x)))
+                .expect("every label is among the distinct ones")
         })
         .collect();
     (ids, distinct.iter().map(|d| format_number(*d)).collect())
@@ -394,6 +397,13 @@ pub mod builtin {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn minus_zero_is_the_class_zero() {
+        let (ids, names) = super::classes_from_numbers(&[0.0, -0.0, 2.0, -0.0, 1.0]);
+        assert_eq!(ids, vec![0, 0, 2, 0, 1]);
+        assert_eq!(names, vec!["0", "1", "2"]);
+    }
+
     use super::*;
 
     #[test]
