@@ -443,57 +443,52 @@ impl<T: Float> Trainer<T> {
                 (&mut sum_loss, &mut rows_done, &mut tally),
                 progress,
             )?;
-        }
-        let cpu_batches = if self.config.device == Device::Cpu {
-            n_batches
         } else {
-            first_batch
-        };
-        let pool = &self.pool;
-        let result = pool.install(|| -> Result<()> {
-            for k in first_batch..cpu_batches {
-                let (x, t) = batches.gather(k, &train.x, &train.y);
-                let rows = x.rows;
-                self.net.forward(x, &mut self.ws, self.par);
-                let loss = self.ws.evaluate_loss(&self.net, &self.loss, t, true);
-                if !loss.is_finite() {
-                    return Err(Error::Diverged {
+            let pool = &self.pool;
+            pool.install(|| -> Result<()> {
+                for k in first_batch..n_batches {
+                    let (x, t) = batches.gather(k, &train.x, &train.y);
+                    let rows = x.rows;
+                    self.net.forward(x, &mut self.ws, self.par);
+                    let loss = self.ws.evaluate_loss(&self.net, &self.loss, t, true);
+                    if !loss.is_finite() {
+                        return Err(Error::Diverged {
+                            epoch,
+                            batch: k + 1,
+                            loss,
+                            learning_rate: lr,
+                        });
+                    }
+                    tally.add(self.ws.output(), t, self.net.outputs());
+                    self.net.backward(x, &mut self.ws, self.par);
+                    if let Some(c) = self.config.clip_grad_norm {
+                        clip_grad_norm(&mut self.ws.grads, c);
+                    }
+                    self.config.optimizer.step(
+                        &mut self.net.params,
+                        &mut self.ws.grads,
+                        &mut self.optimizer,
+                        lr,
+                        self.config.weight_decay,
+                        &self.decayed,
+                    );
+                    sum_loss += loss * rows as f64;
+                    rows_done += rows;
+                    control = progress(Progress::Batch {
                         epoch,
                         batch: k + 1,
+                        batches: n_batches,
                         loss,
-                        learning_rate: lr,
+                        rows_done,
                     });
+                    if control == Control::Stop && k + 1 < n_batches {
+                        stopped_after = Some(k + 1);
+                        return Ok(());
+                    }
                 }
-                tally.add(self.ws.output(), t, self.net.outputs());
-                self.net.backward(x, &mut self.ws, self.par);
-                if let Some(c) = self.config.clip_grad_norm {
-                    clip_grad_norm(&mut self.ws.grads, c);
-                }
-                self.config.optimizer.step(
-                    &mut self.net.params,
-                    &mut self.ws.grads,
-                    &mut self.optimizer,
-                    lr,
-                    self.config.weight_decay,
-                    &self.decayed,
-                );
-                sum_loss += loss * rows as f64;
-                rows_done += rows;
-                control = progress(Progress::Batch {
-                    epoch,
-                    batch: k + 1,
-                    batches: n_batches,
-                    loss,
-                    rows_done,
-                });
-                if control == Control::Stop && k + 1 < n_batches {
-                    stopped_after = Some(k + 1);
-                    return Ok(());
-                }
-            }
-            Ok(())
-        });
-        result?;
+                Ok(())
+            })?;
+        }
         if let Some(batches_done) = stopped_after {
             // Stopped mid-epoch: the epoch is not complete; remember where, for a checkpoint.
             self.position = Some(EpochPosition {

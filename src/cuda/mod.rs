@@ -247,12 +247,7 @@ impl Gpu {
 
     /// A grid-stride launch over n elements: enough blocks to fill the GPU, no more.
     fn elementwise(&self, n: usize) -> LaunchConfig {
-        let blocks = n.div_ceil(256).clamp(1, self.sms as usize * 16) as u32;
-        LaunchConfig {
-            grid_dim: (blocks, 1, 1),
-            block_dim: (256, 1, 1),
-            shared_mem_bytes: 0,
-        }
+        blocks(n.div_ceil(256).clamp(1, self.sms as usize * 16) as u32)
     }
 
     /// C = A·B for row-major matrices (cuBLAS is column-major: it computes Cᵀ = Bᵀ·Aᵀ, which is the
@@ -323,6 +318,15 @@ impl Gpu {
 enum Trans {
     No,
     Yes,
+}
+
+/// A one-dimensional launch of `n` blocks of 256 threads (every kernel here is written for 256).
+fn blocks(n: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (n, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    }
 }
 
 /// The raw device address of a buffer (event tracking is off, so nothing is recorded).
@@ -866,11 +870,7 @@ impl Run {
                 let inv_all = (1.0 / (rows * l.outputs) as f64) as f32;
                 let stats = p(&self.stats);
                 let sc = self.stats_cols as i32;
-                let cfg = LaunchConfig {
-                    grid_dim: (rows.div_ceil(8).min(8192) as u32, 1, 1),
-                    block_dim: (256, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = blocks(rows.div_ceil(8).min(8192) as u32);
                 let mut b = s.launch_builder(&g.output_layer);
                 b.arg(&z)
                     .arg(&a)
@@ -954,20 +954,16 @@ impl Run {
             Some(max_norm) => {
                 let partial = raw(&self.clip_partial, s);
                 let scale = p(&self.clip_scale);
-                let cfg = LaunchConfig {
-                    grid_dim: (CLIP_BLOCKS, 1, 1),
-                    block_dim: (256, 1, 1),
-                    shared_mem_bytes: 0,
-                };
+                let cfg = blocks(CLIP_BLOCKS);
                 let mut b = s.launch_builder(&g.sum_squares);
                 b.arg(&grads).arg(&n).arg(&partial);
                 // SAFETY: as above.
                 unsafe { b.launch(cfg) }.map_err(le)?;
-                let blocks = CLIP_BLOCKS as i32;
+                let partials = CLIP_BLOCKS as i32;
                 let mut b = s.launch_builder(&g.clip_factor);
-                b.arg(&partial).arg(&blocks).arg(&max_norm).arg(&scale);
+                b.arg(&partial).arg(&partials).arg(&max_norm).arg(&scale);
                 // SAFETY: as above.
-                unsafe { b.launch(LaunchConfig::for_num_elems(1)) }.map_err(le)?;
+                unsafe { b.launch(blocks(1)) }.map_err(le)?;
                 scale
             }
             None => null,
@@ -1012,11 +1008,7 @@ impl Run {
                 .arg(&losses)
                 .arg(&counters)
                 .arg(&batches_i);
-            let cfg = LaunchConfig {
-                grid_dim: (1, 1, 1),
-                block_dim: (256, 1, 1),
-                shared_mem_bytes: 0,
-            };
+            let cfg = blocks(1);
             // SAFETY: as above.
             unsafe { b.launch(cfg) }.map_err(le)?;
         }

@@ -106,6 +106,21 @@ fn rusage() -> (f64, f64, f64) {
     (t(ru.ru_utime), t(ru.ru_stime), ru.ru_maxrss as f64 / 1024.0)
 }
 
+/// A benchmark's network: `widths` from inputs to outputs, `hidden` between the layers, `output`
+/// at the end; He-uniform weights, zero biases.
+fn network(
+    widths: &[usize],
+    hidden: Activation,
+    output: Activation,
+    seed: u64,
+) -> mlp::Network<f32> {
+    let mut spec = NetworkSpec::new(widths[0]);
+    for &w in &widths[1..widths.len() - 1] {
+        spec = spec.dense(w, hidden.clone());
+    }
+    spec.dense(widths[widths.len() - 1], output).build(seed)
+}
+
 /// The cases of `../shared/bench/peers/torch_gpu_mlp.py`: (widths, loss, optimizer, lr, batch);
 /// ReLU between layers, biases on.
 fn gpu_case(name: &str) -> Result<(Vec<usize>, Loss, Optimizer, f64, usize)> {
@@ -160,16 +175,12 @@ fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
         let y = (0..rows * outputs).map(|_| rng.normal() as f32).collect();
         Dataset::regression(x, mlp::Matrix::from_vec(rows, outputs, y))
     };
-    let mut spec = NetworkSpec::new(inputs);
-    for &w in &widths[1..widths.len() - 1] {
-        spec = spec.dense(w, Activation::Relu);
-    }
     let output = if loss == Loss::CrossEntropy {
         Activation::Softmax
     } else {
         Activation::Identity
     };
-    let net = spec.dense(outputs, output).build::<f32>(a.seed);
+    let net = network(&widths, Activation::Relu, output, a.seed);
     let config = TrainConfig {
         batch_size: batch,
         learning_rate: lr,
@@ -212,18 +223,12 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     let (train, test) = load(&a.case, &a.data_dir)?;
     let load_seconds = load_started.elapsed().as_secs_f64();
     let regression = a.case == "seed-online";
-    let mut spec = NetworkSpec::new(layers[0]);
-    for &w in &layers[1..layers.len() - 1] {
-        spec = spec.dense(w, hidden.clone());
-    }
     let output = if regression {
         Activation::Identity
     } else {
         Activation::Softmax
     };
-    let net = spec
-        .dense(*layers.last().expect("layers"), output)
-        .build::<f32>(a.seed);
+    let net = network(&layers, hidden, output, a.seed);
     let loss = if regression {
         Loss::HalfSquaredError
     } else {
