@@ -320,26 +320,14 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
     if m == 0 || n == 0 {
         return;
     }
+    if m * n * k <= TINY_MACS {
+        tiny(dst, accum, a, b);
+        return;
+    }
     let parallelism = match par {
         Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => gemm::Parallelism::Rayon(t),
         _ => gemm::Parallelism::None,
     };
-    if m * n * k <= TINY_MACS {
-        // Written out here rather than called: at these sizes (the seed's 8-3-1 network at batch 1)
-        // any GEMM library's dispatch and packing cost more than the few dozen multiply-adds.
-        // Not a GEMM kernel: one dot product per element, summed in order of k.
-        for i in 0..m {
-            for j in 0..n {
-                let mut s = T::ZERO;
-                for p in 0..k {
-                    s += a.at(i, p) * b.at(p, j);
-                }
-                let d = &mut dst[i * n + j];
-                *d = if accum == Accum::Add { *d + s } else { s };
-            }
-        }
-        return;
-    }
     // SAFETY: the assertions above guarantee that every element addressed by the shapes and strides
     // lies inside `dst`, `a.data` and `b.data`; `dst` is borrowed mutably, so it aliases neither.
     unsafe {
@@ -364,6 +352,44 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
             false,
             parallelism,
         )
+    }
+}
+
+/// A product of a few dozen multiply-adds (the seed's 8-3-1 network at batch 1), written out here
+/// rather than called: at these sizes any GEMM library's dispatch and packing cost more than the
+/// arithmetic. Not a GEMM kernel: one dot product per element, summed in order of k (onto the
+/// element's old value, with [`Accum::Add`]).
+fn tiny<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let last = |v: &View<'_, T>| (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
+    assert!(m > 0 && k > 0 && n > 0 && last(&a) < a.data.len() && last(&b) < b.data.len());
+    let dst = &mut dst[..m * n];
+    if k == 1 {
+        // An outer product (∂E/∂W = xᵀ·δ at batch 1): one multiply per element.
+        for (i, d_row) in dst.chunks_exact_mut(n).enumerate() {
+            // SAFETY: i·rs ≤ last(a) and j·cs ≤ last(b), checked above.
+            let ai = unsafe { *a.data.get_unchecked(i * a.row_stride) };
+            for (j, d) in d_row.iter_mut().enumerate() {
+                let s = if accum == Accum::Add { *d } else { T::ZERO };
+                *d = s + ai * unsafe { *b.data.get_unchecked(j * b.col_stride) };
+            }
+        }
+        return;
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let d = &mut dst[i * n + j];
+            let mut s = if accum == Accum::Add { *d } else { T::ZERO };
+            let (mut ia, mut ib) = (i * a.row_stride, j * b.col_stride);
+            for _ in 0..k {
+                // SAFETY: ia = i·rs + p·cs ≤ last(a) and ib = p·rs + j·cs ≤ last(b) for p < k,
+                // both checked against the lengths above.
+                s += unsafe { *a.data.get_unchecked(ia) * *b.data.get_unchecked(ib) };
+                ia += a.col_stride;
+                ib += b.row_stride;
+            }
+            *d = s;
+        }
     }
 }
 
