@@ -491,8 +491,9 @@ mod tests {
     }
 
     /// A large buffer is updated in blocks on the pool's threads, with AVX2 where the CPU has it;
-    /// the oracle is the same step applied to each parameter alone (a one-element buffer takes the
-    /// scalar path). Every bit must agree, on one thread and on three.
+    /// the oracle is the same step applied to each parameter alone (a one-element buffer is updated
+    /// by the loop's scalar tail, never in vector lanes). Every bit must agree, on one thread and on
+    /// three.
     #[test]
     fn blocks_and_lanes_change_no_bit() {
         let n = 3 * BLOCK + 5;
