@@ -366,12 +366,18 @@ fn tiny<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>) {
     let dst = &mut dst[..m * n];
     if k == 1 {
         // An outer product (∂E/∂W = xᵀ·δ at batch 1): one multiply per element.
-        for (i, d_row) in dst.chunks_exact_mut(n).enumerate() {
-            // SAFETY: i·rs ≤ last(a) and j·cs ≤ last(b), checked above.
-            let ai = unsafe { *a.data.get_unchecked(i * a.row_stride) };
-            for (j, d) in d_row.iter_mut().enumerate() {
+        // Column by column: the inner loop's stores are strided, so LLVM leaves it a plain scalar
+        // loop instead of a vector loop whose set-up outweighs three elements.
+        for j in 0..n {
+            // SAFETY: j·cs ≤ last(b) and i·rs ≤ last(a), checked above; i·n + j < m·n = dst.len().
+            let bj = unsafe { *b.data.get_unchecked(j * b.col_stride) };
+            let (mut ia, mut id) = (0, j);
+            for _ in 0..m {
+                let d = unsafe { dst.get_unchecked_mut(id) };
                 let s = if accum == Accum::Add { *d } else { T::ZERO };
-                *d = s + ai * unsafe { *b.data.get_unchecked(j * b.col_stride) };
+                *d = s + unsafe { *a.data.get_unchecked(ia) } * bj;
+                ia += a.row_stride;
+                id += n;
             }
         }
         return;
