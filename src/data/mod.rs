@@ -397,14 +397,14 @@ pub mod builtin {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn minus_zero_is_the_class_zero() {
-        let (ids, names) = super::classes_from_numbers(&[0.0, -0.0, 2.0, -0.0, 1.0]);
+        let (ids, names) = classes_from_numbers(&[0.0, -0.0, 2.0, -0.0, 1.0]);
         assert_eq!(ids, vec![0, 0, 2, 0, 1]);
         assert_eq!(names, vec!["0", "1", "2"]);
     }
-
-    use super::*;
 
     #[test]
     fn builtins_load_with_their_documented_shapes() {
