@@ -376,3 +376,235 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
         w[i] = wi;
     }
 }
+
+// ---- The fused path for narrow networks (every width ≤ FUSED_MAX) -------------------------------
+//
+// The layer-by-layer path above moves every activation through device memory several times a step:
+// h' written by cuBLAS and read back, h written, δ written by cuBLAS and read back, … For a 64-wide
+// network at batch 65536 that is ~0.8 GB a step, and the step is bound by it. Here one kernel runs
+// the whole forward pass and one the whole backward pass (but for the products ∂E/∂W = xᵀ·δ, which
+// stay with cuBLAS), a tile of FUSED_ROWS rows per block, the activations of the tile kept in
+// shared memory from layer to layer, as tiny-cuda-nn's fully fused MLP does; unlike it, in f32 and
+// for any width up to FUSED_MAX. Each hidden h is still written once (∂E/∂W needs it), and each δ.
+//
+// Layer l's description, meta[l·FUSED_META + …]: 0 inputs, 1 outputs, 2 offset of W [in × out] in
+// the flat parameter buffer, 3 offset of b (−1: none), 4 activation code, 5 α's bits.
+// ptrs[2l] is layer l's output ([rows × outputs]: h = Φ(x·W + b) for a hidden layer, h' = x·W + b
+// for the last, whose Φ and loss output_layer applies), ptrs[2l + 1] its δ = ∂E/∂h'.
+//
+// Shared memory: two activation tiles [FUSED_ROWS × ks] (row-major, ks = the widest layer rounded
+// up to 8, plus 4: rows 16 banks apart, so that a warp's two row groups never share a bank) and one
+// weight tile [K × n], K and n rounded up to 4 with zeros.
+//
+// Thread t of 256 computes rows 4·(t/16) … +3 and columns 4·(t%16) + 64p … +3 (p = 0, 1) of a
+// tile's product: per four steps of k, four 16-byte loads of its rows and four of W's, 64 FMAs.
+#define FUSED_ROWS 64
+#define FUSED_MAX 128
+#define FUSED_META 6
+
+__device__ __forceinline__ int round4(int n) { return (n + 3) & ~3; }
+
+// acc[p][i][j] = Σ_k in[(4·rg + i)·ks + k] · w[k·ws + 4·cg + 64p + j], for k < k4 (a multiple of 4;
+// the tiles hold zeros past their widths), over the columns below n.
+__device__ __forceinline__ void tile_product(const float* in, int ks, const float* w, int ws, int k4,
+                                             int n, float acc[2][4][4]) {
+    int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
+#pragma unroll
+    for (int p = 0; p < 2; p++)
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[p][i][j] = 0.f;
+    for (int k = 0; k < k4; k += 4) {
+        float a[4][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float4 v = *reinterpret_cast<const float4*>(in + (4 * rg + i) * ks + k);
+            a[i][0] = v.x; a[i][1] = v.y; a[i][2] = v.z; a[i][3] = v.w;
+        }
+#pragma unroll
+        for (int p = 0; p < 2; p++) {
+            int c = 4 * cg + 64 * p;
+            if (c < n) {
+                float b[4][4];
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    float4 v = *reinterpret_cast<const float4*>(w + (k + q) * ws + c);
+                    b[q][0] = v.x; b[q][1] = v.y; b[q][2] = v.z; b[q][3] = v.w;
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int q = 0; q < 4; q++)
+#pragma unroll
+                        for (int j = 0; j < 4; j++) acc[p][i][j] = fmaf(a[i][q], b[q][j], acc[p][i][j]);
+            }
+        }
+    }
+}
+
+// A [rows × cols] row-major matrix's tile (rows r0 … r0 + FUSED_ROWS − 1) into shared memory, row
+// stride ks, zeros past the last row and between cols and round4(cols).
+__device__ __forceinline__ void load_tile(float* s, int ks, const float* __restrict__ g, int gs, int r0,
+                                          int rows, int cols) {
+    int c4 = round4(cols);
+    if (cols == c4 && (gs & 3) == 0) {  // whole rows of 16-byte pieces
+        int q = cols >> 2;
+        for (int e = threadIdx.x; e < FUSED_ROWS * q; e += blockDim.x) {
+            int r = e / q, c = 4 * (e - r * q);
+            *reinterpret_cast<float4*>(s + r * ks + c) =
+                r0 + r < rows ? *reinterpret_cast<const float4*>(g + (long)(r0 + r) * gs + c)
+                              : make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+        return;
+    }
+    for (int e = threadIdx.x; e < FUSED_ROWS * c4; e += blockDim.x) {
+        int r = e / c4, c = e - r * c4;
+        s[r * ks + c] = (r0 + r < rows && c < cols) ? g[(long)(r0 + r) * gs + c] : 0.f;
+    }
+}
+
+// A [k × n] row-major matrix into shared memory as [round4(k) × round4(n)], zeros in the margins.
+__device__ __forceinline__ void load_weights(float* ws, const float* __restrict__ w, int k, int n) {
+    int k4 = round4(k), n4 = round4(n);
+    if (k == k4 && n == n4 && (reinterpret_cast<unsigned long long>(w) & 15) == 0) {
+        // the same layout: a straight copy in 16-byte pieces
+        for (int e = threadIdx.x; e < (k * n) >> 2; e += blockDim.x)
+            reinterpret_cast<float4*>(ws)[e] = reinterpret_cast<const float4*>(w)[e];
+        return;
+    }
+    for (int e = threadIdx.x; e < k4 * n4; e += blockDim.x) {
+        int q = e / n4, c = e - q * n4;
+        ws[e] = (q < k && c < n) ? w[q * n + c] : 0.f;
+    }
+}
+
+// One thread's results for its rows and columns: v[i][j] (0 past n) into the next tile, and the
+// rows that exist into g ([rows × n] row-major).
+__device__ __forceinline__ void store_tile(float* s, int ks, float* __restrict__ g, int r0, int rows,
+                                           int n, int p, float v[4][4]) {
+    int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
+    int c = 4 * cg + 64 * p;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int r = 4 * rg + i;
+        *reinterpret_cast<float4*>(s + r * ks + c) = make_float4(v[i][0], v[i][1], v[i][2], v[i][3]);
+        long gr = r0 + r;
+        if (gr >= rows) continue;
+        if ((n & 3) == 0) {
+            *reinterpret_cast<float4*>(g + gr * n + c) = make_float4(v[i][0], v[i][1], v[i][2], v[i][3]);
+        } else {
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+                if (c + j < n) g[gr * n + c + j] = v[i][j];
+        }
+    }
+}
+
+// The forward pass of every layer for one tile of the batch x ([rows × xs], the first `inputs`
+// columns used). Block 0 also writes each Wᵀ ([out × in], at W's offset) into wt, for
+// fused_backward's coalesced loads.
+extern "C" __global__ void fused_forward(const float* __restrict__ x, int xs, int rows,
+                                         const float* __restrict__ w, float* __restrict__ wt,
+                                         const int* __restrict__ meta, float* const* __restrict__ ptrs,
+                                         int layers, int ks) {
+    extern __shared__ float fused_smem[];
+    float* cur = fused_smem;
+    float* next = fused_smem + FUSED_ROWS * ks;
+    float* ws = fused_smem + 2 * FUSED_ROWS * ks;
+    int r0 = blockIdx.x * FUSED_ROWS;
+    load_tile(cur, ks, x, xs, r0, rows, meta[0]);
+    int cg = threadIdx.x & 15;
+    for (int l = 0; l < layers; l++) {
+        const int* d = meta + l * FUSED_META;
+        int in = d[0], n = d[1], act = d[4];
+        float alpha = __int_as_float(d[5]);
+        const float* W = w + d[2];
+        const float* b = d[3] >= 0 ? w + d[3] : nullptr;
+        int k4 = round4(in), n4 = round4(n);
+        __syncthreads();  // the last layer's product is done with ws, and its outputs are in `cur`
+        load_weights(ws, W, in, n);
+        __syncthreads();
+        if (blockIdx.x == 0)
+            for (int e = threadIdx.x; e < in * n; e += blockDim.x) {
+                int c = e / in, k = e - c * in;
+                wt[d[2] + e] = ws[k * n4 + c];
+            }
+        float acc[2][4][4];
+        tile_product(cur, ks, ws, n4, k4, n, acc);
+        bool last = l == layers - 1;
+#pragma unroll
+        for (int p = 0; p < 2; p++) {
+            int c = 4 * cg + 64 * p;
+            if (c >= n) continue;
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    float v = 0.f;
+                    if (c + j < n) {
+                        v = acc[p][i][j] + (b != nullptr ? b[c + j] : 0.f);
+                        if (!last) v = act_value(act, alpha, v);
+                    }
+                    acc[p][i][j] = v;
+                }
+            store_tile(next, ks, ptrs[2 * l], r0, rows, n, p, acc[p]);
+        }
+        float* t = cur; cur = next; next = t;
+    }
+}
+
+// The backward pass through every layer but the first's ∂E/∂x: from the last layer's δ (written
+// by output_layer), δ_{l−1} = (δ_l·W_lᵀ) ⊙ Φ'(h_{l−1}) for l = L−1 … 1, one tile of rows per block,
+// each δ written for the ∂E/∂W products. Φ' is taken from h = Φ(h') alone (the fused path is
+// chosen only for such activations: see `bias_activation`).
+extern "C" __global__ void fused_backward(const float* __restrict__ wt, const int* __restrict__ meta,
+                                          float* const* __restrict__ ptrs, int layers, int rows, int ks) {
+    extern __shared__ float fused_smem[];
+    float* cur = fused_smem;
+    float* next = fused_smem + FUSED_ROWS * ks;
+    float* ws = fused_smem + 2 * FUSED_ROWS * ks;
+    int r0 = blockIdx.x * FUSED_ROWS;
+    int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
+    const int* top = meta + (layers - 1) * FUSED_META;
+    load_tile(cur, ks, ptrs[2 * (layers - 1) + 1], top[1], r0, rows, top[1]);
+    for (int l = layers - 1; l >= 1; l--) {
+        const int* d = meta + l * FUSED_META;
+        const int* below = meta + (l - 1) * FUSED_META;
+        int n = d[0], k = d[1];  // the product δ_l·W_lᵀ: [rows × out]·[out × in]
+        int act = below[4];
+        float alpha = __int_as_float(below[5]);
+        const float* h = ptrs[2 * (l - 1)];
+        float* delta = ptrs[2 * (l - 1) + 1];
+        int k4 = round4(k), n4 = round4(n);
+        __syncthreads();
+        load_weights(ws, wt + d[2], k, n);
+        __syncthreads();
+        float acc[2][4][4];
+        tile_product(cur, ks, ws, n4, k4, n, acc);
+#pragma unroll
+        for (int p = 0; p < 2; p++) {
+            int c = 4 * cg + 64 * p;
+            if (c >= n) continue;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                long gr = r0 + 4 * rg + i;
+                float a[4] = {0.f, 0.f, 0.f, 0.f};
+                if (gr < rows && (n & 3) == 0) {
+                    float4 v = *reinterpret_cast<const float4*>(h + gr * n + c);
+                    a[0] = v.x; a[1] = v.y; a[2] = v.z; a[3] = v.w;
+                } else if (gr < rows) {
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+                        if (c + j < n) a[j] = h[gr * n + c + j];
+                }
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    acc[p][i][j] = (c + j < n && gr < rows)
+                                       ? act_backward_one(act, alpha, acc[p][i][j], a[j], a[j]) : 0.f;
+            }
+            store_tile(next, ks, delta, r0, rows, n, p, acc[p]);
+        }
+        float* t = cur; cur = next; next = t;
+    }
+}

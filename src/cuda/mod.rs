@@ -1045,6 +1045,8 @@ mod tests {
                 "output_layer",
                 "optimizer_step",
                 "finish_step",
+                "fused_forward",
+                "fused_backward",
             ] {
                 assert!(
                     ptx.contains(&format!(".entry {name}(")),
