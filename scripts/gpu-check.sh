@@ -30,7 +30,20 @@ for c in mnist-mlp-small mnist-mlp-wide mnist-mlp-wide-b4096 fused-64x4-b65536 w
     case $c in
     fused-* | wide-*) "$DIR/mlp" bench --device cuda --case "$c" --steps "$STEPS" --precision tf32 | tee -a "$LOG" ;;
     esac
+    case $c in
+    fused-*)  # the layer-by-layer path too, for the fused path's gain
+        for p in f32 tf32; do
+            MLP_CUDA_FUSED=0 "$DIR/mlp" bench --device cuda --case "$c" --steps "$STEPS" --precision $p | tee -a "$LOG"
+        done ;;
+    esac
     python3 "$DIR/torch_gpu_mlp.py" --cases "$c" --modes eager,graph --steps "$STEPS" | tee -a "$LOG"
+done
+
+echo "== the fused path against the layer-by-layer one, by batch (the fused-64x4 network; sets FUSED_MIN_BATCH)"
+for b in 2048 4096 8192 16384 65536; do
+    for f in 1 0; do
+        MLP_CUDA_FUSED=$f "$DIR/mlp" bench --device cuda --case fused-64x4-b65536 --batch $b --steps "$STEPS" | tee -a "$LOG"
+    done
 done
 
 echo "== protocol epochs on the GPU (mnist-mlp-small, real MNIST)"

@@ -10,30 +10,50 @@ TARGETS = {  # issue 6: ms per step, fp32 (tf32 where noted)
     "wide-2048x4-b8192": "within 5% of torch",
 }
 
+BATCH = {"mnist-mlp-small": 64, "mnist-mlp-wide": 128, "mnist-mlp-wide-b4096": 4096,
+         "fused-64x4-b65536": 65536, "wide-2048x4-b8192": 8192}
+
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-steps = {}
+steps = {}  # case → (system, mode, dtype, kernels) → ms, at the case's own batch (the first record)
+sweep = {}  # batch → kernels → ms: the fused-64x4 network by batch, graph, f32
 for r in rows:
-    if "ms_per_step" in r:
-        key = (r["system"], r.get("mode"), r.get("dtype"))
-        steps.setdefault(r["case"], {})[key] = r["ms_per_step"]
+    if "ms_per_step" not in r:
+        continue
+    own = r["system"] != "mlp" or r.get("batch") == BATCH.get(r["case"])
+    key = (r["system"], r.get("mode"), r.get("dtype"), r.get("kernels", "layers") if r["system"] == "mlp" else None)
+    if own:
+        steps.setdefault(r["case"], {}).setdefault(key, r["ms_per_step"])
+    if r["system"] == "mlp" and r["case"].startswith("fused-") and key[1:3] == ("graph", "f32"):
+        sweep.setdefault(r["batch"], {})[key[3]] = r["ms_per_step"]
 device = next((r["device"] for r in rows if "device" in r), "?")
 print(f"GPU: {device}\n")
 for r in rows:
     if "tests" in r:
         print(f"- tests `{r['tests']}`: {'passed' if r['rc'] == 0 else 'FAILED (rc %s)' % r['rc']}")
 print()
-print("| case | mlp graph | mlp eager | mlp tf32 | torch eager | torch graph | torch graph / mlp | target |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| case | mlp graph | mlp eager | mlp tf32 | mlp layer by layer (f32, tf32) | torch eager | torch graph | torch graph / mlp | target |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 f = lambda v: "—" if v is None else f"{v:.4f}"
 for case, t in steps.items():
-    mg = t.get(("mlp", "graph", "f32"))
-    me = t.get(("mlp", "eager", "f32"))
-    mt = t.get(("mlp", "graph", "tf32"))
-    te = t.get(("torch", "eager", "fp32"))
-    tg = t.get(("torch", "graph", "fp32"))
+    pick = lambda mode, dtype: t.get(("mlp", mode, dtype, "fused")) or t.get(("mlp", mode, dtype, "layers"))
+    mg, me, mt = pick("graph", "f32"), pick("eager", "f32"), pick("graph", "tf32")
+    fused = ("mlp", "graph", "f32", "fused") in t
+    lf, lt = t.get(("mlp", "graph", "f32", "layers")), t.get(("mlp", "graph", "tf32", "layers"))
+    layered = f"{f(lf)}, {f(lt)}" if fused else "—"
+    te = t.get(("torch", "eager", "fp32", None))
+    tg = t.get(("torch", "graph", "fp32", None))
     ratio = f"{tg / mg:.2f}×" if mg and tg else "—"
-    print(f"| {case} | {f(mg)} | {f(me)} | {f(mt)} | {f(te)} | {f(tg)} | {ratio} | {TARGETS.get(case, '')} |")
+    name = case + (" (fused)" if fused else "")
+    print(f"| {name} | {f(mg)} | {f(me)} | {f(mt)} | {layered} | {f(te)} | {f(tg)} | {ratio} | {TARGETS.get(case, '')} |")
 print()
+if sweep:
+    print("The fused-64x4 network by batch, graph, f32 (ms per step):\n")
+    print("| batch | fused | layer by layer | layers / fused |")
+    print("| --- | --- | --- | --- |")
+    for b in sorted(sweep):
+        fu, la = sweep[b].get("fused"), sweep[b].get("layers")
+        print(f"| {b} | {f(fu)} | {f(la)} | {f'{la / fu:.2f}×' if fu and la else '—'} |")
+    print()
 for r in rows:
     if r.get("case") == "mnist-mlp-small" and "seconds_per_epoch" in r:
         print(f"- protocol mnist-mlp-small on the GPU: {r['seconds_per_epoch']:.4f} s/epoch, "

@@ -126,6 +126,10 @@ mod backend {
             match self.0 {}
         }
 
+        pub fn uses_fused(&self) -> bool {
+            match self.0 {}
+        }
+
         pub fn epoch(&mut self, _order: &[usize], _first: usize, _lr: f64) -> Result<DeviceEpoch> {
             match self.0 {}
         }

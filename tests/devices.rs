@@ -289,6 +289,84 @@ fn large_batches_agree_with_the_cpu() {
     }
 }
 
+/// Narrow networks at large batches take the GPU's fused path (the whole forward pass in one
+/// kernel, the backward pass's δ in another): the same agreement with the CPU, over widths that are
+/// not multiples of 4, the widest the kernels take (128), every activation they take, biases that
+/// are not zero, and a last batch that ends inside a tile.
+#[test]
+fn fused_narrow_networks_agree_with_the_cpu() {
+    use Activation::*;
+    let nets = [
+        (
+            "37-100-128-7 tanh relu, mse",
+            NetworkSpec::new(37)
+                .dense(100, Tanh)
+                .dense(128, Relu)
+                .dense(7, Identity),
+            data(9000, 37, 7, "values", 5),
+            Loss::MeanSquaredError,
+        ),
+        (
+            "64-64-64-64-16 leaky elu sigmoid, cross-entropy",
+            NetworkSpec::new(64)
+                .dense(64, LeakyRelu(0.1))
+                .dense(64, Elu(1.0))
+                .dense(64, Sigmoid)
+                .dense(16, Softmax),
+            data(9000, 64, 16, "classes", 6),
+            Loss::CrossEntropy,
+        ),
+    ];
+    for (name, spec, d, loss) in nets {
+        let mut reference: Option<(Vec<f32>, f64)> = None;
+        for device in devices() {
+            let net = spec.clone().bias(Bias::Uniform).build::<f32>(9);
+            let before = net.params.clone();
+            let config = TrainConfig {
+                epochs: 1,
+                batch_size: 4096,
+                learning_rate: 0.1,
+                optimizer: Optimizer::Momentum(0.5),
+                loss: Some(loss.clone()),
+                device,
+                ..Default::default()
+            };
+            if device != Device::Cpu {
+                let state = config.optimizer.state::<f32>(net.param_count());
+                let run = mlp::device::Run::new(&net, &loss, &config, &state, &d, 4096).unwrap();
+                assert!(run.uses_fused(), "{name}: the fused path was not chosen");
+            }
+            let mut t = Trainer::new(net, &config).unwrap();
+            t.fit(&d, None, &mut |_| mlp::Control::Continue).unwrap();
+            let update: Vec<f32> = t
+                .net
+                .params
+                .iter()
+                .zip(&before)
+                .map(|(a, b)| a - b)
+                .collect();
+            let loss = t.history.epochs[0].train_loss;
+            match &reference {
+                None => reference = Some((update, loss)),
+                Some((cpu_update, cpu_loss)) => {
+                    // As in large_batches_agree_with_the_cpu: sums over 4096 rows, rounding near
+                    // √4096·ε ≈ 8e-6 of the update; three steps (the last of 808 rows).
+                    assert!(
+                        (loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
+                        "{name}: loss {loss}, CPU {cpu_loss}"
+                    );
+                    assert_close(
+                        &format!("{name}: update on {device}"),
+                        &update,
+                        cpu_update,
+                        1e-3,
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The adaptive rules, one step on the whole set (batch 37): their moments agree with the CPU's,
 /// and the step applied is the rule's formula of those moments.
 #[test]

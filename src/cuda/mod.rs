@@ -20,6 +20,11 @@
 //! finish_step                          the batch's loss and tally into the epoch's, k and t += 1
 //! ```
 //!
+//! Narrow networks (every width ≤ 128, hidden activations whose Φ' needs only Φ(h')) at large
+//! batches take the fused path instead: one kernel for the whole forward pass, one for the
+//! backward pass's δ of every layer, the activations of a tile of rows kept in shared memory from
+//! layer to layer (see [`Fused`] and `fused_forward` in kernels.cu); cuBLAS still makes ∂E/∂W.
+//!
 //! The batch index and the step count live in device memory, so the step is captured once as a CUDA
 //! graph (per batch size: full batches, and a smaller last one) and replayed; nothing waits for
 //! the GPU inside an epoch. After the epoch the host reads the per-batch losses and the tally.
@@ -132,6 +137,8 @@ struct Gpu {
     sum_squares: CudaFunction,
     clip_factor: CudaFunction,
     optimizer_step: CudaFunction,
+    fused_forward: CudaFunction,
+    fused_backward: CudaFunction,
 }
 
 impl Gpu {
@@ -195,6 +202,8 @@ impl Gpu {
             sum_squares: f("sum_squares")?,
             clip_factor: f("clip_factor")?,
             optimizer_step: f("optimizer_step")?,
+            fused_forward: f("fused_forward")?,
+            fused_backward: f("fused_backward")?,
             _workspace: workspace,
             blas,
             sms,
@@ -400,6 +409,105 @@ struct LayerPlan {
     delta: CudaSlice<f32>,
 }
 
+/// Rows of a tile and the widest layer of the fused kernels (FUSED_ROWS and FUSED_MAX in kernels.cu).
+const FUSED_ROWS: usize = 64;
+const FUSED_MAX: usize = 128;
+/// The smallest batch the fused path is chosen for by itself. Below it a step is a few small
+/// launches either way; from it up, the layer-by-layer path moves each activation through device
+/// memory several times, which is what bounds it (0.52 ms a step for 64-wide layers at batch 65536
+/// on an H100, ~0.8 GB moved). A first choice, to be measured against both paths on the GPU.
+const FUSED_MIN_BATCH: usize = 4096;
+
+/// Whether to take the fused path: the network fits the fused kernels (no bias folded into the
+/// products, at least one hidden layer, every width ≤ FUSED_MAX, hidden Φ' from Φ(h') alone) and
+/// the batch is large — or `MLP_CUDA_FUSED=1` asks for it at any batch, `MLP_CUDA_FUSED=0` never.
+fn fused_choice(layers: &[LayerPlan], inputs: usize, fold: bool, batch: usize) -> bool {
+    let (last, hidden) = layers.split_last().expect("a network has a layer");
+    let fits = !fold
+        && !hidden.is_empty()
+        && hidden
+            .iter()
+            .all(|l| l.keep_z == 0 && l.stride == l.outputs)
+        && inputs.max(last.outputs) <= FUSED_MAX
+        && hidden.iter().all(|l| l.outputs <= FUSED_MAX);
+    match std::env::var("MLP_CUDA_FUSED").as_deref() {
+        Ok("0") => false,
+        Ok("1") => fits,
+        _ => fits && batch >= FUSED_MIN_BATCH,
+    }
+}
+
+/// The fused path's plan (`fused_forward` and `fused_backward` in kernels.cu): each layer's
+/// description and buffers, as the kernels read them, and the shared memory a block needs.
+struct Fused {
+    /// Per layer: inputs, outputs, W's offset, b's offset (−1: none), activation code, α's bits.
+    meta: CudaSlice<i32>,
+    /// Per layer: the address of its output (h, or the last layer's h') and of its δ.
+    ptrs: CudaSlice<u64>,
+    /// Every Wᵀ, at W's offset: written by `fused_forward`, read by `fused_backward`.
+    wt: CudaSlice<f32>,
+    /// Floats between rows of a tile in shared memory: the widest layer rounded up to 8, plus 4.
+    ks: i32,
+    /// Bytes of shared memory per block: two tiles of activations and one of weights.
+    smem: u32,
+}
+
+impl Fused {
+    /// The plan for `layers`; `None` where this GPU cannot give a block the shared memory (then
+    /// the layer-by-layer path runs).
+    fn new(
+        gpu: &Gpu,
+        layers: &[LayerPlan],
+        inputs: usize,
+        n_params: usize,
+    ) -> Result<Option<Self>> {
+        let widest = layers.iter().map(|l| l.outputs).fold(inputs, usize::max);
+        let ks = widest.next_multiple_of(8) + 4;
+        let w4 = widest.next_multiple_of(4);
+        let smem = (4 * (2 * FUSED_ROWS * ks + w4 * w4)) as u32;
+        let max_smem = drv::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+        if smem > 48 << 10
+            && [&gpu.fused_forward, &gpu.fused_backward]
+                .iter()
+                .any(|f| f.set_attribute(max_smem, smem as i32).is_err())
+        {
+            return Ok(None);
+        }
+        let s = &gpu.stream;
+        let offset = |o: usize| i32::try_from(o).expect("a network narrow enough to fuse");
+        let mut meta = Vec::with_capacity(6 * layers.len());
+        let mut ptrs = Vec::with_capacity(2 * layers.len());
+        let last = layers.len() - 1;
+        for (k, l) in layers.iter().enumerate() {
+            meta.extend([
+                l.inputs as i32,
+                l.outputs as i32,
+                offset(l.weight),
+                l.bias.map_or(-1, offset),
+                l.act,
+                l.alpha.to_bits() as i32,
+            ]);
+            ptrs.push(raw(if k < last { &l.a } else { &l.z }, s));
+            ptrs.push(raw(&l.delta, s));
+        }
+        Ok(Some(Fused {
+            meta: gpu.upload(&meta)?,
+            ptrs: gpu.upload(&ptrs)?,
+            wt: gpu.alloc(n_params)?,
+            ks: ks as i32,
+            smem,
+        }))
+    }
+
+    /// One block of 256 threads per tile of rows.
+    fn launch(&self, rows: usize) -> LaunchConfig {
+        LaunchConfig {
+            shared_mem_bytes: self.smem,
+            ..blocks(rows.div_ceil(FUSED_ROWS) as u32)
+        }
+    }
+}
+
 /// A training run on the GPU: the data, the network, its optimizer state and every buffer a step
 /// needs, planned for one batch size.
 pub struct Run {
@@ -431,6 +539,8 @@ pub struct Run {
     xs: usize,
     /// Whether the biases ride in the products (small batches), or are added and summed by kernels.
     fold: bool,
+    /// The fused path's plan, when this network and batch take it.
+    fused: Option<Fused>,
     lb: CudaSlice<i32>,
     tb: CudaSlice<f32>,
     params: CudaSlice<f32>,
@@ -529,6 +639,10 @@ impl Run {
             });
         }
         let xs = stride_for(net.inputs);
+        let fused = match fused_choice(&layers, net.inputs, fold, batch) {
+            true => Fused::new(&gpu, &layers, net.inputs, net.params.len())?,
+            false => None,
+        };
         let (labels, targets, stats_cols) = match &train.y {
             Targets::Classes(c) => {
                 let c: Vec<i32> = c.iter().map(|&v| v as i32).collect();
@@ -581,6 +695,7 @@ impl Run {
             },
             xs,
             fold,
+            fused,
             lb: gpu.alloc(batch)?,
             tb: gpu.alloc(batch * outputs)?,
             params: gpu.upload(&f32s(&net.params))?,
@@ -628,6 +743,11 @@ impl Run {
     /// Whether steps run as replayed CUDA graphs (else launched one by one).
     pub fn uses_graphs(&self) -> bool {
         self.use_graphs
+    }
+
+    /// Whether steps take the fused path for narrow networks (else one product per layer).
+    pub fn uses_fused(&self) -> bool {
+        self.fused.is_some()
     }
 
     /// Trains batches `first_batch..` of one epoch in `order` (a permutation of the training rows)
@@ -818,24 +938,41 @@ impl Run {
         }
         // forward
         let last = self.layers.len() - 1;
+        if let Some(f) = &self.fused {
+            // Every hidden h and the last layer's h', biases added, in one kernel.
+            let (xb, xs, wt) = (p(&self.xb), self.xs as i32, p(&f.wt));
+            let (meta, ptrs) = (raw(&f.meta, s), raw(&f.ptrs, s));
+            let n_layers = self.layers.len() as i32;
+            let mut b = s.launch_builder(&g.fused_forward);
+            b.arg(&xb).arg(&xs).arg(&rows_i).arg(&params).arg(&wt);
+            b.arg(&meta).arg(&ptrs).arg(&n_layers).arg(&f.ks);
+            // SAFETY: as above; `Fused::new` sized the shared memory.
+            unsafe { b.launch(f.launch(rows)) }.map_err(le)?;
+        }
         for (k, l) in self.layers.iter().enumerate() {
+            if self.fused.is_some() && k < last {
+                continue;
+            }
             let input = self.input(k);
             let w = params + 4 * l.weight as u64;
             let (z, a) = (p(&l.z), p(&l.a));
-            // Folded, the bias is in the product ([x 1]·[W; b], see `with_ones`), not the kernels.
+            // Folded, the bias is in the product ([x 1]·[W; b], see `with_ones`), not the kernels;
+            // fused, fused_forward added it.
             let bias = match l.bias {
-                Some(o) if !self.fold => params + 4 * o as u64,
+                Some(o) if !self.fold && self.fused.is_none() => params + 4 * o as u64,
                 _ => null,
             };
             let k_in = l.inputs + usize::from(self.fold && l.bias.is_some());
-            g.gemm(
-                (rows, l.outputs, k_in),
-                input,
-                Trans::No,
-                (w, l.outputs),
-                Trans::No,
-                (z, l.outputs),
-            )?;
+            if self.fused.is_none() {
+                g.gemm(
+                    (rows, l.outputs, k_in),
+                    input,
+                    Trans::No,
+                    (w, l.outputs),
+                    Trans::No,
+                    (z, l.outputs),
+                )?;
+            }
             if k < last {
                 let n = (rows * l.outputs) as i64;
                 let cols = l.outputs as i32;
@@ -901,6 +1038,20 @@ impl Run {
             )?;
         }
         // backward: the seed's chain rule, last layer first
+        if let Some(f) = &self.fused {
+            // δ of every layer below the last, from the last's, in one kernel.
+            let (wt, meta, ptrs) = (p(&f.wt), raw(&f.meta, s), raw(&f.ptrs, s));
+            let n_layers = self.layers.len() as i32;
+            let mut b = s.launch_builder(&g.fused_backward);
+            b.arg(&wt)
+                .arg(&meta)
+                .arg(&ptrs)
+                .arg(&n_layers)
+                .arg(&rows_i)
+                .arg(&f.ks);
+            // SAFETY: as above.
+            unsafe { b.launch(f.launch(rows)) }.map_err(le)?;
+        }
         for k in (0..self.layers.len()).rev() {
             let l = &self.layers[k];
             let delta = p(&l.delta);
@@ -919,7 +1070,7 @@ impl Run {
                 // ∂E/∂b = Σ over rows of δ
                 g.column_sums(delta, rows, l.outputs, p(&self.ones), grads + 4 * o as u64)?;
             }
-            if k > 0 {
+            if k > 0 && self.fused.is_none() {
                 let prev = &self.layers[k - 1];
                 let w = params + 4 * l.weight as u64;
                 let dprev = p(&prev.delta);

@@ -164,6 +164,10 @@ fn matmul_flag(p: &str) -> Result<mlp::Matmul> {
 fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
     let device = mlp::Device::parse(&a.device)?;
     let (widths, loss, optimizer, lr, batch) = gpu_case(&a.case)?;
+    let batch = a.batch.unwrap_or(batch);
+    if batch == 0 {
+        return Err(Error::config("--batch 0: expected at least one row"));
+    }
     let rows = 8 * batch;
     let (inputs, outputs) = (widths[0], *widths.last().expect("widths"));
     let mut rng = mlp::Rng::new(a.seed);
@@ -203,6 +207,7 @@ fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
             "system": "mlp",
             "version": env!("CARGO_PKG_VERSION"),
             "mode": if run.uses_graphs() { "graph" } else { "eager" },
+            "kernels": if run.uses_fused() { "fused" } else { "layers" },
             "dtype": a.precision,
             "batch": batch,
             "ms_per_step": (ms * 1e4).round() / 1e4,
@@ -217,6 +222,11 @@ fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
 pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     if let Some(steps) = a.steps {
         return gpu_steps(&a, steps);
+    }
+    if a.batch.is_some() {
+        return Err(Error::config(
+            "--batch goes with --steps; the protocol's cases fix their batch",
+        ));
     }
     let (layers, hidden, optimizer, lr, batch) = case(&a.case)?;
     let load_started = Instant::now();

@@ -77,6 +77,9 @@ pub struct BenchArgs {
     /// f32, or tf32 on a GPU
     #[arg(long, default_value = "f32")]
     pub precision: String,
+    /// With --steps: batches of this many rows instead of the case's
+    #[arg(long)]
+    pub batch: Option<usize>,
 }
 
 /// `mlp eval`.
