@@ -28,7 +28,10 @@ for c in mnist-mlp-small mnist-mlp-wide mnist-mlp-wide-b4096 fused-64x4-b65536 w
     "$DIR/mlp" bench --device cuda --case "$c" --steps "$STEPS" | tee -a "$LOG"
     MLP_CUDA_GRAPHS=0 "$DIR/mlp" bench --device cuda --case "$c" --steps "$STEPS" | tee -a "$LOG"
     case $c in
-    fused-* | wide-*) "$DIR/mlp" bench --device cuda --case "$c" --steps "$STEPS" --precision tf32 | tee -a "$LOG" ;;
+    fused-* | wide-*)
+        for p in tf32 bf16; do
+            "$DIR/mlp" bench --device cuda --case "$c" --steps "$STEPS" --precision $p | tee -a "$LOG"
+        done ;;
     esac
     case $c in
     fused-*)  # the layer-by-layer path too, for the fused path's gain
@@ -36,7 +39,9 @@ for c in mnist-mlp-small mnist-mlp-wide mnist-mlp-wide-b4096 fused-64x4-b65536 w
             MLP_CUDA_FUSED=0 "$DIR/mlp" bench --device cuda --case "$c" --steps "$STEPS" --precision $p | tee -a "$LOG"
         done ;;
     esac
-    python3 "$DIR/torch_gpu_mlp.py" --cases "$c" --modes eager,graph --steps "$STEPS" | tee -a "$LOG"
+    dtypes=fp32
+    case $c in fused-* | wide-*) dtypes=fp32,bf16 ;; esac  # bf16: PyTorch's autocast
+    python3 "$DIR/torch_gpu_mlp.py" --cases "$c" --modes eager,graph --dtypes $dtypes --steps "$STEPS" | tee -a "$LOG"
 done
 
 echo "== the fused path against the layer-by-layer one, by batch (the fused-64x4 network; sets FUSED_MIN_BATCH)"

@@ -31,20 +31,21 @@ for r in rows:
     if "tests" in r:
         print(f"- tests `{r['tests']}`: {'passed' if r['rc'] == 0 else 'FAILED (rc %s)' % r['rc']}")
 print()
-print("| case | mlp graph | mlp eager | mlp tf32 | mlp layer by layer (f32, tf32) | torch eager | torch graph | torch graph / mlp | target |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| case | mlp graph | mlp eager | mlp tf32 | mlp bf16 | mlp layer by layer (f32, tf32) | torch eager | torch graph | torch bf16 graph | torch graph / mlp | target |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 f = lambda v: "—" if v is None else f"{v:.4f}"
 for case, t in steps.items():
     pick = lambda mode, dtype: t.get(("mlp", mode, dtype, "fused")) or t.get(("mlp", mode, dtype, "layers"))
-    mg, me, mt = pick("graph", "f32"), pick("eager", "f32"), pick("graph", "tf32")
+    mg, me, mt, mb = pick("graph", "f32"), pick("eager", "f32"), pick("graph", "tf32"), pick("graph", "bf16")
     fused = ("mlp", "graph", "f32", "fused") in t
     lf, lt = t.get(("mlp", "graph", "f32", "layers")), t.get(("mlp", "graph", "tf32", "layers"))
     layered = f"{f(lf)}, {f(lt)}" if fused else "—"
     te = t.get(("torch", "eager", "fp32", None))
     tg = t.get(("torch", "graph", "fp32", None))
+    tb = t.get(("torch", "graph", "bf16", None))
     ratio = f"{tg / mg:.2f}×" if mg and tg else "—"
     name = case + (" (fused)" if fused else "")
-    print(f"| {name} | {f(mg)} | {f(me)} | {f(mt)} | {layered} | {f(te)} | {f(tg)} | {ratio} | {TARGETS.get(case, '')} |")
+    print(f"| {name} | {f(mg)} | {f(me)} | {f(mt)} | {f(mb)} | {layered} | {f(te)} | {f(tg)} | {f(tb)} | {ratio} | {TARGETS.get(case, '')} |")
 print()
 if sweep:
     print("The fused-64x4 network by batch, graph, f32 (ms per step):\n")

@@ -61,6 +61,32 @@ pub enum Matmul {
     /// TF32 tensor cores: f32 inputs rounded to a 10-bit mantissa, f32 accumulation and master
     /// weights. Faster on large layers, relative error near 3e-4 per product.
     Tf32,
+    /// bf16 tensor cores (cuBLAS's `CUBLAS_COMPUTE_32F_FAST_16BF`): each product's inputs rounded
+    /// to bf16's 8-bit mantissa inside the product, f32 accumulation; activations, gradients and
+    /// master weights stay in f32 (PyTorch's autocast would also store activations in bf16).
+    /// Relative error near 3e-3 per product.
+    Bf16,
+}
+
+impl Matmul {
+    /// Parses `--precision`'s GPU modes: `f32`, `tf32` or `bf16`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "f32" => Some(Matmul::F32),
+            "tf32" => Some(Matmul::Tf32),
+            "bf16" => Some(Matmul::Bf16),
+            _ => None,
+        }
+    }
+
+    /// The name `parse` takes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Matmul::F32 => "f32",
+            Matmul::Tf32 => "tf32",
+            Matmul::Bf16 => "bf16",
+        }
+    }
 }
 
 /// What a device reports after an epoch: the batches' losses and the epoch's tally.

@@ -111,8 +111,11 @@ impl TrainConfig {
                 self.validation_split
             ));
         }
-        if self.matmul == Matmul::Tf32 && self.device == Device::Cpu {
-            return bad("TF32 is a GPU mode; the CPU computes in f32 (use --device cuda)".into());
+        if self.matmul != Matmul::F32 && self.device == Device::Cpu {
+            return bad(format!(
+                "{} products are a GPU mode; the CPU computes in f32 or f64 (use --device cuda)",
+                self.matmul.name()
+            ));
         }
         if let Optimizer::Momentum(m) | Optimizer::Nesterov(m) = self.optimizer {
             if !(0.0..1.0).contains(&m) {

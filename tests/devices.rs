@@ -367,6 +367,60 @@ fn fused_narrow_networks_agree_with_the_cpu() {
     }
 }
 
+/// The tensor-core modes (TF32 and bf16 products, f32 everywhere else): the same three steps as
+/// the f32 GPU, agreeing with the CPU to the rounding of their inputs.
+#[test]
+fn tensor_core_products_agree_with_the_cpu_to_their_rounding() {
+    let c = case(
+        "tanh softmax cross-entropy",
+        Activation::Tanh,
+        Activation::Softmax,
+        Loss::CrossEntropy,
+    );
+    let d = data(37, 6, c.outputs, c.targets, 11);
+    let epoch = |device: Device, matmul: mlp::Matmul| {
+        let net = NetworkSpec::new(6)
+            .dense(8, Activation::Tanh)
+            .dense(5, Activation::Tanh)
+            .dense(4, Activation::Softmax)
+            .bias(Bias::Uniform)
+            .build::<f32>(5);
+        let before = net.params.clone();
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: 16,
+            learning_rate: 0.05,
+            device,
+            matmul,
+            ..Default::default()
+        };
+        let mut t = Trainer::new(net, &config).unwrap_or_else(|e| panic!("{matmul:?}: {e}"));
+        t.fit(&d, None, &mut |_| mlp::Control::Continue)
+            .unwrap_or_else(|e| panic!("{matmul:?}: {e}"));
+        let update: Vec<f32> = t
+            .net
+            .params
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| a - b)
+            .collect();
+        (update, t.history.epochs[0].train_loss)
+    };
+    let (cpu_update, cpu_loss) = epoch(Device::Cpu, mlp::Matmul::F32);
+    let Some(device) = cuda() else { return };
+    // Each product's inputs are rounded to 11 significant bits (TF32, unit roundoff 2⁻¹¹ ≈ 5e-4)
+    // or 8 (bf16, 2⁻⁸ ≈ 4e-3), both operands, over sums of up to 16 terms of either sign: a few
+    // times that, relative to the largest element. A wrong formula is off by O(1).
+    for (matmul, rel) in [(mlp::Matmul::Tf32, 1e-2), (mlp::Matmul::Bf16, 5e-2)] {
+        let (update, loss) = epoch(device, matmul);
+        assert!(
+            (loss - cpu_loss).abs() <= rel as f64 * cpu_loss,
+            "{matmul:?}: loss {loss}, CPU {cpu_loss}"
+        );
+        assert_close(&format!("{matmul:?} update"), &update, &cpu_update, rel);
+    }
+}
+
 /// The adaptive rules, one step on the whole set (batch 37): their moments agree with the CPU's,
 /// and the step applied is the rule's formula of those moments.
 #[test]
@@ -549,4 +603,10 @@ fn device_errors_are_clear() {
         ..Default::default()
     };
     assert!(tf32_on_cpu.validate().is_err());
+    let bf16_on_cpu = TrainConfig {
+        matmul: mlp::Matmul::Bf16,
+        ..Default::default()
+    };
+    let e = bf16_on_cpu.validate().unwrap_err().to_string();
+    assert!(e.contains("bf16 products are a GPU mode"), "{e}");
 }

@@ -128,6 +128,8 @@ struct Gpu {
     blas: cudarc::cublas::CudaBlas,
     /// cuBLAS's own scratch memory, given to it so that its calls can be captured in a graph.
     _workspace: CudaSlice<u8>,
+    /// How the products multiply: bf16 goes through `cublasGemmEx` (see `gemm`).
+    matmul: Matmul,
     sms: u32,
     gather_rows: CudaFunction,
     bias_activation: CudaFunction,
@@ -179,7 +181,7 @@ impl Gpu {
             .alloc_zeros::<u8>(WORKSPACE)
             .map_err(|x| e("cannot allocate cuBLAS's workspace", &x))?;
         let mode = match matmul {
-            Matmul::F32 => blas::cublasMath_t::CUBLAS_DEFAULT_MATH,
+            Matmul::F32 | Matmul::Bf16 => blas::cublasMath_t::CUBLAS_DEFAULT_MATH,
             Matmul::Tf32 => blas::cublasMath_t::CUBLAS_TF32_TENSOR_OP_MATH,
         };
         // SAFETY: a live handle, and a buffer that lives as long as it (both in `Gpu`).
@@ -205,6 +207,7 @@ impl Gpu {
             fused_forward: f("fused_forward")?,
             fused_backward: f("fused_backward")?,
             _workspace: workspace,
+            matmul,
             blas,
             sms,
             stream,
@@ -276,6 +279,35 @@ impl Gpu {
             Trans::Yes => blas::cublasOperation_t::CUBLAS_OP_T,
         };
         let (one, zero) = (1.0f32, 0.0f32);
+        if self.matmul == Matmul::Bf16 {
+            // f32 in memory, bf16 inside the product: the compute type says so, the data types not.
+            let f32_t = blas::cudaDataType::CUDA_R_32F;
+            // SAFETY: as below.
+            return unsafe {
+                cudarc::cublas::result::gemm_ex(
+                    *self.blas.handle(),
+                    op(tb),
+                    op(ta),
+                    n as i32,
+                    m as i32,
+                    k as i32,
+                    (&one as *const f32).cast(),
+                    b as *const _,
+                    f32_t,
+                    ldb as i32,
+                    a as *const _,
+                    f32_t,
+                    lda as i32,
+                    (&zero as *const f32).cast(),
+                    c as *mut _,
+                    f32_t,
+                    ldc as i32,
+                    blas::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_16BF,
+                    blas::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+                )
+            }
+            .map_err(|x| self.err("cuBLAS gemmEx (bf16)", x));
+        }
         // SAFETY: the pointers are live buffers of the run, sized by the plan for these shapes.
         unsafe {
             cudarc::cublas::result::sgemm(

@@ -149,13 +149,11 @@ fn gpu_case(name: &str) -> Result<(Vec<usize>, Loss, Optimizer, f64, usize)> {
 }
 
 fn matmul_flag(p: &str) -> Result<mlp::Matmul> {
-    match p {
-        "f32" => Ok(mlp::Matmul::F32),
-        "tf32" => Ok(mlp::Matmul::Tf32),
-        _ => Err(Error::config(format!(
-            "--precision {p}: expected f32 or tf32"
-        ))),
-    }
+    mlp::Matmul::parse(p).ok_or_else(|| {
+        Error::config(format!(
+            "--precision {p}: expected f32, or tf32 or bf16 on a GPU"
+        ))
+    })
 }
 
 /// `--steps`: milliseconds per training step on a GPU, measured as `torch_gpu_mlp.py` measures

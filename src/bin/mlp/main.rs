@@ -74,7 +74,7 @@ pub struct BenchArgs {
     /// fused-64x4-b65536, wide-2048x4-b8192), instead of the protocol's epochs
     #[arg(long)]
     pub steps: Option<usize>,
-    /// f32, or tf32 on a GPU
+    /// f32, or tf32 or bf16 products on a GPU
     #[arg(long, default_value = "f32")]
     pub precision: String,
     /// With --steps: batches of this many rows instead of the case's

@@ -108,7 +108,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
-    /// f32, f64, or tf32 (f32 with TF32 tensor-core products, --device cuda only) [default: f32]
+    /// f32, f64, tf32 or bf16 (f32 with TF32 or bf16 tensor-core products, --device cuda only) [default: f32]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub precision: Option<String>,

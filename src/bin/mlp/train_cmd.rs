@@ -46,14 +46,11 @@ pub fn resolve(args: TrainArgs) -> Result<TrainArgs> {
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let args = resolve(args)?;
     match args.precision.as_deref().unwrap_or("f32") {
-        // tf32 is an f32 network whose GPU products use tensor cores (see `matmul` below).
-        "f32" | "tf32" => train::<f32>(&args),
+        // tf32 and bf16 are an f32 network whose GPU products use tensor cores (`matmul` below).
+        "f32" | "tf32" | "bf16" => train::<f32>(&args),
         "f64" => train::<f64>(&args),
-        "bf16" => Err(Error::config(
-            "--precision bf16: bf16 mixed precision is not implemented yet; use f32 or tf32",
-        )),
         p => Err(Error::config(format!(
-            "--precision {p}: expected f32, f64 or (on a GPU) tf32"
+            "--precision {p}: expected f32, f64 or (on a GPU) tf32 or bf16"
         ))),
     }
 }
@@ -186,10 +183,11 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
             .map(mlp::Device::parse)
             .transpose()?
             .unwrap_or_default(),
-        matmul: match args.precision.as_deref() {
-            Some("tf32") => mlp::Matmul::Tf32,
-            _ => mlp::Matmul::F32,
-        },
+        matmul: args
+            .precision
+            .as_deref()
+            .and_then(mlp::Matmul::parse)
+            .unwrap_or_default(),
     };
     config.device.check()?;
     config
