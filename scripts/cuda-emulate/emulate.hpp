@@ -1,9 +1,11 @@
 // Just enough of CUDA to run kernels.cu's kernels on the CPU, for checking their logic where there
 // is no GPU (scripts/cuda-emulate.sh). Not a simulator of the hardware: a block's threads are
 // std::threads, __syncthreads a barrier, a warp's shuffle an exchange through memory; blocks run
-// one after another, so `static` stands for __shared__. What it checks is the arithmetic and the
+// one after another, so `static` stands for __shared__ (and a block's last-block test passes for
+// the last block launched). What it checks is the arithmetic and the
 // indexing, and that every thread reaches every barrier; not speed, not memory coalescing.
 #pragma once
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <cstring>
@@ -16,7 +18,8 @@
 #define __device__
 #define __forceinline__ inline
 #define __restrict__ __restrict
-#define __shared__
+#define __shared__ static  // blocks run one at a time: a static is the block's
+#define FUSED_SMEM extern float fused_smem[]
 
 struct uint3 { unsigned x = 0, y = 0, z = 0; };
 struct alignas(16) float4 { float x, y, z, w; };  // as CUDA aligns it: misaligned use is caught by UBSan
@@ -35,6 +38,8 @@ inline unsigned long long exchange[32][32];
 }  // namespace emu
 
 inline void __syncthreads() { emu::block_barrier->arrive_and_wait(); }
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { return std::atomic_ref<unsigned>(*p).fetch_add(v); }
 
 inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
 inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }

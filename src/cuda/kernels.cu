@@ -35,7 +35,8 @@
 #define OPT_ADAMW 4
 #define OPT_RMSPROP 5
 
-// counters[0]: batches done in this epoch (k); counters[1]: optimizer steps taken (t).
+// counters[0]: batches done in this epoch (k); counters[1]: optimizer steps taken (t);
+// counters[2]: blocks of optimizer_step done with this step (0 between steps).
 
 __device__ __forceinline__ float sigmoid_f(float z) {
     if (z >= 0.f) return 1.f / (1.f + expf(-z));
@@ -76,42 +77,61 @@ __device__ __forceinline__ float act_backward_one(int act, float alpha, float g,
     }
 }
 
-// The batch: rows k·batch … k·batch + rows − 1 of this epoch's order, gathered into xb (and their
-// labels into lb, or target values into tb). One thread per element, 16-byte loads where rows allow.
-// xb's rows are xs floats apart: with biases, column `cols` holds a constant 1 (set once), so that
-// the layer's product with [W; b] adds the bias, and xᵀ·δ gives ∂E/∂b as the row after ∂E/∂W.
-extern "C" __global__ void gather_rows(float* __restrict__ xb, const float* __restrict__ x,
-                                       const unsigned* __restrict__ order,
-                                       const unsigned* __restrict__ counters, int batches, int batch,
-                                       int rows, int cols, int* __restrict__ lb,
-                                       const int* __restrict__ labels, float* __restrict__ tb,
-                                       const float* __restrict__ targets, int tcols, int xs) {
-    const unsigned* idx = order + (long)(counters[0] % (unsigned)batches) * batch;
-    long tid = blockIdx.x * (long)blockDim.x + threadIdx.x;
-    long stride = (long)gridDim.x * blockDim.x;
-    if ((cols & 3) == 0 && (xs & 3) == 0) {
-        int c4 = cols >> 2, s4 = xs >> 2;
-        float4* to = reinterpret_cast<float4*>(xb);
-        const float4* from = reinterpret_cast<const float4*>(x);
-        for (long i = tid; i < (long)rows * c4; i += stride) {
+// What the batch gather reads and writes; one in device memory per run (cuda/mod.rs `BatchPlan`,
+// the same layout). x: the training set [rows × cols]; order: this epoch's permutation of its rows;
+// labels or targets ([rows × tcols]): the rows' classes or values (the other null); xb, lb, tb:
+// the batch's rows, classes, values. xb's rows are xs floats apart: with biases folded in, column
+// `cols` holds a constant 1 (set once), so that the layer's product with [W; b] adds the bias, and
+// xᵀ·δ gives ∂E/∂b as the row after ∂E/∂W.
+struct Batch {
+    const float* x;
+    const unsigned* order;
+    const int* labels;
+    const float* targets;
+    float* xb;
+    int* lb;
+    float* tb;
+    int batch, rows, cols, tcols, xs, pad;
+};
+static_assert(sizeof(Batch) == 80, "Batch: 7 addresses and 6 ints, as cuda/mod.rs writes it");
+
+// Gathers batch k of this epoch's order (rows k·batch … of `order`; the last batch may be short)
+// into xb, lb, tb; thread `tid` of `stride`. One thread per element, 16-byte loads where rows allow.
+__device__ __forceinline__ void gather_batch(const Batch& b, unsigned k, long tid, long stride) {
+    const unsigned* idx = b.order + (long)k * b.batch;
+    long rows = b.rows - (long)k * b.batch;
+    if (rows > b.batch) rows = b.batch;
+    if ((b.cols & 3) == 0 && (b.xs & 3) == 0) {
+        int c4 = b.cols >> 2, s4 = b.xs >> 2;
+        float4* to = reinterpret_cast<float4*>(b.xb);
+        const float4* from = reinterpret_cast<const float4*>(b.x);
+        for (long i = tid; i < rows * c4; i += stride) {
             long r = i / c4;
             long j = i - r * c4;
             to[r * s4 + j] = from[(long)idx[r] * c4 + j];
         }
     } else {
-        for (long i = tid; i < (long)rows * cols; i += stride) {
-            long r = i / cols;
-            long j = i - r * cols;
-            xb[r * xs + j] = x[(long)idx[r] * cols + j];
+        for (long i = tid; i < rows * b.cols; i += stride) {
+            long r = i / b.cols;
+            long j = i - r * b.cols;
+            b.xb[r * b.xs + j] = b.x[(long)idx[r] * b.cols + j];
         }
     }
-    if (labels != nullptr)
-        for (long r = tid; r < rows; r += stride) lb[r] = labels[idx[r]];
-    if (targets != nullptr)
-        for (long i = tid; i < (long)rows * tcols; i += stride) {
-            long r = i / tcols;
-            tb[i] = targets[(long)idx[r] * tcols + (i - r * tcols)];
+    if (b.labels != nullptr)
+        for (long r = tid; r < rows; r += stride) b.lb[r] = b.labels[idx[r]];
+    if (b.targets != nullptr)
+        for (long i = tid; i < rows * b.tcols; i += stride) {
+            long r = i / b.tcols;
+            b.tb[i] = b.targets[(long)idx[r] * b.tcols + (i - r * b.tcols)];
         }
+}
+
+// The batch the next step trains (k = counters[0]), gathered before an epoch's first step; each
+// step's optimizer_step gathers the one after it.
+extern "C" __global__ void gather_rows(const Batch* __restrict__ b, const unsigned* __restrict__ counters,
+                                       int batches) {
+    gather_batch(*b, counters[0] % (unsigned)batches, blockIdx.x * (long)blockDim.x + threadIdx.x,
+                 (long)gridDim.x * blockDim.x);
 }
 
 // A hidden layer's forward pass after its product z = x·W: h' = z + b, h = Φ(h'), in one pass.
@@ -249,14 +269,13 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
     }
 }
 
-// After the step: the batch's sums of the tally rows go into the epoch's tally in f64, in a fixed
-// order; the batch's mean loss into losses[k]; then k and t move on. The sums are `sums` (one
-// product with a vector of ones, by cuBLAS) or, for small batches (stats not null), made here by
-// one tree reduction per figure, saving a launch. One block of 256 threads.
-extern "C" __global__ void finish_step(const float* __restrict__ sums, const float* __restrict__ stats,
-                                       int rows, int S, double* __restrict__ epoch,
-                                       float* __restrict__ losses, unsigned* __restrict__ counters,
-                                       int batches) {
+// After the step (optimizer_step's last block, 256 threads): the batch's sums of the tally rows go
+// into the epoch's tally in f64, in a fixed order; the batch's mean loss into losses[k]; then k and
+// t move on. The sums are `sums` (one product with a vector of ones, by cuBLAS) or, for small
+// batches (stats not null), made here by one tree reduction per figure.
+__device__ void finish_step(const float* __restrict__ sums, const float* __restrict__ stats, int rows, int S,
+                            double* __restrict__ epoch, float* __restrict__ losses,
+                            unsigned* __restrict__ counters, int batches) {
     __shared__ float part[256];
     __shared__ float first;
     unsigned k = counters[0];
@@ -316,7 +335,10 @@ extern "C" __global__ void clip_factor(const double* __restrict__ partial, int b
     }
 }
 
-// One update of every parameter, one thread each, over the flat buffer (optim.rs is the reference).
+// The step's last kernel. One update of every parameter, one thread each, over the flat buffer
+// (optim.rs is the reference); the next batch gathered into the batch buffers, whose readers in
+// this step have all run; and, by the last block to finish, the step's end (finish_step). Two
+// launches fewer a step than three kernels: a small batch's step is bound by its launches.
 // decay: 1 for the weights weight decay applies to (null when there is no weight decay); clip: the
 // factor from clip_factor (null without clipping); lr: the learning rate, in device memory so that
 // a schedule can change it between epochs without re-capturing the graph.
@@ -325,8 +347,13 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
                                           const unsigned char* __restrict__ decay, long n, int rule,
                                           const double* __restrict__ lr_ptr, double weight_decay,
                                           float mu, double beta1, double beta2, float eps,
-                                          const unsigned* __restrict__ counters,
-                                          const float* __restrict__ clip) {
+                                          unsigned* __restrict__ counters,
+                                          const float* __restrict__ clip, const Batch* __restrict__ batch,
+                                          int batches, const float* __restrict__ sums,
+                                          const float* __restrict__ stats, int rows, int S,
+                                          double* __restrict__ epoch, float* __restrict__ losses) {
+    // Read by every block before it counts itself done, so before the last block moves them on.
+    unsigned k = counters[0];
     double lr = lr_ptr[0];
     float a = (float)lr;
     float wd = (float)weight_decay;
@@ -375,6 +402,18 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
         }
         w[i] = wi;
     }
+    gather_batch(*batch, (k + 1) % (unsigned)batches, blockIdx.x * (long)blockDim.x + threadIdx.x,
+                 (long)gridDim.x * blockDim.x);
+    // The last block to get here finishes the step: every block has read k and t by then.
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&counters[2], 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    finish_step(sums, stats, rows, S, epoch, losses, counters, batches);
+    if (threadIdx.x == 0) counters[2] = 0;
 }
 
 // ---- The fused path for narrow networks (every width ≤ FUSED_MAX) -------------------------------
@@ -401,6 +440,10 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
 #define FUSED_ROWS 64
 #define FUSED_MAX 128
 #define FUSED_META 6
+// The fused kernels' dynamic shared memory (the CPU emulation, scripts/cuda-emulate, has its own).
+#ifndef FUSED_SMEM
+#define FUSED_SMEM extern __shared__ float fused_smem[]
+#endif
 
 __device__ __forceinline__ int round4(int n) { return (n + 3) & ~3; }
 
@@ -508,7 +551,7 @@ extern "C" __global__ void fused_forward(const float* __restrict__ x, int xs, in
                                          const float* __restrict__ w, float* __restrict__ wt,
                                          const int* __restrict__ meta, float* const* __restrict__ ptrs,
                                          int layers, int ks) {
-    extern __shared__ float fused_smem[];
+    FUSED_SMEM;
     float* cur = fused_smem;
     float* next = fused_smem + FUSED_ROWS * ks;
     float* ws = fused_smem + 2 * FUSED_ROWS * ks;
@@ -560,7 +603,7 @@ extern "C" __global__ void fused_forward(const float* __restrict__ x, int xs, in
 // chosen only for such activations: see `bias_activation`).
 extern "C" __global__ void fused_backward(const float* __restrict__ wt, const int* __restrict__ meta,
                                           float* const* __restrict__ ptrs, int layers, int rows, int ks) {
-    extern __shared__ float fused_smem[];
+    FUSED_SMEM;
     float* cur = fused_smem;
     float* next = fused_smem + FUSED_ROWS * ks;
     float* ws = fused_smem + 2 * FUSED_ROWS * ks;

@@ -9,15 +9,16 @@
 //! layers (the same data path as on the CPU, `network.rs`):
 //!
 //! ```text
-//! gather_rows                          batch k of this epoch's order → x, labels
+//! (gather_rows                         the epoch's first batch → x, labels; before the first step)
 //! per layer:  cuBLAS  h' = x·W         then bias_activation (hidden) or output_layer (last:
 //!                                      bias, Φ, loss, δ and the row's tally, one warp per row)
 //! cuBLAS gemv  Σ over rows of the tally rows (one product with a vector of ones)
 //! per layer, last first:  cuBLAS ∂E/∂W = xᵀ·δ,  gemv ∂E/∂b = δᵀ·1,  ∂E/∂x = δ·Wᵀ,
 //!                         activation_backward  δ ← ∂E/∂x ⊙ Φ'(h')
 //! [sum_squares, clip_factor]           gradient clipping
-//! optimizer_step                       one thread per parameter over the flat buffer
-//! finish_step                          the batch's loss and tally into the epoch's, k and t += 1
+//! optimizer_step                       one thread per parameter over the flat buffer; the next
+//!                                      batch gathered; its last block: the batch's loss and tally
+//!                                      into the epoch's, k and t += 1
 //! ```
 //!
 //! Narrow networks (every width ≤ 128, hidden activations whose Φ' needs only Φ(h')) at large
@@ -135,7 +136,6 @@ struct Gpu {
     bias_activation: CudaFunction,
     activation_backward: CudaFunction,
     output_layer: CudaFunction,
-    finish_step: CudaFunction,
     sum_squares: CudaFunction,
     clip_factor: CudaFunction,
     optimizer_step: CudaFunction,
@@ -200,7 +200,6 @@ impl Gpu {
             bias_activation: f("bias_activation")?,
             activation_backward: f("activation_backward")?,
             output_layer: f("output_layer")?,
-            finish_step: f("finish_step")?,
             sum_squares: f("sum_squares")?,
             clip_factor: f("clip_factor")?,
             optimizer_step: f("optimizer_step")?,
@@ -566,6 +565,8 @@ pub struct Run {
     /// The target values again, for the Σd and Σd² of R² (constants of the rows, summed here).
     host_targets: Option<Vec<f64>>,
     order: CudaSlice<u32>,
+    /// `Batch` in kernels.cu: what the batch gather reads and writes (see `batch_plan`).
+    plan: CudaSlice<u8>,
     /// The batch's rows, `[batch × xs]` (with biases, column `cols` holds 1: see `with_ones`).
     xb: CudaSlice<f32>,
     xs: usize,
@@ -595,6 +596,8 @@ pub struct Run {
 }
 
 const CLIP_BLOCKS: u32 = 256;
+/// Bytes of kernels.cu's `Batch`: 7 addresses and 6 ints.
+const BATCH_PLAN_BYTES: usize = 7 * 8 + 6 * 4;
 
 impl Run {
     /// Uploads `train`, the network's parameters and the optimizer's state, and plans every buffer
@@ -720,6 +723,7 @@ impl Run {
             labels,
             targets,
             order: gpu.alloc(rows)?,
+            plan: gpu.alloc(BATCH_PLAN_BYTES)?,
             xb: if fold {
                 gpu.upload(&with_ones(batch, net.inputs, xs))?
             } else {
@@ -738,7 +742,7 @@ impl Run {
             ones: gpu.upload(&vec![1.0f32; batch])?,
             stats: gpu.alloc(batch * stats_cols)?,
             sums: gpu.alloc(stats_cols)?,
-            counters: gpu.upload(&[0u32, step])?,
+            counters: gpu.upload(&[0u32, step, 0])?,
             lr: gpu.upload(&[config.learning_rate])?,
             losses: gpu.alloc(batches)?,
             epoch: gpu.alloc(stats_cols)?,
@@ -763,6 +767,12 @@ impl Run {
             clip: config.clip_grad_norm,
             gpu,
         };
+        let plan = run.batch_plan();
+        let mut run = run;
+        run.gpu
+            .stream
+            .memcpy_htod(&plan, &mut run.plan)
+            .map_err(|x| run.gpu.err("cannot copy to the GPU", x))?;
         run.gpu.sync()?;
         Ok(run)
     }
@@ -798,6 +808,7 @@ impl Run {
         s.memcpy_htod(&[first_batch as u32], &mut self.counters.slice_mut(0..1))
             .map_err(e)?;
         s.memset_zeros(&mut self.epoch).map_err(e)?;
+        self.gather_first()?;
         for k in first_batch..self.batches {
             let rows = self.batch.min(self.rows - k * self.batch);
             self.step(rows)?;
@@ -866,6 +877,7 @@ impl Run {
             self.batches = full;
             self.graphs.clear();
         }
+        self.gather_first()?;
         for _ in 0..warmup {
             self.step(self.batch)?;
         }
@@ -928,6 +940,48 @@ impl Run {
         }
     }
 
+    /// kernels.cu's `Batch` for this run, as bytes: seven addresses, then six ints (the last
+    /// padding), the layout C gives the struct.
+    fn batch_plan(&self) -> Vec<u8> {
+        let s = &self.gpu.stream;
+        let null = 0u64;
+        let addresses = [
+            raw(&self.x, s),
+            raw(&self.order, s),
+            self.labels.as_ref().map_or(null, |l| raw(l, s)),
+            self.targets.as_ref().map_or(null, |t| raw(t, s)),
+            raw(&self.xb, s),
+            raw(&self.lb, s),
+            raw(&self.tb, s),
+        ];
+        let sizes = [self.batch, self.rows, self.cols, self.outputs, self.xs, 0].map(|v| v as i32);
+        let mut b = Vec::with_capacity(BATCH_PLAN_BYTES);
+        addresses.iter().for_each(|a| b.extend(a.to_ne_bytes()));
+        sizes.iter().for_each(|v| b.extend(v.to_ne_bytes()));
+        debug_assert_eq!(b.len(), BATCH_PLAN_BYTES);
+        b
+    }
+
+    /// The grid of optimizer_step: a thread per parameter and per 16 bytes of a batch's rows.
+    fn step_end_grid(&self) -> LaunchConfig {
+        let gather = self.batch * self.cols.div_ceil(4);
+        self.gpu.elementwise(self.n_params.max(gather))
+    }
+
+    /// Gathers the batch counters[0] names: before an epoch's first step (each step's
+    /// optimizer_step gathers the batch after its own).
+    fn gather_first(&self) -> Result<()> {
+        let s = &self.gpu.stream;
+        let (plan, counters) = (raw(&self.plan, s), raw(&self.counters, s));
+        let batches = self.batches as i32;
+        let mut b = s.launch_builder(&self.gpu.gather_rows);
+        b.arg(&plan).arg(&counters).arg(&batches);
+        // SAFETY: the argument list matches the kernel's signature in kernels.cu.
+        unsafe { b.launch(self.gpu.elementwise(self.batch * self.cols.div_ceil(4))) }
+            .map(|_| ())
+            .map_err(|x| self.gpu.err("kernel launch", x))
+    }
+
     /// Every launch of one training step, in order, on the run's stream.
     fn launch_step(&self, rows: usize) -> Result<()> {
         let g = &self.gpu;
@@ -937,37 +991,7 @@ impl Run {
         let le = |x| g.err("kernel launch", x);
         let params = p(&self.params);
         let grads = p(&self.grads);
-        let (rows_i, batches_i, batch_i) = (rows as i32, self.batches as i32, self.batch as i32);
-        // batch → device buffers
-        {
-            let (x, order, counters) = (p(&self.x), raw(&self.order, s), raw(&self.counters, s));
-            let xb = p(&self.xb);
-            let cols = self.cols as i32;
-            let lb = raw(&self.lb, s);
-            let labels = self.labels.as_ref().map_or(null, |l| raw(l, s));
-            let tb = p(&self.tb);
-            let targets = self.targets.as_ref().map_or(null, |t| raw(t, s));
-            let tcols = self.outputs as i32;
-            let cfg = g.elementwise(rows * self.cols.div_ceil(4));
-            let mut b = s.launch_builder(&g.gather_rows);
-            b.arg(&xb)
-                .arg(&x)
-                .arg(&order)
-                .arg(&counters)
-                .arg(&batches_i)
-                .arg(&batch_i);
-            b.arg(&rows_i)
-                .arg(&cols)
-                .arg(&lb)
-                .arg(&labels)
-                .arg(&tb)
-                .arg(&targets)
-                .arg(&tcols);
-            let xs = self.xs as i32;
-            b.arg(&xs);
-            // SAFETY: the argument list matches the kernel's signature in kernels.cu.
-            unsafe { b.launch(cfg) }.map_err(le)?;
-        }
+        let (rows_i, batches_i) = (rows as i32, self.batches as i32);
         // forward
         let last = self.layers.len() - 1;
         if let Some(f) = &self.fused {
@@ -1172,28 +1196,16 @@ impl Run {
                 .arg(&b2)
                 .arg(&self.eps);
             b.arg(&counters).arg(&clip);
-            // SAFETY: as above.
-            unsafe { b.launch(g.elementwise(self.n_params)) }.map_err(le)?;
-        }
-        {
+            // The step's end and the next batch's gather (see optimizer_step).
+            let plan = raw(&self.plan, s);
             let sums = p(&self.sums);
             let stats = if small { p(&self.stats) } else { null };
             let sc = self.stats_cols as i32;
-            let epoch = raw(&self.epoch, s);
-            let losses = p(&self.losses);
-            let counters = raw(&self.counters, s);
-            let mut b = s.launch_builder(&g.finish_step);
-            b.arg(&sums)
-                .arg(&stats)
-                .arg(&rows_i)
-                .arg(&sc)
-                .arg(&epoch)
-                .arg(&losses)
-                .arg(&counters)
-                .arg(&batches_i);
-            let cfg = blocks(1);
+            let (epoch, losses) = (raw(&self.epoch, s), p(&self.losses));
+            b.arg(&plan).arg(&batches_i).arg(&sums).arg(&stats);
+            b.arg(&rows_i).arg(&sc).arg(&epoch).arg(&losses);
             // SAFETY: as above.
-            unsafe { b.launch(cfg) }.map_err(le)?;
+            unsafe { b.launch(self.step_end_grid()) }.map_err(le)?;
         }
         Ok(())
     }
@@ -1227,7 +1239,6 @@ mod tests {
                 "gather_rows",
                 "output_layer",
                 "optimizer_step",
-                "finish_step",
                 "fused_forward",
                 "fused_backward",
             ] {
