@@ -674,9 +674,10 @@ impl Run {
             });
         }
         let xs = stride_for(net.inputs);
-        let fused = match fused_choice(&layers, net.inputs, fold, batch) {
-            true => Fused::new(&gpu, &layers, net.inputs, net.params.len())?,
-            false => None,
+        let fused = if fused_choice(&layers, net.inputs, fold, batch) {
+            Fused::new(&gpu, &layers, net.inputs, net.params.len())?
+        } else {
+            None
         };
         let (labels, targets, stats_cols) = match &train.y {
             Targets::Classes(c) => {
