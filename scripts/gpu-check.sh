@@ -45,9 +45,12 @@ for c in mnist-mlp-small mnist-mlp-wide mnist-mlp-wide-b4096 fused-64x4-b65536 w
 done
 
 echo "== the fused path against the layer-by-layer one, by batch (the fused-64x4 network; sets FUSED_MIN_BATCH)"
-for b in 2048 4096 8192 16384 65536; do
-    for f in 1 0; do
-        MLP_CUDA_FUSED=$f "$DIR/mlp" bench --device cuda --case fused-64x4-b65536 --batch $b --steps "$STEPS" | tee -a "$LOG"
+for p in f32 tf32; do
+    for b in 2048 4096 8192 16384 65536; do
+        for f in 1 0; do
+            MLP_CUDA_FUSED=$f "$DIR/mlp" bench --device cuda --case fused-64x4-b65536 --batch $b --steps "$STEPS" \
+                --precision $p | tee -a "$LOG"
+        done
     done
 done
 

@@ -15,7 +15,7 @@ BATCH = {"mnist-mlp-small": 64, "mnist-mlp-wide": 128, "mnist-mlp-wide-b4096": 4
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 steps = {}  # case → (system, mode, dtype, kernels) → ms, at the case's own batch (the first record)
-sweep = {}  # batch → kernels → ms: the fused-64x4 network by batch, graph, f32
+sweep = {}  # (dtype, batch) → fused or layers → ms: the fused-64x4 network by batch, graph
 for r in rows:
     if "ms_per_step" not in r:
         continue
@@ -23,8 +23,8 @@ for r in rows:
     key = (r["system"], r.get("mode"), r.get("dtype"), r.get("kernels", "layers") if r["system"] == "mlp" else None)
     if own:
         steps.setdefault(r["case"], {}).setdefault(key, r["ms_per_step"])
-    if r["system"] == "mlp" and r["case"].startswith("fused-") and key[1:3] == ("graph", "f32"):
-        sweep.setdefault(r["batch"], {})[key[3]] = r["ms_per_step"]
+    if r["system"] == "mlp" and r["case"].startswith("fused-") and key[1] == "graph" and key[2] in ("f32", "tf32"):
+        sweep.setdefault((key[2], r["batch"]), {})["layers" if key[3] == "layers" else "fused"] = r["ms_per_step"]
 device = next((r["device"] for r in rows if "device" in r), "?")
 print(f"GPU: {device}\n")
 for r in rows:
@@ -35,7 +35,10 @@ print("| case | mlp graph | mlp eager | mlp tf32 | mlp bf16 | mlp layer by layer
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 f = lambda v: "—" if v is None else f"{v:.4f}"
 for case, t in steps.items():
-    pick = lambda mode, dtype: t.get(("mlp", mode, dtype, "fused")) or t.get(("mlp", mode, dtype, "layers"))
+    # mlp's own choice of kernels: the fused path where it took it, else the layer-by-layer one
+    pick = lambda mode, dtype: next((v for (s, m, d, k), v in t.items()
+                                     if (s, m, d) == ("mlp", mode, dtype) and k != "layers"),
+                                    t.get(("mlp", mode, dtype, "layers")))
     mg, me, mt, mb = pick("graph", "f32"), pick("eager", "f32"), pick("graph", "tf32"), pick("graph", "bf16")
     fused = ("mlp", "graph", "f32", "fused") in t
     lf, lt = t.get(("mlp", "graph", "f32", "layers")), t.get(("mlp", "graph", "tf32", "layers"))
@@ -48,12 +51,12 @@ for case, t in steps.items():
     print(f"| {name} | {f(mg)} | {f(me)} | {f(mt)} | {f(mb)} | {layered} | {f(te)} | {f(tg)} | {f(tb)} | {ratio} | {TARGETS.get(case, '')} |")
 print()
 if sweep:
-    print("The fused-64x4 network by batch, graph, f32 (ms per step):\n")
-    print("| batch | fused | layer by layer | layers / fused |")
-    print("| --- | --- | --- | --- |")
-    for b in sorted(sweep):
-        fu, la = sweep[b].get("fused"), sweep[b].get("layers")
-        print(f"| {b} | {f(fu)} | {f(la)} | {f'{la / fu:.2f}×' if fu and la else '—'} |")
+    print("The fused-64x4 network by batch, graph (ms per step):\n")
+    print("| products | batch | fused | layer by layer | layers / fused |")
+    print("| --- | --- | --- | --- | --- |")
+    for dtype, b in sorted(sweep):
+        fu, la = sweep[(dtype, b)].get("fused"), sweep[(dtype, b)].get("layers")
+        print(f"| {dtype} | {b} | {f(fu)} | {f(la)} | {f'{la / fu:.2f}×' if fu and la else '—'} |")
     print()
 for r in rows:
     if r.get("case") == "mnist-mlp-small" and "seconds_per_epoch" in r:

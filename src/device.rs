@@ -152,7 +152,7 @@ mod backend {
             match self.0 {}
         }
 
-        pub fn uses_fused(&self) -> bool {
+        pub fn kernels(&self) -> &'static str {
             match self.0 {}
         }
 

@@ -317,9 +317,15 @@ fn fused_narrow_networks_agree_with_the_cpu() {
             Loss::CrossEntropy,
         ),
     ];
+    // The CPU, then the GPU with f32 products, then with TF32 products (the fused kernels on the
+    // tensor cores where the GPU has them).
+    let mut runs = vec![(Device::Cpu, mlp::Matmul::F32)];
+    if let Some(gpu) = cuda() {
+        runs.extend([(gpu, mlp::Matmul::F32), (gpu, mlp::Matmul::Tf32)]);
+    }
     for (name, spec, d, loss) in nets {
         let mut reference: Option<(Vec<f32>, f64)> = None;
-        for device in devices() {
+        for &(device, matmul) in &runs {
             let net = spec.clone().bias(Bias::Uniform).build::<f32>(9);
             let before = net.params.clone();
             let config = TrainConfig {
@@ -329,12 +335,16 @@ fn fused_narrow_networks_agree_with_the_cpu() {
                 optimizer: Optimizer::Momentum(0.5),
                 loss: Some(loss.clone()),
                 device,
+                matmul,
                 ..Default::default()
             };
             if device != Device::Cpu {
                 let state = config.optimizer.state::<f32>(net.param_count());
                 let run = mlp::device::Run::new(&net, &loss, &config, &state, &d, 4096).unwrap();
-                assert!(run.uses_fused(), "{name}: the fused path was not chosen");
+                assert!(
+                    run.kernels().starts_with("fused"),
+                    "{name}: the fused path was not chosen ({matmul:?})"
+                );
             }
             let mut t = Trainer::new(net, &config).unwrap();
             t.fit(&d, None, &mut |_| mlp::Control::Continue).unwrap();
@@ -349,17 +359,23 @@ fn fused_narrow_networks_agree_with_the_cpu() {
             match &reference {
                 None => reference = Some((update, loss)),
                 Some((cpu_update, cpu_loss)) => {
-                    // As in large_batches_agree_with_the_cpu: sums over 4096 rows, rounding near
-                    // √4096·ε ≈ 8e-6 of the update; three steps (the last of 808 rows).
+                    // f32, as in large_batches_agree_with_the_cpu: sums over 4096 rows, rounding
+                    // near √4096·ε ≈ 8e-6 of the update; three steps (the last of 808 rows).
+                    // TF32: inputs of every product rounded to 2⁻¹¹, as in
+                    // tensor_core_products_agree_with_the_cpu_to_their_rounding.
+                    let (rel, loss_rel) = match matmul {
+                        mlp::Matmul::F32 => (1e-3, 1e-5),
+                        _ => (1e-2, 1e-2),
+                    };
                     assert!(
-                        (loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
-                        "{name}: loss {loss}, CPU {cpu_loss}"
+                        (loss - cpu_loss).abs() <= loss_rel * cpu_loss,
+                        "{name} {matmul:?}: loss {loss}, CPU {cpu_loss}"
                     );
                     assert_close(
-                        &format!("{name}: update on {device}"),
+                        &format!("{name}: update on {device}, {matmul:?}"),
                         &update,
                         cpu_update,
-                        1e-3,
+                        rel,
                     );
                 }
             }

@@ -1,5 +1,6 @@
-// Checks kernels.cu's fused_forward and fused_backward, run on the CPU by emulate.hpp, against a
-// naive reference in f64: every hidden h, the last layer's h', the transposed weights, every δ.
+// Checks kernels.cu's fused_forward and fused_backward, f32 and TF32 (_tf32, tensor cores), run on
+// the CPU by emulate.hpp, against a naive reference in f64: every hidden h, the last layer's h', the
+// transposed weights, every δ.
 // Shapes: the benchmark's 64-wide network, widths that are not multiples of 4, the widest allowed
 // (128), a layer without bias, weights off the 16-byte grid, batches that end inside a tile. Fixed seeds.
 #include "emulate.hpp"
@@ -36,7 +37,11 @@ static double act_grad_ref(int act, double a, double h) {
 
 static int failures = 0;
 
-static void compare(const char* what, int layer, const std::vector<float>& got, const std::vector<double>& want) {
+// The largest error allowed, relative to the largest value: f32 products (set in main), or TF32.
+static double tolerance = 0;
+
+static void compare(const char* what, int layer, const std::vector<float>& got, const std::vector<double>& want,
+                    double tol = tolerance) {
     double scale = 1e-30, worst = 0;
     size_t at = 0;
     for (double w : want) scale = std::max(scale, std::fabs(w));
@@ -44,16 +49,23 @@ static void compare(const char* what, int layer, const std::vector<float>& got, 
         double d = std::fabs(got[i] - want[i]);
         if (d > worst || std::isnan(got[i])) { worst = std::isnan(got[i]) ? INFINITY : d; at = i; }
     }
-    // f32 sums of ≤ 128 products of values near 1, against f64: a few units of f32's 6e-8 per
-    // term at most; 1e-5 of the largest element leaves room and still catches any wrong index.
-    bool ok = worst <= 1e-5 * scale;
+    bool ok = worst <= tol * scale;
     if (!ok) failures++;
     std::printf("  %-6s layer %d: %zu values, worst %.2e of %.2e at %zu %s\n", what, layer, want.size(), worst,
                 scale, at, ok ? "ok" : "FAILED");
 }
 
-static void check(const char* name, int rows, std::vector<Layer> net, unsigned seed) {
-    std::printf("%s: %d rows\n", name, rows);
+static void check(const char* name, int rows, std::vector<Layer> net, unsigned seed, bool tc) {
+    std::printf("%s, %s: %d rows\n", name, tc ? "TF32" : "f32", rows);
+    // f32: sums of ≤ 128 products of values near 1, against f64: a few units of f32's 6e-8 per term
+    // at most; 1e-5 of the largest element leaves room and still catches any wrong index.
+    // TF32: each operand rounded to within 2⁻¹¹ (5e-4) of itself, each term to ~1e-3 of itself,
+    // partly cancelling over a sum: these shapes show at most 5e-4 of the largest value, through
+    // four layers; 3e-3 leaves room. A wrong index, a missed k-step or a garbage margin is off by
+    // O(1), or by a whole term of ~1/√K ≥ 0.09.
+    tolerance = tc ? 3e-3 : 1e-5;
+    auto forward = tc ? fused_forward_tf32 : fused_forward;
+    auto backward = tc ? fused_backward_tf32 : fused_backward;
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal(0.f, 1.f);
     int L = net.size(), maxw = net[0].in;
@@ -88,10 +100,10 @@ static void check(const char* name, int rows, std::vector<Layer> net, unsigned s
     int ks = ((maxw + 7) & ~7) + 4;
     // The shared memory cuda/mod.rs gives the kernels (`fused_smem_floats`); the rest of the
     // emulator's array is filled with a marker that no write may touch.
-    size_t smem = 2 * FUSED_ROWS * ks + (size_t)round4(maxw) * round4(maxw);
+    size_t smem = 2 * FUSED_ROWS * ks + (size_t)round8(maxw) * (((maxw + 31) & ~31) + 8);
     std::fill(fused_smem + smem, std::end(fused_smem), -7.f);
     unsigned grid = (rows + FUSED_ROWS - 1) / FUSED_ROWS;
-    launch(grid, 256, fused_forward, (const float*)x.data(), xs, rows, (const float*)params.data(), wt.data(),
+    launch(grid, 256, forward, (const float*)x.data(), xs, rows, (const float*)params.data(), wt.data(),
            (const int*)meta.data(), (float* const*)ptrs.data(), L, ks);
 
     // The reference forward pass, in f64.
@@ -113,12 +125,12 @@ static void check(const char* name, int rows, std::vector<Layer> net, unsigned s
         for (int k = 0; k < d.in; k++)
             for (int j = 0; j < d.out; j++) t[j * d.in + k] = params[meta[l * 6 + 2] + k * d.out + j];
         std::vector<float> got(wt.begin() + meta[l * 6 + 2], wt.begin() + meta[l * 6 + 2] + d.in * d.out);
-        compare("Wt", l, got, t);
+        compare("Wt", l, got, t, 0.0);  // a copy: exact
     }
 
     // The backward pass from a random δ of the last layer.
     for (auto& v : delta[L - 1]) v = normal(rng);
-    launch(grid, 256, fused_backward, (const float*)wt.data(), (const int*)meta.data(), (float* const*)ptrs.data(),
+    launch(grid, 256, backward, (const float*)wt.data(), (const int*)meta.data(), (float* const*)ptrs.data(),
            L, rows, ks);
     if (std::any_of(fused_smem + smem, std::end(fused_smem), [](float v) { return v != -7.f; })) {
         std::printf("  shared memory written past its %zu floats\n", smem);
@@ -141,19 +153,21 @@ static void check(const char* name, int rows, std::vector<Layer> net, unsigned s
 }
 
 int main() {
-    check("fused-64x4 (the benchmark's shape)", 200,
-          {{64, 64, ACT_RELU, 0, true}, {64, 64, ACT_RELU, 0, true}, {64, 64, ACT_RELU, 0, true},
-           {64, 64, ACT_RELU, 0, true}, {64, 16, ACT_IDENTITY, 0, true}},
-          1);
-    check("37-100-128-7, tanh and sigmoid, one layer without bias", 130,
-          {{37, 100, ACT_TANH, 0, true}, {100, 128, ACT_SIGMOID, 0, false}, {128, 7, ACT_IDENTITY, 0, true}}, 2);
-    check("5-3-6-2, leaky ReLU, ELU, identity", 64,
-          {{5, 3, ACT_LEAKY, 0.1f, true}, {3, 6, ACT_ELU, 1.0f, true}, {6, 2, ACT_SOFTMAX, 0, true}}, 3);
-    // Layer 2's W starts 34 floats in: widths that are multiples of 4, at an address that is not.
-    check("5-3-4-4-2, a 4-wide layer off the 16-byte grid", 70,
-          {{5, 3, ACT_TANH, 0, true}, {3, 4, ACT_RELU, 0, true}, {4, 4, ACT_SIGMOID, 0, true},
-           {4, 2, ACT_IDENTITY, 0, true}}, 5);
-    check("128-128-1, one row", 1, {{128, 128, ACT_IDENTITY, 0, true}, {128, 1, ACT_SIGMOID, 0, true}}, 4);
+    for (bool tc : {false, true}) {
+        check("fused-64x4 (the benchmark's shape)", 200,
+              {{64, 64, ACT_RELU, 0, true}, {64, 64, ACT_RELU, 0, true}, {64, 64, ACT_RELU, 0, true},
+               {64, 64, ACT_RELU, 0, true}, {64, 16, ACT_IDENTITY, 0, true}},
+              1, tc);
+        check("37-100-128-7, tanh and sigmoid, one layer without bias", 130,
+              {{37, 100, ACT_TANH, 0, true}, {100, 128, ACT_SIGMOID, 0, false}, {128, 7, ACT_IDENTITY, 0, true}}, 2, tc);
+        check("5-3-6-2, leaky ReLU, ELU, identity", 64,
+              {{5, 3, ACT_LEAKY, 0.1f, true}, {3, 6, ACT_ELU, 1.0f, true}, {6, 2, ACT_SOFTMAX, 0, true}}, 3, tc);
+        // Layer 2's W starts 34 floats in: widths that are multiples of 4, at an address that is not.
+        check("5-3-4-4-2, a 4-wide layer off the 16-byte grid", 70,
+              {{5, 3, ACT_TANH, 0, true}, {3, 4, ACT_RELU, 0, true}, {4, 4, ACT_SIGMOID, 0, true},
+               {4, 2, ACT_IDENTITY, 0, true}}, 5, tc);
+        check("128-128-1, one row", 1, {{128, 128, ACT_IDENTITY, 0, true}, {128, 1, ACT_SIGMOID, 0, true}}, 4, tc);
+    }
     if (failures) {
         std::printf("%d comparisons FAILED\n", failures);
         return 1;

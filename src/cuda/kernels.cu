@@ -425,18 +425,21 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
 // stay with cuBLAS), a tile of FUSED_ROWS rows per block, the activations of the tile kept in
 // shared memory from layer to layer, as tiny-cuda-nn's fully fused MLP does; unlike it, in f32 and
 // for any width up to FUSED_MAX. Each hidden h is still written once (∂E/∂W needs it), and each δ.
+// Two kinds of each kernel: f32 products on the CUDA cores, and TF32 products on the tensor cores
+// (`_tf32`, for --precision tf32 or bf16, compute capability ≥ 8.0).
 //
 // Layer l's description, meta[l·FUSED_META + …]: 0 inputs, 1 outputs, 2 offset of W [in × out] in
 // the flat parameter buffer, 3 offset of b (−1: none), 4 activation code, 5 α's bits.
 // ptrs[2l] is layer l's output ([rows × outputs]: h = Φ(x·W + b) for a hidden layer, h' = x·W + b
 // for the last, whose Φ and loss output_layer applies), ptrs[2l + 1] its δ = ∂E/∂h'.
 //
-// Shared memory: two activation tiles [FUSED_ROWS × ks] (row-major, ks = the widest layer rounded
-// up to 8, plus 4: rows 16 banks apart, so that a warp's two row groups never share a bank) and one
-// weight tile [K × n], K and n rounded up to 4 with zeros.
-//
-// Thread t of 256 computes rows 4·(t/16) … +3 and columns 4·(t%16) + 64p … +3 (p = 0, 1) of a
-// tile's product: per four steps of k, four 16-byte loads of its rows and four of W's, 64 FMAs.
+// Shared memory: two activation tiles [FUSED_ROWS × ks] (row-major; ks = the widest layer rounded
+// up to 8, plus 4, so that rows start 4 banks apart and a warp's loads of 8 rows meet different
+// banks) and one weight tile [kp × wsd]: the K rows rounded up to 4 (8 for the tensor cores), the n
+// columns to 4 (for the tensor cores to 32, plus 8: a warp's B fragment then meets 32 banks).
+// Zeros fill the margins; the tensor-core kernels keep the tiles' values rounded to TF32.
+// Both: at most 2·FUSED_ROWS·ks + round8(w)·(round32(w) + 8) floats for the widest layer w
+// (cuda/mod.rs `Fused::new`).
 #define FUSED_ROWS 64
 #define FUSED_MAX 128
 #define FUSED_META 6
@@ -446,9 +449,46 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
 #endif
 
 __device__ __forceinline__ int round4(int n) { return (n + 3) & ~3; }
+__device__ __forceinline__ int round8(int n) { return (n + 7) & ~7; }
+__device__ __forceinline__ bool aligned16(const float* p) {
+    return (reinterpret_cast<unsigned long long>(p) & 15) == 0;
+}
 
-// acc[p][i][j] = Σ_k in[(4·rg + i)·ks + k] · w[k·ws + 4·cg + 64p + j], for k < k4 (a multiple of 4;
-// the tiles hold zeros past their widths), over the columns below n.
+// TF32 on the tensor cores (compute capability ≥ 8.0). tf32_round: x to TF32's 10-bit mantissa,
+// to nearest, ties away from zero. mma_tf32: D += A·B for one warp's 16×8×8 tile, PTX's
+// mma.m16n8k8 .tf32 with its fragments: lane 4g + t holds A[g][t], A[g+8][t], A[g][t+4],
+// A[g+8][t+4]; B[t][g], B[t+4][g]; and D[g][2t], D[g][2t+1], D[g+8][2t], D[g+8][2t+1].
+// The CPU emulation (scripts/cuda-emulate) has its own of both.
+#ifndef MLP_EMULATE
+__device__ __forceinline__ float tf32_round(float x) {
+#if __CUDA_ARCH__ >= 800
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return __uint_as_float(r);
+#else
+    return x;
+#endif
+}
+
+__device__ __forceinline__ void mma_tf32(float d[4], const unsigned a[4], const unsigned b[2]) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    __trap();  // never launched: cuda/mod.rs takes the tensor-core kernels from 8.0 up
+#endif
+}
+#endif
+
+template <bool TC> __device__ __forceinline__ float tile_value(float x) { return TC ? tf32_round(x) : x; }
+
+// The f32 product. Thread t of 256 computes rows 4·(t/16) … +3 and columns 4·(t%16) + 64p … +3
+// (p = 0, 1): acc[p][i][j] = Σ_k in[(4·rg + i)·ks + k] · w[k·ws + 4·cg + 64p + j], for k < k4 (a
+// multiple of 4; the tiles hold zeros past their widths), over the columns below n. Per four steps
+// of k, four 16-byte loads of its rows and four of W's per p, 64 FMAs.
 __device__ __forceinline__ void tile_product(const float* in, int ks, const float* w, int ws, int k4,
                                              int n, float acc[2][4][4]) {
     int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
@@ -486,44 +526,80 @@ __device__ __forceinline__ void tile_product(const float* in, int ks, const floa
     }
 }
 
+// The TF32 product. Warp w computes rows 16·(w%4) … +15 and the 8-column tiles w/4, w/4 + 2, …
+// below n8: acc[q] is D of tile w/4 + 2q. k8 and n8: the widths rounded up to 8.
+__device__ __forceinline__ void tile_product_tf32(const float* in, int ks, const float* w, int wsd, int k8,
+                                                  int n8, float acc[8][4]) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    int mt = warp & 3, ng = warp >> 2;
+#pragma unroll
+    for (int q = 0; q < 8; q++)
+#pragma unroll
+        for (int r = 0; r < 4; r++) acc[q][r] = 0.f;
+    const float* a0 = in + (16 * mt + g) * ks + t;
+    const float* a8 = a0 + 8 * ks;
+    for (int k = 0; k < k8; k += 8) {
+        unsigned a[4] = {__float_as_uint(a0[k]), __float_as_uint(a8[k]), __float_as_uint(a0[k + 4]),
+                         __float_as_uint(a8[k + 4])};
+        const float* b0 = w + (k + t) * wsd + g;
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+            int nt = ng + 2 * q;
+            if (8 * nt < n8) {  // the same for the whole warp, as mma.sync requires
+                unsigned b[2] = {__float_as_uint(b0[8 * nt]), __float_as_uint(b0[4 * wsd + 8 * nt])};
+                mma_tf32(acc[q], a, b);
+            }
+        }
+    }
+}
+
 // A [rows × cols] row-major matrix's tile (rows r0 … r0 + FUSED_ROWS − 1) into shared memory, row
-// stride ks, zeros past the last row and between cols and round4(cols).
+// stride ks, zeros past the last row and between cols and round8(cols).
+template <bool TC>
 __device__ __forceinline__ void load_tile(float* s, int ks, const float* __restrict__ g, int gs, int r0,
                                           int rows, int cols) {
-    int c4 = round4(cols);
-    if (cols == c4 && (gs & 3) == 0) {  // whole rows of 16-byte pieces
-        int q = cols >> 2;
-        for (int e = threadIdx.x; e < FUSED_ROWS * q; e += blockDim.x) {
-            int r = e / q, c = 4 * (e - r * q);
-            *reinterpret_cast<float4*>(s + r * ks + c) =
-                r0 + r < rows ? *reinterpret_cast<const float4*>(g + (long)(r0 + r) * gs + c)
-                              : make_float4(0.f, 0.f, 0.f, 0.f);
+    int c8 = round8(cols);
+    if ((cols & 3) == 0 && (gs & 3) == 0 && aligned16(g)) {  // 16-byte pieces
+        int q = cols >> 2, q8 = c8 >> 2;
+        for (int e = threadIdx.x; e < FUSED_ROWS * q8; e += blockDim.x) {
+            int r = e / q8, c = e - r * q8;
+            float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (c < q && r0 + r < rows) v = *reinterpret_cast<const float4*>(g + (long)(r0 + r) * gs + 4 * c);
+            *reinterpret_cast<float4*>(s + r * ks + 4 * c) =
+                make_float4(tile_value<TC>(v.x), tile_value<TC>(v.y), tile_value<TC>(v.z), tile_value<TC>(v.w));
         }
         return;
     }
-    for (int e = threadIdx.x; e < FUSED_ROWS * c4; e += blockDim.x) {
-        int r = e / c4, c = e - r * c4;
-        s[r * ks + c] = (r0 + r < rows && c < cols) ? g[(long)(r0 + r) * gs + c] : 0.f;
+    for (int e = threadIdx.x; e < FUSED_ROWS * c8; e += blockDim.x) {
+        int r = e / c8, c = e - r * c8;
+        s[r * ks + c] = (r0 + r < rows && c < cols) ? tile_value<TC>(g[(long)(r0 + r) * gs + c]) : 0.f;
     }
 }
 
-// A [k × n] row-major matrix into shared memory as [round4(k) × round4(n)], zeros in the margins.
-__device__ __forceinline__ void load_weights(float* ws, const float* __restrict__ w, int k, int n) {
-    int k4 = round4(k), n4 = round4(n);
-    if (k == k4 && n == n4 && (reinterpret_cast<unsigned long long>(w) & 15) == 0) {
-        // the same layout: a straight copy in 16-byte pieces
-        for (int e = threadIdx.x; e < (k * n) >> 2; e += blockDim.x)
-            reinterpret_cast<float4*>(ws)[e] = reinterpret_cast<const float4*>(w)[e];
+// A [k × n] row-major matrix into shared memory as [kp × wsd] (kp ≥ k, wsd ≥ n and a multiple of 4),
+// zeros in the margins.
+template <bool TC>
+__device__ __forceinline__ void load_weights(float* ws, const float* __restrict__ w, int k, int n, int kp,
+                                             int wsd) {
+    if ((n & 3) == 0 && aligned16(w)) {  // 16-byte pieces
+        int q = n >> 2, qs = wsd >> 2;
+        for (int e = threadIdx.x; e < kp * qs; e += blockDim.x) {
+            int r = e / qs, c = e - r * qs;
+            float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (r < k && c < q) v = reinterpret_cast<const float4*>(w)[r * q + c];
+            reinterpret_cast<float4*>(ws)[e] =
+                make_float4(tile_value<TC>(v.x), tile_value<TC>(v.y), tile_value<TC>(v.z), tile_value<TC>(v.w));
+        }
         return;
     }
-    for (int e = threadIdx.x; e < k4 * n4; e += blockDim.x) {
-        int q = e / n4, c = e - q * n4;
-        ws[e] = (q < k && c < n) ? w[q * n + c] : 0.f;
+    for (int e = threadIdx.x; e < kp * wsd; e += blockDim.x) {
+        int r = e / wsd, c = e - r * wsd;
+        ws[e] = (r < k && c < n) ? tile_value<TC>(w[r * n + c]) : 0.f;
     }
 }
 
-// One thread's results for its rows and columns: v[i][j] (0 past n) into the next tile, and the
-// rows that exist into g ([rows × n] row-major).
+// The f32 product's results of one thread for its rows and columns: v[i][j] (0 past n) into the
+// next tile, and the rows that exist into g ([rows × n] row-major).
 __device__ __forceinline__ void store_tile(float* s, int ks, float* __restrict__ g, int r0, int rows,
                                            int n, int p, float v[4][4]) {
     int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
@@ -544,56 +620,97 @@ __device__ __forceinline__ void store_tile(float* s, int ks, float* __restrict__
     }
 }
 
+// The TF32 product's results of one lane: v[q][2h + e] is row 16·(w%4) + g + 8h, column
+// 8·(w/4 + 2q) + 2t + e (0 past n). Into the next tile, rounded to TF32, and the rows that exist
+// into g ([rows × n] row-major) as they are.
+__device__ __forceinline__ void store_tile_tf32(float* s, int ks, float* __restrict__ g, int r0, int rows,
+                                                int n, float v[8][4]) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gq = lane >> 2, t = lane & 3;
+    int mt = warp & 3, ng = warp >> 2, n8 = round8(n);
+#pragma unroll
+    for (int q = 0; q < 8; q++) {
+        int c0 = 8 * (ng + 2 * q);
+        if (c0 >= n8) continue;
+        int c = c0 + 2 * t;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int r = 16 * mt + gq + 8 * h;
+            s[r * ks + c] = tf32_round(v[q][2 * h]);
+            s[r * ks + c + 1] = tf32_round(v[q][2 * h + 1]);
+            long gr = r0 + r;
+            if (gr >= rows) continue;
+            if ((n & 1) == 0 && c < n) {
+                *reinterpret_cast<float2*>(g + gr * n + c) = make_float2(v[q][2 * h], v[q][2 * h + 1]);
+            } else {
+                if (c < n) g[gr * n + c] = v[q][2 * h];
+                if (c + 1 < n) g[gr * n + c + 1] = v[q][2 * h + 1];
+            }
+        }
+    }
+}
+
 // The forward pass of every layer for one tile of the batch x ([rows × xs], the first `inputs`
 // columns used). Block 0 also writes each Wᵀ ([out × in], at W's offset) into wt, for
 // fused_backward's coalesced loads.
-extern "C" __global__ void fused_forward(const float* __restrict__ x, int xs, int rows,
-                                         const float* __restrict__ w, float* __restrict__ wt,
-                                         const int* __restrict__ meta, float* const* __restrict__ ptrs,
-                                         int layers, int ks) {
+template <bool TC>
+__device__ __forceinline__ void fused_forward_body(const float* __restrict__ x, int xs, int rows,
+                                                   const float* __restrict__ w, float* __restrict__ wt,
+                                                   const int* __restrict__ meta,
+                                                   float* const* __restrict__ ptrs, int layers, int ks) {
     FUSED_SMEM;
     float* cur = fused_smem;
     float* next = fused_smem + FUSED_ROWS * ks;
     float* ws = fused_smem + 2 * FUSED_ROWS * ks;
     int r0 = blockIdx.x * FUSED_ROWS;
-    load_tile(cur, ks, x, xs, r0, rows, meta[0]);
-    int cg = threadIdx.x & 15;
+    load_tile<TC>(cur, ks, x, xs, r0, rows, meta[0]);
     for (int l = 0; l < layers; l++) {
         const int* d = meta + l * FUSED_META;
         int in = d[0], n = d[1], act = d[4];
         float alpha = __int_as_float(d[5]);
         const float* W = w + d[2];
         const float* b = d[3] >= 0 ? w + d[3] : nullptr;
-        int k4 = round4(in), n4 = round4(n);
+        bool last = l == layers - 1;
+        int kp = TC ? round8(in) : round4(in);
+        int wsd = TC ? ((n + 31) & ~31) + 8 : round4(n);
         __syncthreads();  // the last layer's product is done with ws, and its outputs are in `cur`
-        load_weights(ws, W, in, n);
-        __syncthreads();
+        load_weights<TC>(ws, W, in, n, kp, wsd);
         if (blockIdx.x == 0)
             for (int e = threadIdx.x; e < in * n; e += blockDim.x) {
                 int c = e / in, k = e - c * in;
-                wt[d[2] + e] = ws[k * n4 + c];
+                wt[d[2] + e] = W[k * n + c];
             }
-        float acc[2][4][4];
-        tile_product(cur, ks, ws, n4, k4, n, acc);
-        bool last = l == layers - 1;
+        __syncthreads();
+        // Bias and Φ (hidden layers) on the product's value v of column c; 0 past n.
+        auto finish = [&](float v, int c) {
+            if (c >= n) return 0.f;
+            v += b != nullptr ? b[c] : 0.f;
+            return last ? v : act_value(act, alpha, v);
+        };
+        if constexpr (TC) {
+            float acc[8][4];
+            tile_product_tf32(cur, ks, ws, wsd, kp, round8(n), acc);
+            int t = threadIdx.x & 3, ng = threadIdx.x >> 7;
 #pragma unroll
-        for (int p = 0; p < 2; p++) {
-            int c = 4 * cg + 64 * p;
-            if (c >= n) continue;
+            for (int q = 0; q < 8; q++)
 #pragma unroll
-            for (int i = 0; i < 4; i++)
+                for (int r = 0; r < 4; r++) acc[q][r] = finish(acc[q][r], 8 * (ng + 2 * q) + 2 * t + (r & 1));
+            store_tile_tf32(next, ks, ptrs[2 * l], r0, rows, n, acc);
+        } else {
+            float acc[2][4][4];
+            tile_product(cur, ks, ws, wsd, kp, n, acc);
+            int cg = threadIdx.x & 15;
 #pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    float v = 0.f;
-                    if (c + j < n) {
-                        v = acc[p][i][j] + (b != nullptr ? b[c + j] : 0.f);
-                        if (!last) v = act_value(act, alpha, v);
-                    }
-                    acc[p][i][j] = v;
-                }
-            store_tile(next, ks, ptrs[2 * l], r0, rows, n, p, acc[p]);
+            for (int p = 0; p < 2; p++) {
+                int c = 4 * cg + 64 * p;
+                if (c >= n) continue;
+#pragma unroll
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) acc[p][i][j] = finish(acc[p][i][j], c + j);
+                store_tile(next, ks, ptrs[2 * l], r0, rows, n, p, acc[p]);
+            }
         }
-        float* t = cur; cur = next; next = t;
+        float* s = cur; cur = next; next = s;
     }
 }
 
@@ -601,16 +718,17 @@ extern "C" __global__ void fused_forward(const float* __restrict__ x, int xs, in
 // by output_layer), δ_{l−1} = (δ_l·W_lᵀ) ⊙ Φ'(h_{l−1}) for l = L−1 … 1, one tile of rows per block,
 // each δ written for the ∂E/∂W products. Φ' is taken from h = Φ(h') alone (the fused path is
 // chosen only for such activations: see `bias_activation`).
-extern "C" __global__ void fused_backward(const float* __restrict__ wt, const int* __restrict__ meta,
-                                          float* const* __restrict__ ptrs, int layers, int rows, int ks) {
+template <bool TC>
+__device__ __forceinline__ void fused_backward_body(const float* __restrict__ wt, const int* __restrict__ meta,
+                                                    float* const* __restrict__ ptrs, int layers, int rows,
+                                                    int ks) {
     FUSED_SMEM;
     float* cur = fused_smem;
     float* next = fused_smem + FUSED_ROWS * ks;
     float* ws = fused_smem + 2 * FUSED_ROWS * ks;
     int r0 = blockIdx.x * FUSED_ROWS;
-    int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
     const int* top = meta + (layers - 1) * FUSED_META;
-    load_tile(cur, ks, ptrs[2 * (layers - 1) + 1], top[1], r0, rows, top[1]);
+    load_tile<TC>(cur, ks, ptrs[2 * (layers - 1) + 1], top[1], r0, rows, top[1]);
     for (int l = layers - 1; l >= 1; l--) {
         const int* d = meta + l * FUSED_META;
         const int* below = meta + (l - 1) * FUSED_META;
@@ -619,35 +737,67 @@ extern "C" __global__ void fused_backward(const float* __restrict__ wt, const in
         float alpha = __int_as_float(below[5]);
         const float* h = ptrs[2 * (l - 1)];
         float* delta = ptrs[2 * (l - 1) + 1];
-        int k4 = round4(k), n4 = round4(n);
+        int kp = TC ? round8(k) : round4(k);
+        int wsd = TC ? ((n + 31) & ~31) + 8 : round4(n);
         __syncthreads();
-        load_weights(ws, wt + d[2], k, n);
+        load_weights<TC>(ws, wt + d[2], k, n, kp, wsd);
         __syncthreads();
-        float acc[2][4][4];
-        tile_product(cur, ks, ws, n4, k4, n, acc);
+        // g·Φ'(h') at row r (of the tile), column c, from the layer below's h; 0 past the edges.
+        auto finish = [&](float g, int r, int c) {
+            long gr = r0 + r;
+            if (c >= n || gr >= rows) return 0.f;
+            float a = h[gr * n + c];
+            return act_backward_one(act, alpha, g, a, a);
+        };
+        if constexpr (TC) {
+            float acc[8][4];
+            tile_product_tf32(cur, ks, ws, wsd, kp, round8(n), acc);
+            int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+            int g = lane >> 2, t = lane & 3, mt = warp & 3, ng = warp >> 2;
 #pragma unroll
-        for (int p = 0; p < 2; p++) {
-            int c = 4 * cg + 64 * p;
-            if (c >= n) continue;
+            for (int q = 0; q < 8; q++)
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                long gr = r0 + 4 * rg + i;
-                float a[4] = {0.f, 0.f, 0.f, 0.f};
-                if (gr < rows && (n & 3) == 0) {
-                    float4 v = *reinterpret_cast<const float4*>(h + gr * n + c);
-                    a[0] = v.x; a[1] = v.y; a[2] = v.z; a[3] = v.w;
-                } else if (gr < rows) {
+                for (int r = 0; r < 4; r++)
+                    acc[q][r] = finish(acc[q][r], 16 * mt + g + 8 * (r >> 1), 8 * (ng + 2 * q) + 2 * t + (r & 1));
+            store_tile_tf32(next, ks, delta, r0, rows, n, acc);
+        } else {
+            float acc[2][4][4];
+            tile_product(cur, ks, ws, wsd, kp, n, acc);
+            int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
 #pragma unroll
-                    for (int j = 0; j < 4; j++)
-                        if (c + j < n) a[j] = h[gr * n + c + j];
-                }
+            for (int p = 0; p < 2; p++) {
+                int c = 4 * cg + 64 * p;
+                if (c >= n) continue;
 #pragma unroll
-                for (int j = 0; j < 4; j++)
-                    acc[p][i][j] = (c + j < n && gr < rows)
-                                       ? act_backward_one(act, alpha, acc[p][i][j], a[j], a[j]) : 0.f;
+                for (int i = 0; i < 4; i++)
+#pragma unroll
+                    for (int j = 0; j < 4; j++) acc[p][i][j] = finish(acc[p][i][j], 4 * rg + i, c + j);
+                store_tile(next, ks, delta, r0, rows, n, p, acc[p]);
             }
-            store_tile(next, ks, delta, r0, rows, n, p, acc[p]);
         }
-        float* t = cur; cur = next; next = t;
+        float* s = cur; cur = next; next = s;
     }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2) fused_forward(const float* __restrict__ x, int xs, int rows, const float* __restrict__ w,
+                                         float* __restrict__ wt, const int* __restrict__ meta,
+                                         float* const* __restrict__ ptrs, int layers, int ks) {
+    fused_forward_body<false>(x, xs, rows, w, wt, meta, ptrs, layers, ks);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2) fused_forward_tf32(const float* __restrict__ x, int xs, int rows,
+                                              const float* __restrict__ w, float* __restrict__ wt,
+                                              const int* __restrict__ meta, float* const* __restrict__ ptrs,
+                                              int layers, int ks) {
+    fused_forward_body<true>(x, xs, rows, w, wt, meta, ptrs, layers, ks);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2) fused_backward(const float* __restrict__ wt, const int* __restrict__ meta,
+                                          float* const* __restrict__ ptrs, int layers, int rows, int ks) {
+    fused_backward_body<false>(wt, meta, ptrs, layers, rows, ks);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2) fused_backward_tf32(const float* __restrict__ wt, const int* __restrict__ meta,
+                                               float* const* __restrict__ ptrs, int layers, int rows, int ks) {
+    fused_backward_body<true>(wt, meta, ptrs, layers, rows, ks);
 }

@@ -141,6 +141,10 @@ struct Gpu {
     optimizer_step: CudaFunction,
     fused_forward: CudaFunction,
     fused_backward: CudaFunction,
+    fused_forward_tf32: CudaFunction,
+    fused_backward_tf32: CudaFunction,
+    /// The compute capability's major number (tensor-core TF32 from 8 on).
+    major: i32,
 }
 
 impl Gpu {
@@ -205,6 +209,9 @@ impl Gpu {
             optimizer_step: f("optimizer_step")?,
             fused_forward: f("fused_forward")?,
             fused_backward: f("fused_backward")?,
+            fused_forward_tf32: f("fused_forward_tf32")?,
+            fused_backward_tf32: f("fused_backward_tf32")?,
+            major,
             _workspace: workspace,
             matmul,
             blas,
@@ -481,24 +488,36 @@ struct Fused {
     ks: i32,
     /// Bytes of shared memory per block: two tiles of activations and one of weights.
     smem: u32,
+    /// Whether the kernels' products run on the tensor cores in TF32 (`_tf32`), else in f32.
+    tf32: bool,
 }
 
 impl Fused {
     /// The plan for `layers`; `None` where this GPU cannot give a block the shared memory (then
-    /// the layer-by-layer path runs).
+    /// the layer-by-layer path runs). With TF32 or bf16 products chosen (`matmul`), and a GPU
+    /// whose tensor cores take TF32, the kernels' products run on them in TF32 (bf16's products
+    /// are rounded more coarsely than that: TF32 keeps within what was asked).
     fn new(
         gpu: &Gpu,
         layers: &[LayerPlan],
         inputs: usize,
         n_params: usize,
+        matmul: Matmul,
     ) -> Result<Option<Self>> {
+        let tf32 = matmul != Matmul::F32 && gpu.major >= 8;
         let widest = layers.iter().map(|l| l.outputs).fold(inputs, usize::max);
         let ks = widest.next_multiple_of(8) + 4;
-        let w4 = widest.next_multiple_of(4);
-        let smem = (4 * (2 * FUSED_ROWS * ks + w4 * w4)) as u32;
+        // The weight tile of either kind of kernel fits [round8(w) × (round32(w) + 8)] (kernels.cu).
+        let weights = widest.next_multiple_of(8) * (widest.next_multiple_of(32) + 8);
+        let smem = (4 * (2 * FUSED_ROWS * ks + weights)) as u32;
         let max_smem = drv::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+        let kernels = if tf32 {
+            [&gpu.fused_forward_tf32, &gpu.fused_backward_tf32]
+        } else {
+            [&gpu.fused_forward, &gpu.fused_backward]
+        };
         if smem > 48 << 10
-            && [&gpu.fused_forward, &gpu.fused_backward]
+            && kernels
                 .iter()
                 .any(|f| f.set_attribute(max_smem, smem as i32).is_err())
         {
@@ -527,6 +546,7 @@ impl Fused {
             wt: gpu.alloc(n_params)?,
             ks: ks as i32,
             smem,
+            tf32,
         }))
     }
 
@@ -675,7 +695,7 @@ impl Run {
         }
         let xs = stride_for(net.inputs);
         let fused = if fused_choice(&layers, net.inputs, fold, batch) {
-            Fused::new(&gpu, &layers, net.inputs, net.params.len())?
+            Fused::new(&gpu, &layers, net.inputs, net.params.len(), config.matmul)?
         } else {
             None
         };
@@ -788,9 +808,14 @@ impl Run {
         self.use_graphs
     }
 
-    /// Whether steps take the fused path for narrow networks (else one product per layer).
-    pub fn uses_fused(&self) -> bool {
-        self.fused.is_some()
+    /// Which kernels a step runs: `layers` (one product per layer), or the fused path for narrow
+    /// networks, `fused` (f32 products) or `fused-tf32` (on the tensor cores).
+    pub fn kernels(&self) -> &'static str {
+        match &self.fused {
+            None => "layers",
+            Some(f) if f.tf32 => "fused-tf32",
+            Some(_) => "fused",
+        }
     }
 
     /// Trains batches `first_batch..` of one epoch in `order` (a permutation of the training rows)
@@ -1000,7 +1025,12 @@ impl Run {
             let (xb, xs, wt) = (p(&self.xb), self.xs as i32, p(&f.wt));
             let (meta, ptrs) = (raw(&f.meta, s), raw(&f.ptrs, s));
             let n_layers = self.layers.len() as i32;
-            let mut b = s.launch_builder(&g.fused_forward);
+            let kernel = if f.tf32 {
+                &g.fused_forward_tf32
+            } else {
+                &g.fused_forward
+            };
+            let mut b = s.launch_builder(kernel);
             b.arg(&xb).arg(&xs).arg(&rows_i).arg(&params).arg(&wt);
             b.arg(&meta).arg(&ptrs).arg(&n_layers).arg(&f.ks);
             // SAFETY: as above; `Fused::new` sized the shared memory.
@@ -1099,7 +1129,12 @@ impl Run {
             // δ of every layer below the last, from the last's, in one kernel.
             let (wt, meta, ptrs) = (p(&f.wt), raw(&f.meta, s), raw(&f.ptrs, s));
             let n_layers = self.layers.len() as i32;
-            let mut b = s.launch_builder(&g.fused_backward);
+            let kernel = if f.tf32 {
+                &g.fused_backward_tf32
+            } else {
+                &g.fused_backward
+            };
+            let mut b = s.launch_builder(kernel);
             b.arg(&wt)
                 .arg(&meta)
                 .arg(&ptrs)
@@ -1242,6 +1277,8 @@ mod tests {
                 "optimizer_step",
                 "fused_forward",
                 "fused_backward",
+                "fused_forward_tf32",
+                "fused_backward_tf32",
             ] {
                 assert!(
                     ptx.contains(&format!(".entry {name}(")),

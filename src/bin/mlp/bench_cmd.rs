@@ -205,7 +205,7 @@ fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
             "system": "mlp",
             "version": env!("CARGO_PKG_VERSION"),
             "mode": if run.uses_graphs() { "graph" } else { "eager" },
-            "kernels": if run.uses_fused() { "fused" } else { "layers" },
+            "kernels": run.kernels(),
             "dtype": a.precision,
             "batch": batch,
             "ms_per_step": (ms * 1e4).round() / 1e4,
