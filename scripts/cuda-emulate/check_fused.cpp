@@ -70,21 +70,22 @@ static void check(const char* name, int rows, std::vector<Layer> net, unsigned s
     std::normal_distribution<float> normal(0.f, 1.f);
     int L = net.size(), maxw = net[0].in;
     std::vector<int> meta;
-    int n_params = 0;
+    int n_params = 0, B = 0;  // B: the biases, one row of the per-tile sums
     for (auto& l : net) {
         maxw = std::max(maxw, l.out);
         int w = n_params;
         n_params += l.in * l.out;
         int b = l.bias ? n_params : -1;
         if (l.bias) n_params += l.out;
-        meta.insert(meta.end(), {l.in, l.out, w, b, l.act, __float_as_int(l.alpha)});
+        meta.insert(meta.end(), {l.in, l.out, w, b, l.act, __float_as_int(l.alpha), l.bias ? B : -1});
+        if (l.bias) B += l.out;
     }
     std::vector<float> params(n_params), wt(n_params, NAN);
     for (int l = 0; l < L; l++) {
         float s = 1.f / std::sqrt((float)net[l].in);
-        for (int i = 0; i < net[l].in * net[l].out; i++) params[meta[l * 6 + 2] + i] = s * normal(rng);
+        for (int i = 0; i < net[l].in * net[l].out; i++) params[meta[l * FUSED_META + 2] + i] = s * normal(rng);
         if (net[l].bias)
-            for (int j = 0; j < net[l].out; j++) params[meta[l * 6 + 3] + j] = 0.1f * normal(rng);
+            for (int j = 0; j < net[l].out; j++) params[meta[l * FUSED_META + 3] + j] = 0.1f * normal(rng);
     }
     int xs = net[0].in + 3;  // rows further apart than their width, as a gathered batch may be
     std::vector<float> x(rows * xs);
@@ -116,25 +117,45 @@ static void check(const char* name, int rows, std::vector<Layer> net, unsigned s
         h[l + 1].assign(rows * d.out, 0);
         for (int r = 0; r < rows; r++)
             for (int j = 0; j < d.out; j++) {
-                double z = d.bias ? params[meta[l * 6 + 3] + j] : 0;
-                for (int k = 0; k < d.in; k++) z += h[l][r * d.in + k] * params[meta[l * 6 + 2] + k * d.out + j];
+                double z = d.bias ? params[meta[l * FUSED_META + 3] + j] : 0;
+                for (int k = 0; k < d.in; k++) z += h[l][r * d.in + k] * params[meta[l * FUSED_META + 2] + k * d.out + j];
                 h[l + 1][r * d.out + j] = l + 1 < L ? act_ref(d.act, d.alpha, z) : z;
             }
         compare("h", l, out[l], h[l + 1]);
         std::vector<double> t(d.in * d.out);
         for (int k = 0; k < d.in; k++)
-            for (int j = 0; j < d.out; j++) t[j * d.in + k] = params[meta[l * 6 + 2] + k * d.out + j];
-        std::vector<float> got(wt.begin() + meta[l * 6 + 2], wt.begin() + meta[l * 6 + 2] + d.in * d.out);
+            for (int j = 0; j < d.out; j++) t[j * d.in + k] = params[meta[l * FUSED_META + 2] + k * d.out + j];
+        std::vector<float> got(wt.begin() + meta[l * FUSED_META + 2], wt.begin() + meta[l * FUSED_META + 2] + d.in * d.out);
         compare("Wt", l, got, t, 0.0);  // a copy: exact
     }
 
     // The backward pass from a random δ of the last layer.
     for (auto& v : delta[L - 1]) v = normal(rng);
+    std::vector<float> part(grid * std::max(B, 1), NAN), grads(n_params, NAN);
     launch(grid, 256, backward, (const float*)wt.data(), (const int*)meta.data(), (float* const*)ptrs.data(),
-           L, rows, ks);
-    if (std::any_of(fused_smem + smem, std::end(fused_smem), [](float v) { return v != -7.f; })) {
-        std::printf("  shared memory written past its %zu floats\n", smem);
-        failures++;
+           L, rows, ks, part.data(), B);
+    launch((B + 31) / 32, 256, fused_bias_sums, (const float*)part.data(), (int)grid, B, (const int*)meta.data(), L,
+           grads.data());
+    // ∂E/∂b = Σ_rows δ of each layer with a bias, from the kernel's own δ (checked below), in f64.
+    // Each tile sums its 64 rows in f32, within 64·2⁻²⁴ ≈ 4e-6 of its Σ|δ|; 1e-5 of a column's
+    // Σ|δ| leaves room. A row counted twice or a column shifted is off by a whole |δ|.
+    for (int l = 0; l < L; l++) {
+        if (!net[l].bias) continue;
+        int m = net[l].out, b = meta[l * FUSED_META + 3];
+        double worst = 0;
+        for (int j = 0; j < m; j++) {
+            double want = 0, sum_abs = 0;
+            for (int r = 0; r < rows; r++) {
+                want += delta[l][r * m + j];
+                sum_abs += std::fabs(delta[l][r * m + j]);
+            }
+            double err = std::fabs(grads[b + j] - want);
+            worst = std::isnan(grads[b + j]) ? INFINITY : std::max(worst, err / std::max(sum_abs, 1e-30));
+        }
+        bool ok = worst <= 1e-5;
+        if (!ok) failures++;
+        std::printf("  dE/db  layer %d: %d sums, worst %.2e of the column's sum of |δ| %s\n", l, m, worst,
+                    ok ? "ok" : "FAILED");
     }
     std::vector<double> g(delta[L - 1].begin(), delta[L - 1].end());
     for (int l = L - 1; l >= 1; l--) {
@@ -143,7 +164,7 @@ static void check(const char* name, int rows, std::vector<Layer> net, unsigned s
         for (int r = 0; r < rows; r++)
             for (int i = 0; i < d.in; i++) {
                 double s = 0;
-                for (int j = 0; j < d.out; j++) s += g[r * d.out + j] * params[meta[l * 6 + 2] + i * d.out + j];
+                for (int j = 0; j < d.out; j++) s += g[r * d.out + j] * params[meta[l * FUSED_META + 2] + i * d.out + j];
                 // Φ' at the f32 h the kernel saw, so that a ReLU on the edge cannot flip.
                 below[r * d.in + i] = s * act_grad_ref(net[l - 1].act, net[l - 1].alpha, out[l - 1][r * d.in + i]);
             }
@@ -166,6 +187,8 @@ int main() {
         check("5-3-4-4-2, a 4-wide layer off the 16-byte grid", 70,
               {{5, 3, ACT_TANH, 0, true}, {3, 4, ACT_RELU, 0, true}, {4, 4, ACT_SIGMOID, 0, true},
                {4, 2, ACT_IDENTITY, 0, true}}, 5, tc);
+        // 11 tiles: more than fused_bias_sums's 8 threads a sum, the last tile partly empty.
+        check("9-16-3, 11 tiles", 700, {{9, 16, ACT_TANH, 0, true}, {16, 3, ACT_IDENTITY, 0, true}}, 6, tc);
         check("128-128-1, one row", 1, {{128, 128, ACT_IDENTITY, 0, true}, {128, 1, ACT_SIGMOID, 0, true}}, 4, tc);
     }
     if (failures) {

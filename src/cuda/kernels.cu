@@ -429,7 +429,8 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
 // (`_tf32`, for --precision tf32 or bf16, compute capability ≥ 8.0).
 //
 // Layer l's description, meta[l·FUSED_META + …]: 0 inputs, 1 outputs, 2 offset of W [in × out] in
-// the flat parameter buffer, 3 offset of b (−1: none), 4 activation code, 5 α's bits.
+// the flat parameter buffer, 3 offset of b (−1: none), 4 activation code, 5 α's bits, 6 offset of
+// the layer's ∂E/∂b in a row of fused_backward's per-tile sums (−1: no bias).
 // ptrs[2l] is layer l's output ([rows × outputs]: h = Φ(x·W + b) for a hidden layer, h' = x·W + b
 // for the last, whose Φ and loss output_layer applies), ptrs[2l + 1] its δ = ∂E/∂h'.
 //
@@ -437,12 +438,13 @@ extern "C" __global__ void optimizer_step(float* __restrict__ w, const float* __
 // up to 8, plus 4, so that rows start 4 banks apart and a warp's loads of 8 rows meet different
 // banks) and one weight tile [kp × wsd]: the K rows rounded up to 4 (8 for the tensor cores), the n
 // columns to 4 (for the tensor cores to 32, plus 8: a warp's B fragment then meets 32 banks).
-// Zeros fill the margins; the tensor-core kernels keep the tiles' values rounded to TF32.
+// Zeros fill the margins; the tensor-core kernels keep the weight tile rounded to TF32 (the
+// activation tiles stay f32: fused_backward sums their columns for ∂E/∂b).
 // Both: at most 2·FUSED_ROWS·ks + round8(w)·(round32(w) + 8) floats for the widest layer w
 // (cuda/mod.rs `Fused::new`).
 #define FUSED_ROWS 64
 #define FUSED_MAX 128
-#define FUSED_META 6
+#define FUSED_META 7
 // The fused kernels' dynamic shared memory (the CPU emulation, scripts/cuda-emulate, has its own).
 #ifndef FUSED_SMEM
 #define FUSED_SMEM extern __shared__ float fused_smem[]
@@ -527,7 +529,8 @@ __device__ __forceinline__ void tile_product(const float* in, int ks, const floa
 }
 
 // The TF32 product. Warp w computes rows 16·(w%4) … +15 and the 8-column tiles w/4, w/4 + 2, …
-// below n8: acc[q] is D of tile w/4 + 2q. k8 and n8: the widths rounded up to 8.
+// below n8: acc[q] is D of tile w/4 + 2q. k8 and n8: the widths rounded up to 8. The activations
+// are rounded to TF32 as they are loaded (4 per step of k), the weights when the tile was staged.
 __device__ __forceinline__ void tile_product_tf32(const float* in, int ks, const float* w, int wsd, int k8,
                                                   int n8, float acc[8][4]) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -539,8 +542,8 @@ __device__ __forceinline__ void tile_product_tf32(const float* in, int ks, const
     const float* a0 = in + (16 * mt + g) * ks + t;
     const float* a8 = a0 + 8 * ks;
     for (int k = 0; k < k8; k += 8) {
-        unsigned a[4] = {__float_as_uint(a0[k]), __float_as_uint(a8[k]), __float_as_uint(a0[k + 4]),
-                         __float_as_uint(a8[k + 4])};
+        unsigned a[4] = {__float_as_uint(tf32_round(a0[k])), __float_as_uint(tf32_round(a8[k])),
+                         __float_as_uint(tf32_round(a0[k + 4])), __float_as_uint(tf32_round(a8[k + 4]))};
         const float* b0 = w + (k + t) * wsd + g;
 #pragma unroll
         for (int q = 0; q < 8; q++) {
@@ -555,7 +558,6 @@ __device__ __forceinline__ void tile_product_tf32(const float* in, int ks, const
 
 // A [rows × cols] row-major matrix's tile (rows r0 … r0 + FUSED_ROWS − 1) into shared memory, row
 // stride ks, zeros past the last row and between cols and round8(cols).
-template <bool TC>
 __device__ __forceinline__ void load_tile(float* s, int ks, const float* __restrict__ g, int gs, int r0,
                                           int rows, int cols) {
     int c8 = round8(cols);
@@ -565,14 +567,13 @@ __device__ __forceinline__ void load_tile(float* s, int ks, const float* __restr
             int r = e / q8, c = e - r * q8;
             float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
             if (c < q && r0 + r < rows) v = *reinterpret_cast<const float4*>(g + (long)(r0 + r) * gs + 4 * c);
-            *reinterpret_cast<float4*>(s + r * ks + 4 * c) =
-                make_float4(tile_value<TC>(v.x), tile_value<TC>(v.y), tile_value<TC>(v.z), tile_value<TC>(v.w));
+            *reinterpret_cast<float4*>(s + r * ks + 4 * c) = v;
         }
         return;
     }
     for (int e = threadIdx.x; e < FUSED_ROWS * c8; e += blockDim.x) {
         int r = e / c8, c = e - r * c8;
-        s[r * ks + c] = (r0 + r < rows && c < cols) ? tile_value<TC>(g[(long)(r0 + r) * gs + c]) : 0.f;
+        s[r * ks + c] = (r0 + r < rows && c < cols) ? g[(long)(r0 + r) * gs + c] : 0.f;
     }
 }
 
@@ -621,8 +622,8 @@ __device__ __forceinline__ void store_tile(float* s, int ks, float* __restrict__
 }
 
 // The TF32 product's results of one lane: v[q][2h + e] is row 16·(w%4) + g + 8h, column
-// 8·(w/4 + 2q) + 2t + e (0 past n). Into the next tile, rounded to TF32, and the rows that exist
-// into g ([rows × n] row-major) as they are.
+// 8·(w/4 + 2q) + 2t + e (0 past n). Into the next tile, and the rows that exist into g ([rows × n]
+// row-major).
 __device__ __forceinline__ void store_tile_tf32(float* s, int ks, float* __restrict__ g, int r0, int rows,
                                                 int n, float v[8][4]) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gq = lane >> 2, t = lane & 3;
@@ -635,8 +636,8 @@ __device__ __forceinline__ void store_tile_tf32(float* s, int ks, float* __restr
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             int r = 16 * mt + gq + 8 * h;
-            s[r * ks + c] = tf32_round(v[q][2 * h]);
-            s[r * ks + c + 1] = tf32_round(v[q][2 * h + 1]);
+            s[r * ks + c] = v[q][2 * h];
+            s[r * ks + c + 1] = v[q][2 * h + 1];
             long gr = r0 + r;
             if (gr >= rows) continue;
             if ((n & 1) == 0 && c < n) {
@@ -662,7 +663,7 @@ __device__ __forceinline__ void fused_forward_body(const float* __restrict__ x, 
     float* next = fused_smem + FUSED_ROWS * ks;
     float* ws = fused_smem + 2 * FUSED_ROWS * ks;
     int r0 = blockIdx.x * FUSED_ROWS;
-    load_tile<TC>(cur, ks, x, xs, r0, rows, meta[0]);
+    load_tile(cur, ks, x, xs, r0, rows, meta[0]);
     for (int l = 0; l < layers; l++) {
         const int* d = meta + l * FUSED_META;
         int in = d[0], n = d[1], act = d[4];
@@ -714,21 +715,34 @@ __device__ __forceinline__ void fused_forward_body(const float* __restrict__ x, 
     }
 }
 
+// Layer d's δ in the tile s (width n): its column sums, the tile's share of ∂E/∂b = Σ_rows δ, into
+// the block's row of the per-tile sums (part: [tiles × B]). Rows past the batch hold zeros.
+__device__ __forceinline__ void tile_column_sums(const float* s, int ks, const int* d, float* __restrict__ part,
+                                                 int B) {
+    if (d[6] < 0) return;
+    for (int c = threadIdx.x; c < d[1]; c += blockDim.x) {
+        float acc = 0.f;
+        for (int r = 0; r < FUSED_ROWS; r++) acc += s[r * ks + c];
+        part[(long)blockIdx.x * B + d[6] + c] = acc;
+    }
+}
+
 // The backward pass through every layer but the first's ∂E/∂x: from the last layer's δ (written
 // by output_layer), δ_{l−1} = (δ_l·W_lᵀ) ⊙ Φ'(h_{l−1}) for l = L−1 … 1, one tile of rows per block,
 // each δ written for the ∂E/∂W products. Φ' is taken from h = Φ(h') alone (the fused path is
-// chosen only for such activations: see `bias_activation`).
+// chosen only for such activations: see `bias_activation`). And each δ's column sums per tile
+// (see tile_column_sums), which fused_bias_sums adds into ∂E/∂b.
 template <bool TC>
 __device__ __forceinline__ void fused_backward_body(const float* __restrict__ wt, const int* __restrict__ meta,
                                                     float* const* __restrict__ ptrs, int layers, int rows,
-                                                    int ks) {
+                                                    int ks, float* __restrict__ part, int B) {
     FUSED_SMEM;
     float* cur = fused_smem;
     float* next = fused_smem + FUSED_ROWS * ks;
     float* ws = fused_smem + 2 * FUSED_ROWS * ks;
     int r0 = blockIdx.x * FUSED_ROWS;
     const int* top = meta + (layers - 1) * FUSED_META;
-    load_tile<TC>(cur, ks, ptrs[2 * (layers - 1) + 1], top[1], r0, rows, top[1]);
+    load_tile(cur, ks, ptrs[2 * (layers - 1) + 1], top[1], r0, rows, top[1]);
     for (int l = layers - 1; l >= 1; l--) {
         const int* d = meta + l * FUSED_META;
         const int* below = meta + (l - 1) * FUSED_META;
@@ -739,7 +753,8 @@ __device__ __forceinline__ void fused_backward_body(const float* __restrict__ wt
         float* delta = ptrs[2 * (l - 1) + 1];
         int kp = TC ? round8(k) : round4(k);
         int wsd = TC ? ((n + 31) & ~31) + 8 : round4(n);
-        __syncthreads();
+        __syncthreads();  // δ_l is whole in `cur`, and the last product is done with ws
+        tile_column_sums(cur, ks, d, part, B);
         load_weights<TC>(ws, wt + d[2], k, n, kp, wsd);
         __syncthreads();
         // g·Φ'(h') at row r (of the tile), column c, from the layer below's h; 0 past the edges.
@@ -777,27 +792,53 @@ __device__ __forceinline__ void fused_backward_body(const float* __restrict__ wt
         }
         float* s = cur; cur = next; next = s;
     }
+    __syncthreads();
+    tile_column_sums(cur, ks, meta, part, B);  // δ of the first layer
 }
 
-extern "C" __global__ void __launch_bounds__(256, 2) fused_forward(const float* __restrict__ x, int xs, int rows, const float* __restrict__ w,
-                                         float* __restrict__ wt, const int* __restrict__ meta,
-                                         float* const* __restrict__ ptrs, int layers, int ks) {
+// ∂E/∂b of every layer with a bias: fused_backward's per-tile sums (part: [tiles × B]) added over
+// the tiles in a fixed order, in f64, into the gradient. A block of 256 threads takes 32 of the B
+// sums, 8 threads each, each over every 8th tile; then the 8 partial sums in order.
+extern "C" __global__ void fused_bias_sums(const float* __restrict__ part, int tiles, int B,
+                                           const int* __restrict__ meta, int layers, float* __restrict__ grads) {
+    __shared__ double acc[8][32];
+    int j = threadIdx.x & 31, grp = threadIdx.x >> 5;
+    int e = blockIdx.x * 32 + j;
+    double s = 0.0;
+    if (e < B)
+        for (int t = grp; t < tiles; t += 8) s += part[(long)t * B + e];
+    acc[grp][j] = s;
+    __syncthreads();
+    if (grp != 0 || e >= B) return;
+    double total = 0.0;
+    for (int q = 0; q < 8; q++) total += acc[q][j];
+    for (int l = 0; l < layers; l++) {
+        const int* d = meta + l * FUSED_META;
+        if (d[6] >= 0 && e >= d[6] && e < d[6] + d[1]) grads[d[3] + (e - d[6])] = (float)total;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 2)
+    fused_forward(const float* __restrict__ x, int xs, int rows, const float* __restrict__ w, float* __restrict__ wt,
+                  const int* __restrict__ meta, float* const* __restrict__ ptrs, int layers, int ks) {
     fused_forward_body<false>(x, xs, rows, w, wt, meta, ptrs, layers, ks);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 2) fused_forward_tf32(const float* __restrict__ x, int xs, int rows,
-                                              const float* __restrict__ w, float* __restrict__ wt,
-                                              const int* __restrict__ meta, float* const* __restrict__ ptrs,
-                                              int layers, int ks) {
+extern "C" __global__ void __launch_bounds__(256, 2)
+    fused_forward_tf32(const float* __restrict__ x, int xs, int rows, const float* __restrict__ w,
+                       float* __restrict__ wt, const int* __restrict__ meta, float* const* __restrict__ ptrs,
+                       int layers, int ks) {
     fused_forward_body<true>(x, xs, rows, w, wt, meta, ptrs, layers, ks);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 2) fused_backward(const float* __restrict__ wt, const int* __restrict__ meta,
-                                          float* const* __restrict__ ptrs, int layers, int rows, int ks) {
-    fused_backward_body<false>(wt, meta, ptrs, layers, rows, ks);
+extern "C" __global__ void __launch_bounds__(256, 2)
+    fused_backward(const float* __restrict__ wt, const int* __restrict__ meta, float* const* __restrict__ ptrs,
+                   int layers, int rows, int ks, float* __restrict__ part, int B) {
+    fused_backward_body<false>(wt, meta, ptrs, layers, rows, ks, part, B);
 }
 
-extern "C" __global__ void __launch_bounds__(256, 2) fused_backward_tf32(const float* __restrict__ wt, const int* __restrict__ meta,
-                                               float* const* __restrict__ ptrs, int layers, int rows, int ks) {
-    fused_backward_body<true>(wt, meta, ptrs, layers, rows, ks);
+extern "C" __global__ void __launch_bounds__(256, 2)
+    fused_backward_tf32(const float* __restrict__ wt, const int* __restrict__ meta, float* const* __restrict__ ptrs,
+                        int layers, int rows, int ks, float* __restrict__ part, int B) {
+    fused_backward_body<true>(wt, meta, ptrs, layers, rows, ks, part, B);
 }

@@ -143,6 +143,7 @@ struct Gpu {
     fused_backward: CudaFunction,
     fused_forward_tf32: CudaFunction,
     fused_backward_tf32: CudaFunction,
+    fused_bias_sums: CudaFunction,
     /// The compute capability's major number (tensor-core TF32 from 8 on).
     major: i32,
 }
@@ -211,6 +212,7 @@ impl Gpu {
             fused_backward: f("fused_backward")?,
             fused_forward_tf32: f("fused_forward_tf32")?,
             fused_backward_tf32: f("fused_backward_tf32")?,
+            fused_bias_sums: f("fused_bias_sums")?,
             major,
             _workspace: workspace,
             matmul,
@@ -478,12 +480,18 @@ fn fused_choice(layers: &[LayerPlan], inputs: usize, fold: bool, batch: usize) -
 /// The fused path's plan (`fused_forward` and `fused_backward` in kernels.cu): each layer's
 /// description and buffers, as the kernels read them, and the shared memory a block needs.
 struct Fused {
-    /// Per layer: inputs, outputs, W's offset, b's offset (−1: none), activation code, α's bits.
+    /// Per layer: inputs, outputs, W's offset, b's offset (−1: none), activation code, α's bits,
+    /// and the offset of its ∂E/∂b in a row of `part` (−1: none).
     meta: CudaSlice<i32>,
     /// Per layer: the address of its output (h, or the last layer's h') and of its δ.
     ptrs: CudaSlice<u64>,
     /// Every Wᵀ, at W's offset: written by `fused_forward`, read by `fused_backward`.
     wt: CudaSlice<f32>,
+    /// Per tile of rows, the column sums of every δ of a layer with a bias, `[tiles × biases]`:
+    /// written by `fused_backward`, added over the tiles into ∂E/∂b by `fused_bias_sums`.
+    part: CudaSlice<f32>,
+    /// Biases in all, the width of a row of `part`.
+    biases: usize,
     /// Floats between rows of a tile in shared memory: the widest layer rounded up to 8, plus 4.
     ks: i32,
     /// Bytes of shared memory per block: two tiles of activations and one of weights.
@@ -500,8 +508,7 @@ impl Fused {
     fn new(
         gpu: &Gpu,
         layers: &[LayerPlan],
-        inputs: usize,
-        n_params: usize,
+        (inputs, n_params, batch): (usize, usize, usize),
         matmul: Matmul,
     ) -> Result<Option<Self>> {
         let tf32 = matmul != Matmul::F32 && gpu.major >= 8;
@@ -525,9 +532,10 @@ impl Fused {
         }
         let s = &gpu.stream;
         let offset = |o: usize| i32::try_from(o).expect("a network narrow enough to fuse");
-        let mut meta = Vec::with_capacity(6 * layers.len());
+        let mut meta = Vec::with_capacity(7 * layers.len());
         let mut ptrs = Vec::with_capacity(2 * layers.len());
         let last = layers.len() - 1;
+        let mut biases = 0;
         for (k, l) in layers.iter().enumerate() {
             meta.extend([
                 l.inputs as i32,
@@ -536,7 +544,11 @@ impl Fused {
                 l.bias.map_or(-1, offset),
                 l.act,
                 l.alpha.to_bits() as i32,
+                l.bias.map_or(-1, |_| offset(biases)),
             ]);
+            if l.bias.is_some() {
+                biases += l.outputs;
+            }
             ptrs.push(raw(if k < last { &l.a } else { &l.z }, s));
             ptrs.push(raw(&l.delta, s));
         }
@@ -544,6 +556,8 @@ impl Fused {
             meta: gpu.upload(&meta)?,
             ptrs: gpu.upload(&ptrs)?,
             wt: gpu.alloc(n_params)?,
+            part: gpu.alloc(batch.div_ceil(FUSED_ROWS) * biases)?,
+            biases,
             ks: ks as i32,
             smem,
             tf32,
@@ -695,7 +709,12 @@ impl Run {
         }
         let xs = stride_for(net.inputs);
         let fused = if fused_choice(&layers, net.inputs, fold, batch) {
-            Fused::new(&gpu, &layers, net.inputs, net.params.len(), config.matmul)?
+            Fused::new(
+                &gpu,
+                &layers,
+                (net.inputs, net.params.len(), batch),
+                config.matmul,
+            )?
         } else {
             None
         };
@@ -1126,8 +1145,9 @@ impl Run {
         }
         // backward: the seed's chain rule, last layer first
         if let Some(f) = &self.fused {
-            // δ of every layer below the last, from the last's, in one kernel.
+            // δ of every layer below the last, from the last's, in one kernel; and every ∂E/∂b.
             let (wt, meta, ptrs) = (p(&f.wt), raw(&f.meta, s), raw(&f.ptrs, s));
+            let (part, biases) = (p(&f.part), f.biases as i32);
             let n_layers = self.layers.len() as i32;
             let kernel = if f.tf32 {
                 &g.fused_backward_tf32
@@ -1135,14 +1155,18 @@ impl Run {
                 &g.fused_backward
             };
             let mut b = s.launch_builder(kernel);
-            b.arg(&wt)
-                .arg(&meta)
-                .arg(&ptrs)
-                .arg(&n_layers)
-                .arg(&rows_i)
-                .arg(&f.ks);
+            b.arg(&wt).arg(&meta).arg(&ptrs).arg(&n_layers);
+            b.arg(&rows_i).arg(&f.ks).arg(&part).arg(&biases);
             // SAFETY: as above.
             unsafe { b.launch(f.launch(rows)) }.map_err(le)?;
+            if f.biases > 0 {
+                let tiles = rows.div_ceil(FUSED_ROWS) as i32;
+                let mut b = s.launch_builder(&g.fused_bias_sums);
+                b.arg(&part).arg(&tiles).arg(&biases).arg(&meta);
+                b.arg(&n_layers).arg(&grads);
+                // SAFETY: as above.
+                unsafe { b.launch(blocks(f.biases.div_ceil(32) as u32)) }.map_err(le)?;
+            }
         }
         for k in (0..self.layers.len()).rev() {
             let l = &self.layers[k];
@@ -1158,8 +1182,9 @@ impl Run {
                 Trans::No,
                 (gw, l.outputs),
             )?;
-            if let (Some(o), false) = (l.bias, self.fold) {
-                // ∂E/∂b = Σ over rows of δ
+            if let (Some(o), false, None) = (l.bias, self.fold, &self.fused) {
+                // ∂E/∂b = Σ over rows of δ (folded: made by the product above; fused: by
+                // fused_bias_sums)
                 g.column_sums(delta, rows, l.outputs, p(&self.ones), grads + 4 * o as u64)?;
             }
             if k > 0 && self.fused.is_none() {
@@ -1279,6 +1304,7 @@ mod tests {
                 "fused_backward",
                 "fused_forward_tf32",
                 "fused_backward_tf32",
+                "fused_bias_sums",
             ] {
                 assert!(
                     ptx.contains(&format!(".entry {name}(")),
