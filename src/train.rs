@@ -53,7 +53,7 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Where to train. Default the CPU.
     pub device: crate::device::Device,
-    /// How a GPU multiplies matrices: f32 (default) or TF32 tensor cores.
+    /// How a GPU multiplies matrices: f32 (default), or TF32 or bf16 tensor cores.
     pub matmul: Matmul,
 }
 
