@@ -45,13 +45,25 @@ impl<T: Float> Batches<T> {
         rng.shuffle(&mut self.order);
     }
 
-    /// Copies batch `k`'s rows of `x` and `y` into the buffers and returns views of them.
+    /// Copies batch `k`'s rows of `x` and `y` into the buffers and returns views of them; a batch
+    /// of one row (the seed's online rule) is viewed where it lies, with nothing to copy.
     pub fn gather<'a>(
         &'a mut self,
         k: usize,
-        x: &Matrix<T>,
-        y: &Targets<T>,
+        x: &'a Matrix<T>,
+        y: &'a Targets<T>,
     ) -> (View<'a, T>, TargetsRef<'a, T>) {
+        if self.batch_size == 1 {
+            let i = self.order[k];
+            if let Some(&next) = self.order.get(k + 1) {
+                prefetch(x.row(next).as_ptr());
+            }
+            let t = match y {
+                Targets::Classes(c) => TargetsRef::Classes(&c[i..i + 1]),
+                Targets::Values(v) => TargetsRef::Values(v.row(i)),
+            };
+            return (View::new(x.row(i), 1, x.cols), t);
+        }
         let start = k * self.batch_size;
         let idx = &self.order[start..(start + self.batch_size).min(self.order.len())];
         let f = x.cols;
@@ -118,6 +130,21 @@ fn prefetch<T>(p: *const T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Batches of one row are the rows themselves, in the epoch's order, with their targets.
+    #[test]
+    fn a_batch_of_one_is_its_row() {
+        let x = Matrix::from_vec(5, 2, (0..10).map(|v| v as f64).collect());
+        let y = Targets::Values(Matrix::from_vec(5, 1, vec![0.5, 1.5, 2.5, 3.5, 4.5]));
+        let mut b = Batches::new(5, 2, 1, 1);
+        b.shuffle(&mut Rng::new(1));
+        for k in 0..b.count() {
+            let i = b.order[k];
+            let (got, t) = b.gather(k, &x, &y);
+            assert_eq!((got.rows, got.data), (1, x.row(i)), "batch {k}");
+            assert!(matches!(t, TargetsRef::Values(v) if v == [i as f64 + 0.5]));
+        }
+    }
 
     /// A batch large enough to be copied in parallel holds the shuffled rows in order, with their
     /// labels: the oracle is `Matrix::gather_rows` on the same indices.

@@ -364,6 +364,15 @@ fn tiny<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>) {
     let last = |v: &View<'_, T>| (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
     assert!(m > 0 && k > 0 && n > 0 && last(&a) < a.data.len() && last(&b) < b.data.len());
     let dst = &mut dst[..m * n];
+    if m == 1 && n <= 4 {
+        // One row, a few columns (the seed's network at batch 1, forward): the sums in registers.
+        match n {
+            1 => return row_product::<T, 1>(dst, accum, a, b),
+            2 => return row_product::<T, 2>(dst, accum, a, b),
+            3 => return row_product::<T, 3>(dst, accum, a, b),
+            _ => return row_product::<T, 4>(dst, accum, a, b),
+        }
+    }
     if k == 1 {
         // An outer product (∂E/∂W = xᵀ·δ at batch 1): one multiply per element.
         // Column by column: the inner loop's stores are strided, so LLVM leaves it a plain scalar
@@ -399,6 +408,33 @@ fn tiny<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>) {
     }
 }
 
+/// `tiny` for one row of `a` and N columns of `b`: k outermost, the N sums held in registers, each
+/// still summed in order of k (the same bits as `tiny`'s loop). `tiny` has checked the views.
+#[inline(always)]
+fn row_product<T: Float, const N: usize>(
+    dst: &mut [T],
+    accum: Accum,
+    a: View<'_, T>,
+    b: View<'_, T>,
+) {
+    let mut s = [T::ZERO; N];
+    if accum == Accum::Add {
+        s.copy_from_slice(&dst[..N]);
+    }
+    let (mut ia, mut ib) = (0, 0);
+    for _ in 0..a.cols {
+        // SAFETY: ia = p·cs(a) ≤ last(a), ib + j·cs(b) = p·rs(b) + j·cs(b) ≤ last(b) for p < k,
+        // j < N = n: checked by `tiny`.
+        let ap = unsafe { *a.data.get_unchecked(ia) };
+        for (j, sj) in s.iter_mut().enumerate() {
+            *sj += ap * unsafe { *b.data.get_unchecked(ib + j * b.col_stride) };
+        }
+        ia += a.col_stride;
+        ib += b.row_stride;
+    }
+    dst[..N].copy_from_slice(&s);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,9 +460,33 @@ mod tests {
     }
 
     #[test]
+    fn one_row_products_sum_in_order_of_k() {
+        // The bits of a row of a tiny product: each element summed in order of k, in f32, onto its
+        // old value with Accum::Add — what the CPU's results have always been (seed-online's MSE).
+        let a = Matrix::from_vec(1, 8, (0..8).map(|v| 0.1f32 * v as f32 - 0.3).collect());
+        let b = Matrix::from_vec(8, 3, (0..24).map(|v| (v as f32).sin()).collect());
+        // b again, stored transposed and viewed through .t()
+        let bt = Matrix::from_vec(3, 8, (0..24).map(|i| b.data[(i % 8) * 3 + i / 8]).collect());
+        for bv in [b.view(), bt.view().t()] {
+            let mut got = vec![0.25f32; 3];
+            matmul(&mut got, Accum::Add, a.view(), bv, Par::Seq);
+            for (j, g) in got.iter().enumerate() {
+                let mut s = 0.25f32;
+                for p in 0..8 {
+                    s += a.data[p] * b.data[p * 3 + j];
+                }
+                assert_eq!(g.to_bits(), s.to_bits(), "column {j}");
+            }
+        }
+    }
+
+    #[test]
     fn matmul_matches_naive_at_awkward_sizes_and_transposes() {
         for &(m, k, n) in &[
             (1, 1, 1),
+            (1, 8, 3),
+            (1, 5, 2),
+            (1, 1, 4),
             (3, 17, 5),
             (15, 16, 17),
             (64, 33, 127),
