@@ -56,6 +56,27 @@ fn max_abs(v: &[f32]) -> f32 {
     v.iter().fold(0.0, |m, x| m.max(x.abs()))
 }
 
+/// Trains `net` for the epochs of `config` on `d`: the change in every parameter, and the last
+/// epoch's mean training loss.
+fn train_update(net: mlp::Network<f32>, config: &TrainConfig, d: &Dataset<f32>) -> (Vec<f32>, f64) {
+    let before = net.params.clone();
+    let what = format!("{} {:?}", config.device, config.matmul);
+    let mut t = Trainer::new(net, config).unwrap_or_else(|e| panic!("{what}: {e}"));
+    t.fit(d, None, &mut |_| mlp::Control::Continue)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let update = t
+        .net
+        .params
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a - b)
+        .collect();
+    (
+        update,
+        t.history.epochs.last().expect("an epoch").train_loss,
+    )
+}
+
 /// `‖a − b‖∞ ≤ rel·‖b‖∞`, with the worst element in the message.
 fn assert_close(what: &str, a: &[f32], b: &[f32], rel: f32) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
@@ -256,7 +277,6 @@ fn large_batches_agree_with_the_cpu() {
             .dense(8, Activation::Identity)
             .bias(Bias::Uniform)
             .build::<f32>(8);
-        let before = net.params.clone();
         let config = TrainConfig {
             epochs: 1,
             batch_size: 2048,
@@ -265,16 +285,7 @@ fn large_batches_agree_with_the_cpu() {
             device,
             ..Default::default()
         };
-        let mut t = Trainer::new(net, &config).unwrap();
-        t.fit(&d, None, &mut |_| mlp::Control::Continue).unwrap();
-        let update: Vec<f32> = t
-            .net
-            .params
-            .iter()
-            .zip(&before)
-            .map(|(a, b)| a - b)
-            .collect();
-        let loss = t.history.epochs[0].train_loss;
+        let (update, loss) = train_update(net, &config, &d);
         match &reference {
             None => reference = Some((update, loss)),
             Some((cpu_update, cpu_loss)) => {
@@ -327,7 +338,6 @@ fn fused_narrow_networks_agree_with_the_cpu() {
         let mut reference: Option<(Vec<f32>, f64)> = None;
         for &(device, matmul) in &runs {
             let net = spec.clone().bias(Bias::Uniform).build::<f32>(9);
-            let before = net.params.clone();
             let config = TrainConfig {
                 epochs: 1,
                 batch_size: 4096,
@@ -346,16 +356,7 @@ fn fused_narrow_networks_agree_with_the_cpu() {
                     "{name}: the fused path was not chosen ({matmul:?})"
                 );
             }
-            let mut t = Trainer::new(net, &config).unwrap();
-            t.fit(&d, None, &mut |_| mlp::Control::Continue).unwrap();
-            let update: Vec<f32> = t
-                .net
-                .params
-                .iter()
-                .zip(&before)
-                .map(|(a, b)| a - b)
-                .collect();
-            let loss = t.history.epochs[0].train_loss;
+            let (update, loss) = train_update(net, &config, &d);
             match &reference {
                 None => reference = Some((update, loss)),
                 Some((cpu_update, cpu_loss)) => {
@@ -401,7 +402,6 @@ fn tensor_core_products_agree_with_the_cpu_to_their_rounding() {
             .dense(4, Activation::Softmax)
             .bias(Bias::Uniform)
             .build::<f32>(5);
-        let before = net.params.clone();
         let config = TrainConfig {
             epochs: 1,
             batch_size: 16,
@@ -410,17 +410,7 @@ fn tensor_core_products_agree_with_the_cpu_to_their_rounding() {
             matmul,
             ..Default::default()
         };
-        let mut t = Trainer::new(net, &config).unwrap_or_else(|e| panic!("{matmul:?}: {e}"));
-        t.fit(&d, None, &mut |_| mlp::Control::Continue)
-            .unwrap_or_else(|e| panic!("{matmul:?}: {e}"));
-        let update: Vec<f32> = t
-            .net
-            .params
-            .iter()
-            .zip(&before)
-            .map(|(a, b)| a - b)
-            .collect();
-        (update, t.history.epochs[0].train_loss)
+        train_update(net, &config, &d)
     };
     let (cpu_update, cpu_loss) = epoch(Device::Cpu, mlp::Matmul::F32);
     let Some(device) = cuda() else { return };

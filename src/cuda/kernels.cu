@@ -599,24 +599,29 @@ __device__ __forceinline__ void load_weights(float* ws, const float* __restrict_
     }
 }
 
-// The f32 product's results of one thread for its rows and columns: v[i][j] (0 past n) into the
-// next tile, and the rows that exist into g ([rows × n] row-major).
+// The f32 product's results of one thread: v[p][i][j] is row 4·(t/16) + i, column 4·(t%16) + 64p + j
+// (0 past n). Into the next tile, and the rows that exist into g ([rows × n] row-major).
 __device__ __forceinline__ void store_tile(float* s, int ks, float* __restrict__ g, int r0, int rows,
-                                           int n, int p, float v[4][4]) {
+                                           int n, float v[2][4][4]) {
     int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
-    int c = 4 * cg + 64 * p;
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-        int r = 4 * rg + i;
-        *reinterpret_cast<float4*>(s + r * ks + c) = make_float4(v[i][0], v[i][1], v[i][2], v[i][3]);
-        long gr = r0 + r;
-        if (gr >= rows) continue;
-        if ((n & 3) == 0) {
-            *reinterpret_cast<float4*>(g + gr * n + c) = make_float4(v[i][0], v[i][1], v[i][2], v[i][3]);
-        } else {
+    for (int p = 0; p < 2; p++) {
+        int c = 4 * cg + 64 * p;
+        if (c >= n) continue;
 #pragma unroll
-            for (int j = 0; j < 4; j++)
-                if (c + j < n) g[gr * n + c + j] = v[i][j];
+        for (int i = 0; i < 4; i++) {
+            int r = 4 * rg + i;
+            float* vi = v[p][i];
+            *reinterpret_cast<float4*>(s + r * ks + c) = make_float4(vi[0], vi[1], vi[2], vi[3]);
+            long gr = r0 + r;
+            if (gr >= rows) continue;
+            if ((n & 3) == 0) {
+                *reinterpret_cast<float4*>(g + gr * n + c) = make_float4(vi[0], vi[1], vi[2], vi[3]);
+            } else {
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+                    if (c + j < n) g[gr * n + c + j] = vi[j];
+            }
         }
     }
 }
@@ -647,6 +652,37 @@ __device__ __forceinline__ void store_tile_tf32(float* s, int ks, float* __restr
                 if (c + 1 < n) g[gr * n + c + 1] = v[q][2 * h + 1];
             }
         }
+    }
+}
+
+// One layer of a fused pass for the block's tile: out = f(in·W) element by element, where
+// f(v, r, c) finishes the product's value v at row r of the tile, column c (0 past the edges), into
+// the next tile and the rows that exist into g. W is staged in ws ([kp × wsd]); n: out's width.
+template <bool TC, class F>
+__device__ __forceinline__ void layer_step(const float* in, float* next, int ks, const float* ws, int wsd,
+                                           int kp, int n, F f, float* __restrict__ g, int r0, int rows) {
+    if constexpr (TC) {
+        float acc[8][4];
+        tile_product_tf32(in, ks, ws, wsd, kp, round8(n), acc);
+        int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        int gq = lane >> 2, t = lane & 3, mt = warp & 3, ng = warp >> 2;
+#pragma unroll
+        for (int q = 0; q < 8; q++)
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+                acc[q][r] = f(acc[q][r], 16 * mt + gq + 8 * (r >> 1), 8 * (ng + 2 * q) + 2 * t + (r & 1));
+        store_tile_tf32(next, ks, g, r0, rows, n, acc);
+    } else {
+        float acc[2][4][4];
+        tile_product(in, ks, ws, wsd, kp, n, acc);
+        int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
+#pragma unroll
+        for (int p = 0; p < 2; p++)
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[p][i][j] = f(acc[p][i][j], 4 * rg + i, 4 * cg + 64 * p + j);
+        store_tile(next, ks, g, r0, rows, n, acc);
     }
 }
 
@@ -682,40 +718,17 @@ __device__ __forceinline__ void fused_forward_body(const float* __restrict__ x, 
             }
         __syncthreads();
         // Bias and Φ (hidden layers) on the product's value v of column c; 0 past n.
-        auto finish = [&](float v, int c) {
+        auto finish = [&](float v, int, int c) {
             if (c >= n) return 0.f;
             v += b != nullptr ? b[c] : 0.f;
             return last ? v : act_value(act, alpha, v);
         };
-        if constexpr (TC) {
-            float acc[8][4];
-            tile_product_tf32(cur, ks, ws, wsd, kp, round8(n), acc);
-            int t = threadIdx.x & 3, ng = threadIdx.x >> 7;
-#pragma unroll
-            for (int q = 0; q < 8; q++)
-#pragma unroll
-                for (int r = 0; r < 4; r++) acc[q][r] = finish(acc[q][r], 8 * (ng + 2 * q) + 2 * t + (r & 1));
-            store_tile_tf32(next, ks, ptrs[2 * l], r0, rows, n, acc);
-        } else {
-            float acc[2][4][4];
-            tile_product(cur, ks, ws, wsd, kp, n, acc);
-            int cg = threadIdx.x & 15;
-#pragma unroll
-            for (int p = 0; p < 2; p++) {
-                int c = 4 * cg + 64 * p;
-                if (c >= n) continue;
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++) acc[p][i][j] = finish(acc[p][i][j], c + j);
-                store_tile(next, ks, ptrs[2 * l], r0, rows, n, p, acc[p]);
-            }
-        }
+        layer_step<TC>(cur, next, ks, ws, wsd, kp, n, finish, ptrs[2 * l], r0, rows);
         float* s = cur; cur = next; next = s;
     }
 }
 
-// Layer d's δ in the tile s (width n): its column sums, the tile's share of ∂E/∂b = Σ_rows δ, into
+// Layer d's δ in the tile s (d[1] wide): its column sums, the tile's share of ∂E/∂b = Σ_rows δ, into
 // the block's row of the per-tile sums (part: [tiles × B]). Rows past the batch hold zeros.
 __device__ __forceinline__ void tile_column_sums(const float* s, int ks, const int* d, float* __restrict__ part,
                                                  int B) {
@@ -764,32 +777,7 @@ __device__ __forceinline__ void fused_backward_body(const float* __restrict__ wt
             float a = h[gr * n + c];
             return act_backward_one(act, alpha, g, a, a);
         };
-        if constexpr (TC) {
-            float acc[8][4];
-            tile_product_tf32(cur, ks, ws, wsd, kp, round8(n), acc);
-            int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-            int g = lane >> 2, t = lane & 3, mt = warp & 3, ng = warp >> 2;
-#pragma unroll
-            for (int q = 0; q < 8; q++)
-#pragma unroll
-                for (int r = 0; r < 4; r++)
-                    acc[q][r] = finish(acc[q][r], 16 * mt + g + 8 * (r >> 1), 8 * (ng + 2 * q) + 2 * t + (r & 1));
-            store_tile_tf32(next, ks, delta, r0, rows, n, acc);
-        } else {
-            float acc[2][4][4];
-            tile_product(cur, ks, ws, wsd, kp, n, acc);
-            int rg = threadIdx.x >> 4, cg = threadIdx.x & 15;
-#pragma unroll
-            for (int p = 0; p < 2; p++) {
-                int c = 4 * cg + 64 * p;
-                if (c >= n) continue;
-#pragma unroll
-                for (int i = 0; i < 4; i++)
-#pragma unroll
-                    for (int j = 0; j < 4; j++) acc[p][i][j] = finish(acc[p][i][j], 4 * rg + i, c + j);
-                store_tile(next, ks, delta, r0, rows, n, p, acc[p]);
-            }
-        }
+        layer_step<TC>(cur, next, ks, ws, wsd, kp, n, finish, delta, r0, rows);
         float* s = cur; cur = next; next = s;
     }
     __syncthreads();

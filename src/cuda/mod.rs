@@ -477,6 +477,15 @@ fn fused_choice(layers: &[LayerPlan], inputs: usize, fold: bool, batch: usize) -
     }
 }
 
+/// The fused kernels of either kind: [forward, backward], with TF32 products or f32 ones.
+fn fused_kernels(gpu: &Gpu, tf32: bool) -> [&CudaFunction; 2] {
+    if tf32 {
+        [&gpu.fused_forward_tf32, &gpu.fused_backward_tf32]
+    } else {
+        [&gpu.fused_forward, &gpu.fused_backward]
+    }
+}
+
 /// The fused path's plan (`fused_forward` and `fused_backward` in kernels.cu): each layer's
 /// description and buffers, as the kernels read them, and the shared memory a block needs.
 struct Fused {
@@ -518,13 +527,8 @@ impl Fused {
         let weights = widest.next_multiple_of(8) * (widest.next_multiple_of(32) + 8);
         let smem = (4 * (2 * FUSED_ROWS * ks + weights)) as u32;
         let max_smem = drv::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
-        let kernels = if tf32 {
-            [&gpu.fused_forward_tf32, &gpu.fused_backward_tf32]
-        } else {
-            [&gpu.fused_forward, &gpu.fused_backward]
-        };
         if smem > 48 << 10
-            && kernels
+            && fused_kernels(gpu, tf32)
                 .iter()
                 .any(|f| f.set_attribute(max_smem, smem as i32).is_err())
         {
@@ -562,6 +566,11 @@ impl Fused {
             smem,
             tf32,
         }))
+    }
+
+    /// This plan's kernels: (forward, backward).
+    fn kernels<'g>(&self, gpu: &'g Gpu) -> [&'g CudaFunction; 2] {
+        fused_kernels(gpu, self.tf32)
     }
 
     /// One block of 256 threads per tile of rows.
@@ -1044,12 +1053,7 @@ impl Run {
             let (xb, xs, wt) = (p(&self.xb), self.xs as i32, p(&f.wt));
             let (meta, ptrs) = (raw(&f.meta, s), raw(&f.ptrs, s));
             let n_layers = self.layers.len() as i32;
-            let kernel = if f.tf32 {
-                &g.fused_forward_tf32
-            } else {
-                &g.fused_forward
-            };
-            let mut b = s.launch_builder(kernel);
+            let mut b = s.launch_builder(f.kernels(g)[0]);
             b.arg(&xb).arg(&xs).arg(&rows_i).arg(&params).arg(&wt);
             b.arg(&meta).arg(&ptrs).arg(&n_layers).arg(&f.ks);
             // SAFETY: as above; `Fused::new` sized the shared memory.
@@ -1149,12 +1153,7 @@ impl Run {
             let (wt, meta, ptrs) = (p(&f.wt), raw(&f.meta, s), raw(&f.ptrs, s));
             let (part, biases) = (p(&f.part), f.biases as i32);
             let n_layers = self.layers.len() as i32;
-            let kernel = if f.tf32 {
-                &g.fused_backward_tf32
-            } else {
-                &g.fused_backward
-            };
-            let mut b = s.launch_builder(kernel);
+            let mut b = s.launch_builder(f.kernels(g)[1]);
             b.arg(&wt).arg(&meta).arg(&ptrs).arg(&n_layers);
             b.arg(&rows_i).arg(&f.ks).arg(&part).arg(&biases);
             // SAFETY: as above.
