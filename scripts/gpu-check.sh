@@ -74,12 +74,16 @@ cat "$OUTDIR/mnist-torch.log" | tail -3
 line=$(grep '^{' "$OUTDIR/mnist-torch.log" | tail -1)
 echo "{\"run\": \"mnist-5-epochs\", \"system\": \"torch\", \"rc\": $rc, \"wall_seconds\": $(awk "BEGIN{print $t1 - $t0}"), \"detail\": ${line:-null}}" | tee -a "$LOG"
 
-if [ "${NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
-    echo "== per-kernel times (ncu, launched one by one), mnist-mlp-small and fused-64x4-b65536"
-    for c in mnist-mlp-small fused-64x4-b65536; do
+# Per-kernel times, on by default (NCU=0 skips them): where the fused step's time goes, kernel by
+# kernel, in f32 and TF32, and the small case's launches.
+if [ "${NCU:-1}" = 1 ] && command -v ncu >/dev/null; then
+    echo "== per-kernel times (ncu, launched one by one)"
+    for run in "mnist-mlp-small f32" "fused-64x4-b65536 f32" "fused-64x4-b65536 tf32"; do
+        set -- $run
         MLP_CUDA_GRAPHS=0 timeout 120 ncu --launch-skip 40 --launch-count 30 --metrics gpu__time_duration.sum \
-            --csv "$DIR/mlp" bench --device cuda --case "$c" --steps 4 >"$OUTDIR/ncu-$c.csv" 2>&1
-        grep -E '"gpu__time_duration.sum"' "$OUTDIR/ncu-$c.csv" | awk -F'","' '{print $5 " | " $NF}' | cut -c1-110
+            --csv "$DIR/mlp" bench --device cuda --case "$1" --steps 4 --precision "$2" >"$OUTDIR/ncu-$1-$2.csv" 2>&1
+        echo "-- $1 $2"
+        grep -E '"gpu__time_duration.sum"' "$OUTDIR/ncu-$1-$2.csv" | awk -F'","' '{print $5 " | " $NF}' | cut -c1-110
     done
 fi
 
