@@ -687,8 +687,8 @@ __device__ __forceinline__ void layer_step(const float* in, float* next, int ks,
 }
 
 // The forward pass of every layer for one tile of the batch x ([rows × xs], the first `inputs`
-// columns used). Block 0 also writes each Wᵀ ([out × in], at W's offset) into wt, for
-// fused_backward's coalesced loads.
+// columns used). The blocks also write each Wᵀ ([out × in], at W's offset) into wt, a few
+// elements each, for fused_backward's coalesced loads.
 template <bool TC>
 __device__ __forceinline__ void fused_forward_body(const float* __restrict__ x, int xs, int rows,
                                                    const float* __restrict__ w, float* __restrict__ wt,
@@ -711,11 +711,10 @@ __device__ __forceinline__ void fused_forward_body(const float* __restrict__ x, 
         int wsd = TC ? ((n + 31) & ~31) + 8 : round4(n);
         __syncthreads();  // the last layer's product is done with ws, and its outputs are in `cur`
         load_weights<TC>(ws, W, in, n, kp, wsd);
-        if (blockIdx.x == 0)
-            for (int e = threadIdx.x; e < in * n; e += blockDim.x) {
-                int c = e / in, k = e - c * in;
-                wt[d[2] + e] = W[k * n + c];
-            }
+        for (long e = blockIdx.x * (long)blockDim.x + threadIdx.x; e < in * n; e += (long)gridDim.x * blockDim.x) {
+            int c = e / in, k = e - c * in;
+            wt[d[2] + e] = W[k * n + c];
+        }
         __syncthreads();
         // Bias and Φ (hidden layers) on the product's value v of column c; 0 past n.
         auto finish = [&](float v, int, int c) {
@@ -729,14 +728,26 @@ __device__ __forceinline__ void fused_forward_body(const float* __restrict__ x, 
 }
 
 // Layer d's δ in the tile s (d[1] wide): its column sums, the tile's share of ∂E/∂b = Σ_rows δ, into
-// the block's row of the per-tile sums (part: [tiles × B]). Rows past the batch hold zeros.
-__device__ __forceinline__ void tile_column_sums(const float* s, int ks, const int* d, float* __restrict__ part,
-                                                 int B) {
-    if (d[6] < 0) return;
-    for (int c = threadIdx.x; c < d[1]; c += blockDim.x) {
+// the block's row of the per-tile sums (part: [tiles × B]). Rows past the batch hold zeros. Every
+// thread takes a column and a slice of the rows (4 slices for widths ≤ 64, 2 up to 128), the slices'
+// sums meet in `scratch` (256 floats, free here) and are added in order. Every thread of the block
+// must call it: it waits for the others once.
+__device__ __forceinline__ void tile_column_sums(const float* s, int ks, const int* d, float* scratch,
+                                                 float* __restrict__ part, int B) {
+    int n = d[1];
+    if (d[6] < 0) return;  // the same for the whole block
+    int slots = n <= 64 ? 64 : 128, slices = 256 / slots, rows = FUSED_ROWS / slices;
+    int c = threadIdx.x % slots, q = threadIdx.x / slots;
+    if (c < n) {
         float acc = 0.f;
-        for (int r = 0; r < FUSED_ROWS; r++) acc += s[r * ks + c];
-        part[(long)blockIdx.x * B + d[6] + c] = acc;
+        for (int r = q * rows; r < (q + 1) * rows; r++) acc += s[r * ks + c];
+        scratch[q * slots + c] = acc;
+    }
+    __syncthreads();
+    if (threadIdx.x < n) {
+        float acc = 0.f;
+        for (int j = 0; j < slices; j++) acc += scratch[j * slots + threadIdx.x];
+        part[(long)blockIdx.x * B + d[6] + threadIdx.x] = acc;
     }
 }
 
@@ -766,8 +777,8 @@ __device__ __forceinline__ void fused_backward_body(const float* __restrict__ wt
         float* delta = ptrs[2 * (l - 1) + 1];
         int kp = TC ? round8(k) : round4(k);
         int wsd = TC ? ((n + 31) & ~31) + 8 : round4(n);
-        __syncthreads();  // δ_l is whole in `cur`, and the last product is done with ws
-        tile_column_sums(cur, ks, d, part, B);
+        __syncthreads();  // δ_l is whole in `cur`, the last product is done with ws and `next`
+        tile_column_sums(cur, ks, d, next, part, B);
         load_weights<TC>(ws, wt + d[2], k, n, kp, wsd);
         __syncthreads();
         // g·Φ'(h') at row r (of the tile), column c, from the layer below's h; 0 past the edges.
@@ -781,7 +792,7 @@ __device__ __forceinline__ void fused_backward_body(const float* __restrict__ wt
         float* s = cur; cur = next; next = s;
     }
     __syncthreads();
-    tile_column_sums(cur, ks, meta, part, B);  // δ of the first layer
+    tile_column_sums(cur, ks, meta, next, part, B);  // δ of the first layer
 }
 
 // ∂E/∂b of every layer with a bias: fused_backward's per-tile sums (part: [tiles × B]) added over
