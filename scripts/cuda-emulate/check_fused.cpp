@@ -60,8 +60,8 @@ static void check(const char* name, int rows, std::vector<Layer> net, unsigned s
     // f32: sums of ≤ 128 products of values near 1, against f64: a few units of f32's 6e-8 per term
     // at most; 1e-5 of the largest element leaves room and still catches any wrong index.
     // TF32: each operand rounded to within 2⁻¹¹ (5e-4) of itself, each term to ~1e-3 of itself,
-    // partly cancelling over a sum: these shapes show at most 5e-4 of the largest value, through
-    // four layers; 3e-3 leaves room. A wrong index, a missed k-step or a garbage margin is off by
+    // partly cancelling over a sum: these shapes show at most 1.3e-3 of the largest value (a tanh
+    // layer whose outputs reach 1), through up to four layers; 3e-3 leaves room. A wrong index, a missed k-step or a garbage margin is off by
     // O(1), or by a whole term of ~1/√K ≥ 0.09.
     tolerance = tc ? 3e-3 : 1e-5;
     auto forward = tc ? fused_forward_tf32 : fused_forward;
