@@ -449,9 +449,11 @@ struct LayerPlan {
     delta: CudaSlice<f32>,
 }
 
-/// Rows of a tile and the widest layer of the fused kernels (FUSED_ROWS and FUSED_MAX in kernels.cu).
+/// Rows of a tile, the widest layer of the fused kernels, and the ints that describe a layer to them
+/// (FUSED_ROWS, FUSED_MAX and FUSED_META in kernels.cu; a test checks that both say the same).
 const FUSED_ROWS: usize = 64;
 const FUSED_MAX: usize = 128;
+const FUSED_META: usize = 7;
 /// The smallest batch the fused path is chosen for by itself. Below it a step is a few small
 /// launches either way; from it up, the layer-by-layer path moves each activation through device
 /// memory several times, which is what bounds it (0.52 ms a step for 64-wide layers at batch 65536
@@ -536,7 +538,7 @@ impl Fused {
         }
         let s = &gpu.stream;
         let offset = |o: usize| i32::try_from(o).expect("a network narrow enough to fuse");
-        let mut meta = Vec::with_capacity(7 * layers.len());
+        let mut meta = Vec::with_capacity(FUSED_META * layers.len());
         let mut ptrs = Vec::with_capacity(2 * layers.len());
         let last = layers.len() - 1;
         let mut biases = 0;
@@ -556,6 +558,7 @@ impl Fused {
             ptrs.push(raw(if k < last { &l.a } else { &l.z }, s));
             ptrs.push(raw(&l.delta, s));
         }
+        debug_assert_eq!(meta.len(), FUSED_META * layers.len());
         Ok(Some(Fused {
             meta: gpu.upload(&meta)?,
             ptrs: gpu.upload(&ptrs)?,
@@ -639,7 +642,7 @@ pub struct Run {
 }
 
 const CLIP_BLOCKS: u32 = 256;
-/// Bytes of kernels.cu's `Batch`: 7 addresses and 6 ints.
+/// Bytes of kernels.cu's `Batch`: 7 addresses and 6 ints (kernels.cu asserts its size too).
 const BATCH_PLAN_BYTES: usize = 7 * 8 + 6 * 4;
 
 impl Run {
@@ -1274,6 +1277,25 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What this file and kernels.cu must agree on, written in both, says the same in both.
+    #[test]
+    fn constants_match_the_kernels() {
+        for (name, value) in [
+            ("FUSED_ROWS", FUSED_ROWS),
+            ("FUSED_MAX", FUSED_MAX),
+            ("FUSED_META", FUSED_META),
+        ] {
+            let line = format!("#define {name} {value}\n");
+            assert!(
+                KERNELS.contains(&line),
+                "kernels.cu lacks `{}`",
+                line.trim()
+            );
+        }
+        let size = format!("sizeof(Batch) == {BATCH_PLAN_BYTES}");
+        assert!(KERNELS.contains(&size), "kernels.cu lacks `{size}`");
+    }
 
     /// The kernels compile (NVRTC needs no GPU: where only libnvrtc is present, this still runs).
     #[test]
