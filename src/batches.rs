@@ -46,36 +46,33 @@ impl<T: Float> Batches<T> {
     }
 
     /// Copies batch `k`'s rows of `x` and `y` into the buffers and returns views of them; a batch
-    /// of one row (the seed's online rule) is viewed where it lies, with nothing to copy.
+    /// of one row (the seed's online rule, or a last batch of one) is viewed where it lies.
     pub fn gather<'a>(
         &'a mut self,
         k: usize,
         x: &'a Matrix<T>,
         y: &'a Targets<T>,
     ) -> (View<'a, T>, TargetsRef<'a, T>) {
-        if self.batch_size == 1 {
-            let i = self.order[k];
-            if let Some(&next) = self.order.get(k + 1) {
-                prefetch(x.row(next).as_ptr());
-            }
+        let (start, n) = (k * self.batch_size, self.order.len());
+        let idx = &self.order[start..(start + self.batch_size).min(n)];
+        // The rows of a shuffled epoch come from anywhere in the data: ask for the next batch's
+        // once this one is in hand, so the fetch overlaps this batch's forward and backward pass
+        // instead of stalling the next gather (measured: a quarter of a batch-1 step was spent
+        // waiting here).
+        let next =
+            &self.order[(start + self.batch_size).min(n)..(start + 2 * self.batch_size).min(n)];
+        let prefetch_next = || next.iter().for_each(|&i| prefetch(x.row(i).as_ptr()));
+        if let &[i] = idx {
+            prefetch_next();
             let t = match y {
                 Targets::Classes(c) => TargetsRef::Classes(&c[i..i + 1]),
                 Targets::Values(v) => TargetsRef::Values(v.row(i)),
             };
             return (View::new(x.row(i), 1, x.cols), t);
         }
-        let start = k * self.batch_size;
-        let idx = &self.order[start..(start + self.batch_size).min(self.order.len())];
         let f = x.cols;
         copy_rows(&mut self.x[..idx.len() * f], idx, x);
-        // The rows of a shuffled epoch come from anywhere in the data: ask for the next batch's
-        // now, so the fetch overlaps this batch's forward and backward pass instead of stalling
-        // the next gather (measured: a quarter of a batch-1 step was spent waiting here).
-        let next = &self.order[(start + self.batch_size).min(self.order.len())
-            ..(start + 2 * self.batch_size).min(self.order.len())];
-        for &i in next {
-            prefetch(x.row(i).as_ptr());
-        }
+        prefetch_next();
         let t = match y {
             Targets::Classes(c) => {
                 for (r, &i) in idx.iter().enumerate() {
@@ -131,18 +128,32 @@ fn prefetch<T>(p: *const T) {
 mod tests {
     use super::*;
 
-    /// Batches of one row are the rows themselves, in the epoch's order, with their targets.
+    /// Batches of one row are the rows themselves, in the epoch's order, with their targets: every
+    /// batch at batch size 1, and the last of 5 rows in batches of 2.
     #[test]
     fn a_batch_of_one_is_its_row() {
         let x = Matrix::from_vec(5, 2, (0..10).map(|v| v as f64).collect());
         let y = Targets::Values(Matrix::from_vec(5, 1, vec![0.5, 1.5, 2.5, 3.5, 4.5]));
-        let mut b = Batches::new(5, 2, 1, 1);
-        b.shuffle(&mut Rng::new(1));
-        for k in 0..b.count() {
-            let i = b.order[k];
-            let (got, t) = b.gather(k, &x, &y);
-            assert_eq!((got.rows, got.data), (1, x.row(i)), "batch {k}");
-            assert!(matches!(t, TargetsRef::Values(v) if v == [i as f64 + 0.5]));
+        for batch in [1, 2] {
+            let mut b = Batches::new(5, 2, 1, batch);
+            b.shuffle(&mut Rng::new(1));
+            for k in 0..b.count() {
+                let idx = b.order[k * batch..((k + 1) * batch).min(5)].to_vec();
+                let (got, t) = b.gather(k, &x, &y);
+                assert_eq!(
+                    got.data[..2 * idx.len()],
+                    x.gather_rows(&idx).data[..],
+                    "batch {k}"
+                );
+                let want: Vec<f64> = idx.iter().map(|&i| i as f64 + 0.5).collect();
+                assert!(matches!(t, TargetsRef::Values(v) if v == want), "batch {k}");
+                if idx.len() == 1 {
+                    assert!(
+                        std::ptr::eq(got.data.as_ptr(), x.row(idx[0]).as_ptr()),
+                        "copied"
+                    );
+                }
+            }
         }
     }
 

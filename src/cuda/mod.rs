@@ -465,13 +465,13 @@ const FUSED_MIN_BATCH: usize = 4096;
 /// the batch is large — or `MLP_CUDA_FUSED=1` asks for it at any batch, `MLP_CUDA_FUSED=0` never.
 fn fused_choice(layers: &[LayerPlan], inputs: usize, fold: bool, batch: usize) -> bool {
     let (last, hidden) = layers.split_last().expect("a network has a layer");
+    // Not folded, every h is exactly `outputs` wide, as the kernels read it.
     let fits = !fold
         && !hidden.is_empty()
         && hidden
             .iter()
-            .all(|l| l.keep_z == 0 && l.stride == l.outputs)
-        && inputs.max(last.outputs) <= FUSED_MAX
-        && hidden.iter().all(|l| l.outputs <= FUSED_MAX);
+            .all(|l| l.keep_z == 0 && l.outputs <= FUSED_MAX)
+        && inputs.max(last.outputs) <= FUSED_MAX;
     match std::env::var("MLP_CUDA_FUSED").as_deref() {
         Ok("0") => false,
         Ok("1") => fits,
@@ -513,16 +513,15 @@ struct Fused {
 
 impl Fused {
     /// The plan for `layers`; `None` where this GPU cannot give a block the shared memory (then
-    /// the layer-by-layer path runs). With TF32 or bf16 products chosen (`matmul`), and a GPU
+    /// the layer-by-layer path runs). With TF32 or bf16 products chosen (`gpu.matmul`), and a GPU
     /// whose tensor cores take TF32, the kernels' products run on them in TF32 (bf16's products
     /// are rounded more coarsely than that: TF32 keeps within what was asked).
     fn new(
         gpu: &Gpu,
         layers: &[LayerPlan],
         (inputs, n_params, batch): (usize, usize, usize),
-        matmul: Matmul,
     ) -> Result<Option<Self>> {
-        let tf32 = matmul != Matmul::F32 && gpu.major >= 8;
+        let tf32 = gpu.matmul != Matmul::F32 && gpu.major >= 8;
         let widest = layers.iter().map(|l| l.outputs).fold(inputs, usize::max);
         let ks = widest.next_multiple_of(8) + 4;
         // The weight tile of either kind of kernel fits [round8(w) × (round32(w) + 8)] (kernels.cu).
@@ -721,12 +720,7 @@ impl Run {
         }
         let xs = stride_for(net.inputs);
         let fused = if fused_choice(&layers, net.inputs, fold, batch) {
-            Fused::new(
-                &gpu,
-                &layers,
-                (net.inputs, net.params.len(), batch),
-                config.matmul,
-            )?
+            Fused::new(&gpu, &layers, (net.inputs, net.params.len(), batch))?
         } else {
             None
         };
@@ -769,7 +763,7 @@ impl Run {
         let batches = rows.div_ceil(batch);
         let step = u32::try_from(state.step)
             .map_err(|_| unsupported("the optimizer's step count is too large".into()))?;
-        let run = Run {
+        let mut run = Run {
             x: gpu.upload(&f32s(&train.x.data))?,
             host_targets,
             labels,
@@ -820,7 +814,6 @@ impl Run {
             gpu,
         };
         let plan = run.batch_plan();
-        let mut run = run;
         run.gpu
             .stream
             .memcpy_htod(&plan, &mut run.plan)
@@ -1019,10 +1012,15 @@ impl Run {
         b
     }
 
+    /// Threads of a batch's gather: one per 16 bytes of its rows.
+    fn gather_threads(&self) -> usize {
+        self.batch * self.cols.div_ceil(4)
+    }
+
     /// The grid of optimizer_step: a thread per parameter and per 16 bytes of a batch's rows.
     fn step_end_grid(&self) -> LaunchConfig {
-        let gather = self.batch * self.cols.div_ceil(4);
-        self.gpu.elementwise(self.n_params.max(gather))
+        self.gpu
+            .elementwise(self.n_params.max(self.gather_threads()))
     }
 
     /// Gathers the batch counters[0] names: before an epoch's first step (each step's
@@ -1034,7 +1032,7 @@ impl Run {
         let mut b = s.launch_builder(&self.gpu.gather_rows);
         b.arg(&plan).arg(&counters).arg(&batches);
         // SAFETY: the argument list matches the kernel's signature in kernels.cu.
-        unsafe { b.launch(self.gpu.elementwise(self.batch * self.cols.div_ceil(4))) }
+        unsafe { b.launch(self.gpu.elementwise(self.gather_threads())) }
             .map(|_| ())
             .map_err(|x| self.gpu.err("kernel launch", x))
     }
@@ -1051,93 +1049,97 @@ impl Run {
         let (rows_i, batches_i) = (rows as i32, self.batches as i32);
         // forward
         let last = self.layers.len() - 1;
-        if let Some(f) = &self.fused {
-            // Every hidden h and the last layer's h', biases added, in one kernel.
-            let (xb, xs, wt) = (p(&self.xb), self.xs as i32, p(&f.wt));
-            let (meta, ptrs) = (raw(&f.meta, s), raw(&f.ptrs, s));
-            let n_layers = self.layers.len() as i32;
-            let mut b = s.launch_builder(f.kernels(g)[0]);
-            b.arg(&xb).arg(&xs).arg(&rows_i).arg(&params).arg(&wt);
-            b.arg(&meta).arg(&ptrs).arg(&n_layers).arg(&f.ks);
-            // SAFETY: as above; `Fused::new` sized the shared memory.
-            unsafe { b.launch(f.launch(rows)) }.map_err(le)?;
+        // A layer's bias for the kernels: none where it rides in the product ([x 1]·[W; b], see
+        // `with_ones`) or where fused_forward added it.
+        let bias = |l: &LayerPlan| match l.bias {
+            Some(o) if !self.fold && self.fused.is_none() => params + 4 * o as u64,
+            _ => null,
+        };
+        match &self.fused {
+            Some(f) => {
+                // Every hidden h and the last layer's h', biases added, in one kernel.
+                let (xb, xs, wt) = (p(&self.xb), self.xs as i32, p(&f.wt));
+                let (meta, ptrs) = (raw(&f.meta, s), raw(&f.ptrs, s));
+                let n_layers = self.layers.len() as i32;
+                let mut b = s.launch_builder(f.kernels(g)[0]);
+                b.arg(&xb).arg(&xs).arg(&rows_i).arg(&params).arg(&wt);
+                b.arg(&meta).arg(&ptrs).arg(&n_layers).arg(&f.ks);
+                // SAFETY: as above; `Fused::new` sized the shared memory.
+                unsafe { b.launch(f.launch(rows)) }.map_err(le)?;
+            }
+            None => {
+                for (k, l) in self.layers.iter().enumerate() {
+                    let w = params + 4 * l.weight as u64;
+                    let (z, a) = (p(&l.z), p(&l.a));
+                    let k_in = l.inputs + usize::from(self.fold && l.bias.is_some());
+                    g.gemm(
+                        (rows, l.outputs, k_in),
+                        self.input(k),
+                        Trans::No,
+                        (w, l.outputs),
+                        Trans::No,
+                        (z, l.outputs),
+                    )?;
+                    if k == last {
+                        break;
+                    }
+                    let n = (rows * l.outputs) as i64;
+                    let cols = l.outputs as i32;
+                    let bias = bias(l);
+                    let mut b = s.launch_builder(&g.bias_activation);
+                    b.arg(&z)
+                        .arg(&a)
+                        .arg(&bias)
+                        .arg(&n)
+                        .arg(&cols)
+                        .arg(&l.act)
+                        .arg(&l.alpha)
+                        .arg(&l.keep_z);
+                    let stride = l.stride as i32;
+                    b.arg(&stride);
+                    // SAFETY: as above.
+                    unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
+                }
+            }
         }
-        for (k, l) in self.layers.iter().enumerate() {
-            if self.fused.is_some() && k < last {
-                continue;
-            }
-            let input = self.input(k);
-            let w = params + 4 * l.weight as u64;
-            let (z, a) = (p(&l.z), p(&l.a));
-            // Folded, the bias is in the product ([x 1]·[W; b], see `with_ones`), not the kernels;
-            // fused, fused_forward added it.
-            let bias = match l.bias {
-                Some(o) if !self.fold && self.fused.is_none() => params + 4 * o as u64,
-                _ => null,
-            };
-            let k_in = l.inputs + usize::from(self.fold && l.bias.is_some());
-            if self.fused.is_none() {
-                g.gemm(
-                    (rows, l.outputs, k_in),
-                    input,
-                    Trans::No,
-                    (w, l.outputs),
-                    Trans::No,
-                    (z, l.outputs),
-                )?;
-            }
-            if k < last {
-                let n = (rows * l.outputs) as i64;
-                let cols = l.outputs as i32;
-                let mut b = s.launch_builder(&g.bias_activation);
-                b.arg(&z)
-                    .arg(&a)
-                    .arg(&bias)
-                    .arg(&n)
-                    .arg(&cols)
-                    .arg(&l.act)
-                    .arg(&l.alpha)
-                    .arg(&l.keep_z);
-                let stride = l.stride as i32;
-                b.arg(&stride);
-                // SAFETY: as above.
-                unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
+        // the output layer: bias, Φ, loss, δ and the row's tally
+        {
+            let l = &self.layers[last];
+            let (z, a, delta) = (p(&l.z), p(&l.a), p(&l.delta));
+            let bias = bias(l);
+            let m = l.outputs as i32;
+            let (loss, huber) = self.loss;
+            let lb = if self.labels.is_some() {
+                raw(&self.lb, s)
             } else {
-                let delta = p(&l.delta);
-                let m = l.outputs as i32;
-                let (loss, huber) = self.loss;
-                let lb = if self.labels.is_some() {
-                    raw(&self.lb, s)
-                } else {
-                    null
-                };
-                let tb = if self.targets.is_some() {
-                    p(&self.tb)
-                } else {
-                    null
-                };
-                let inv_rows = (1.0 / rows as f64) as f32;
-                let inv_all = (1.0 / (rows * l.outputs) as f64) as f32;
-                let stats = p(&self.stats);
-                let sc = self.stats_cols as i32;
-                let cfg = blocks(rows.div_ceil(8).min(8192) as u32);
-                let mut b = s.launch_builder(&g.output_layer);
-                b.arg(&z)
-                    .arg(&a)
-                    .arg(&delta)
-                    .arg(&bias)
-                    .arg(&rows_i)
-                    .arg(&m);
-                b.arg(&l.act)
-                    .arg(&l.alpha)
-                    .arg(&loss)
-                    .arg(&huber)
-                    .arg(&lb)
-                    .arg(&tb);
-                b.arg(&inv_rows).arg(&inv_all).arg(&stats).arg(&sc);
-                // SAFETY: as above.
-                unsafe { b.launch(cfg) }.map_err(le)?;
-            }
+                null
+            };
+            let tb = if self.targets.is_some() {
+                p(&self.tb)
+            } else {
+                null
+            };
+            let inv_rows = (1.0 / rows as f64) as f32;
+            let inv_all = (1.0 / (rows * l.outputs) as f64) as f32;
+            let stats = p(&self.stats);
+            let sc = self.stats_cols as i32;
+            let cfg = blocks(rows.div_ceil(8).min(8192) as u32);
+            let mut b = s.launch_builder(&g.output_layer);
+            b.arg(&z)
+                .arg(&a)
+                .arg(&delta)
+                .arg(&bias)
+                .arg(&rows_i)
+                .arg(&m);
+            b.arg(&l.act)
+                .arg(&l.alpha)
+                .arg(&loss)
+                .arg(&huber)
+                .arg(&lb)
+                .arg(&tb);
+            b.arg(&inv_rows).arg(&inv_all).arg(&stats).arg(&sc);
+            // SAFETY: as above.
+            unsafe { b.launch(cfg) }.map_err(le)?;
         }
         // The tally's sums: small batches in finish_step itself, else one product with ones.
         let small = rows * self.stats_cols <= 16384 && self.stats_cols <= 4;

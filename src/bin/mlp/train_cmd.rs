@@ -46,9 +46,9 @@ pub fn resolve(args: TrainArgs) -> Result<TrainArgs> {
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let args = resolve(args)?;
     match args.precision.as_deref().unwrap_or("f32") {
-        // tf32 and bf16 are an f32 network whose GPU products use tensor cores (`matmul` below).
-        "f32" | "tf32" | "bf16" => train::<f32>(&args),
         "f64" => train::<f64>(&args),
+        // f32, or an f32 network whose GPU products use tensor cores (`matmul` below).
+        p if mlp::Matmul::parse(p).is_some() => train::<f32>(&args),
         p => Err(Error::config(format!(
             "--precision {p}: expected f32, f64 or (on a GPU) tf32 or bf16"
         ))),
