@@ -176,6 +176,7 @@ fn loading(c: &mut Criterion) {
                 "digits",
                 &mlp::data::TargetColumn::Last,
                 None,
+                mlp::data::Categories::Find(&[]),
             )
             .unwrap()
         })

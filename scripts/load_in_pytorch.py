@@ -7,8 +7,10 @@ reproduces `mlp predict`.
 The file's tensors are named as torch.nn.Sequential names a stack of nn.Linear and activation
 modules (layer k: "{2k}.weight" of shape [out, in] and "{2k}.bias"), so load_state_dict takes
 them unchanged (strict=True). The metadata (the "mlp" JSON document in the safetensors header)
-gives the architecture and the preprocessing: features are standardised with the stored training
-mean and std; regression outputs are mapped back with the stored target mean and std.
+gives the architecture and the preprocessing: a text column the model one-hot encodes
+("categorical": its sorted categories, and where its indicators sit among the features) becomes
+one 0/1 feature per category; features are standardised with the stored training mean and std;
+regression outputs are mapped back with the stored target mean and std.
 
 With --data (a CSV holding the model's feature columns, by name) and --predictions (the CSV that
 `mlp predict --model MODEL --data ROWS.csv --proba` wrote), the script checks that PyTorch predicts
@@ -87,9 +89,19 @@ def main():
         return 0
     with open(args.data, newline="") as f:
         rows = list(csv.DictReader(f))
-    names = meta["feature_names"]
-    x = torch.tensor([[float(r[n]) for n in names] for r in rows], dtype=torch.float64)
     pre = meta["preprocessing"]
+    # Feature j: a number column by its name, or indicator i of a one-hot encoded text column.
+    columns = [(name, None) for name in meta["feature_names"]]
+    for c in pre.get("categorical", []):
+        for i, category in enumerate(c["categories"]):
+            columns[c["first_feature"] + i] = (c["column"], category)
+
+    def value(row, column, category):
+        if category is None:
+            return float(row[column])
+        return 1.0 if row[column].strip() == category else 0.0
+
+    x = torch.tensor([[value(r, *c) for c in columns] for r in rows], dtype=torch.float64)
     f64 = torch.float64  # the stored statistics are f64; torch.tensor(list) would round them to f32
     if pre.get("features"):
         x = (x - torch.tensor(pre["features"]["mean"], dtype=f64)) / torch.tensor(pre["features"]["std"], dtype=f64)

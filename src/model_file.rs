@@ -27,7 +27,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::data::{Standardizer, Task};
+use crate::data::{Categorical, Standardizer, Task};
 use crate::error::{Error, Result};
 use crate::init::{Bias, Rng};
 use crate::network::{Network, NetworkSpec};
@@ -35,8 +35,10 @@ use crate::optim::{OptimizerState, ScheduleState};
 use crate::tensor::Float;
 use crate::train::History;
 
-/// The newest file format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest file format this build reads. Version 2 added one-hot encoded text columns
+/// ([`Preprocessing::categorical`]); a file is written in the oldest version that holds it
+/// ([`Preprocessing::format_version`]).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One layer as recorded in a file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +63,21 @@ pub struct Preprocessing {
     pub features: Option<Standardizer>,
     /// Regression: the network predicts standardised targets; predictions are mapped back.
     pub target: Option<Standardizer>,
+    /// Text columns of the data, one-hot encoded (format version 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<Categorical>,
+}
+
+impl Preprocessing {
+    /// The oldest file format that holds this: 2 where text columns were one-hot encoded, else 1
+    /// (so that a model without them stays readable by builds that read only version 1).
+    pub fn format_version(&self) -> u32 {
+        if self.categorical.is_empty() {
+            1
+        } else {
+            2
+        }
+    }
 }
 
 /// Everything about a model except its weights.
@@ -399,6 +416,22 @@ pub fn read_meta(bytes: &[u8], path: &Path) -> Result<(ModelMeta, serde_json::Va
     }
     let meta: ModelMeta =
         serde_json::from_value(doc.clone()).map_err(|e| bad(format!("metadata 'mlp': {e}")))?;
+    // The one-hot columns' indicators: in order, apart, among the network's inputs.
+    let mut next = 0;
+    for c in &meta.preprocessing.categorical {
+        let end = c.first_feature.saturating_add(c.categories.len());
+        if c.categories.is_empty() || c.first_feature < next || end > meta.architecture.inputs {
+            return Err(bad(format!(
+                "metadata 'mlp': the one-hot column '{}' claims features {} to {}, but the \
+                 network has {} inputs and the columns before it end at {next}",
+                c.column,
+                c.first_feature,
+                end as i128 - 1,
+                meta.architecture.inputs
+            )));
+        }
+        next = end;
+    }
     Ok((meta, doc))
 }
 
@@ -524,7 +557,7 @@ mod tests {
             .build::<f32>(1);
         Model {
             meta: ModelMeta {
-                format_version: FORMAT_VERSION,
+                format_version: Preprocessing::default().format_version(),
                 mlp_version: "test".into(),
                 precision: "f32".into(),
                 architecture: Architecture::of(&net),
@@ -553,6 +586,34 @@ mod tests {
         assert_eq!(t.shape(), &[4, 3]);
         let v = tensor_values::<f32>(&t, "0.weight", Path::new("m")).unwrap();
         assert_eq!(v[3 + 2], m.network.params[2 * 4 + 1]); // row 1, column 2
+    }
+
+    /// A model with a one-hot column is written as format 2 (older builds refuse it: they could not
+    /// encode its data), one without as format 1; indicators that do not fit the network are refused.
+    #[test]
+    fn one_hot_columns_round_trip_as_format_2() {
+        let mut m = model();
+        assert_eq!(m.meta.format_version, 1);
+        let color = Categorical {
+            column: "color".into(),
+            first_feature: 1,
+            categories: vec!["blue".into(), "red".into()],
+        };
+        m.meta.preprocessing.categorical = vec![color];
+        m.meta.format_version = m.meta.preprocessing.format_version();
+        assert_eq!(m.meta.format_version, 2);
+        let back = Model::<f32>::from_bytes(&m.to_bytes().unwrap(), Path::new("m")).unwrap();
+        assert_eq!(back, m);
+        m.meta.preprocessing.categorical[0].first_feature = 2; // features 2 and 3 of 3
+        let e = Model::<f32>::from_bytes(&m.to_bytes().unwrap(), Path::new("m"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "the one-hot column 'color' claims features 2 to 3, but the network has 3 inputs"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

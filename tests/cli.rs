@@ -86,6 +86,24 @@ fn animals_csv(dir: &Dir) -> PathBuf {
     dir.write("animals.csv", &s)
 }
 
+/// 240 rows where the class depends on a text column (`color`) and a number: a tabular set as it
+/// comes, with a column of categories.
+fn colors_csv(dir: &Dir) -> PathBuf {
+    let mut s = String::from("age,color,income,buys\n");
+    let mut rng = mlp::Rng::new(2);
+    for i in 0..240 {
+        let color = ["red", "green", "blue"][i % 3];
+        let age = 20.0 + 50.0 * rng.uniform();
+        let buys = (color == "red") != (age > 45.0);
+        s += &format!(
+            "{age:.1},{color},{:.1},{}\n",
+            40.0 + 10.0 * rng.normal(),
+            if buys { "yes" } else { "no" }
+        );
+    }
+    dir.write("colors.csv", &s)
+}
+
 /// A smooth regression with a target in the thousands (dollars).
 fn prices_csv(dir: &Dir) -> PathBuf {
     let mut s = String::from("rooms,area,price\n");
@@ -732,6 +750,121 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
     );
 }
 
+/// A text column is one-hot encoded in training and encoded the same way by `eval`, `predict` and
+/// `explain`; `info` shows the encoding; a category the model never saw, or a missing column, is a
+/// clear error.
+#[test]
+fn text_columns_are_one_hot_encoded_from_training_to_predict() {
+    let d = Dir::new("colors");
+    let csv = colors_csv(&d);
+    let csv = csv.to_str().unwrap();
+    let common = ["--hidden", "16", "--lr", "0.01", "--epochs", "60"];
+    let out = ok(&d, &[&["train", "--data", csv][..], &common].concat());
+    assert!(
+        out.contains("one-hot from the text columns color (3)"),
+        "{out}"
+    );
+    let eval = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "model.safetensors",
+            "--data",
+            csv,
+            "--format",
+            "json",
+        ],
+    ));
+    // The class needs the colour: without it no rule gets far past 2/3 of the rows.
+    assert!(eval["accuracy"].as_f64().unwrap() > 0.9, "{eval}");
+    let info = ok(&d, &["info", "--model", "model.safetensors"]);
+    assert!(
+        info.contains("features       5 (age, color=blue, color=green, color=red, income)")
+            && info.contains("one-hot        column color → features 1 to 3 (blue, green, red)")
+            && info.contains("format         version 2"),
+        "{info}"
+    );
+    // Rows to predict, without the target column, in an order of categories of their own.
+    let rows = d.write(
+        "rows.csv",
+        "age,color,income\n30,red,40\n60,red,40\n30,blue,40\n",
+    );
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            rows.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(p, "prediction\nyes\nno\nno\n");
+    ok(
+        &d,
+        &[
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--data",
+            csv,
+            "--row",
+            "0",
+        ],
+    );
+    let pink = d.write("pink.csv", "age,color,income\n30,red,40\n30,pink,40\n");
+    let err = fails(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            pink.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("pink.csv:3:2: column 'color': 'pink' is not one of the categories the model was trained with (blue, green, red)"),
+        "{err}"
+    );
+    let no_color = d.write("no-color.csv", "age,income\n30,40\n");
+    let err = fails(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            no_color.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("no column 'color'"), "{err}");
+    // Named: a numeric column becomes categories; an unknown name lists the columns.
+    let out = ok(
+        &d,
+        &[
+            &[
+                "train",
+                "--data",
+                csv,
+                "--categorical",
+                "color,age",
+                "--out",
+                "m2.safetensors",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    assert!(out.contains("one-hot from the text columns age ("), "{out}");
+    let err = fails(&d, &["train", "--data", csv, "--categorical", "colour"]);
+    assert!(
+        err.contains("no feature column 'colour' to treat as categories; the columns are: age, color, income, buys"),
+        "{err}"
+    );
+}
+
 /// PyTorch loads the model file with `load_state_dict(strict=True)` and predicts what `mlp predict`
 /// does (`scripts/load_in_pytorch.py`). Runs when `MLP_TORCH_PYTHON` names a Python with torch
 /// (e.g. the peers' venv from `../shared/bench/peers/setup.sh`); a clean clone has no torch, so
@@ -744,9 +877,14 @@ fn pytorch_reproduces_mlp_predict() {
     };
     let d = Dir::new("torch");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/load_in_pytorch.py");
-    let csv = animals_csv(&d);
-    let csv = csv.to_str().unwrap();
-    for (precision, acts) in [("f32", "gelu,leaky_relu"), ("f64", "tanh,elu")] {
+    let animals = animals_csv(&d);
+    let colors = colors_csv(&d); // with a one-hot encoded text column
+    for (csv, precision, acts) in [
+        (&animals, "f32", "gelu,leaky_relu"),
+        (&animals, "f64", "tanh,elu"),
+        (&colors, "f32", "relu,sigmoid"),
+    ] {
+        let csv = csv.to_str().unwrap();
         ok(
             &d,
             &[
@@ -818,8 +956,14 @@ fn fuzz_regression_minus_zero_label() {
     let d = Dir::new("minus-zero");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
     let small = fixtures.join("csv-labels-zero-and-minus-zero.csv");
-    let (data, _) =
-        mlp::data::read_csv::<f32>(&small, &mlp::data::TargetColumn::Last, None).unwrap();
+    let data = mlp::data::read_csv::<f32>(
+        &small,
+        &mlp::data::TargetColumn::Last,
+        None,
+        mlp::data::Categories::Find(&[]),
+    )
+    .unwrap()
+    .data;
     assert_eq!(data.class_names, vec!["0", "1"]);
     assert_eq!(data.classes().unwrap(), &[0, 0, 1, 0, 1]);
     let found = fixtures.join("csv-minus-zero-label-found.csv");

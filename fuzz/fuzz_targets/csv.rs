@@ -1,10 +1,18 @@
 #![no_main]
-//! CSV: any bytes give a data set or an error, never a panic.
+//! CSV: any bytes give a data set or an error, never a panic: with text columns found as read,
+//! and with a model's one-hot encoding applied.
 use libfuzzer_sys::fuzz_target;
-use mlp::data::{read_csv_from, TargetColumn};
+use mlp::data::{read_csv_from, Categorical, Categories, TargetColumn};
 
 fuzz_target!(|data: &[u8]| {
+    let known = [Categorical {
+        column: "a".into(),
+        first_feature: 0,
+        categories: vec!["x".into(), "y".into()],
+    }];
     for target in [TargetColumn::Last, TargetColumn::Index(0), TargetColumn::Absent] {
-        let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None);
+        for categories in [Categories::Find(&[]), Categories::Known(&known)] {
+            let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None, categories);
+        }
     }
 });

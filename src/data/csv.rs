@@ -1,9 +1,17 @@
 //! CSV: a header row, numeric features, one target column (class labels as text or integers, or
 //! real values). Parsed with the `csv` crate, streaming, straight into the feature matrix.
+//!
+//! A feature column of text (categories, such as `red`/`green`/`blue`) is one-hot encoded, as
+//! scikit-learn's `OneHotEncoder` does: one 0/1 feature per category, in sorted order, in the
+//! column's place among the features. A column is text when its first value is not a number, or
+//! when the caller names it ([`Categories::Find`]); a model's encodings are applied as they were
+//! learned ([`Categories::Known`]), and a category it never saw is an error.
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+
+use serde::{Deserialize, Serialize};
 
 use super::{Dataset, Targets, Task};
 use crate::error::{Error, Result};
@@ -32,18 +40,53 @@ impl TargetColumn {
     }
 }
 
-/// Reads a CSV file. With `task` unset it is inferred; the string says what was inferred and why.
+/// A text column, one-hot encoded: the features `first_feature ..
+/// first_feature + categories.len()` are 1 where the row's value is that category, else 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Categorical {
+    /// The column's header.
+    pub column: String,
+    /// Where its first indicator sits among the features (the network's inputs).
+    pub first_feature: usize,
+    /// Its values, sorted; indicator i is `column=categories[i]`.
+    pub categories: Vec<String>,
+}
+
+/// Which feature columns hold categories rather than numbers.
+#[derive(Clone, Copy, Debug)]
+pub enum Categories<'a> {
+    /// Learn them: the columns named here, and every column whose first value is not a number.
+    Find(&'a [String]),
+    /// A model's encodings: exactly these columns, with these categories.
+    Known(&'a [Categorical]),
+}
+
+/// The most categories a text column may have: each becomes a feature, so a column of free text
+/// or identifiers (a value per row) would add a feature per row.
+pub const MAX_CATEGORIES: usize = 1000;
+
+/// What a CSV file held: the data set, why its task is what it is, and its one-hot encodings.
+#[derive(Clone, Debug)]
+pub struct Csv<T> {
+    pub data: Dataset<T>,
+    pub task_reason: String,
+    pub categorical: Vec<Categorical>,
+}
+
+/// Reads a CSV file. With `task` unset it is inferred; `task_reason` says what was inferred and why.
 pub fn read_csv<T: Float>(
     path: &Path,
     target: &TargetColumn,
     task: Option<Task>,
-) -> Result<(Dataset<T>, String)> {
+    categories: Categories<'_>,
+) -> Result<Csv<T>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     read_csv_reader(
         std::io::BufReader::with_capacity(1 << 20, file),
         path,
         target,
         task,
+        categories,
     )
 }
 
@@ -53,8 +96,9 @@ pub fn read_csv_from<T: Float>(
     name: &str,
     target: &TargetColumn,
     task: Option<Task>,
-) -> Result<Dataset<T>> {
-    read_csv_reader(reader, Path::new(name), target, task).map(|(d, _)| d)
+    categories: Categories<'_>,
+) -> Result<Csv<T>> {
+    read_csv_reader(reader, Path::new(name), target, task, categories)
 }
 
 /// Target values as read: numbers while every one is a number, else interned text labels.
@@ -72,7 +116,8 @@ fn read_csv_reader<T: Float>(
     path: &Path,
     target: &TargetColumn,
     task: Option<Task>,
-) -> Result<(Dataset<T>, String)> {
+    categories: Categories<'_>,
+) -> Result<Csv<T>> {
     // Fields are read as bytes and trimmed here, as slices: the csv crate's own trimming rebuilds
     // every record, and its UTF-8 check of every field is wasted on numbers (a profile of a 200 MB
     // file put a third of the reading time in those two).
@@ -134,6 +179,51 @@ fn read_csv_reader<T: Float>(
         }
     };
     let cols = headers.len();
+    // Each feature column's kind: decided here where named, else by the first row's value.
+    let mut kinds = vec![Kind::Unseen; cols];
+    let mut text: Vec<TextColumn> = Vec::new();
+    match categories {
+        Categories::Find(names) => {
+            for name in names {
+                let j = headers
+                    .iter()
+                    .position(|h| h == name)
+                    .filter(|&j| j != t)
+                    .ok_or_else(|| {
+                        Error::config(format!(
+                            "{}: no feature column '{name}' to treat as categories; the columns are: {}",
+                            path.display(),
+                            headers.join(", ")
+                        ))
+                    })?;
+                if kinds[j] == Kind::Unseen {
+                    kinds[j] = Kind::Text(text.len());
+                    text.push(TextColumn::default());
+                }
+            }
+        }
+        Categories::Known(known) => {
+            kinds.fill(Kind::Number);
+            for c in known {
+                let j = headers
+                    .iter()
+                    .position(|h| *h == c.column)
+                    .filter(|&j| j != t)
+                    .ok_or_else(|| {
+                        Error::data(
+                            path,
+                            format!(
+                                "no column '{}': the model one-hot encodes it ({} categories)",
+                                c.column,
+                                c.categories.len()
+                            ),
+                        )
+                    })?;
+                kinds[j] = Kind::Text(text.len());
+                text.push(TextColumn::known(&c.categories));
+            }
+        }
+    }
     let mut x: Vec<T> = Vec::new();
     let mut raw = RawTargets::Numbers(Vec::new());
     let mut record = csv::ByteRecord::new();
@@ -157,52 +247,92 @@ fn read_csv_reader<T: Float>(
         for (j, field) in record.iter().enumerate() {
             let field = field.trim_ascii();
             if j == t {
-                let field = std::str::from_utf8(field).map_err(|_| Error::Parse {
-                    path: path.into(),
-                    line,
-                    column: j as u64 + 1,
-                    message: format!(
-                        "column '{}': '{}' is not valid UTF-8 text",
-                        headers[j],
-                        String::from_utf8_lossy(field)
-                    ),
+                let field = std::str::from_utf8(field).map_err(|_| {
+                    field_error(
+                        path,
+                        line,
+                        j,
+                        &headers[j],
+                        format!(
+                            "'{}' is not valid UTF-8 text",
+                            String::from_utf8_lossy(field)
+                        ),
+                    )
                 })?;
                 push_target(&mut raw, field, task, path, line, j)?;
                 continue;
             }
-            let v = parse_number(field).map_err(|message| Error::Parse {
-                path: path.into(),
-                line,
-                column: j as u64 + 1,
-                message: format!("column '{}': {message}", headers[j]),
-            })?;
-            x.push(T::of(v));
+            let kind = &mut kinds[j];
+            if *kind == Kind::Unseen {
+                *kind = if is_text(field) {
+                    text.push(TextColumn::default());
+                    Kind::Text(text.len() - 1)
+                } else {
+                    Kind::Found
+                };
+            }
+            if let Kind::Text(c) = *kind {
+                let id = text[c]
+                    .id(field)
+                    .map_err(|m| field_error(path, line, j, &headers[j], m))?;
+                x.push(T::of(id as f64));
+                continue;
+            }
+            match parse_number(field) {
+                Ok(v) => x.push(T::of(v)),
+                Err(mut message) => {
+                    if *kind == Kind::Found && is_text(field) {
+                        message.push_str(
+                            " (the column's first value is a number; to one-hot encode the \
+                             column as categories, name it in --categorical)",
+                        );
+                    }
+                    return Err(field_error(path, line, j, &headers[j], message));
+                }
+            }
         }
         rows += 1;
     }
     if rows == 0 {
         return Err(Error::data(path, "no data rows after the header"));
     }
-    let feature_names: Vec<String> = headers
-        .iter()
-        .enumerate()
-        .filter(|&(j, _)| j != t)
-        .map(|(_, h)| h.clone())
+    let features: Vec<(&str, Kind)> = (0..cols)
+        .filter(|&j| j != t)
+        .map(|j| (headers[j].as_str(), kinds[j]))
         .collect();
+    let x = Matrix::from_vec(rows, features.len(), x);
+    let (x, feature_names, categorical) = one_hot(x, &features, &mut text);
+    if let Categories::Known(known) = categories {
+        for (c, ours) in known.iter().zip(&categorical) {
+            if c.first_feature != ours.first_feature {
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "column '{}' is not where the model's training data had it (its \
+                         indicators would start at feature {}, the model's start at {}): give the \
+                         columns in the training data's order; here they are {}",
+                        c.column,
+                        ours.first_feature,
+                        c.first_feature,
+                        headers.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     if t == usize::MAX {
-        let x = Matrix::from_vec(rows, cols, x);
         let y = Targets::Values(Matrix::zeros(rows, 0));
-        return Ok((
-            Dataset {
+        return Ok(Csv {
+            data: Dataset {
                 x,
                 y,
                 feature_names,
                 class_names: Vec::new(),
             },
-            "no target".into(),
-        ));
+            task_reason: "no target".into(),
+            categorical,
+        });
     }
-    let x = Matrix::from_vec(rows, cols - 1, x);
     let (task, reason) = match (task, &raw) {
         (Some(task), _) => (task, "given".to_string()),
         (None, RawTargets::Text { names, .. }) => (
@@ -254,15 +384,165 @@ fn read_csv_reader<T: Float>(
             ),
         ));
     }
-    Ok((
-        Dataset {
+    Ok(Csv {
+        data: Dataset {
             x,
             y,
             feature_names,
             class_names,
         },
-        reason,
-    ))
+        task_reason: reason,
+        categorical,
+    })
+}
+
+/// An error in the field at `line`, column `j` (named `header`). Out of line: the reading loop
+/// builds it only when a field is wrong.
+#[cold]
+#[inline(never)]
+fn field_error(path: &Path, line: u64, j: usize, header: &str, message: String) -> Error {
+    Error::Parse {
+        path: path.into(),
+        line,
+        column: j as u64 + 1,
+        message: format!("column '{header}': {message}"),
+    }
+}
+
+/// A feature column's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Not yet known: the first row's value decides.
+    Unseen,
+    /// Numbers, as the first row's value was.
+    Found,
+    /// Numbers, as a model's data had.
+    Number,
+    /// Categories: the index of its [`TextColumn`].
+    Text(usize),
+}
+
+/// A field that is not a number (nor a number's special values, nor empty). Asked of a first row
+/// and of errors only: it parses with the standard library (which accepts what `parse_number`
+/// does, a test checks), so that `fast-float2`'s parser stays inlined in the one hot call.
+fn is_text(field: &[u8]) -> bool {
+    !field.is_empty() && std::str::from_utf8(field).map_or(true, |s| s.parse::<f64>().is_err())
+}
+
+/// The categories of a text column as read: ids in order of first appearance, or a model's.
+#[derive(Default)]
+struct TextColumn {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    /// A model's categories: no others are taken.
+    known: bool,
+}
+
+impl TextColumn {
+    fn known(categories: &[String]) -> Self {
+        let mut c = TextColumn {
+            known: true,
+            ..TextColumn::default()
+        };
+        for name in categories {
+            intern(&mut c.names, &mut c.index, name);
+        }
+        c
+    }
+
+    /// The id of this value's category.
+    fn id(&mut self, field: &[u8]) -> std::result::Result<usize, String> {
+        let value = std::str::from_utf8(field).map_err(|_| {
+            format!(
+                "'{}' is not valid UTF-8 text",
+                String::from_utf8_lossy(field)
+            )
+        })?;
+        if let Some(&i) = self.index.get(value) {
+            return Ok(i);
+        }
+        if self.known {
+            let shown: Vec<&str> = self.names.iter().take(10).map(|s| s.as_str()).collect();
+            return Err(format!(
+                "'{value}' is not one of the categories the model was trained with ({}{})",
+                shown.join(", "),
+                if self.names.len() > 10 { ", …" } else { "" }
+            ));
+        }
+        if self.names.len() == MAX_CATEGORIES {
+            return Err(format!(
+                "more than {MAX_CATEGORIES} different values; a text column becomes one feature \
+                 per value (one-hot): drop the column, or group its values"
+            ));
+        }
+        Ok(intern(&mut self.names, &mut self.index, value))
+    }
+
+    /// Sorts learned categories; `rank[id]` is then the position of category `id`. A model's
+    /// categories keep its order.
+    fn sort(&mut self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.names.len()).collect();
+        if !self.known {
+            order.sort_by(|&a, &b| self.names[a].cmp(&self.names[b]));
+            self.names = order.iter().map(|&i| self.names[i].clone()).collect();
+        }
+        let mut rank = vec![0; order.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r;
+        }
+        rank
+    }
+}
+
+/// Replaces each text column's category ids in `x` by its indicators, and names the features:
+/// a column of numbers keeps its header, category c of column `col` is `col=c`.
+fn one_hot<T: Float>(
+    x: Matrix<T>,
+    features: &[(&str, Kind)],
+    text: &mut [TextColumn],
+) -> (Matrix<T>, Vec<String>, Vec<Categorical>) {
+    let ranks: Vec<Vec<usize>> = text.iter_mut().map(TextColumn::sort).collect();
+    let mut names = Vec::new();
+    let mut categorical = Vec::new();
+    for &(header, kind) in features {
+        match kind {
+            Kind::Text(c) => {
+                categorical.push(Categorical {
+                    column: header.to_string(),
+                    first_feature: names.len(),
+                    categories: text[c].names.clone(),
+                });
+                names.extend(text[c].names.iter().map(|v| format!("{header}={v}")));
+            }
+            _ => names.push(header.to_string()),
+        }
+    }
+    if categorical.is_empty() {
+        return (x, names, categorical);
+    }
+    let mut out = Matrix::zeros(x.rows, names.len());
+    let width = out.cols;
+    for (row, dst) in x
+        .data
+        .chunks_exact(x.cols)
+        .zip(out.data.chunks_exact_mut(width))
+    {
+        let mut at = 0;
+        for (&v, &(_, kind)) in row.iter().zip(features) {
+            match kind {
+                Kind::Text(c) => {
+                    let rank = &ranks[c];
+                    dst[at + rank[v.f64() as usize]] = T::ONE;
+                    at += rank.len();
+                }
+                _ => {
+                    dst[at] = v;
+                    at += 1;
+                }
+            }
+        }
+    }
+    (out, names, categorical)
 }
 
 /// The header row of a CSV file (trimmed, without a UTF-8 BOM).
@@ -365,7 +645,118 @@ mod tests {
             Path::new("t.csv"),
             &TargetColumn::Last,
             task,
+            Categories::Find(&[]),
         )
+        .map(|c| (c.data, c.task_reason))
+    }
+
+    /// Reads `text` as regression data (any targets will do here).
+    fn read_with(text: &str, categories: Categories<'_>) -> Result<Csv<f64>> {
+        read_csv_reader(
+            text.as_bytes(),
+            Path::new("t.csv"),
+            &TargetColumn::Last,
+            Some(Task::Regression),
+            categories,
+        )
+    }
+
+    /// A column of text becomes one 0/1 feature per category, sorted, in the column's place;
+    /// read again with the encoding learned, the same rows give the same features even where a
+    /// file holds fewer categories, and a category never seen is an error at its line and column.
+    #[test]
+    fn text_columns_are_one_hot_encoded() {
+        let c = read_with(
+            "a,color,b,y\n1,red,5,0\n2,blue,6,1\n3,red,7,0\n4,green,8,1\n",
+            Categories::Find(&[]),
+        )
+        .unwrap();
+        let d = &c.data;
+        assert_eq!(
+            d.feature_names,
+            ["a", "color=blue", "color=green", "color=red", "b"]
+        );
+        #[rustfmt::skip]
+        assert_eq!(d.x.data, [
+            1.0, 0.0, 0.0, 1.0, 5.0,
+            2.0, 1.0, 0.0, 0.0, 6.0,
+            3.0, 0.0, 0.0, 1.0, 7.0,
+            4.0, 0.0, 1.0, 0.0, 8.0,
+        ]);
+        let want = Categorical {
+            column: "color".into(),
+            first_feature: 1,
+            categories: vec!["blue".into(), "green".into(), "red".into()],
+        };
+        let known = [want];
+        assert_eq!(c.categorical, known);
+
+        let again = read_with("a,color,b,y\n9,green,1,0\n", Categories::Known(&known)).unwrap();
+        assert_eq!(again.data.x.data, [9.0, 0.0, 1.0, 0.0, 1.0]);
+        assert_eq!(again.categorical, known);
+        let e = read_with(
+            "a,color,b,y\n9,green,1,0\n9,pink,1,0\n",
+            Categories::Known(&known),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "t.csv:3:2: column 'color': 'pink' is not one of the categories the model was \
+             trained with (blue, green, red)"
+        );
+        let e = read_with("a,b,y\n9,1,0\n", Categories::Known(&known))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no column 'color'"), "{e}");
+        let e = read_with("color,a,b,y\nred,9,1,0\n", Categories::Known(&known))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not where the model's training data had it"),
+            "{e}"
+        );
+        // A model's numeric column stays numeric: text there is an error, not a new encoding.
+        let e = read_with("a,color,b,y\nx,red,1,0\n", Categories::Known(&known))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "t.csv:2:1: column 'a': 'x' is not a number");
+    }
+
+    /// Named columns are categories whatever they hold (codes, numbers as text); an unknown name is
+    /// an error listing the columns; a column that began with numbers and then holds text says how
+    /// to encode it; a column of a value per row is refused past the limit.
+    #[test]
+    fn categories_by_name_hints_and_limits() {
+        let names = ["size".to_string()];
+        let c = read_with("size,y\n10,0\n9,1\n10,0\n", Categories::Find(&names)).unwrap();
+        // Sorted as text, as the values are categories.
+        assert_eq!(c.data.feature_names, ["size=10", "size=9"]);
+        assert_eq!(c.data.x.data, [1.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+        let nope = ["weight".to_string()];
+        let e = read_with("size,y\n1,0\n", Categories::Find(&nope))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no feature column 'weight'") && e.contains("size, y"),
+            "{e}"
+        );
+        let e = read("a,b,y\n1,2,0\n1,x,1\n", None).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv:3:2: column 'b': 'x' is not a number (the column's first value is a number; to one-hot encode"), "{e}");
+        let mut many = String::from("id,y\n");
+        for i in 0..=MAX_CATEGORIES {
+            many += &format!("n{i},{}\n", i % 2);
+        }
+        let e = read(&many, None).unwrap_err().to_string();
+        let line = MAX_CATEGORIES + 2;
+        assert!(
+            e.starts_with(&format!(
+                "t.csv:{line}:1: column 'id': more than {MAX_CATEGORIES}"
+            )),
+            "{e}"
+        );
+        many.truncate(many.rfind("n1000").unwrap());
+        assert_eq!(read(&many, None).unwrap().0.x.cols, MAX_CATEGORIES);
     }
 
     #[test]
@@ -385,8 +776,6 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_column() {
-        let e = read("a,b,y\n1,2,0\n1,x,1\n", None).unwrap_err().to_string();
-        assert_eq!(e, "t.csv:3:2: column 'b': 'x' is not a number");
         let e = read("a,b,y\n1,2,0\n1,2\n", None).unwrap_err().to_string();
         assert!(e.starts_with("t.csv:3:3: expected 3 fields"), "{e}");
         let e = read("a,b,y\n1,2,0\n1,2,0\n", None).unwrap_err().to_string();
@@ -434,6 +823,9 @@ mod tests {
             "1 ",
         ];
         for s in cases {
+            // The first-row test for text agrees with the parser the reading loop uses.
+            let text = fast_float2::parse::<f64, _>(s.as_bytes()).is_err();
+            assert_eq!(is_text(s.as_bytes()), text && !s.is_empty(), "{s}");
             let ours = parse_number(s.as_bytes());
             match s.parse::<f64>() {
                 Ok(v) if v.is_finite() => assert_eq!(ours, Ok(v), "{s}"),
@@ -451,8 +843,9 @@ mod tests {
         assert!(e.starts_with("t.csv:3:2:") && e.contains("UTF-8"), "{e}");
     }
 
-    fn read_bytes(bytes: &[u8]) -> Result<(Dataset<f64>, String)> {
-        read_csv_reader(bytes, Path::new("t.csv"), &TargetColumn::Last, None)
+    fn read_bytes(bytes: &[u8]) -> Result<Csv<f64>> {
+        let find = Categories::Find(&[]);
+        read_csv_reader(bytes, Path::new("t.csv"), &TargetColumn::Last, None, find)
     }
 
     #[test]

@@ -14,7 +14,9 @@ use crate::init::Rng;
 use crate::loss::TargetsRef;
 use crate::tensor::{Float, Matrix};
 
-pub use self::csv::{csv_headers, read_csv, read_csv_from, TargetColumn};
+pub use self::csv::{
+    csv_headers, read_csv, read_csv_from, Categorical, Categories, Csv, TargetColumn,
+};
 
 /// Classification (class labels) or regression (real values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +343,17 @@ impl Standardizer {
         Standardizer { mean, std }
     }
 
+    /// Leaves the indicators of one-hot encoded columns as they are, 0 or 1 (mean 0, std 1), as a
+    /// scikit-learn pipeline scales the numeric columns only.
+    pub fn skip_categorical(mut self, categorical: &[Categorical]) -> Self {
+        for c in categorical {
+            let range = c.first_feature..c.first_feature + c.categories.len();
+            self.mean[range.clone()].fill(0.0);
+            self.std[range].fill(1.0);
+        }
+        self
+    }
+
     /// z = (x − mean)/std, in place.
     pub fn apply<T: Float>(&self, x: &mut Matrix<T>) {
         for row in x.data.chunks_exact_mut(x.cols) {
@@ -391,7 +404,9 @@ pub mod builtin {
             name,
             &TargetColumn::Last,
             Some(Task::Classification),
+            Categories::Find(&[]),
         )
+        .map(|c| c.data)
     }
 }
 
@@ -472,5 +487,19 @@ mod tests {
         assert_eq!(x.data, vec![-1.0, 0.0, 1.0, 0.0]);
         s.invert(&mut x);
         assert_eq!(x.data, vec![1.0, 5.0, 3.0, 5.0]);
+    }
+
+    /// The indicators of a one-hot column stay 0 and 1; the numbers beside them are standardised.
+    #[test]
+    fn standardizer_leaves_one_hot_indicators_as_they_are() {
+        let mut x = Matrix::<f64>::from_rows(&[&[1.0, 0.0, 1.0, 10.0], &[3.0, 1.0, 0.0, 30.0]]);
+        let color = Categorical {
+            column: "color".into(),
+            first_feature: 1,
+            categories: vec!["blue".into(), "red".into()],
+        };
+        let s = Standardizer::fit(&x).skip_categorical(&[color]);
+        s.apply(&mut x);
+        assert_eq!(x.data, vec![-1.0, 0.0, 1.0, -1.0, 1.0, 1.0, 0.0, 1.0]);
     }
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use mlp::data::idx::read_mnist;
-use mlp::data::{read_csv, TargetColumn, Targets, Task};
+use mlp::data::{read_csv, Categories, TargetColumn, Targets, Task};
 use mlp::{
     metrics, Activation, Control, Dataset, Error, Loss, NetworkSpec, Optimizer, Result,
     TrainConfig, Trainer,
@@ -57,7 +57,13 @@ fn load(name: &str, dir: &Path) -> Result<(Dataset<f32>, Dataset<f32>)> {
     if name == "seed-online" {
         let read = |f: &str| -> Result<Dataset<f32>> {
             let path = find(dir, "synthetic", f)?;
-            Ok(read_csv::<f32>(&path, &TargetColumn::Last, Some(Task::Regression))?.0)
+            Ok(read_csv::<f32>(
+                &path,
+                &TargetColumn::Last,
+                Some(Task::Regression),
+                Categories::Find(&[]),
+            )?
+            .data)
         };
         Ok((
             read("seed_online_train.csv")?,

@@ -2,14 +2,14 @@
 
 use std::process::ExitCode;
 
-use mlp::data::{Standardizer, Targets};
+use mlp::data::{Categories, Standardizer, Targets};
 use mlp::explain::{seed_example, trace};
 use mlp::model_file::Model;
 use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
 use serde_json::json;
 
 use crate::inspect::check_features;
-use crate::train_cmd::{align_classes, network_spec, resolve, task_flag};
+use crate::train_cmd::{align_classes, categorical_flag, network_spec, resolve, task_flag};
 use crate::{source, ExplainArgs, GradcheckArgs};
 
 pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
@@ -45,13 +45,17 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 .data
                 .as_deref()
                 .ok_or_else(|| Error::config("--model needs --data SOURCE and --row K"))?;
+            let known = Categories::Known(&m.preprocessing.categorical);
             let loaded = source::load::<f64>(
                 data,
                 a.target.as_deref().or(m.target_name.as_deref()),
                 None,
                 Some(m.task),
+                known,
             )
-            .or_else(|_| source::load::<f64>(data, a.target.as_deref(), None, Some(m.task)))?;
+            .or_else(|_| {
+                source::load::<f64>(data, a.target.as_deref(), None, Some(m.task), known)
+            })?;
             let mut d = loaded.test.unwrap_or(loaded.train);
             check_features(&d, &model, data)?;
             if a.row >= d.len() {
@@ -162,12 +166,15 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                 args.target.as_deref(),
                 args.labels.as_deref(),
                 task_flag(&args)?,
+                Categories::Find(&categorical_flag(&args)),
             )?;
             let d = loaded.train;
             let take: Vec<usize> = (0..rows.min(d.len())).collect();
             let mut sub = d.subset(&take);
             if !args.no_standardize && !loaded.images {
-                Standardizer::fit(&d.x).apply(&mut sub.x);
+                Standardizer::fit(&d.x)
+                    .skip_categorical(&loaded.categorical)
+                    .apply(&mut sub.x);
             }
             if let Targets::Values(v) = &mut sub.y {
                 Standardizer::fit(v).apply(v);

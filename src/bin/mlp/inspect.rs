@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use mlp::data::{csv_headers, Targets, Task};
+use mlp::data::{csv_headers, Categories, Targets, Task};
 use mlp::metrics::{self, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Model};
 use mlp::{Dataset, Error, Float, Loss, Result};
@@ -70,6 +70,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
         target.as_deref(),
         a.labels.as_deref(),
         Some(m.task),
+        Categories::Known(&m.preprocessing.categorical),
     )?;
     let mut d = loaded.test.unwrap_or(loaded.train);
     check_features(&d, &model, &a.data)?;
@@ -192,6 +193,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         a.target.as_deref(),
         m.target_name.as_deref(),
         model.network.inputs,
+        &m.preprocessing.categorical,
     )?;
     check_features(&d, &model, &a.data)?;
     if let Some(s) = &m.preprocessing.features {
@@ -321,10 +323,25 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
             ""
         }
     );
+    for c in &m.preprocessing.categorical {
+        let shown: Vec<&str> = c.categories.iter().take(10).map(|s| s.as_str()).collect();
+        println!(
+            "one-hot        column {} → features {} to {} ({}{})",
+            c.column,
+            c.first_feature,
+            c.first_feature + c.categories.len() - 1,
+            shown.join(", "),
+            if c.categories.len() > 10 { ", …" } else { "" }
+        );
+    }
     println!(
         "preprocessing  features {}; target {}",
         if m.preprocessing.features.is_some() {
-            "standardised (training mean and std stored)"
+            if m.preprocessing.categorical.is_empty() {
+                "standardised (training mean and std stored)"
+            } else {
+                "standardised (training mean and std stored), one-hot indicators left 0 or 1"
+            }
         } else {
             "as given"
         },

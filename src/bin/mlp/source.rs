@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use mlp::data::{
-    builtin, csv_headers, idx, npy, read_csv, read_csv_from, Dataset, TargetColumn, Targets, Task,
+    builtin, csv_headers, idx, npy, read_csv, read_csv_from, Categorical, Categories, Dataset,
+    TargetColumn, Targets, Task,
 };
 use mlp::{Error, Float, Result};
 
@@ -20,18 +21,21 @@ pub struct Loaded<T> {
     /// MNIST pixels, already scaled to [0, 1].
     pub images: bool,
     pub target_name: Option<String>,
+    /// A CSV's text columns, one-hot encoded.
+    pub categorical: Vec<Categorical>,
 }
 
 fn target_column(target: Option<&str>) -> TargetColumn {
     target.map_or(TargetColumn::Last, TargetColumn::parse)
 }
 
-/// Loads `source` with its targets.
+/// Loads `source` with its targets; a CSV's text columns are one-hot encoded as `categories` says.
 pub fn load<T: Float>(
     source: &str,
     target: Option<&str>,
     labels: Option<&str>,
     task: Option<Task>,
+    categories: Categories<'_>,
 ) -> Result<Loaded<T>> {
     let path = Path::new(source);
     if let Some(text) = builtin::text(source) {
@@ -41,7 +45,9 @@ pub fn load<T: Float>(
             source,
             &tc,
             task.or(Some(Task::Classification)),
-        )?;
+            categories,
+        )?
+        .data;
         let headers: Vec<String> = text
             .lines()
             .next()
@@ -65,6 +71,7 @@ pub fn load<T: Float>(
             test: None,
             images: false,
             target_name,
+            categorical: Vec::new(),
         });
     }
     if path.is_dir() {
@@ -84,6 +91,7 @@ pub fn load<T: Float>(
             test: Some(test),
             images: true,
             target_name: Some("label".into()),
+            categorical: Vec::new(),
         });
     }
     let ext = path
@@ -93,15 +101,26 @@ pub fn load<T: Float>(
     match ext.as_deref() {
         Some("csv") => {
             let tc = target_column(target);
-            let (d, reason) = read_csv::<T>(path, &tc, task)?;
+            let csv = read_csv::<T>(path, &tc, task, categories)?;
             let target_name = target_name(&csv_headers(path)?, &tc);
+            let d = csv.data;
+            let mut description = format!("{source}: {} rows, {} features", d.len(), d.x.cols);
+            if !csv.categorical.is_empty() {
+                let encoded: Vec<String> = csv
+                    .categorical
+                    .iter()
+                    .map(|c| format!("{} ({})", c.column, c.categories.len()))
+                    .collect();
+                description += &format!(", one-hot from the text columns {}", encoded.join(", "));
+            }
             Ok(Loaded {
-                description: format!("{source}: {} rows, {} features", d.len(), d.x.cols),
-                task_reason: reason,
+                description,
+                task_reason: csv.task_reason,
                 train: d,
                 test: None,
                 images: false,
                 target_name,
+                categorical: csv.categorical,
             })
         }
         Some("npy") => {
@@ -119,6 +138,7 @@ pub fn load<T: Float>(
                 test: None,
                 images: false,
                 target_name: labels.map(|_| "target".to_string()),
+                categorical: Vec::new(),
             })
         }
         _ if !path.exists() => Err(Error::config(format!(
@@ -139,41 +159,48 @@ fn target_name(headers: &[String], tc: &TargetColumn) -> Option<String> {
     }
 }
 
-/// Loads rows to predict: features only. A CSV's target column, when present (the model's target
-/// name, `--target`, or one column more than the model's features), is dropped.
+/// Loads rows to predict: features only, a CSV's text columns encoded as the model's were
+/// (`categorical`). A CSV's target column, when present (the model's target name, `--target`, or
+/// one column more than the model's features), is dropped.
 pub fn load_features<T: Float>(
     source: &str,
     target: Option<&str>,
     model_target: Option<&str>,
     features: usize,
+    categorical: &[Categorical],
 ) -> Result<Dataset<T>> {
     let path = Path::new(source);
     let is_csv = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let known = Categories::Known(categorical);
     if !is_csv {
         // Built-in, IDX and NPY sources carry their targets separately (or in a column given by --target).
-        let loaded = load::<T>(source, target, None, Some(Task::Regression))
-            .or_else(|_| load::<T>(source, target, None, None))?;
+        let loaded = load::<T>(source, target, None, Some(Task::Regression), known)
+            .or_else(|_| load::<T>(source, target, None, None, known))?;
         return Ok(loaded.test.unwrap_or(loaded.train));
     }
+    // The model's features as columns of the file: a text column gave one feature per category.
+    let columns = (features + categorical.len())
+        .saturating_sub(categorical.iter().map(|c| c.categories.len()).sum());
     let headers = csv_headers(path)?;
     let tc = if let Some(t) = target {
         TargetColumn::parse(t)
     } else if let Some(name) = model_target.filter(|n| headers.iter().any(|h| h == *n)) {
         TargetColumn::Name(name.to_string())
-    } else if headers.len() == features + 1 {
+    } else if headers.len() == columns + 1 {
         TargetColumn::Last
     } else {
         TargetColumn::Absent
     };
     if tc == TargetColumn::Absent {
-        return Ok(read_csv::<T>(path, &tc, None)?.0);
+        return Ok(read_csv::<T>(path, &tc, None, known)?.data);
     }
     // Read the target column as text labels or numbers, whatever it holds, and drop it.
-    let (d, _) = read_csv::<T>(path, &tc, Some(Task::Classification))
-        .or_else(|_| read_csv::<T>(path, &tc, Some(Task::Regression)))?;
+    let d = read_csv::<T>(path, &tc, Some(Task::Classification), known)
+        .or_else(|_| read_csv::<T>(path, &tc, Some(Task::Regression), known))?
+        .data;
     Ok(Dataset {
         y: Targets::Values(mlp::Matrix::zeros(d.len(), 0)),
         ..d

@@ -24,6 +24,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// CSV feature columns to one-hot encode, e.g. color,size [default: every column whose first value is text]
+    #[arg(long, value_name = "COLUMNS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categorical: Option<String>,
     /// For .npy data: a second .npy array holding the targets
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,10 +7,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use mlp::data::{Standardizer, Targets, Task};
-use mlp::model_file::{
-    Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState, FORMAT_VERSION,
-};
+use mlp::data::{Categories, Standardizer, Targets, Task};
+use mlp::model_file::{Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState};
 use mlp::train::Best;
 use mlp::{
     metrics, Activation, Bias, Control, Dataset, Error, Float, Init, Loss, NetworkSpec, Optimizer,
@@ -58,6 +56,19 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
 /// The task, from `--task` if given.
 pub fn task_flag(args: &TrainArgs) -> Result<Option<Task>> {
     args.task.as_deref().map(Task::parse).transpose()
+}
+
+/// The columns `--categorical a,b` names.
+pub fn categorical_flag(args: &TrainArgs) -> Vec<String> {
+    args.categorical
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Parses `--hidden 128,64` (`none` or empty: no hidden layer).
@@ -334,13 +345,20 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         args.target.as_deref(),
         args.labels.as_deref(),
         task_given,
+        Categories::Find(&categorical_flag(args)),
     )?;
     let task = loaded.train.task();
     out.line(format!("data     {}", loaded.description));
     out.line(format!("task     {}", loaded.task_reason));
     let seed = args.seed.unwrap_or(0);
     let (mut train, mut test, test_how) = if let Some(t) = &args.test {
-        let mut tl = source::load::<T>(t, args.target.as_deref(), None, Some(task))?;
+        let mut tl = source::load::<T>(
+            t,
+            args.target.as_deref(),
+            None,
+            Some(task),
+            Categories::Known(&loaded.categorical),
+        )?;
         if tl.train.x.cols != loaded.train.x.cols {
             return Err(Error::config(format!(
                 "--test {t}: {} features, the training data has {}",
@@ -374,7 +392,8 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     };
 
     // Preprocessing with training statistics.
-    let features = (!args.no_standardize && !loaded.images).then(|| Standardizer::fit(&train.x));
+    let features = (!args.no_standardize && !loaded.images)
+        .then(|| Standardizer::fit(&train.x).skip_categorical(&loaded.categorical));
     if let Some(s) = &features {
         s.apply(&mut train.x);
         s.apply(&mut test.x);
@@ -463,8 +482,13 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         )),
         None => None,
     };
+    let preprocessing = Preprocessing {
+        features,
+        target: target_scaler,
+        categorical: loaded.categorical.clone(),
+    };
     let meta = |trainer: &Trainer<T>, metrics: serde_json::Value| ModelMeta {
-        format_version: FORMAT_VERSION,
+        format_version: preprocessing.format_version(),
         mlp_version: env!("CARGO_PKG_VERSION").into(),
         precision: T::NAME.into(),
         architecture: Architecture::of(&trainer.net),
@@ -473,10 +497,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         feature_names: train.feature_names.clone(),
         target_name: loaded.target_name.clone(),
         class_names: train.class_names.clone(),
-        preprocessing: Preprocessing {
-            features: features.clone(),
-            target: target_scaler.clone(),
-        },
+        preprocessing: preprocessing.clone(),
         training: effective_config(args, &config, &data_name, T::NAME),
         metrics,
     };
@@ -580,7 +601,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         }
         Targets::Values(truth) => {
             let mut p = trainer.net.predict(&test.x);
-            if let Some(s) = &target_scaler {
+            if let Some(s) = &preprocessing.target {
                 s.invert(&mut p);
             }
             summary["test_mse"] = json!(metrics::mse(&p, truth));
@@ -647,6 +668,7 @@ fn effective_config(
     json!({
         "data": data,
         "target": args.target,
+        "categorical": args.categorical,
         "hidden": args.hidden.clone().unwrap_or_else(|| "128".into()),
         "activation": args.activation.clone().unwrap_or_else(|| "relu".into()),
         "output": args.output,
