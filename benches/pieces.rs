@@ -177,6 +177,7 @@ fn loading(c: &mut Criterion) {
                 &mlp::data::TargetColumn::Last,
                 None,
                 mlp::data::Categories::Find(&[]),
+                mlp::data::Missing::Refuse,
             )
             .unwrap()
         })

@@ -9,8 +9,10 @@ modules (layer k: "{2k}.weight" of shape [out, in] and "{2k}.bias"), so load_sta
 them unchanged (strict=True). The metadata (the "mlp" JSON document in the safetensors header)
 gives the architecture and the preprocessing: a text column the model one-hot encodes
 ("categorical": its sorted categories, and where its indicators sit among the features) becomes
-one 0/1 feature per category; features are standardised with the stored training mean and std;
-regression outputs are mapped back with the stored target mean and std.
+one 0/1 feature per category; a missing value is filled with the stored training mean or median
+of its column ("impute"), or gives no indicator in a text column; features are standardised with
+the stored training mean and std; regression outputs are mapped back with the stored target mean
+and std.
 
 With --data (a CSV holding the model's feature columns, by name) and --predictions (the CSV that
 `mlp predict --model MODEL --data ROWS.csv --proba` wrote), the script checks that PyTorch predicts
@@ -26,6 +28,11 @@ import sys
 
 import torch
 from torch import nn
+
+
+# What mlp reads as a missing value (`MISSING_MARKERS` in src/data/csv.rs: pandas' defaults and "?").
+MISSING = {"", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>", "#N/A",
+           "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "?"}
 
 
 def read_safetensors(path):
@@ -96,12 +103,18 @@ def main():
         for i, category in enumerate(c["categories"]):
             columns[c["first_feature"] + i] = (c["column"], category)
 
-    def value(row, column, category):
-        if category is None:
-            return float(row[column])
-        return 1.0 if row[column].strip() == category else 0.0
+    fill = pre["impute"]["fill"] if pre.get("impute") else None
 
-    x = torch.tensor([[value(r, *c) for c in columns] for r in rows], dtype=torch.float64)
+    def value(row, j):
+        column, category = columns[j]
+        text = row[column].strip()
+        if text in MISSING:  # no category; a number is filled (mlp refuses it if the model does not)
+            return 0.0 if category is not None else fill[j]
+        if category is None:
+            return float(text)
+        return 1.0 if text == category else 0.0
+
+    x = torch.tensor([[value(r, j) for j in range(len(columns))] for r in rows], dtype=torch.float64)
     f64 = torch.float64  # the stored statistics are f64; torch.tensor(list) would round them to f32
     if pre.get("features"):
         x = (x - torch.tensor(pre["features"]["mean"], dtype=f64)) / torch.tensor(pre["features"]["std"], dtype=f64)

@@ -27,12 +27,12 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::data::{Categorical, Standardizer, Task};
+use crate::data::{Categorical, Imputer, Missing, Standardizer, Task};
 use crate::error::{Error, Result};
 use crate::init::{Bias, Rng};
 use crate::network::{Network, NetworkSpec};
 use crate::optim::{OptimizerState, ScheduleState};
-use crate::tensor::Float;
+use crate::tensor::{Float, Matrix};
 use crate::train::History;
 
 /// The newest file format this build reads. Version 2 added one-hot encoded text columns
@@ -66,16 +66,37 @@ pub struct Preprocessing {
     /// Text columns of the data, one-hot encoded (format version 2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categorical: Vec<Categorical>,
+    /// Missing values filled with training statistics, before standardising (format version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impute: Option<Imputer>,
 }
 
 impl Preprocessing {
-    /// The oldest file format that holds this: 2 where text columns were one-hot encoded, else 1
-    /// (so that a model without them stays readable by builds that read only version 1).
+    /// The oldest file format that holds this: 2 with one-hot encoded columns or missing values
+    /// filled, else 1 (so that such a model stays readable by builds that read only version 1).
     pub fn format_version(&self) -> u32 {
-        if self.categorical.is_empty() {
+        if self.categorical.is_empty() && self.impute.is_none() {
             1
         } else {
             2
+        }
+    }
+
+    /// How this model's data is read: with missing values where it fills them, else refusing them.
+    pub fn missing(&self) -> Missing {
+        match self.impute {
+            Some(_) => Missing::Read,
+            None => Missing::Refuse,
+        }
+    }
+
+    /// The network's inputs from features as read: missing values filled, then standardised.
+    pub fn prepare<T: Float>(&self, x: &mut Matrix<T>) {
+        if let Some(i) = &self.impute {
+            i.apply(x);
+        }
+        if let Some(s) = &self.features {
+            s.apply(x);
         }
     }
 }

@@ -104,6 +104,27 @@ fn colors_csv(dir: &Dir) -> PathBuf {
     dir.write("colors.csv", &s)
 }
 
+/// [`colors_csv`] with values missing: `NA` ages, empty incomes, `?` colours.
+fn colors_with_gaps_csv(dir: &Dir) -> PathBuf {
+    let full = std::fs::read_to_string(colors_csv(dir)).unwrap();
+    let mut s = String::new();
+    for (i, line) in full.lines().enumerate() {
+        let mut f: Vec<&str> = line.split(',').collect();
+        if i > 0 && i % 7 == 0 {
+            f[0] = "NA";
+        }
+        if i > 0 && i % 11 == 0 {
+            f[2] = "";
+        }
+        if i > 0 && i % 13 == 0 {
+            f[1] = "?";
+        }
+        s += &f.join(",");
+        s.push('\n');
+    }
+    dir.write("gaps.csv", &s)
+}
+
 /// A smooth regression with a target in the thousands (dollars).
 fn prices_csv(dir: &Dir) -> PathBuf {
     let mut s = String::from("rooms,area,price\n");
@@ -688,11 +709,11 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
         ),
         (
             &["train", "--data", "nan.csv"],
-            "nan.csv:3:2: column 'b': 'NaN' is NaN; expected a finite number",
+            "nan.csv:3:2: column 'b': a missing value ('NaN'); expected a number (--impute",
         ),
         (
             &["train", "--data", "blank.csv"],
-            "blank.csv:2:2: column 'b': empty value; expected a number",
+            "blank.csv:2:2: column 'b': a missing value (''); expected a number",
         ),
         (
             &["train", "--data", "one.csv"],
@@ -760,10 +781,7 @@ fn text_columns_are_one_hot_encoded_from_training_to_predict() {
     let csv = csv.to_str().unwrap();
     let common = ["--hidden", "16", "--lr", "0.01", "--epochs", "60"];
     let out = ok(&d, &[&["train", "--data", csv][..], &common].concat());
-    assert!(
-        out.contains("one-hot from the text columns color (3)"),
-        "{out}"
-    );
+    assert!(out.contains("columns one-hot encoded: color (3)"), "{out}");
     let eval = json(&ok(
         &d,
         &[
@@ -857,10 +875,99 @@ fn text_columns_are_one_hot_encoded_from_training_to_predict() {
         ]
         .concat(),
     );
-    assert!(out.contains("one-hot from the text columns age ("), "{out}");
+    assert!(out.contains("columns one-hot encoded: age ("), "{out}");
     let err = fails(&d, &["train", "--data", csv, "--categorical", "colour"]);
     assert!(
         err.contains("no feature column 'colour' to treat as categories; the columns are: age, color, income, buys"),
+        "{err}"
+    );
+}
+
+/// Missing values are an error naming the first one, unless `--impute` fills them with training
+/// statistics; the model keeps those, and `predict` fills a missing value exactly as if the row had
+/// held the stored value.
+#[test]
+fn missing_values_are_refused_or_filled_with_training_statistics() {
+    let d = Dir::new("gaps");
+    let csv = colors_with_gaps_csv(&d);
+    let csv = csv.to_str().unwrap();
+    let err = fails(&d, &["train", "--data", csv]);
+    assert!(
+        err.contains("gaps.csv:8:1: column 'age': a missing value ('NA'); expected a number (--impute mean or median fills missing values)"),
+        "{err}"
+    );
+    let args = ["--hidden", "16", "--lr", "0.01", "--epochs", "40"];
+    let out = ok(
+        &d,
+        &[&["train", "--data", csv, "--impute", "median"][..], &args].concat(),
+    );
+    assert!(
+        out.contains("missing  ") && out.contains("values filled with the training rows' median"),
+        "{out}"
+    );
+    let info = json(&ok(
+        &d,
+        &["info", "--model", "model.safetensors", "--format", "json"],
+    ));
+    let impute = &info["preprocessing"]["impute"];
+    assert_eq!(impute["strategy"], "median", "{info}");
+    let fill: Vec<f64> = impute["fill"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(fill.len(), 5); // age, color=blue, color=green, color=red, income
+                               // A row with its age missing predicts as the row with the stored median age.
+    let rows = d.write(
+        "rows.csv",
+        &format!(
+            "age,color,income\nNA,red,40\n{},red,40\n30,?,\n30,?,{}\n",
+            fill[0], fill[4]
+        ),
+    );
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            rows.to_str().unwrap(),
+            "--proba",
+        ],
+    );
+    let lines: Vec<&str> = p.lines().collect();
+    assert_eq!(lines.len(), 5, "{p}");
+    assert_eq!(lines[1], lines[2], "{p}");
+    assert_eq!(lines[3], lines[4], "{p}");
+    // A model trained without --impute refuses them.
+    let clean = colors_csv(&d);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            clean.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--out",
+            "clean.safetensors",
+            "--quiet",
+        ],
+    );
+    let err = fails(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "clean.safetensors",
+            "--data",
+            rows.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("rows.csv:2:1: column 'age': a missing value ('NA')"),
         "{err}"
     );
 }
@@ -879,29 +986,29 @@ fn pytorch_reproduces_mlp_predict() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/load_in_pytorch.py");
     let animals = animals_csv(&d);
     let colors = colors_csv(&d); // with a one-hot encoded text column
-    for (csv, precision, acts) in [
-        (&animals, "f32", "gelu,leaky_relu"),
-        (&animals, "f64", "tanh,elu"),
-        (&colors, "f32", "relu,sigmoid"),
+    let gaps = colors_with_gaps_csv(&d); // and with missing values, filled
+    for (csv, precision, acts, more) in [
+        (&animals, "f32", "gelu,leaky_relu", &[][..]),
+        (&animals, "f64", "tanh,elu", &[]),
+        (&colors, "f32", "relu,sigmoid", &[]),
+        (&gaps, "f32", "relu,sigmoid", &["--impute", "mean"]),
     ] {
         let csv = csv.to_str().unwrap();
-        ok(
-            &d,
-            &[
-                "train",
-                "--data",
-                csv,
-                "--hidden",
-                "16,8",
-                "--activation",
-                acts,
-                "--epochs",
-                "10",
-                "--precision",
-                precision,
-                "--quiet",
-            ],
-        );
+        let train = [
+            "train",
+            "--data",
+            csv,
+            "--hidden",
+            "16,8",
+            "--activation",
+            acts,
+            "--epochs",
+            "10",
+            "--precision",
+            precision,
+            "--quiet",
+        ];
+        ok(&d, &[&train[..], more].concat());
         ok(
             &d,
             &[
@@ -961,6 +1068,7 @@ fn fuzz_regression_minus_zero_label() {
         &mlp::data::TargetColumn::Last,
         None,
         mlp::data::Categories::Find(&[]),
+        mlp::data::Missing::Refuse,
     )
     .unwrap()
     .data;

@@ -1,8 +1,8 @@
 #![no_main]
 //! CSV: any bytes give a data set or an error, never a panic: with text columns found as read,
-//! and with a model's one-hot encoding applied.
+//! and with a model's one-hot encoding applied; missing values refused, and read.
 use libfuzzer_sys::fuzz_target;
-use mlp::data::{read_csv_from, Categorical, Categories, TargetColumn};
+use mlp::data::{read_csv_from, Categorical, Categories, Missing, TargetColumn};
 
 fuzz_target!(|data: &[u8]| {
     let known = [Categorical {
@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     }];
     for target in [TargetColumn::Last, TargetColumn::Index(0), TargetColumn::Absent] {
         for categories in [Categories::Find(&[]), Categories::Known(&known)] {
-            let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None, categories);
+            for missing in [Missing::Refuse, Missing::Read] {
+                let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None, categories, missing);
+            }
         }
     }
 });

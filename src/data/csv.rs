@@ -6,6 +6,10 @@
 //! column's place among the features. A column is text when its first value is not a number, or
 //! when the caller names it ([`Categories::Find`]); a model's encodings are applied as they were
 //! learned ([`Categories::Known`]), and a category it never saw is an error.
+//!
+//! A missing value (an empty field, or one of pandas' markers: `NA`, `NaN`, `null`, `?`, …) is an
+//! error naming its place, unless the caller reads them ([`Missing::Read`]): a number is then NaN,
+//! to be filled by an [`Imputer`](super::Imputer), and a category gives no indicator (all zeros).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -61,6 +65,26 @@ pub enum Categories<'a> {
     Known(&'a [Categorical]),
 }
 
+/// What to do with a missing value in a feature column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// An error at its line and column.
+    Refuse,
+    /// Read as NaN (a number) or no indicator (a category), to be filled by the caller.
+    Read,
+}
+
+/// The fields read as a missing value: empty, and pandas' default markers (`read_csv`'s
+/// `na_values`), with `?` as the UCI repository writes it.
+pub const MISSING_MARKERS: [&str; 19] = [
+    "", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null", "None", "<NA>", "#N/A",
+    "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND", "?",
+];
+
+fn is_missing(field: &[u8]) -> bool {
+    MISSING_MARKERS.iter().any(|m| m.as_bytes() == field)
+}
+
 /// The most categories a text column may have: each becomes a feature, so a column of free text
 /// or identifiers (a value per row) would add a feature per row.
 pub const MAX_CATEGORIES: usize = 1000;
@@ -79,15 +103,11 @@ pub fn read_csv<T: Float>(
     target: &TargetColumn,
     task: Option<Task>,
     categories: Categories<'_>,
+    missing: Missing,
 ) -> Result<Csv<T>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    read_csv_reader(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        path,
-        target,
-        task,
-        categories,
-    )
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    read_csv_reader(reader, path, target, task, categories, missing)
 }
 
 /// Reads CSV text from any reader; `name` stands for the file in messages.
@@ -97,8 +117,9 @@ pub fn read_csv_from<T: Float>(
     target: &TargetColumn,
     task: Option<Task>,
     categories: Categories<'_>,
+    missing: Missing,
 ) -> Result<Csv<T>> {
-    read_csv_reader(reader, Path::new(name), target, task, categories)
+    read_csv_reader(reader, Path::new(name), target, task, categories, missing)
 }
 
 /// Target values as read: numbers while every one is a number, else interned text labels.
@@ -117,6 +138,7 @@ fn read_csv_reader<T: Float>(
     target: &TargetColumn,
     task: Option<Task>,
     categories: Categories<'_>,
+    missing: Missing,
 ) -> Result<Csv<T>> {
     // Fields are read as bytes and trimmed here, as slices: the csv crate's own trimming rebuilds
     // every record, and its UTF-8 check of every field is wasted on numbers (a profile of a 200 MB
@@ -224,6 +246,8 @@ fn read_csv_reader<T: Float>(
             }
         }
     }
+    // Per column, while its kind is unseen: the first missing value's line and text.
+    let mut first_missing: Vec<Option<(u64, Vec<u8>)>> = vec![None; cols];
     let mut x: Vec<T> = Vec::new();
     let mut raw = RawTargets::Numbers(Vec::new());
     let mut record = csv::ByteRecord::new();
@@ -264,22 +288,43 @@ fn read_csv_reader<T: Float>(
             }
             let kind = &mut kinds[j];
             if *kind == Kind::Unseen {
+                // The first value present decides; missing ones before it wait as NaN.
+                if is_missing(field) {
+                    first_missing[j].get_or_insert((line, field.to_vec()));
+                    x.push(T::of(f64::NAN));
+                    continue;
+                }
                 *kind = if is_text(field) {
                     text.push(TextColumn::default());
                     Kind::Text(text.len() - 1)
                 } else {
                     Kind::Found
                 };
+                if let (Kind::Found, Missing::Refuse, Some((line, marker))) =
+                    (*kind, missing, &first_missing[j])
+                {
+                    return Err(missing_error(path, *line, j, &headers[j], marker));
+                }
             }
             if let Kind::Text(c) = *kind {
-                let id = text[c]
-                    .id(field)
-                    .map_err(|m| field_error(path, line, j, &headers[j], m))?;
-                x.push(T::of(id as f64));
+                let id = if is_missing(field) {
+                    f64::NAN // no category: no indicator
+                } else {
+                    let id = text[c].id(field);
+                    id.map_err(|m| field_error(path, line, j, &headers[j], m))? as f64
+                };
+                x.push(T::of(id));
                 continue;
             }
             match parse_number(field) {
                 Ok(v) => x.push(T::of(v)),
+                // Missing values are looked for only where a number is not: none of the markers is one.
+                Err(_) if is_missing(field) => match missing {
+                    Missing::Read => x.push(T::of(f64::NAN)),
+                    Missing::Refuse => {
+                        return Err(missing_error(path, line, j, &headers[j], field))
+                    }
+                },
                 Err(mut message) => {
                     if *kind == Kind::Found && is_text(field) {
                         message.push_str(
@@ -295,6 +340,14 @@ fn read_csv_reader<T: Float>(
     }
     if rows == 0 {
         return Err(Error::data(path, "no data rows after the header"));
+    }
+    for (j, kind) in kinds.iter().enumerate() {
+        // A column with no value present: numbers, all missing.
+        if let (Kind::Unseen, Missing::Refuse, Some((line, marker))) =
+            (kind, missing, &first_missing[j])
+        {
+            return Err(missing_error(path, *line, j, &headers[j], marker));
+        }
     }
     let features: Vec<(&str, Kind)> = (0..cols)
         .filter(|&j| j != t)
@@ -407,6 +460,16 @@ fn field_error(path: &Path, line: u64, j: usize, header: &str, message: String) 
         column: j as u64 + 1,
         message: format!("column '{header}': {message}"),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn missing_error(path: &Path, line: u64, j: usize, header: &str, marker: &[u8]) -> Error {
+    let message = format!(
+        "a missing value ('{}'); expected a number (--impute mean or median fills missing values)",
+        String::from_utf8_lossy(marker)
+    );
+    field_error(path, line, j, header, message)
 }
 
 /// A feature column's kind.
@@ -532,7 +595,9 @@ fn one_hot<T: Float>(
             match kind {
                 Kind::Text(c) => {
                     let rank = &ranks[c];
-                    dst[at + rank[v.f64() as usize]] = T::ONE;
+                    if !v.f64().is_nan() {
+                        dst[at + rank[v.f64() as usize]] = T::ONE;
+                    }
                     at += rank.len();
                 }
                 _ => {
@@ -646,19 +711,87 @@ mod tests {
             &TargetColumn::Last,
             task,
             Categories::Find(&[]),
+            Missing::Refuse,
         )
         .map(|c| (c.data, c.task_reason))
     }
 
-    /// Reads `text` as regression data (any targets will do here).
+    /// Reads `text` as regression data (any targets will do here), refusing missing values.
     fn read_with(text: &str, categories: Categories<'_>) -> Result<Csv<f64>> {
-        read_csv_reader(
-            text.as_bytes(),
+        read_missing(text, categories, Missing::Refuse)
+    }
+
+    fn read_missing(text: &str, categories: Categories<'_>, missing: Missing) -> Result<Csv<f64>> {
+        let (path, target, task) = (
             Path::new("t.csv"),
             &TargetColumn::Last,
             Some(Task::Regression),
-            categories,
-        )
+        );
+        read_csv_reader(text.as_bytes(), path, target, task, categories, missing)
+    }
+
+    /// Missing values (empty, pandas' markers) are an error naming the first one's place, or, read,
+    /// NaN in a column of numbers and no indicator in a column of categories; a column's kind is
+    /// decided by its first value present, so a missing first value does not make it text.
+    #[test]
+    fn missing_values_are_refused_or_read() {
+        let text = "a,color,y\nNA,,0\n2,red,1\n?,blue,0\n4,null,1\n";
+        let e = read_with(text, Categories::Find(&[]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "t.csv:2:1: column 'a': a missing value ('NA'); expected a number (--impute mean or \
+             median fills missing values)"
+        );
+        let c = read_missing(text, Categories::Find(&[]), Missing::Read).unwrap();
+        assert_eq!(c.data.feature_names, ["a", "color=blue", "color=red"]);
+        let x = &c.data.x.data;
+        let nan = |i: usize| x[i].is_nan();
+        assert!(nan(0) && nan(6));
+        assert_eq!(
+            [&x[1..3], &x[3..6], &x[7..9], &x[9..12]],
+            [
+                &[0.0, 0.0][..],
+                &[2.0, 0.0, 1.0],
+                &[1.0, 0.0],
+                &[4.0, 0.0, 0.0]
+            ]
+        );
+        // A model's columns: the same rules.
+        let known = c.categorical;
+        let e = read_with("a,color,y\n1,red,0\n,red,0\n", Categories::Known(&known))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.csv:3:1: column 'a': a missing value ('')"),
+            "{e}"
+        );
+        let c = read_missing(
+            "a,color,y\n1,NaN,0\n",
+            Categories::Known(&known),
+            Missing::Read,
+        );
+        assert_eq!(c.unwrap().data.x.data, [1.0, 0.0, 0.0]);
+        // A column with no value present: numbers, refused or all NaN.
+        let e = read_with("a,b,y\n1,,0\n2,NA,1\n", Categories::Find(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.csv:2:2: column 'b': a missing value"),
+            "{e}"
+        );
+        let c = read_missing(
+            "a,b,y\n1,,0\n2,NA,1\n",
+            Categories::Find(&[]),
+            Missing::Read,
+        );
+        assert!(c.unwrap().data.x.data[1].is_nan());
+        // Text where numbers began is still the hint, not a missing value.
+        let e = read_missing("a,y\n1,0\nx,1\n", Categories::Find(&[]), Missing::Read)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("name it in --categorical"), "{e}");
     }
 
     /// A column of text becomes one 0/1 feature per category, sorted, in the column's place;
@@ -844,8 +977,15 @@ mod tests {
     }
 
     fn read_bytes(bytes: &[u8]) -> Result<Csv<f64>> {
-        let find = Categories::Find(&[]);
-        read_csv_reader(bytes, Path::new("t.csv"), &TargetColumn::Last, None, find)
+        let (find, refuse) = (Categories::Find(&[]), Missing::Refuse);
+        read_csv_reader(
+            bytes,
+            Path::new("t.csv"),
+            &TargetColumn::Last,
+            None,
+            find,
+            refuse,
+        )
     }
 
     #[test]

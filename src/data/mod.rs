@@ -15,7 +15,8 @@ use crate::loss::TargetsRef;
 use crate::tensor::{Float, Matrix};
 
 pub use self::csv::{
-    csv_headers, read_csv, read_csv_from, Categorical, Categories, Csv, TargetColumn,
+    csv_headers, read_csv, read_csv_from, Categorical, Categories, Csv, Missing, TargetColumn,
+    MISSING_MARKERS,
 };
 
 /// Classification (class labels) or regression (real values).
@@ -304,6 +305,73 @@ pub(crate) fn format_number(x: f64) -> String {
     format!("{x}")
 }
 
+/// How an [`Imputer`] picks a column's fill value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impute {
+    Mean,
+    Median,
+}
+
+impl Impute {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "mean" => Ok(Impute::Mean),
+            "median" => Ok(Impute::Median),
+            _ => Err(Error::config(format!(
+                "--impute {s}: expected mean or median"
+            ))),
+        }
+    }
+}
+
+/// Fills missing values (NaN, as [`Missing::Read`] reads them) column by column with the mean or
+/// the median of the values present in the training rows, as scikit-learn's `SimpleImputer`. A
+/// column with no value present is filled with 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Imputer {
+    pub strategy: Impute,
+    /// Per feature, what a missing value becomes.
+    pub fill: Vec<f64>,
+}
+
+impl Imputer {
+    /// The fill value of each column of `x`, from the values present.
+    pub fn fit<T: Float>(x: &Matrix<T>, strategy: Impute) -> Self {
+        let fill = (0..x.cols)
+            .map(|j| {
+                let mut present: Vec<f64> = (0..x.rows)
+                    .map(|r| x.data[r * x.cols + j].f64())
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                let n = present.len();
+                if n == 0 {
+                    return 0.0;
+                }
+                match strategy {
+                    Impute::Mean => present.iter().sum::<f64>() / n as f64,
+                    Impute::Median => {
+                        present.sort_by(f64::total_cmp);
+                        (present[(n - 1) / 2] + present[n / 2]) / 2.0
+                    }
+                }
+            })
+            .collect();
+        Imputer { strategy, fill }
+    }
+
+    /// Replaces every NaN in `x` by its column's fill value, in place.
+    pub fn apply<T: Float>(&self, x: &mut Matrix<T>) {
+        for row in x.data.chunks_exact_mut(x.cols) {
+            for (v, f) in row.iter_mut().zip(&self.fill) {
+                if v.f64().is_nan() {
+                    *v = T::of(*f);
+                }
+            }
+        }
+    }
+}
+
 /// Per-column standardisation z = (x − mean)/std with statistics of the training data.
 /// A constant column gets std 1, so it maps to 0 instead of dividing by zero.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -405,6 +473,7 @@ pub mod builtin {
             &TargetColumn::Last,
             Some(Task::Classification),
             Categories::Find(&[]),
+            Missing::Refuse,
         )
         .map(|c| c.data)
     }
@@ -487,6 +556,29 @@ mod tests {
         assert_eq!(x.data, vec![-1.0, 0.0, 1.0, 0.0]);
         s.invert(&mut x);
         assert_eq!(x.data, vec![1.0, 5.0, 3.0, 5.0]);
+    }
+
+    /// Missing values become the column's mean or median of the values present (the median of an
+    /// even count is the mean of the middle two, as numpy's); a column with none present gets 0.
+    #[test]
+    fn imputer_fills_with_the_mean_or_median_of_the_values_present() {
+        let nan = f64::NAN;
+        let x = Matrix::<f64>::from_rows(&[
+            &[1.0, nan, nan],
+            &[nan, 4.0, nan],
+            &[3.0, 10.0, nan],
+            &[8.0, 1.0, nan],
+        ]);
+        let mean = Imputer::fit(&x, Impute::Mean);
+        assert_eq!(mean.fill, vec![4.0, 5.0, 0.0]);
+        let median = Imputer::fit(&x, Impute::Median);
+        assert_eq!(median.fill, vec![3.0, 4.0, 0.0]);
+        let mut filled = x.clone();
+        median.apply(&mut filled);
+        assert_eq!(
+            filled.data,
+            vec![1.0, 4.0, 0.0, 3.0, 4.0, 0.0, 3.0, 10.0, 0.0, 8.0, 1.0, 0.0]
+        );
     }
 
     /// The indicators of a one-hot column stay 0 and 1; the numbers beside them are standardised.

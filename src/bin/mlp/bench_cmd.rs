@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use mlp::data::idx::read_mnist;
-use mlp::data::{read_csv, Categories, TargetColumn, Targets, Task};
+use mlp::data::{read_csv, Categories, Missing, TargetColumn, Targets, Task};
 use mlp::{
     metrics, Activation, Control, Dataset, Error, Loss, NetworkSpec, Optimizer, Result,
     TrainConfig, Trainer,
@@ -62,6 +62,7 @@ fn load(name: &str, dir: &Path) -> Result<(Dataset<f32>, Dataset<f32>)> {
                 &TargetColumn::Last,
                 Some(Task::Regression),
                 Categories::Find(&[]),
+                Missing::Refuse,
             )?
             .data)
         };

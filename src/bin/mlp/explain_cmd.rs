@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use mlp::data::{Categories, Standardizer, Targets};
+use mlp::data::{Categories, Impute, Imputer, Missing, Standardizer, Targets};
 use mlp::explain::{seed_example, trace};
 use mlp::model_file::Model;
 use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
@@ -45,17 +45,12 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 .data
                 .as_deref()
                 .ok_or_else(|| Error::config("--model needs --data SOURCE and --row K"))?;
-            let known = Categories::Known(&m.preprocessing.categorical);
-            let loaded = source::load::<f64>(
-                data,
-                a.target.as_deref().or(m.target_name.as_deref()),
-                None,
-                Some(m.task),
-                known,
-            )
-            .or_else(|_| {
-                source::load::<f64>(data, a.target.as_deref(), None, Some(m.task), known)
-            })?;
+            let pre = &m.preprocessing;
+            let (known, missing) = (Categories::Known(&pre.categorical), pre.missing());
+            let load =
+                |target| source::load::<f64>(data, target, None, Some(m.task), known, missing);
+            let loaded = load(a.target.as_deref().or(m.target_name.as_deref()))
+                .or_else(|_| load(a.target.as_deref()))?;
             let mut d = loaded.test.unwrap_or(loaded.train);
             check_features(&d, &model, data)?;
             if a.row >= d.len() {
@@ -67,9 +62,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 )));
             }
             align_classes(&mut d, &m.class_names, data)?;
-            if let Some(s) = &m.preprocessing.features {
-                s.apply(&mut d.x);
-            }
+            pre.prepare(&mut d.x);
             if let (Some(s), Targets::Values(v)) = (&m.preprocessing.target, &mut d.y) {
                 s.apply(v);
             }
@@ -161,14 +154,23 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
         }
         None => {
             let data = args.data.clone().unwrap_or_else(|| "digits".into());
+            let impute = args.impute.as_deref().map(Impute::parse).transpose()?;
             let loaded = source::load::<f64>(
                 &data,
                 args.target.as_deref(),
                 args.labels.as_deref(),
                 task_flag(&args)?,
                 Categories::Find(&categorical_flag(&args)),
+                if impute.is_some() {
+                    Missing::Read
+                } else {
+                    Missing::Refuse
+                },
             )?;
-            let d = loaded.train;
+            let mut d = loaded.train;
+            if let Some(strategy) = impute {
+                Imputer::fit(&d.x, strategy).apply(&mut d.x);
+            }
             let take: Vec<usize> = (0..rows.min(d.len())).collect();
             let mut sub = d.subset(&take);
             if !args.no_standardize && !loaded.images {

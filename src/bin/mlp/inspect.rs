@@ -71,13 +71,12 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
         a.labels.as_deref(),
         Some(m.task),
         Categories::Known(&m.preprocessing.categorical),
+        m.preprocessing.missing(),
     )?;
     let mut d = loaded.test.unwrap_or(loaded.train);
     check_features(&d, &model, &a.data)?;
     align_classes(&mut d, &m.class_names, &a.data)?;
-    if let Some(s) = &m.preprocessing.features {
-        s.apply(&mut d.x);
-    }
+    m.preprocessing.prepare(&mut d.x);
     let loss = Loss::parse(&m.loss).map_err(|e| Error::Model {
         path: a.model.clone(),
         message: e,
@@ -194,11 +193,10 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         m.target_name.as_deref(),
         model.network.inputs,
         &m.preprocessing.categorical,
+        m.preprocessing.missing(),
     )?;
     check_features(&d, &model, &a.data)?;
-    if let Some(s) = &m.preprocessing.features {
-        s.apply(&mut d.x);
-    }
+    m.preprocessing.prepare(&mut d.x);
     let mut p = model.network.predict(&d.x);
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| Error::config(format!("writing predictions: {e}"));
@@ -332,6 +330,13 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
             c.first_feature + c.categories.len() - 1,
             shown.join(", "),
             if c.categories.len() > 10 { ", …" } else { "" }
+        );
+    }
+    if let Some(i) = &m.preprocessing.impute {
+        let name = serde_json::to_value(i.strategy).expect("serialisable");
+        println!(
+            "missing        filled with the training rows' {} per feature",
+            name.as_str().unwrap_or("")
         );
     }
     println!(

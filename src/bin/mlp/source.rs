@@ -5,7 +5,7 @@ use std::path::Path;
 
 use mlp::data::{
     builtin, csv_headers, idx, npy, read_csv, read_csv_from, Categorical, Categories, Dataset,
-    TargetColumn, Targets, Task,
+    Missing, TargetColumn, Targets, Task,
 };
 use mlp::{Error, Float, Result};
 
@@ -29,13 +29,15 @@ fn target_column(target: Option<&str>) -> TargetColumn {
     target.map_or(TargetColumn::Last, TargetColumn::parse)
 }
 
-/// Loads `source` with its targets; a CSV's text columns are one-hot encoded as `categories` says.
+/// Loads `source` with its targets; a CSV's text columns are one-hot encoded as `categories` says,
+/// and its missing values are read (as NaN) or refused as `missing` says.
 pub fn load<T: Float>(
     source: &str,
     target: Option<&str>,
     labels: Option<&str>,
     task: Option<Task>,
     categories: Categories<'_>,
+    missing: Missing,
 ) -> Result<Loaded<T>> {
     let path = Path::new(source);
     if let Some(text) = builtin::text(source) {
@@ -46,6 +48,7 @@ pub fn load<T: Float>(
             &tc,
             task.or(Some(Task::Classification)),
             categories,
+            missing,
         )?
         .data;
         let headers: Vec<String> = text
@@ -101,7 +104,7 @@ pub fn load<T: Float>(
     match ext.as_deref() {
         Some("csv") => {
             let tc = target_column(target);
-            let csv = read_csv::<T>(path, &tc, task, categories)?;
+            let csv = read_csv::<T>(path, &tc, task, categories, missing)?;
             let target_name = target_name(&csv_headers(path)?, &tc);
             let d = csv.data;
             let mut description = format!("{source}: {} rows, {} features", d.len(), d.x.cols);
@@ -111,7 +114,7 @@ pub fn load<T: Float>(
                     .iter()
                     .map(|c| format!("{} ({})", c.column, c.categories.len()))
                     .collect();
-                description += &format!(", one-hot from the text columns {}", encoded.join(", "));
+                description += &format!(", columns one-hot encoded: {}", encoded.join(", "));
             }
             Ok(Loaded {
                 description,
@@ -160,7 +163,7 @@ fn target_name(headers: &[String], tc: &TargetColumn) -> Option<String> {
 }
 
 /// Loads rows to predict: features only, a CSV's text columns encoded as the model's were
-/// (`categorical`). A CSV's target column, when present (the model's target name, `--target`, or
+/// (`categorical`), missing values read or refused as `missing` says. A CSV's target column, when present (the model's target name, `--target`, or
 /// one column more than the model's features), is dropped.
 pub fn load_features<T: Float>(
     source: &str,
@@ -168,6 +171,7 @@ pub fn load_features<T: Float>(
     model_target: Option<&str>,
     features: usize,
     categorical: &[Categorical],
+    missing: Missing,
 ) -> Result<Dataset<T>> {
     let path = Path::new(source);
     let is_csv = path
@@ -177,8 +181,9 @@ pub fn load_features<T: Float>(
     let known = Categories::Known(categorical);
     if !is_csv {
         // Built-in, IDX and NPY sources carry their targets separately (or in a column given by --target).
-        let loaded = load::<T>(source, target, None, Some(Task::Regression), known)
-            .or_else(|_| load::<T>(source, target, None, None, known))?;
+        let regression = Some(Task::Regression);
+        let loaded = load::<T>(source, target, None, regression, known, missing)
+            .or_else(|_| load::<T>(source, target, None, None, known, missing))?;
         return Ok(loaded.test.unwrap_or(loaded.train));
     }
     // The model's features as columns of the file: a text column gave one feature per category.
@@ -195,11 +200,11 @@ pub fn load_features<T: Float>(
         TargetColumn::Absent
     };
     if tc == TargetColumn::Absent {
-        return Ok(read_csv::<T>(path, &tc, None, known)?.data);
+        return Ok(read_csv::<T>(path, &tc, None, known, missing)?.data);
     }
     // Read the target column as text labels or numbers, whatever it holds, and drop it.
-    let d = read_csv::<T>(path, &tc, Some(Task::Classification), known)
-        .or_else(|_| read_csv::<T>(path, &tc, Some(Task::Regression), known))?
+    let d = read_csv::<T>(path, &tc, Some(Task::Classification), known, missing)
+        .or_else(|_| read_csv::<T>(path, &tc, Some(Task::Regression), known, missing))?
         .data;
     Ok(Dataset {
         y: Targets::Values(mlp::Matrix::zeros(d.len(), 0)),

@@ -28,6 +28,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "COLUMNS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categorical: Option<String>,
+    /// Fill missing values (empty, NA, NaN, null, ?) in CSV feature columns: mean or median of the training rows [default: missing values are an error]
+    #[arg(long, value_name = "STRATEGY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impute: Option<String>,
     /// For .npy data: a second .npy array holding the targets
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use mlp::data::{Categories, Standardizer, Targets, Task};
+use mlp::data::{Categories, Impute, Imputer, Missing, Standardizer, Targets, Task};
 use mlp::model_file::{Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState};
 use mlp::train::Best;
 use mlp::{
@@ -340,12 +340,18 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     if let Some(estimate) = source::estimate(&data_name, std::mem::size_of::<T>()) {
         out.line(format!("reading  {estimate}"));
     }
+    let impute = args.impute.as_deref().map(Impute::parse).transpose()?;
+    let missing = match impute {
+        Some(_) => Missing::Read,
+        None => Missing::Refuse,
+    };
     let loaded = source::load::<T>(
         &data_name,
         args.target.as_deref(),
         args.labels.as_deref(),
         task_given,
         Categories::Find(&categorical_flag(args)),
+        missing,
     )?;
     let task = loaded.train.task();
     out.line(format!("data     {}", loaded.description));
@@ -358,6 +364,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             None,
             Some(task),
             Categories::Known(&loaded.categorical),
+            missing,
         )?;
         if tl.train.x.cols != loaded.train.x.cols {
             return Err(Error::config(format!(
@@ -392,6 +399,18 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     };
 
     // Preprocessing with training statistics.
+    let imputer = impute.map(|strategy| {
+        let missing = |x: &mlp::Matrix<T>| x.data.iter().filter(|v| v.f64().is_nan()).count();
+        let (in_train, in_test) = (missing(&train.x), missing(&test.x));
+        let imputer = Imputer::fit(&train.x, strategy);
+        imputer.apply(&mut train.x);
+        imputer.apply(&mut test.x);
+        out.line(format!(
+            "missing  {in_train} training and {in_test} test values filled with the training rows' {}",
+            args.impute.as_deref().unwrap_or_default()
+        ));
+        imputer
+    });
     let features = (!args.no_standardize && !loaded.images)
         .then(|| Standardizer::fit(&train.x).skip_categorical(&loaded.categorical));
     if let Some(s) = &features {
@@ -486,6 +505,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         features,
         target: target_scaler,
         categorical: loaded.categorical.clone(),
+        impute: imputer,
     };
     let meta = |trainer: &Trainer<T>, metrics: serde_json::Value| ModelMeta {
         format_version: preprocessing.format_version(),
@@ -669,6 +689,7 @@ fn effective_config(
         "data": data,
         "target": args.target,
         "categorical": args.categorical,
+        "impute": args.impute,
         "hidden": args.hidden.clone().unwrap_or_else(|| "128".into()),
         "activation": args.activation.clone().unwrap_or_else(|| "relu".into()),
         "output": args.output,
