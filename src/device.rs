@@ -124,7 +124,7 @@ mod backend {
         })
     }
 
-    /// A training run on a GPU; in this build none can be made (see [`check`]).
+    /// A training run on a GPU; in this build none can be made (see `check`).
     pub struct Run(Never);
 
     enum Never {}

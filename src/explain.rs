@@ -29,9 +29,9 @@ pub struct LayerTrace {
     pub derivative: Vec<f64>,
     /// δ = ∂E/∂h'.
     pub delta: Vec<f64>,
-    /// W[i][j].
+    /// `W[i][j]`: from neuron i of the input to neuron j of the output.
     pub weight: Vec<Vec<f64>>,
-    /// ∂E/∂W[i][j] = xᵢ·δⱼ.
+    /// `∂E/∂W[i][j]` = xᵢ·δⱼ.
     pub grad_weight: Vec<Vec<f64>>,
     /// ΔW = −α·∂E/∂W.
     pub delta_weight: Vec<Vec<f64>>,

@@ -1,4 +1,4 @@
-//! Data sets: features one sample per row, and their targets; splitting and standardising.
+//! Data sets: features one sample per row, and their targets; splitting, filling missing values and standardising.
 //!
 //! Readers: [`csv`] (here), with the built-in `iris` and `digits` sets embedded in the binary
 //! ([`builtin`]).
@@ -314,6 +314,13 @@ pub enum Impute {
 }
 
 impl Impute {
+    pub fn name(self) -> &'static str {
+        match self {
+            Impute::Mean => "mean",
+            Impute::Median => "median",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "mean" => Ok(Impute::Mean),

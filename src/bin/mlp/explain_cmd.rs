@@ -2,14 +2,16 @@
 
 use std::process::ExitCode;
 
-use mlp::data::{Categories, Impute, Imputer, Missing, Standardizer, Targets};
+use mlp::data::{Categories, Imputer, Standardizer, Targets};
 use mlp::explain::{seed_example, trace};
 use mlp::model_file::Model;
 use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
 use serde_json::json;
 
 use crate::inspect::check_features;
-use crate::train_cmd::{align_classes, categorical_flag, network_spec, resolve, task_flag};
+use crate::train_cmd::{
+    align_classes, categorical_flag, impute_flag, network_spec, resolve, task_flag,
+};
 use crate::{source, ExplainArgs, GradcheckArgs};
 
 pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
@@ -154,18 +156,14 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
         }
         None => {
             let data = args.data.clone().unwrap_or_else(|| "digits".into());
-            let impute = args.impute.as_deref().map(Impute::parse).transpose()?;
+            let (impute, missing) = impute_flag(&args)?;
             let loaded = source::load::<f64>(
                 &data,
                 args.target.as_deref(),
                 args.labels.as_deref(),
                 task_flag(&args)?,
                 Categories::Find(&categorical_flag(&args)),
-                if impute.is_some() {
-                    Missing::Read
-                } else {
-                    Missing::Refuse
-                },
+                missing,
             )?;
             let mut d = loaded.train;
             if let Some(strategy) = impute {

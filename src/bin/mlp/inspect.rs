@@ -333,10 +333,9 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
         );
     }
     if let Some(i) = &m.preprocessing.impute {
-        let name = serde_json::to_value(i.strategy).expect("serialisable");
         println!(
             "missing        filled with the training rows' {} per feature",
-            name.as_str().unwrap_or("")
+            i.strategy.name()
         );
     }
     println!(

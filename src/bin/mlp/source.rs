@@ -163,8 +163,9 @@ fn target_name(headers: &[String], tc: &TargetColumn) -> Option<String> {
 }
 
 /// Loads rows to predict: features only, a CSV's text columns encoded as the model's were
-/// (`categorical`), missing values read or refused as `missing` says. A CSV's target column, when present (the model's target name, `--target`, or
-/// one column more than the model's features), is dropped.
+/// (`categorical`), missing values read or refused as `missing` says. A CSV's target column, when
+/// present (the model's target name, `--target`, or one column more than the model's features),
+/// is dropped.
 pub fn load_features<T: Float>(
     source: &str,
     target: Option<&str>,

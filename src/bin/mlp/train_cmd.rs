@@ -58,6 +58,16 @@ pub fn task_flag(args: &TrainArgs) -> Result<Option<Task>> {
     args.task.as_deref().map(Task::parse).transpose()
 }
 
+/// The strategy `--impute` names, and so how missing values are read: kept for it, else refused.
+pub fn impute_flag(args: &TrainArgs) -> Result<(Option<Impute>, Missing)> {
+    let impute = args.impute.as_deref().map(Impute::parse).transpose()?;
+    let missing = match impute {
+        Some(_) => Missing::Read,
+        None => Missing::Refuse,
+    };
+    Ok((impute, missing))
+}
+
 /// The columns `--categorical a,b` names.
 pub fn categorical_flag(args: &TrainArgs) -> Vec<String> {
     args.categorical
@@ -340,11 +350,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     if let Some(estimate) = source::estimate(&data_name, std::mem::size_of::<T>()) {
         out.line(format!("reading  {estimate}"));
     }
-    let impute = args.impute.as_deref().map(Impute::parse).transpose()?;
-    let missing = match impute {
-        Some(_) => Missing::Read,
-        None => Missing::Refuse,
-    };
+    let (impute, missing) = impute_flag(args)?;
     let loaded = source::load::<T>(
         &data_name,
         args.target.as_deref(),
@@ -407,7 +413,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         imputer.apply(&mut test.x);
         out.line(format!(
             "missing  {in_train} training and {in_test} test values filled with the training rows' {}",
-            args.impute.as_deref().unwrap_or_default()
+            strategy.name()
         ));
         imputer
     });
