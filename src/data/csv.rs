@@ -354,7 +354,7 @@ fn read_csv_reader<T: Float>(
         .map(|j| (headers[j].as_str(), kinds[j]))
         .collect();
     let x = Matrix::from_vec(rows, features.len(), x);
-    let (x, feature_names, categorical) = one_hot(x, &features, &mut text);
+    let (x, feature_names, categorical) = one_hot(x, &features, &mut text, path)?;
     if let Categories::Known(known) = categories {
         for (c, ours) in known.iter().zip(&categorical) {
             if c.first_feature != ours.first_feature {
@@ -563,12 +563,19 @@ fn one_hot<T: Float>(
     x: Matrix<T>,
     features: &[(&str, Kind)],
     text: &mut [TextColumn],
-) -> (Matrix<T>, Vec<String>, Vec<Categorical>) {
+    path: &Path,
+) -> Result<(Matrix<T>, Vec<String>, Vec<Categorical>)> {
     let ranks: Vec<Vec<usize>> = text.iter_mut().map(TextColumn::sort).collect();
     let mut names = Vec::new();
     let mut categorical = Vec::new();
     for &(header, kind) in features {
         match kind {
+            Kind::Text(c) if text[c].names.is_empty() => {
+                return Err(Error::data(
+                    path,
+                    format!("column '{header}' has no value present to take as a category"),
+                ))
+            }
             Kind::Text(c) => {
                 categorical.push(Categorical {
                     column: header.to_string(),
@@ -581,10 +588,23 @@ fn one_hot<T: Float>(
         }
     }
     if categorical.is_empty() {
-        return (x, names, categorical);
+        return Ok((x, names, categorical));
     }
-    let mut out = Matrix::zeros(x.rows, names.len());
-    let width = out.cols;
+    // One-hot encoding can multiply a file's size: asked for, not assumed.
+    let width = names.len();
+    let mut data = Vec::new();
+    let size = x.rows.checked_mul(width);
+    if size.is_none_or(|n| data.try_reserve_exact(n).is_err()) {
+        return Err(Error::data(
+            path,
+            format!(
+                "{} rows of {width} features (with the one-hot indicators) do not fit in memory",
+                x.rows
+            ),
+        ));
+    }
+    data.resize(x.rows * width, T::ZERO);
+    let mut out = Matrix::from_vec(x.rows, width, data);
     for (row, dst) in x
         .data
         .chunks_exact(x.cols)
@@ -607,7 +627,7 @@ fn one_hot<T: Float>(
             }
         }
     }
-    (out, names, categorical)
+    Ok((out, names, categorical))
 }
 
 /// The header row of a CSV file (trimmed, without a UTF-8 BOM).
@@ -866,6 +886,13 @@ mod tests {
         // Sorted as text, as the values are categories.
         assert_eq!(c.data.feature_names, ["size=10", "size=9"]);
         assert_eq!(c.data.x.data, [1.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
+        let e = read_with("a,size,y\n1,,0\n2,NA,1\n", Categories::Find(&names))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "t.csv: column 'size' has no value present to take as a category"
+        );
         let nope = ["weight".to_string()];
         let e = read_with("size,y\n1,0\n", Categories::Find(&nope))
             .unwrap_err()
