@@ -27,7 +27,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::data::{Categorical, Imputer, Missing, Standardizer, Task};
+use crate::data::{feature_columns, Categorical, Imputer, Missing, Standardizer, Task};
 use crate::error::{Error, Result};
 use crate::init::{Bias, Rng};
 use crate::network::{Network, NetworkSpec};
@@ -123,6 +123,13 @@ pub struct ModelMeta {
     pub training: serde_json::Value,
     /// Metrics at save time (test and validation figures).
     pub metrics: serde_json::Value,
+}
+
+impl ModelMeta {
+    /// The data columns behind the network's inputs, in order (a one-hot encoded column once).
+    pub fn columns(&self) -> Vec<String> {
+        feature_columns(&self.feature_names, &self.preprocessing.categorical)
+    }
 }
 
 impl Architecture {

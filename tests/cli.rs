@@ -803,10 +803,11 @@ fn text_columns_are_one_hot_encoded_from_training_to_predict() {
             && info.contains("format         version 2"),
         "{info}"
     );
-    // Rows to predict, without the target column, in an order of categories of their own.
+    // Rows to predict, without the target column, with an id column the model does not take and
+    // the columns in another order: found by name.
     let rows = d.write(
         "rows.csv",
-        "age,color,income\n30,red,40\n60,red,40\n30,blue,40\n",
+        "id,income,color,age\n1,40,red,30\n2,40,red,60\n3,40,blue,30\n",
     );
     let p = ok(
         &d,
@@ -879,6 +880,66 @@ fn text_columns_are_one_hot_encoded_from_training_to_predict() {
     let err = fails(&d, &["train", "--data", csv, "--categorical", "colour"]);
     assert!(
         err.contains("no feature column 'colour' to treat as categories; the columns are: age, color, income, buys"),
+        "{err}"
+    );
+}
+
+/// `predict` finds the model's columns by name, in any order and beside others; a file whose header
+/// names none of them is read by position, its one extra column taken as the target.
+#[test]
+fn predict_finds_columns_by_name_or_else_by_position() {
+    let d = Dir::new("by-name");
+    let csv = animals_csv(&d);
+    let args = [
+        "train",
+        "--data",
+        csv.to_str().unwrap(),
+        "--epochs",
+        "60",
+        "--lr",
+        "0.01",
+        "--quiet",
+    ];
+    ok(&d, &args);
+    let predict = |name: &str, text: &str| {
+        let rows = d.write(name, text);
+        ok(
+            &d,
+            &[
+                "predict",
+                "--model",
+                "model.safetensors",
+                "--data",
+                rows.to_str().unwrap(),
+            ],
+        )
+    };
+    let want = "prediction\ncat\nhorse\n";
+    assert_eq!(
+        predict(
+            "named.csv",
+            "animal,height,note,weight\nx,25,a,4\nx,160,b,500\n"
+        ),
+        want
+    );
+    assert_eq!(predict("position.csv", "w,h\n4,25\n500,160\n"), want);
+    assert_eq!(
+        predict("position-target.csv", "w,h,kind\n4,25,x\n500,160,x\n"),
+        want
+    );
+    let rows = d.write("half.csv", "weight,h\n4,25\n");
+    let err = fails(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            rows.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("no column 'height'; the model's feature columns are: weight, height"),
         "{err}"
     );
 }
@@ -1067,7 +1128,7 @@ fn fuzz_regression_minus_zero_label() {
         &small,
         &mlp::data::TargetColumn::Last,
         None,
-        mlp::data::Categories::Find(&[]),
+        mlp::data::Columns::Find(&[]),
         mlp::data::Missing::Refuse,
     )
     .unwrap()

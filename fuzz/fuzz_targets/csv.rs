@@ -2,7 +2,7 @@
 //! CSV: any bytes give a data set or an error, never a panic: with text columns found as read,
 //! and with a model's one-hot encoding applied; missing values refused, and read.
 use libfuzzer_sys::fuzz_target;
-use mlp::data::{read_csv_from, Categorical, Categories, Missing, TargetColumn};
+use mlp::data::{read_csv_from, Categorical, Columns, Missing, TargetColumn};
 
 fuzz_target!(|data: &[u8]| {
     let known = [Categorical {
@@ -11,9 +11,14 @@ fuzz_target!(|data: &[u8]| {
         categories: vec!["x".into(), "y".into()],
     }];
     for target in [TargetColumn::Last, TargetColumn::Index(0), TargetColumn::Absent] {
-        for categories in [Categories::Find(&[]), Categories::Known(&known)] {
+        let names = ["a".to_string(), "b".to_string()];
+        let model = Columns::Model {
+            names: &names,
+            categorical: &known,
+        };
+        for columns in [Columns::Find(&[]), model] {
             for missing in [Missing::Refuse, Missing::Read] {
-                let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None, categories, missing);
+                let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None, columns, missing);
             }
         }
     }

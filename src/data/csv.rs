@@ -4,8 +4,8 @@
 //! A feature column of text (categories, such as `red`/`green`/`blue`) is one-hot encoded, as
 //! scikit-learn's `OneHotEncoder` does: one 0/1 feature per category, in sorted order, in the
 //! column's place among the features. A column is text when its first value is not a number, or
-//! when the caller names it ([`Categories::Find`]); a model's encodings are applied as they were
-//! learned ([`Categories::Known`]), and a category it never saw is an error.
+//! when the caller names it ([`Columns::Find`]); a model's columns are found by name and encoded
+//! as they were learned ([`Columns::Model`]), and a category it never saw is an error.
 //!
 //! A missing value (an empty field, or one of pandas' markers: `NA`, `NaN`, `null`, `?`, …) is an
 //! error naming its place, unless the caller reads them ([`Missing::Read`]): a number is then NaN,
@@ -56,13 +56,40 @@ pub struct Categorical {
     pub categories: Vec<String>,
 }
 
-/// Which feature columns hold categories rather than numbers.
+/// Which columns are features, and which of them hold categories rather than numbers.
 #[derive(Clone, Copy, Debug)]
-pub enum Categories<'a> {
-    /// Learn them: the columns named here, and every column whose first value is not a number.
+pub enum Columns<'a> {
+    /// Learn them: every column but the target is a feature; the ones named here, and every column
+    /// whose first value present is not a number, are categories.
     Find(&'a [String]),
-    /// A model's encodings: exactly these columns, with these categories.
-    Known(&'a [Categorical]),
+    /// A model's: its feature columns found by name, wherever they are (other columns are left
+    /// out), in the model's order, with its categories. A file whose header names none of them
+    /// (and a model without categories) is read by position instead, all columns but the target.
+    Model {
+        names: &'a [String],
+        categorical: &'a [Categorical],
+    },
+}
+
+/// The columns behind a model's features: a column of numbers is its feature's name, a one-hot
+/// encoded column (whose indicators are `first_feature ..`) is named once.
+pub fn feature_columns(feature_names: &[String], categorical: &[Categorical]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut j = 0;
+    let mut encoded = categorical.iter().peekable();
+    while j < feature_names.len() {
+        match encoded.next_if(|c| c.first_feature == j) {
+            Some(c) => {
+                names.push(c.column.clone());
+                j += c.categories.len().max(1);
+            }
+            None => {
+                names.push(feature_names[j].clone());
+                j += 1;
+            }
+        }
+    }
+    names
 }
 
 /// What to do with a missing value in a feature column.
@@ -102,12 +129,12 @@ pub fn read_csv<T: Float>(
     path: &Path,
     target: &TargetColumn,
     task: Option<Task>,
-    categories: Categories<'_>,
+    columns: Columns<'_>,
     missing: Missing,
 ) -> Result<Csv<T>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    read_csv_reader(reader, path, target, task, categories, missing)
+    read_csv_reader(reader, path, target, task, columns, missing)
 }
 
 /// Reads CSV text from any reader; `name` stands for the file in messages.
@@ -116,10 +143,10 @@ pub fn read_csv_from<T: Float>(
     name: &str,
     target: &TargetColumn,
     task: Option<Task>,
-    categories: Categories<'_>,
+    columns: Columns<'_>,
     missing: Missing,
 ) -> Result<Csv<T>> {
-    read_csv_reader(reader, Path::new(name), target, task, categories, missing)
+    read_csv_reader(reader, Path::new(name), target, task, columns, missing)
 }
 
 /// Target values as read: numbers while every one is a number, else interned text labels.
@@ -137,7 +164,7 @@ fn read_csv_reader<T: Float>(
     path: &Path,
     target: &TargetColumn,
     task: Option<Task>,
-    categories: Categories<'_>,
+    columns: Columns<'_>,
     missing: Missing,
 ) -> Result<Csv<T>> {
     // Fields are read as bytes and trimmed here, as slices: the csv crate's own trimming rebuilds
@@ -201,11 +228,14 @@ fn read_csv_reader<T: Float>(
         }
     };
     let cols = headers.len();
-    // Each feature column's kind: decided here where named, else by the first row's value.
+    // Each column's kind: decided here where named or a model's, else by the first value present.
     let mut kinds = vec![Kind::Unseen; cols];
+    // Per feature column (in the file's order), where its feature goes in the model's order;
+    // `None`: where it is.
+    let mut place: Option<Vec<usize>> = None;
     let mut text: Vec<TextColumn> = Vec::new();
-    match categories {
-        Categories::Find(names) => {
+    match columns {
+        Columns::Find(names) => {
             for name in names {
                 let j = headers
                     .iter()
@@ -224,25 +254,46 @@ fn read_csv_reader<T: Float>(
                 }
             }
         }
-        Categories::Known(known) => {
-            kinds.fill(Kind::Number);
-            for c in known {
-                let j = headers
-                    .iter()
-                    .position(|h| *h == c.column)
-                    .filter(|&j| j != t)
-                    .ok_or_else(|| {
+        Columns::Model { names, categorical } => {
+            let at: Vec<Option<usize>> = names
+                .iter()
+                .map(|n| headers.iter().position(|h| h == n).filter(|&j| j != t))
+                .collect();
+            let unique =
+                names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
+            if !unique || (categorical.is_empty() && at.iter().all(Option::is_none)) {
+                // By position: every column but the target, as numbers.
+                kinds.fill(Kind::Number);
+            } else {
+                kinds.fill(Kind::Skip);
+                let mut order = Vec::with_capacity(names.len());
+                for (name, j) in names.iter().zip(&at) {
+                    let j = j.ok_or_else(|| {
                         Error::data(
                             path,
                             format!(
-                                "no column '{}': the model one-hot encodes it ({} categories)",
-                                c.column,
-                                c.categories.len()
+                                "no column '{name}'; the model's feature columns are: {}",
+                                names.join(", ")
                             ),
                         )
                     })?;
-                kinds[j] = Kind::Text(text.len());
-                text.push(TextColumn::known(&c.categories));
+                    kinds[j] = match categorical.iter().find(|c| c.column == *name) {
+                        Some(c) => {
+                            text.push(TextColumn::known(&c.categories));
+                            Kind::Text(text.len() - 1)
+                        }
+                        None => Kind::Number,
+                    };
+                    order.push(j);
+                }
+                // The file's feature columns, in its order; each one's place in the model's.
+                let mut read: Vec<usize> = order.clone();
+                read.sort_unstable();
+                place = Some(
+                    read.iter()
+                        .map(|j| order.iter().position(|o| o == j).expect("one of them"))
+                        .collect(),
+                );
             }
         }
     }
@@ -287,7 +338,7 @@ fn read_csv_reader<T: Float>(
                 continue;
             }
             let kind = &mut kinds[j];
-            if *kind == Kind::Unseen {
+            if matches!(*kind, Kind::Unseen) {
                 // The first value present decides; missing ones before it wait as NaN.
                 if is_missing(field) {
                     first_missing[j].get_or_insert((line, field.to_vec()));
@@ -306,34 +357,37 @@ fn read_csv_reader<T: Float>(
                     return Err(missing_error(path, *line, j, &headers[j], marker));
                 }
             }
-            if let Kind::Text(c) = *kind {
-                let id = if is_missing(field) {
-                    f64::NAN // no category: no indicator
-                } else {
-                    let id = text[c].id(field);
-                    id.map_err(|m| field_error(path, line, j, &headers[j], m))? as f64
-                };
-                x.push(T::of(id));
-                continue;
-            }
-            match parse_number(field) {
-                Ok(v) => x.push(T::of(v)),
-                // Missing values are looked for only where a number is not: none of the markers is one.
-                Err(_) if is_missing(field) => match missing {
-                    Missing::Read => x.push(T::of(f64::NAN)),
-                    Missing::Refuse => {
-                        return Err(missing_error(path, line, j, &headers[j], field))
+            match *kind {
+                Kind::Text(c) => {
+                    let id = if is_missing(field) {
+                        f64::NAN // no category: no indicator
+                    } else {
+                        let id = text[c].id(field);
+                        id.map_err(|m| field_error(path, line, j, &headers[j], m))? as f64
+                    };
+                    x.push(T::of(id));
+                }
+                Kind::Skip => {}
+                _ => match parse_number(field) {
+                    Ok(v) => x.push(T::of(v)),
+                    // Missing values are looked for only where a number is not: none of the
+                    // markers is one.
+                    Err(_) if is_missing(field) => match missing {
+                        Missing::Read => x.push(T::of(f64::NAN)),
+                        Missing::Refuse => {
+                            return Err(missing_error(path, line, j, &headers[j], field))
+                        }
+                    },
+                    Err(mut message) => {
+                        if *kind == Kind::Found && is_text(field) {
+                            message.push_str(
+                                " (the column's first value is a number; to one-hot encode the \
+                                 column as categories, name it in --categorical)",
+                            );
+                        }
+                        return Err(field_error(path, line, j, &headers[j], message));
                     }
                 },
-                Err(mut message) => {
-                    if *kind == Kind::Found && is_text(field) {
-                        message.push_str(
-                            " (the column's first value is a number; to one-hot encode the \
-                             column as categories, name it in --categorical)",
-                        );
-                    }
-                    return Err(field_error(path, line, j, &headers[j], message));
-                }
             }
         }
         rows += 1;
@@ -350,29 +404,12 @@ fn read_csv_reader<T: Float>(
         }
     }
     let features: Vec<(&str, Kind)> = (0..cols)
-        .filter(|&j| j != t)
+        .filter(|&j| j != t && kinds[j] != Kind::Skip)
         .map(|j| (headers[j].as_str(), kinds[j]))
         .collect();
     let x = Matrix::from_vec(rows, features.len(), x);
-    let (x, feature_names, categorical) = one_hot(x, &features, &mut text, path)?;
-    if let Categories::Known(known) = categories {
-        for (c, ours) in known.iter().zip(&categorical) {
-            if c.first_feature != ours.first_feature {
-                return Err(Error::data(
-                    path,
-                    format!(
-                        "column '{}' is not where the model's training data had it (its \
-                         indicators would start at feature {}, the model's start at {}): give the \
-                         columns in the training data's order; here they are {}",
-                        c.column,
-                        ours.first_feature,
-                        c.first_feature,
-                        headers.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
+    let place = place.unwrap_or_else(|| (0..features.len()).collect());
+    let (x, feature_names, categorical) = one_hot(x, &features, &place, &mut text, path)?;
     if t == usize::MAX {
         let y = Targets::Values(Matrix::zeros(rows, 0));
         return Ok(Csv {
@@ -481,8 +518,10 @@ enum Kind {
     Found,
     /// Numbers, as a model's data had.
     Number,
-    /// Categories: the index of its [`TextColumn`].
+    /// Columns: the index of its [`TextColumn`].
     Text(usize),
+    /// Not one of a model's columns: left out.
+    Skip,
 }
 
 /// A field that is not a number (nor a number's special values, nor empty). Asked of a first row
@@ -557,18 +596,29 @@ impl TextColumn {
     }
 }
 
-/// Replaces each text column's category ids in `x` by its indicators, and names the features:
-/// a column of numbers keeps its header, category c of column `col` is `col=c`.
+/// The features from the columns as read (`x`, one column per entry of `features`, in the file's
+/// order): each column moved to its `place` among the model's columns, and each text column's
+/// category ids replaced by its indicators. Names them: a column of numbers keeps its header,
+/// category c of column `col` is `col=c`.
 fn one_hot<T: Float>(
     x: Matrix<T>,
     features: &[(&str, Kind)],
+    place: &[usize],
     text: &mut [TextColumn],
     path: &Path,
 ) -> Result<(Matrix<T>, Vec<String>, Vec<Categorical>)> {
     let ranks: Vec<Vec<usize>> = text.iter_mut().map(TextColumn::sort).collect();
+    let mut order = vec![0; features.len()];
+    for (k, &p) in place.iter().enumerate() {
+        order[p] = k;
+    }
+    // Where each column's first feature goes.
+    let mut offset = vec![0; features.len()];
     let mut names = Vec::new();
     let mut categorical = Vec::new();
-    for &(header, kind) in features {
+    for &k in &order {
+        let (header, kind) = features[k];
+        offset[k] = names.len();
         match kind {
             Kind::Text(c) if text[c].names.is_empty() => {
                 return Err(Error::data(
@@ -587,7 +637,7 @@ fn one_hot<T: Float>(
             _ => names.push(header.to_string()),
         }
     }
-    if categorical.is_empty() {
+    if categorical.is_empty() && order.iter().enumerate().all(|(p, &k)| p == k) {
         return Ok((x, names, categorical));
     }
     // One-hot encoding can multiply a file's size: asked for, not assumed.
@@ -610,20 +660,11 @@ fn one_hot<T: Float>(
         .chunks_exact(x.cols)
         .zip(out.data.chunks_exact_mut(width))
     {
-        let mut at = 0;
-        for (&v, &(_, kind)) in row.iter().zip(features) {
+        for ((&v, &(_, kind)), &at) in row.iter().zip(features).zip(&offset) {
             match kind {
-                Kind::Text(c) => {
-                    let rank = &ranks[c];
-                    if !v.f64().is_nan() {
-                        dst[at + rank[v.f64() as usize]] = T::ONE;
-                    }
-                    at += rank.len();
-                }
-                _ => {
-                    dst[at] = v;
-                    at += 1;
-                }
+                Kind::Text(_) if v.f64().is_nan() => {} // missing: no indicator
+                Kind::Text(c) => dst[at + ranks[c][v.f64() as usize]] = T::ONE,
+                _ => dst[at] = v,
             }
         }
     }
@@ -730,24 +771,24 @@ mod tests {
             Path::new("t.csv"),
             &TargetColumn::Last,
             task,
-            Categories::Find(&[]),
+            Columns::Find(&[]),
             Missing::Refuse,
         )
         .map(|c| (c.data, c.task_reason))
     }
 
     /// Reads `text` as regression data (any targets will do here), refusing missing values.
-    fn read_with(text: &str, categories: Categories<'_>) -> Result<Csv<f64>> {
+    fn read_with(text: &str, categories: Columns<'_>) -> Result<Csv<f64>> {
         read_missing(text, categories, Missing::Refuse)
     }
 
-    fn read_missing(text: &str, categories: Categories<'_>, missing: Missing) -> Result<Csv<f64>> {
+    fn read_missing(text: &str, columns: Columns<'_>, missing: Missing) -> Result<Csv<f64>> {
         let (path, target, task) = (
             Path::new("t.csv"),
             &TargetColumn::Last,
             Some(Task::Regression),
         );
-        read_csv_reader(text.as_bytes(), path, target, task, categories, missing)
+        read_csv_reader(text.as_bytes(), path, target, task, columns, missing)
     }
 
     /// Missing values (empty, pandas' markers) are an error naming the first one's place, or, read,
@@ -756,15 +797,13 @@ mod tests {
     #[test]
     fn missing_values_are_refused_or_read() {
         let text = "a,color,y\nNA,,0\n2,red,1\n?,blue,0\n4,null,1\n";
-        let e = read_with(text, Categories::Find(&[]))
-            .unwrap_err()
-            .to_string();
+        let e = read_with(text, Columns::Find(&[])).unwrap_err().to_string();
         assert_eq!(
             e,
             "t.csv:2:1: column 'a': a missing value ('NA'); expected a number (--impute mean or \
              median fills missing values)"
         );
-        let c = read_missing(text, Categories::Find(&[]), Missing::Read).unwrap();
+        let c = read_missing(text, Columns::Find(&[]), Missing::Read).unwrap();
         assert_eq!(c.data.feature_names, ["a", "color=blue", "color=red"]);
         let x = &c.data.x.data;
         let nan = |i: usize| x[i].is_nan();
@@ -779,36 +818,32 @@ mod tests {
             ]
         );
         // A model's columns: the same rules.
-        let known = c.categorical;
-        let e = read_with("a,color,y\n1,red,0\n,red,0\n", Categories::Known(&known))
+        let (known, names) = (c.categorical, ["a".to_string(), "color".to_string()]);
+        let model = Columns::Model {
+            names: &names,
+            categorical: &known,
+        };
+        let e = read_with("a,color,y\n1,red,0\n,red,0\n", model)
             .unwrap_err()
             .to_string();
         assert!(
             e.starts_with("t.csv:3:1: column 'a': a missing value ('')"),
             "{e}"
         );
-        let c = read_missing(
-            "a,color,y\n1,NaN,0\n",
-            Categories::Known(&known),
-            Missing::Read,
-        );
+        let c = read_missing("a,color,y\n1,NaN,0\n", model, Missing::Read);
         assert_eq!(c.unwrap().data.x.data, [1.0, 0.0, 0.0]);
         // A column with no value present: numbers, refused or all NaN.
-        let e = read_with("a,b,y\n1,,0\n2,NA,1\n", Categories::Find(&[]))
+        let e = read_with("a,b,y\n1,,0\n2,NA,1\n", Columns::Find(&[]))
             .unwrap_err()
             .to_string();
         assert!(
             e.starts_with("t.csv:2:2: column 'b': a missing value"),
             "{e}"
         );
-        let c = read_missing(
-            "a,b,y\n1,,0\n2,NA,1\n",
-            Categories::Find(&[]),
-            Missing::Read,
-        );
+        let c = read_missing("a,b,y\n1,,0\n2,NA,1\n", Columns::Find(&[]), Missing::Read);
         assert!(c.unwrap().data.x.data[1].is_nan());
         // Text where numbers began is still the hint, not a missing value.
-        let e = read_missing("a,y\n1,0\nx,1\n", Categories::Find(&[]), Missing::Read)
+        let e = read_missing("a,y\n1,0\nx,1\n", Columns::Find(&[]), Missing::Read)
             .unwrap_err()
             .to_string();
         assert!(e.contains("name it in --categorical"), "{e}");
@@ -821,7 +856,7 @@ mod tests {
     fn text_columns_are_one_hot_encoded() {
         let c = read_with(
             "a,color,b,y\n1,red,5,0\n2,blue,6,1\n3,red,7,0\n4,green,8,1\n",
-            Categories::Find(&[]),
+            Columns::Find(&[]),
         )
         .unwrap();
         let d = &c.data;
@@ -844,36 +879,54 @@ mod tests {
         let known = [want];
         assert_eq!(c.categorical, known);
 
-        let again = read_with("a,color,b,y\n9,green,1,0\n", Categories::Known(&known)).unwrap();
+        let names = ["a", "color", "b"].map(String::from);
+        let model = Columns::Model {
+            names: &names,
+            categorical: &known,
+        };
+        assert_eq!(feature_columns(&d.feature_names, &known), names);
+        let again = read_with("a,color,b,y\n9,green,1,0\n", model).unwrap();
         assert_eq!(again.data.x.data, [9.0, 0.0, 1.0, 0.0, 1.0]);
         assert_eq!(again.categorical, known);
-        let e = read_with(
-            "a,color,b,y\n9,green,1,0\n9,pink,1,0\n",
-            Categories::Known(&known),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = read_with("a,color,b,y\n9,green,1,0\n9,pink,1,0\n", model)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "t.csv:3:2: column 'color': 'pink' is not one of the categories the model was \
              trained with (blue, green, red)"
         );
-        let e = read_with("a,b,y\n9,1,0\n", Categories::Known(&known))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("no column 'color'"), "{e}");
-        let e = read_with("color,a,b,y\nred,9,1,0\n", Categories::Known(&known))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("not where the model's training data had it"),
-            "{e}"
+        let e = read_with("a,b,y\n9,1,0\n", model).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.csv: no column 'color'; the model's feature columns are: a, color, b"
         );
+        // By name: in another order, and beside columns the model does not take.
+        let moved = read_with("id,color,b,a,y\n7,red,1,9,0\n", model).unwrap();
+        assert_eq!(moved.data.x.data, [9.0, 0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(moved.data.feature_names, d.feature_names);
         // A model's numeric column stays numeric: text there is an error, not a new encoding.
-        let e = read_with("a,color,b,y\nx,red,1,0\n", Categories::Known(&known))
+        let e = read_with("a,color,b,y\nx,red,1,0\n", model)
             .unwrap_err()
             .to_string();
         assert_eq!(e, "t.csv:2:1: column 'a': 'x' is not a number");
+    }
+
+    /// The target need not be last: features keep their places around it (found by fuzzing: a
+    /// target in the first column, beside a text column, indexed past the end of the features).
+    #[test]
+    fn a_target_before_the_features() {
+        let text = "y,color,a\n0,red,1\n1,blue,2\n";
+        let first = TargetColumn::Index(0);
+        let (path, find, refuse) = (Path::new("t.csv"), Columns::Find(&[]), Missing::Refuse);
+        let c = read_csv_reader::<f64>(text.as_bytes(), path, &first, None, find, refuse).unwrap();
+        assert_eq!(c.data.feature_names, ["color=blue", "color=red", "a"]);
+        assert_eq!(c.data.x.data, [0.0, 1.0, 1.0, 1.0, 0.0, 2.0]);
+        assert_eq!(c.data.classes().unwrap(), [0, 1]);
+        let found = include_bytes!("../../tests/fixtures/fuzz/csv-target-first-text-feature.csv");
+        for target in [TargetColumn::Last, first, TargetColumn::Absent] {
+            let _ = read_csv_reader::<f32>(&found[..], path, &target, None, find, refuse);
+        }
     }
 
     /// Named columns are categories whatever they hold (codes, numbers as text); an unknown name is
@@ -882,11 +935,11 @@ mod tests {
     #[test]
     fn categories_by_name_hints_and_limits() {
         let names = ["size".to_string()];
-        let c = read_with("size,y\n10,0\n9,1\n10,0\n", Categories::Find(&names)).unwrap();
+        let c = read_with("size,y\n10,0\n9,1\n10,0\n", Columns::Find(&names)).unwrap();
         // Sorted as text, as the values are categories.
         assert_eq!(c.data.feature_names, ["size=10", "size=9"]);
         assert_eq!(c.data.x.data, [1.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
-        let e = read_with("a,size,y\n1,,0\n2,NA,1\n", Categories::Find(&names))
+        let e = read_with("a,size,y\n1,,0\n2,NA,1\n", Columns::Find(&names))
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -894,7 +947,7 @@ mod tests {
             "t.csv: column 'size' has no value present to take as a category"
         );
         let nope = ["weight".to_string()];
-        let e = read_with("size,y\n1,0\n", Categories::Find(&nope))
+        let e = read_with("size,y\n1,0\n", Columns::Find(&nope))
             .unwrap_err()
             .to_string();
         assert!(
@@ -1004,7 +1057,7 @@ mod tests {
     }
 
     fn read_bytes(bytes: &[u8]) -> Result<Csv<f64>> {
-        let (find, refuse) = (Categories::Find(&[]), Missing::Refuse);
+        let (find, refuse) = (Columns::Find(&[]), Missing::Refuse);
         read_csv_reader(
             bytes,
             Path::new("t.csv"),

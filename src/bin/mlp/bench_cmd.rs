@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use mlp::data::idx::read_mnist;
-use mlp::data::{read_csv, Categories, Missing, TargetColumn, Targets, Task};
+use mlp::data::{read_csv, Columns, Missing, TargetColumn, Targets, Task};
 use mlp::{
     metrics, Activation, Control, Dataset, Error, Loss, NetworkSpec, Optimizer, Result,
     TrainConfig, Trainer,
@@ -61,7 +61,7 @@ fn load(name: &str, dir: &Path) -> Result<(Dataset<f32>, Dataset<f32>)> {
                 &path,
                 &TargetColumn::Last,
                 Some(Task::Regression),
-                Categories::Find(&[]),
+                Columns::Find(&[]),
                 Missing::Refuse,
             )?
             .data)

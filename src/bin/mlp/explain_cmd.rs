@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use mlp::data::{Categories, Imputer, Standardizer, Targets};
+use mlp::data::{Columns, Imputer, Standardizer, Targets};
 use mlp::explain::{seed_example, trace};
 use mlp::model_file::Model;
 use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
@@ -48,7 +48,12 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 .as_deref()
                 .ok_or_else(|| Error::config("--model needs --data SOURCE and --row K"))?;
             let pre = &m.preprocessing;
-            let (known, missing) = (Categories::Known(&pre.categorical), pre.missing());
+            let names = m.columns();
+            let missing = pre.missing();
+            let known = Columns::Model {
+                names: &names,
+                categorical: &pre.categorical,
+            };
             let load =
                 |target| source::load::<f64>(data, target, None, Some(m.task), known, missing);
             let loaded = load(a.target.as_deref().or(m.target_name.as_deref()))
@@ -162,7 +167,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                 args.target.as_deref(),
                 args.labels.as_deref(),
                 task_flag(&args)?,
-                Categories::Find(&categorical_flag(&args)),
+                Columns::Find(&categorical_flag(&args)),
                 missing,
             )?;
             let mut d = loaded.train;

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use mlp::data::{csv_headers, Categories, Targets, Task};
+use mlp::data::{csv_headers, Columns, Targets, Task};
 use mlp::metrics::{self, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Model};
 use mlp::{Dataset, Error, Float, Loss, Result};
@@ -70,7 +70,10 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
         target.as_deref(),
         a.labels.as_deref(),
         Some(m.task),
-        Categories::Known(&m.preprocessing.categorical),
+        Columns::Model {
+            names: &m.columns(),
+            categorical: &m.preprocessing.categorical,
+        },
         m.preprocessing.missing(),
     )?;
     let mut d = loaded.test.unwrap_or(loaded.train);
@@ -191,7 +194,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         &a.data,
         a.target.as_deref(),
         m.target_name.as_deref(),
-        model.network.inputs,
+        &m.columns(),
         &m.preprocessing.categorical,
         m.preprocessing.missing(),
     )?;

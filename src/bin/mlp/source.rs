@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use mlp::data::{
-    builtin, csv_headers, idx, npy, read_csv, read_csv_from, Categorical, Categories, Dataset,
-    Missing, TargetColumn, Targets, Task,
+    builtin, csv_headers, idx, npy, read_csv, read_csv_from, Categorical, Columns, Dataset,
+    Missing, TargetColumn, Task,
 };
 use mlp::{Error, Float, Result};
 
@@ -36,7 +36,7 @@ pub fn load<T: Float>(
     target: Option<&str>,
     labels: Option<&str>,
     task: Option<Task>,
-    categories: Categories<'_>,
+    categories: Columns<'_>,
     missing: Missing,
 ) -> Result<Loaded<T>> {
     let path = Path::new(source);
@@ -162,15 +162,16 @@ fn target_name(headers: &[String], tc: &TargetColumn) -> Option<String> {
     }
 }
 
-/// Loads rows to predict: features only, a CSV's text columns encoded as the model's were
-/// (`categorical`), missing values read or refused as `missing` says. A CSV's target column, when
-/// present (the model's target name, `--target`, or one column more than the model's features),
-/// is dropped.
+/// Loads rows to predict: features only, a CSV's columns found by the model's `names` and its
+/// text columns encoded as the model's were (`categorical`), missing values read or refused as
+/// `missing` says. A CSV's columns other than the model's are left out; in a file read by position
+/// (its header names none of the model's columns), the target column is dropped: `--target`, the
+/// model's target name, or the last of one column more than the model's.
 pub fn load_features<T: Float>(
     source: &str,
     target: Option<&str>,
     model_target: Option<&str>,
-    features: usize,
+    names: &[String],
     categorical: &[Categorical],
     missing: Missing,
 ) -> Result<Dataset<T>> {
@@ -179,7 +180,7 @@ pub fn load_features<T: Float>(
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let known = Categories::Known(categorical);
+    let known = Columns::Model { names, categorical };
     if !is_csv {
         // Built-in, IDX and NPY sources carry their targets separately (or in a column given by --target).
         let regression = Some(Task::Regression);
@@ -187,30 +188,29 @@ pub fn load_features<T: Float>(
             .or_else(|_| load::<T>(source, target, None, None, known, missing))?;
         return Ok(loaded.test.unwrap_or(loaded.train));
     }
-    // The model's features as columns of the file: a text column gave one feature per category.
-    let columns = (features + categorical.len())
-        .saturating_sub(categorical.iter().map(|c| c.categories.len()).sum());
     let headers = csv_headers(path)?;
-    let tc = if let Some(t) = target {
-        TargetColumn::parse(t)
-    } else if let Some(name) = model_target.filter(|n| headers.iter().any(|h| h == *n)) {
-        TargetColumn::Name(name.to_string())
-    } else if headers.len() == columns + 1 {
-        TargetColumn::Last
-    } else {
-        TargetColumn::Absent
-    };
-    if tc == TargetColumn::Absent {
-        return Ok(read_csv::<T>(path, &tc, None, known, missing)?.data);
+    if !categorical.is_empty() || names.iter().any(|n| headers.contains(n)) {
+        // The model's columns by name: any other, the target too, is left out.
+        return Ok(read_csv::<T>(path, &TargetColumn::Absent, None, known, missing)?.data);
     }
-    // Read the target column as text labels or numbers, whatever it holds, and drop it.
-    let d = read_csv::<T>(path, &tc, Some(Task::Classification), known, missing)
-        .or_else(|_| read_csv::<T>(path, &tc, Some(Task::Regression), known, missing))?
-        .data;
-    Ok(Dataset {
-        y: Targets::Values(mlp::Matrix::zeros(d.len(), 0)),
-        ..d
-    })
+    // By position (the header names none of the model's columns): every column but the target,
+    // found as `--target` or the model's target name says, else the last of one column too many.
+    let drop = match target.map(TargetColumn::parse) {
+        Some(TargetColumn::Index(i)) => Some(i),
+        Some(TargetColumn::Name(n)) => headers.iter().position(|h| *h == n),
+        _ => model_target
+            .and_then(|n| headers.iter().position(|h| h == n))
+            .or((headers.len() == names.len() + 1).then(|| headers.len() - 1)),
+    };
+    let own: Vec<String> = (0..headers.len())
+        .filter(|&j| Some(j) != drop)
+        .map(|j| headers[j].clone())
+        .collect();
+    let by_position = Columns::Model {
+        names: &own,
+        categorical: &[],
+    };
+    Ok(read_csv::<T>(path, &TargetColumn::Absent, None, by_position, missing)?.data)
 }
 
 /// For a CSV file, before it is read: its size and the memory its values will take, estimated

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use mlp::data::{Categories, Impute, Imputer, Missing, Standardizer, Targets, Task};
+use mlp::data::{feature_columns, Columns, Impute, Imputer, Missing, Standardizer, Targets, Task};
 use mlp::model_file::{Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState};
 use mlp::train::Best;
 use mlp::{
@@ -356,7 +356,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         args.target.as_deref(),
         args.labels.as_deref(),
         task_given,
-        Categories::Find(&categorical_flag(args)),
+        Columns::Find(&categorical_flag(args)),
         missing,
     )?;
     let task = loaded.train.task();
@@ -369,7 +369,10 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             args.target.as_deref(),
             None,
             Some(task),
-            Categories::Known(&loaded.categorical),
+            Columns::Model {
+                names: &feature_columns(&loaded.train.feature_names, &loaded.categorical),
+                categorical: &loaded.categorical,
+            },
             missing,
         )?;
         if tl.train.x.cols != loaded.train.x.cols {
