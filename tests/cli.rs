@@ -884,6 +884,68 @@ fn text_columns_are_one_hot_encoded_from_training_to_predict() {
     );
 }
 
+/// `mlp cv`: every row is held out once; the summary is the mean of the folds; the same seed gives
+/// the same figures; a regression reports R², RMSE and MAE in the target's units; flags that make
+/// no sense without a single model are refused.
+#[test]
+fn cross_validation_holds_out_each_fold_once() {
+    let d = Dir::new("cv");
+    let args = [
+        "cv", "--data", "iris", "--folds", "3", "--hidden", "16", "--epochs", "60", "--lr", "0.01",
+        "--format", "json",
+    ];
+    let out = ok(&d, &args);
+    let v = json(&out);
+    let folds = v["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let test_rows: u64 = folds.iter().map(|f| f["test_rows"].as_u64().unwrap()).sum();
+    assert_eq!(test_rows, 150);
+    for f in folds {
+        assert_eq!(
+            f["train_rows"].as_u64().unwrap() + f["test_rows"].as_u64().unwrap(),
+            150
+        );
+    }
+    let acc: Vec<f64> = folds
+        .iter()
+        .map(|f| f["accuracy"].as_f64().unwrap())
+        .collect();
+    let mean = acc.iter().sum::<f64>() / 3.0;
+    assert!(
+        (v["mean"]["accuracy"].as_f64().unwrap() - mean).abs() < 1e-12,
+        "{v}"
+    );
+    assert!(mean > 0.85, "{v}");
+    let again = json(&ok(&d, &args));
+    assert_eq!(again["mean"], v["mean"]);
+    let prices = prices_csv(&d);
+    let r = json(&ok(
+        &d,
+        &[
+            "cv",
+            "--data",
+            prices.to_str().unwrap(),
+            "--folds",
+            "4",
+            "--epochs",
+            "30",
+            "--lr",
+            "0.01",
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(r["mean"]["r2"].as_f64().unwrap() > 0.8, "{r}");
+    assert!(r["mean"]["rmse"].as_f64().unwrap() > 1.0, "in dollars: {r}");
+    let err = fails(&d, &["cv", "--data", "iris", "--test-split", "0.3"]);
+    assert!(
+        err.contains("--test-split does not apply to mlp cv"),
+        "{err}"
+    );
+    let err = fails(&d, &["cv", "--data", "iris", "--folds", "1"]);
+    assert!(err.contains("--folds 1: expected at least 2"), "{err}");
+}
+
 /// `predict` finds the model's columns by name, in any order and beside others; a file whose header
 /// names none of them is read by position, its one extra column taken as the target.
 #[test]

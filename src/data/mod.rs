@@ -247,6 +247,37 @@ pub fn split_indices<T: Float>(
     (keep, take)
 }
 
+/// The rows of `data` dealt into `k` seeded folds for cross-validation, each in shuffled order;
+/// stratified for classification (each class dealt round the folds in turn, continuing where the
+/// last class stopped), so that every fold holds each class's share to within one row and the
+/// folds' sizes differ by at most one, as scikit-learn's `StratifiedKFold`.
+pub fn fold_indices<T: Float>(data: &Dataset<T>, k: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = Rng::new(seed);
+    let groups: Vec<Vec<usize>> = match data.classes() {
+        Some(classes) => {
+            let mut g = vec![Vec::new(); data.class_names.len().max(1)];
+            for (i, &c) in classes.iter().enumerate() {
+                g[c].push(i);
+            }
+            g
+        }
+        None => vec![(0..data.len()).collect()],
+    };
+    let mut folds = vec![Vec::new(); k.max(1)];
+    let mut next = 0;
+    for mut g in groups {
+        rng.shuffle(&mut g);
+        for i in g {
+            folds[next].push(i);
+            next = (next + 1) % folds.len();
+        }
+    }
+    for f in &mut folds {
+        rng.shuffle(f);
+    }
+    folds
+}
+
 /// Most distinct integer targets that still read as class labels when the task is not given.
 pub const MAX_INFERRED_CLASSES: usize = 20;
 
@@ -563,6 +594,33 @@ mod tests {
         assert_eq!(x.data, vec![-1.0, 0.0, 1.0, 0.0]);
         s.invert(&mut x);
         assert_eq!(x.data, vec![1.0, 5.0, 3.0, 5.0]);
+    }
+
+    /// Every row is in exactly one fold; fold sizes differ by at most one, and so does each class's
+    /// count across the folds; the same seed deals the same folds.
+    #[test]
+    fn folds_partition_the_rows_stratified() {
+        let iris = builtin::load::<f64>("iris").unwrap(); // 50 rows of each of 3 classes
+        let folds = fold_indices(&iris, 4, 3);
+        let mut all: Vec<usize> = folds.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..150).collect::<Vec<_>>());
+        let classes = iris.classes().unwrap();
+        for c in 0..3 {
+            let counts: Vec<usize> = folds
+                .iter()
+                .map(|f| f.iter().filter(|&&i| classes[i] == c).count())
+                .collect();
+            let (lo, hi) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+            assert!(hi - lo <= 1, "class {c}: {counts:?}");
+        }
+        let sizes: Vec<usize> = folds.iter().map(Vec::len).collect();
+        assert!(
+            sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+            "{sizes:?}"
+        );
+        assert_eq!(folds, fold_indices(&iris, 4, 3));
+        assert_ne!(folds, fold_indices(&iris, 4, 4));
     }
 
     /// Missing values become the column's mean or median of the values present (the median of an

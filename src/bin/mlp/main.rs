@@ -2,6 +2,7 @@
 //! one or two lines on stderr and a non-zero exit code.
 
 mod bench_cmd;
+mod cv_cmd;
 mod explain_cmd;
 mod inspect;
 mod plot;
@@ -34,6 +35,10 @@ enum Command {
     /// Train a network (default: the built-in digits data set) and write a model file.
     #[command(allow_negative_numbers = true)]
     Train(Box<TrainArgs>),
+    /// Cross-validate: train on k−1 folds, test on the held-out one, each fold in turn; the figures
+    /// per fold and their mean and standard deviation (writes no model).
+    #[command(allow_negative_numbers = true)]
+    Cv(Box<CvArgs>),
     /// Evaluate a model on labelled data: metrics and, for classification, the confusion matrix.
     Eval(EvalArgs),
     /// Predict with a model, in the original label names or target units.
@@ -80,6 +85,18 @@ pub struct BenchArgs {
     /// With --steps: batches of this many rows instead of the case's
     #[arg(long)]
     pub batch: Option<usize>,
+}
+
+/// `mlp cv`.
+#[derive(Args)]
+pub struct CvArgs {
+    /// Folds: each is held out once [default: 5]
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// The training flags, as for train (without --test, --test-split, --out, --checkpoint,
+    /// --resume, --log and --plot)
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 /// `mlp eval`.
@@ -193,6 +210,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Train(a) => train_cmd::run(*a),
+        Command::Cv(a) => cv_cmd::run(*a),
         Command::Eval(a) => inspect::eval(a),
         Command::Predict(a) => inspect::predict(a),
         Command::Info(a) => inspect::info(a),

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use mlp::data::{feature_columns, Columns, Impute, Imputer, Missing, Standardizer, Targets, Task};
+use mlp::data::{
+    feature_columns, Categorical, Columns, Impute, Imputer, Missing, Standardizer, Targets, Task,
+};
 use mlp::model_file::{Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState};
 use mlp::train::Best;
 use mlp::{
@@ -217,6 +219,50 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
     Ok(config)
 }
 
+/// Whether the features are standardised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    Standardise,
+    AsGiven,
+}
+
+/// Fits the preprocessing on `train`'s rows and applies it to `train` and `test`: missing values
+/// filled (`impute`), features standardised (`scale`; one-hot indicators stay 0 or 1), a
+/// regression target standardised. Returns it, to be stored with the model.
+pub fn preprocess<T: Float>(
+    (train, test): (&mut Dataset<T>, &mut Dataset<T>),
+    impute: Option<Impute>,
+    scale: Scale,
+    categorical: &[Categorical],
+) -> Preprocessing {
+    let impute = impute.map(|strategy| Imputer::fit(&train.x, strategy));
+    if let Some(i) = &impute {
+        i.apply(&mut train.x);
+        i.apply(&mut test.x);
+    }
+    let features = (scale == Scale::Standardise)
+        .then(|| Standardizer::fit(&train.x).skip_categorical(categorical));
+    if let Some(s) = &features {
+        s.apply(&mut train.x);
+        s.apply(&mut test.x);
+    }
+    let target = match &train.y {
+        Targets::Values(v) => Some(Standardizer::fit(v)),
+        Targets::Classes(_) => None,
+    };
+    for d in [train, test] {
+        if let (Some(s), Targets::Values(v)) = (&target, &mut d.y) {
+            s.apply(v);
+        }
+    }
+    Preprocessing {
+        features,
+        target,
+        categorical: categorical.to_vec(),
+        impute,
+    }
+}
+
 /// Names the flag behind a library message ("learning rate must be …" → "--lr: learning rate must be …").
 fn flag_names(msg: &str) -> String {
     let msg = msg.trim_start_matches("invalid configuration: ");
@@ -408,34 +454,19 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     };
 
     // Preprocessing with training statistics.
-    let imputer = impute.map(|strategy| {
-        let missing = |x: &mlp::Matrix<T>| x.data.iter().filter(|v| v.f64().is_nan()).count();
-        let (in_train, in_test) = (missing(&train.x), missing(&test.x));
-        let imputer = Imputer::fit(&train.x, strategy);
-        imputer.apply(&mut train.x);
-        imputer.apply(&mut test.x);
+    let missing = |x: &mlp::Matrix<T>| x.data.iter().filter(|v| v.f64().is_nan()).count();
+    let (missing_in_train, missing_in_test) = (missing(&train.x), missing(&test.x));
+    let test_truth = test.y.clone(); // the targets in their own units, for the test figures
+    let scale = match args.no_standardize || loaded.images {
+        true => Scale::AsGiven,
+        false => Scale::Standardise,
+    };
+    let preprocessing = preprocess((&mut train, &mut test), impute, scale, &loaded.categorical);
+    if let Some(strategy) = impute {
         out.line(format!(
-            "missing  {in_train} training and {in_test} test values filled with the training rows' {}",
+            "missing  {missing_in_train} training and {missing_in_test} test values filled with the training rows' {}",
             strategy.name()
         ));
-        imputer
-    });
-    let features = (!args.no_standardize && !loaded.images)
-        .then(|| Standardizer::fit(&train.x).skip_categorical(&loaded.categorical));
-    if let Some(s) = &features {
-        s.apply(&mut train.x);
-        s.apply(&mut test.x);
-    }
-    let target_scaler = match &train.y {
-        Targets::Values(v) => Some(Standardizer::fit(v)),
-        Targets::Classes(_) => None,
-    };
-    if let (Some(s), Targets::Values(v)) = (&target_scaler, &mut train.y) {
-        s.apply(v);
-    }
-    let test_truth = test.y.clone(); // the targets in their own units, for the test figures
-    if let (Some(s), Targets::Values(v)) = (&target_scaler, &mut test.y) {
-        s.apply(v);
     }
     let (train, val) = if val_split > 0.0 {
         let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
@@ -448,7 +479,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         train.len(),
         val.as_ref().map_or(0, |v| v.len()),
         test.len(),
-        if features.is_some() {
+        if preprocessing.features.is_some() {
             "standardised with training statistics"
         } else if loaded.images {
             "scaled to [0, 1]"
@@ -509,12 +540,6 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 .map_err(|e| Error::io(p, e))?,
         )),
         None => None,
-    };
-    let preprocessing = Preprocessing {
-        features,
-        target: target_scaler,
-        categorical: loaded.categorical.clone(),
-        impute: imputer,
     };
     let meta = |trainer: &Trainer<T>, metrics: serde_json::Value| ModelMeta {
         format_version: preprocessing.format_version(),

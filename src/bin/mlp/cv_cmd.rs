@@ -1,0 +1,220 @@
+//! `mlp cv`: k-fold cross-validation with the flags of `mlp train`. Each fold is held out in turn;
+//! the preprocessing (missing values, standardisation) is fitted on the other folds only, and a
+//! network trained on them from the same seed; the held-out fold gives the figures. Prints each
+//! fold and the mean and standard deviation of each figure, as scikit-learn's `cross_validate`
+//! does; writes no model (`mlp train` makes the one to keep).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use mlp::data::{fold_indices, Columns, Targets};
+use mlp::{metrics, Control, Error, Float, Progress, Result, Trainer};
+use serde_json::{json, Value};
+
+use crate::progress::Bar;
+use crate::train_cmd::{
+    categorical_flag, impute_flag, network_spec, preprocess, resolve, task_flag, train_config,
+    Scale,
+};
+use crate::{source, CvArgs};
+
+pub fn run(a: CvArgs) -> Result<ExitCode> {
+    let args = resolve(a.train)?;
+    match args.precision.as_deref().unwrap_or("f32") {
+        "f64" => cv::<f64>(&args, a.folds),
+        p if mlp::Matmul::parse(p).is_some() => cv::<f32>(&args, a.folds),
+        p => Err(Error::config(format!(
+            "--precision {p}: expected f32, f64 or (on a GPU) tf32 or bf16"
+        ))),
+    }
+}
+
+fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
+    let format = args.format.as_deref().unwrap_or("text");
+    if format != "text" && format != "json" {
+        return Err(Error::config(format!(
+            "--format {format}: expected text or json"
+        )));
+    }
+    let text = format == "text" && !args.quiet;
+    let say = |s: String| {
+        if text {
+            println!("{s}");
+        }
+    };
+    for (flag, given) in [
+        ("--test", args.test.is_some()),
+        ("--test-split", args.test_split.is_some()),
+        ("--out", args.out.is_some()),
+        ("--checkpoint", args.checkpoint.is_some()),
+        ("--resume", args.resume.is_some()),
+        ("--log", args.log.is_some()),
+        ("--plot", args.plot.is_some()),
+    ] {
+        if given {
+            return Err(Error::config(format!(
+                "{flag} does not apply to mlp cv: each fold is held out in turn and no model is \
+                 written (mlp train makes the model to keep)"
+            )));
+        }
+    }
+    if folds < 2 {
+        return Err(Error::config(format!(
+            "--folds {folds}: expected at least 2"
+        )));
+    }
+    let val_split = args.val_split.unwrap_or(if args.early_stopping.is_some() {
+        0.1
+    } else {
+        0.0
+    });
+    let config = train_config(args, val_split)?;
+    let (impute, missing) = impute_flag(args)?;
+    let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
+    let loaded = source::load::<T>(
+        &data_name,
+        args.target.as_deref(),
+        args.labels.as_deref(),
+        task_flag(args)?,
+        Columns::Find(&categorical_flag(args)),
+        missing,
+    )?;
+    let data = &loaded.train;
+    let task = data.task();
+    let seed = args.seed.unwrap_or(0);
+    let parts = fold_indices(data, folds, seed);
+    if parts.iter().any(Vec::is_empty) {
+        return Err(Error::config(format!(
+            "--folds {folds}: {data_name} has only {} rows",
+            data.len()
+        )));
+    }
+    let scale = match args.no_standardize || loaded.images {
+        true => Scale::AsGiven,
+        false => Scale::Standardise,
+    };
+    say(format!("data     {}", loaded.description));
+    say(format!("task     {}", loaded.task_reason));
+    if loaded.test.is_some() {
+        say("folds    of the training files only (the t10k files are left out)".into());
+    }
+    let spec = network_spec(args, data.x.cols, task, data.outputs())?;
+    say(format!(
+        "folds    {folds}{}, seed {seed}; preprocessing fitted on the training folds",
+        if data.classes().is_some() {
+            ", stratified"
+        } else {
+            ""
+        }
+    ));
+    let names: &[&str] = match &data.y {
+        Targets::Classes(_) => &["loss", "accuracy", "macro_f1"],
+        Targets::Values(_) => &["loss", "r2", "rmse", "mae"],
+    };
+    say(format!(
+        "\n{:>4}  {:>6}  {:>6}  {}  {:>7}",
+        "fold",
+        "train",
+        "test",
+        names
+            .iter()
+            .map(|n| format!("{n:>9}"))
+            .collect::<Vec<_>>()
+            .join("  "),
+        "seconds"
+    ));
+    let mut rows: Vec<Value> = Vec::new();
+    for (i, held_out) in parts.iter().enumerate() {
+        let started = Instant::now();
+        let rest: Vec<usize> = (0..folds)
+            .filter(|&j| j != i)
+            .flat_map(|j| parts[j].iter().copied())
+            .collect();
+        let (mut train, mut test) = (data.subset(&rest), data.subset(held_out));
+        let truth = test.y.clone(); // the targets in their own units
+        let pre = preprocess((&mut train, &mut test), impute, scale, &loaded.categorical);
+        let (train, val) = if val_split > 0.0 {
+            let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
+            (t, Some(v))
+        } else {
+            (train, None)
+        };
+        let mut trainer = Trainer::new(spec.build::<T>(seed), &config)?;
+        let mut bar = Bar::new(text);
+        trainer.fit(&train, val.as_ref(), &mut |p| {
+            match p {
+                Progress::Batch {
+                    epoch,
+                    batch,
+                    batches,
+                    loss,
+                    rows_done,
+                } => bar.batch(epoch, batch, batches, loss, rows_done),
+                Progress::Epoch(_) => bar.epoch_done(),
+            }
+            Control::Continue
+        })?;
+        let (loss, _) = trainer.evaluate(&test);
+        let mut row = json!({"fold": i + 1, "train_rows": train.len(), "test_rows": test.len(), "loss": loss});
+        match &truth {
+            Targets::Classes(truth) => {
+                let predicted = trainer.net.predict_classes(&test.x);
+                let cm =
+                    metrics::ConfusionMatrix::new(&predicted, truth, data.class_names.len().max(2));
+                row["accuracy"] = json!(metrics::accuracy(&predicted, truth));
+                row["macro_f1"] = json!(cm.macro_average().f1);
+            }
+            Targets::Values(truth) => {
+                let mut p = trainer.net.predict(&test.x);
+                if let Some(s) = &pre.target {
+                    s.invert(&mut p);
+                }
+                row["r2"] = json!(metrics::r2(&p, truth));
+                row["rmse"] = json!(metrics::mse(&p, truth).sqrt());
+                row["mae"] = json!(metrics::mae(&p, truth));
+            }
+        }
+        row["seconds"] = json!(started.elapsed().as_secs_f64());
+        say(format!(
+            "{:>4}  {:>6}  {:>6}  {}  {:>7.2}",
+            i + 1,
+            train.len(),
+            test.len(),
+            names
+                .iter()
+                .map(|n| format!("{:>9.4}", row[*n].as_f64().unwrap_or(f64::NAN)))
+                .collect::<Vec<_>>()
+                .join("  "),
+            row["seconds"].as_f64().unwrap_or(0.0)
+        ));
+        rows.push(row);
+    }
+    // Mean and population standard deviation (ddof = 0, as numpy's and scikit-learn's reports).
+    let (mut mean, mut std) = (json!({}), json!({}));
+    for n in names {
+        let v: Vec<f64> = rows.iter().filter_map(|r| r[*n].as_f64()).collect();
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        let s = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt();
+        mean[*n] = json!(m);
+        std[*n] = json!(s);
+    }
+    say(format!(
+        "\nmean ± std over {folds} folds: {}",
+        names
+            .iter()
+            .map(|n| format!(
+                "{n} {:.4} ± {:.4}",
+                mean[*n].as_f64().unwrap_or(f64::NAN),
+                std[*n].as_f64().unwrap_or(f64::NAN)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if format == "json" {
+        println!(
+            "{}",
+            json!({"task": task, "folds": rows, "mean": mean, "std": std})
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
