@@ -23,7 +23,7 @@ pub use train_args::TrainArgs;
     name = "mlp",
     version,
     about = "Feedforward neural networks trained by backpropagation",
-    long_about = "Feedforward neural networks trained by backpropagation: train, evaluate, predict and explain on CSV, NPY or MNIST's IDX files.\nWith no arguments, `mlp train` trains on the built-in digits data set."
+    long_about = "Feedforward neural networks trained by backpropagation: train, cross-validate, evaluate, predict and explain on CSV, NPY or MNIST's IDX files.\nWith no arguments, `mlp train` trains on the built-in digits data set."
 )]
 struct Cli {
     #[command(subcommand)]
