@@ -13,20 +13,15 @@ use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
-    categorical_flag, impute_flag, network_spec, preprocess, resolve, task_flag, train_config,
-    Scale,
+    by_precision, categorical_flag, impute_flag, network_spec, preprocess, resolve, scale_flag,
+    task_flag, train_config, val_split_flag,
 };
 use crate::{source, CvArgs};
 
 pub fn run(a: CvArgs) -> Result<ExitCode> {
     let args = resolve(a.train)?;
-    match args.precision.as_deref().unwrap_or("f32") {
-        "f64" => cv::<f64>(&args, a.folds),
-        p if mlp::Matmul::parse(p).is_some() => cv::<f32>(&args, a.folds),
-        p => Err(Error::config(format!(
-            "--precision {p}: expected f32, f64 or (on a GPU) tf32 or bf16"
-        ))),
-    }
+    let folds = a.folds;
+    by_precision(&args, |a| cv::<f32>(a, folds), |a| cv::<f64>(a, folds))
 }
 
 fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
@@ -63,11 +58,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
             "--folds {folds}: expected at least 2"
         )));
     }
-    let val_split = args.val_split.unwrap_or(if args.early_stopping.is_some() {
-        0.1
-    } else {
-        0.0
-    });
+    let val_split = val_split_flag(args)?;
     let config = train_config(args, val_split)?;
     let (impute, missing) = impute_flag(args)?;
     let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
@@ -89,10 +80,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
             data.len()
         )));
     }
-    let scale = match args.no_standardize || loaded.images {
-        true => Scale::AsGiven,
-        false => Scale::Standardise,
-    };
+    let scale = scale_flag(args, &loaded);
     say(format!("data     {}", loaded.description));
     say(format!("task     {}", loaded.task_reason));
     if loaded.test.is_some() {

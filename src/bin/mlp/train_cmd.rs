@@ -45,13 +45,43 @@ pub fn resolve(args: TrainArgs) -> Result<TrainArgs> {
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let args = resolve(args)?;
+    by_precision(&args, train::<f32>, train::<f64>)
+}
+
+/// Runs `f32` or `f64` as `--precision` says: f64, or an f32 network (whose GPU products may use
+/// tensor cores: tf32, bf16).
+pub fn by_precision(
+    args: &TrainArgs,
+    f32: impl FnOnce(&TrainArgs) -> Result<ExitCode>,
+    f64: impl FnOnce(&TrainArgs) -> Result<ExitCode>,
+) -> Result<ExitCode> {
     match args.precision.as_deref().unwrap_or("f32") {
-        "f64" => train::<f64>(&args),
-        // f32, or an f32 network whose GPU products use tensor cores (`matmul` below).
-        p if mlp::Matmul::parse(p).is_some() => train::<f32>(&args),
+        "f64" => f64(args),
+        p if mlp::Matmul::parse(p).is_some() => f32(args),
         p => Err(Error::config(format!(
             "--precision {p}: expected f32, f64 or (on a GPU) tf32 or bf16"
         ))),
+    }
+}
+
+/// The fraction `--val-split` holds out (0.1 by default with early stopping, else none), checked.
+pub fn val_split_flag(args: &TrainArgs) -> Result<f64> {
+    match args.val_split {
+        Some(f) if !(0.0..1.0).contains(&f) => Err(Error::config(format!(
+            "--val-split {f}: expected a fraction in (0, 1)"
+        ))),
+        Some(f) => Ok(f),
+        None if args.early_stopping.is_some() => Ok(0.1),
+        None => Ok(0.0),
+    }
+}
+
+/// Whether the features of `loaded` are standardised: unless `--no-standardize`, or MNIST pixels
+/// (already scaled to [0, 1]).
+pub fn scale_flag<T>(args: &TrainArgs, loaded: &source::Loaded<T>) -> Scale {
+    match args.no_standardize || loaded.images {
+        true => Scale::AsGiven,
+        false => Scale::Standardise,
     }
 }
 
@@ -364,24 +394,16 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     };
     let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
     let task_given = task_flag(args)?;
-    for (flag, v) in [
-        ("--test-split", args.test_split),
-        ("--val-split", args.val_split),
-    ] {
-        if let Some(f) = v {
-            if !(0.0..1.0).contains(&f) || (flag == "--test-split" && f == 0.0) {
-                return Err(Error::config(format!(
-                    "{flag} {f}: expected a fraction in (0, 1)"
-                )));
-            }
-        }
+    if let Some(f) = args
+        .test_split
+        .filter(|f| !(0.0..1.0).contains(f) || *f == 0.0)
+    {
+        return Err(Error::config(format!(
+            "--test-split {f}: expected a fraction in (0, 1)"
+        )));
     }
     // Everything that can be checked without the data is checked before it is read.
-    let val_split = args.val_split.unwrap_or(if args.early_stopping.is_some() {
-        0.1
-    } else {
-        0.0
-    });
+    let val_split = val_split_flag(args)?;
     let config = train_config(args, val_split)?;
     let out_path = args
         .out
@@ -406,6 +428,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         missing,
     )?;
     let task = loaded.train.task();
+    let scale = scale_flag(args, &loaded);
     out.line(format!("data     {}", loaded.description));
     out.line(format!("task     {}", loaded.task_reason));
     let seed = args.seed.unwrap_or(0);
@@ -457,10 +480,6 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let missing = |x: &mlp::Matrix<T>| x.data.iter().filter(|v| v.f64().is_nan()).count();
     let (missing_in_train, missing_in_test) = (missing(&train.x), missing(&test.x));
     let test_truth = test.y.clone(); // the targets in their own units, for the test figures
-    let scale = match args.no_standardize || loaded.images {
-        true => Scale::AsGiven,
-        false => Scale::Standardise,
-    };
     let preprocessing = preprocess((&mut train, &mut test), impute, scale, &loaded.categorical);
     if let Some(strategy) = impute {
         out.line(format!(
