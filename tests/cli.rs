@@ -989,6 +989,21 @@ fn predict_finds_columns_by_name_or_else_by_position() {
         predict("position-target.csv", "w,h,kind\n4,25,x\n500,160,x\n"),
         want
     );
+    // --keep copies columns of the input beside the predictions (an id, say).
+    let named = d.path("named.csv");
+    let kept = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            named.to_str().unwrap(),
+            "--keep",
+            "note",
+        ],
+    );
+    assert_eq!(kept, "note,prediction\na,cat\nb,horse\n");
     let rows = d.write("half.csv", "weight,h\n4,25\n");
     let err = fails(
         &d,

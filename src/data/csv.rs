@@ -686,6 +686,42 @@ pub fn csv_headers(path: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The text of the columns `names` in every data row of a CSV file (rows as [`read_csv`] counts
+/// them: blank lines skipped), e.g. an id column to copy beside predictions.
+pub fn csv_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>> {
+    let headers = csv_headers(path)?;
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| {
+            headers.iter().position(|h| h == n).ok_or_else(|| {
+                Error::config(format!(
+                    "{}: no column '{n}'; the columns are: {}",
+                    path.display(),
+                    headers.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let mut rows = Vec::new();
+    for record in rdr.records() {
+        let record = record.map_err(|e| Error::data(path, e.to_string()))?;
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a blank line
+        }
+        rows.push(
+            at.iter()
+                .map(|&j| record.get(j).unwrap_or("").to_string())
+                .collect(),
+        );
+    }
+    Ok(rows)
+}
+
 fn push_target(
     raw: &mut RawTargets,
     field: &str,

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use mlp::data::{csv_headers, Columns, Targets, Task};
+use mlp::data::{csv_columns, csv_headers, Columns, Targets, Task};
 use mlp::metrics::{self, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Model};
 use mlp::{Dataset, Error, Float, Loss, Result};
@@ -199,6 +199,28 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         m.preprocessing.missing(),
     )?;
     check_features(&d, &model, &a.data)?;
+    // Columns copied beside the predictions (`--keep id`): their header, then each row's text.
+    let keep: Vec<String> = a
+        .keep
+        .as_deref()
+        .map(|k| k.split(',').map(|c| c.trim().to_string()).collect())
+        .unwrap_or_default();
+    let kept = if keep.is_empty() {
+        vec![Vec::new(); d.len()]
+    } else if !a.data.to_ascii_lowercase().ends_with(".csv") {
+        return Err(Error::config(format!(
+            "--keep: {} is not a CSV file; only a CSV's columns can be kept",
+            a.data
+        )));
+    } else {
+        csv_columns(Path::new(&a.data), &keep)?
+    };
+    if kept.len() != d.len() {
+        return Err(Error::data(
+            Path::new(&a.data),
+            format!("{} rows to keep for {} predictions", kept.len(), d.len()),
+        ));
+    }
     m.preprocessing.prepare(&mut d.x);
     let mut p = model.network.predict(&d.x);
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -206,14 +228,16 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
     match m.task {
         Task::Classification => {
             let names = &m.class_names;
-            let mut header = vec!["prediction".to_string()];
+            let mut header = keep.clone();
+            header.push("prediction".to_string());
             if a.proba {
                 header.extend(names.iter().map(|c| format!("p_{c}")));
             }
             w.write_record(&header).map_err(io)?;
             let classes = model.network.predict_classes(&d.x);
             for (r, &c) in classes.iter().enumerate() {
-                let mut rec = vec![names.get(c).cloned().unwrap_or_else(|| c.to_string())];
+                let mut rec = kept[r].clone();
+                rec.push(names.get(c).cloned().unwrap_or_else(|| c.to_string()));
                 if a.proba {
                     if p.cols == 1 {
                         let p1 = p[(r, 0)].f64();
@@ -233,14 +257,16 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             if let Some(s) = &m.preprocessing.target {
                 s.invert(&mut p);
             }
-            let header: Vec<String> = if p.cols == 1 {
-                vec!["prediction".into()]
+            let mut header = keep.clone();
+            if p.cols == 1 {
+                header.push("prediction".into());
             } else {
-                (1..=p.cols).map(|j| format!("prediction_{j}")).collect()
-            };
+                header.extend((1..=p.cols).map(|j| format!("prediction_{j}")));
+            }
             w.write_record(&header).map_err(io)?;
-            for r in 0..p.rows {
-                w.write_record(p.row(r).iter().map(|v| format!("{}", v.f64())))
+            for (r, kept) in kept.iter().enumerate() {
+                let values = p.row(r).iter().map(|v| format!("{}", v.f64()));
+                w.write_record(kept.iter().cloned().chain(values))
                     .map_err(io)?;
             }
         }

@@ -137,6 +137,9 @@ pub struct PredictArgs {
     /// Add one probability column per class
     #[arg(long)]
     pub proba: bool,
+    /// CSV columns to copy beside the predictions, e.g. id
+    #[arg(long, value_name = "COLUMNS")]
+    pub keep: Option<String>,
 }
 
 /// `mlp explain`.
