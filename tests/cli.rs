@@ -677,6 +677,44 @@ fn npy_features_with_a_targets_array() {
     write_npy(&d.path("short.npy"), &[299], &y[..299]);
     let err = fails(&d, &["train", "--data", "x.npy", "--labels", "short.npy"]);
     assert!(err.contains("short.npy") && err.contains("(300,)"), "{err}");
+    // NaN features are missing values: refused, or filled with --impute; a NaN target is refused.
+    let mut gaps = x.clone();
+    gaps[3 * 5] = f64::NAN; // row 5, column 0
+    write_npy(&d.path("gaps.npy"), &[300, 3], &gaps);
+    let err = fails(&d, &["train", "--data", "gaps.npy", "--labels", "y.npy"]);
+    assert!(
+        err.contains(
+            "gaps.npy: value at row 5, column 0 is NaN; expected a finite number (--impute"
+        ),
+        "{err}"
+    );
+    let s = json(&ok(
+        &d,
+        &[
+            "train", "--data", "gaps.npy", "--labels", "y.npy", "--impute", "mean", "--epochs",
+            "30", "--lr", "0.01", "--format", "json",
+        ],
+    ));
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.9, "{s}");
+    let mut bad_y = y.clone();
+    bad_y[7] = f64::NAN;
+    write_npy(&d.path("nan-y.npy"), &[300], &bad_y);
+    let err = fails(
+        &d,
+        &[
+            "train",
+            "--data",
+            "x.npy",
+            "--labels",
+            "nan-y.npy",
+            "--impute",
+            "mean",
+        ],
+    );
+    assert!(
+        err.contains("nan-y.npy: value at row 7, column 0 is NaN"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use npyz::{NpyFile, Order, TypeChar};
 
-use super::{classes_from_numbers, infer_task, Dataset, Targets, Task};
+use super::{classes_from_numbers, infer_task, Dataset, Missing, Targets, Task};
 use crate::error::{Error, Result};
 use crate::tensor::{Float, Matrix};
 
@@ -184,31 +184,46 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
     } else {
         data
     };
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        let cols = shape.get(1).copied().unwrap_or(1).max(1);
+    Ok(Array { shape, data })
+}
+
+/// Every value finite, or an error naming the first one that is not; with `missing` read, NaN is a
+/// missing value (to be filled by an [`Imputer`](super::Imputer)) and only infinities are refused.
+fn check_finite(a: &Array, path: &Path, missing: Missing) -> Result<()> {
+    let missing_value = |v: &f64| missing == Missing::Read && v.is_nan();
+    let bad = |v: &f64| !(v.is_finite() || missing_value(v));
+    if let Some(i) = a.data.iter().position(bad) {
+        let cols = a.shape.get(1).copied().unwrap_or(1).max(1);
+        let hint = match missing {
+            Missing::Refuse if a.data[i].is_nan() => " (--impute fills missing values)",
+            _ => "",
+        };
         return Err(Error::data(
             path,
             format!(
-                "value at row {}, column {} is {}; expected a finite number",
+                "value at row {}, column {} is {}; expected a finite number{hint}",
                 i / cols,
                 i % cols,
-                data[i]
+                a.data[i]
             ),
         ));
     }
-    Ok(Array { shape, data })
+    Ok(())
 }
 
 /// Features from `x_path` (2-D) and targets from `y_path` (1-D or 2-D), or, without `y_path`, from
 /// column `target_column` of the features (default: the last). The string says what task was
-/// inferred and why.
+/// inferred and why. A NaN feature is a missing value where `missing` reads them; a target must
+/// be finite.
 pub fn read_npy_dataset<T: Float>(
     x_path: &Path,
     y_path: Option<&Path>,
     target_column: Option<usize>,
     task: Option<Task>,
+    missing: Missing,
 ) -> Result<(Dataset<T>, String)> {
     let x = read_npy(x_path)?;
+    check_finite(&x, x_path, missing)?;
     if x.shape.len() != 2 {
         return Err(Error::data(
             x_path,
@@ -225,6 +240,7 @@ pub fn read_npy_dataset<T: Float>(
     let (features, feature_cols, y, y_cols, name) = match y_path {
         Some(yp) => {
             let y = read_npy(yp)?;
+            check_finite(&y, yp, Missing::Refuse)?;
             let y_cols = match y.shape.as_slice() {
                 [n] if *n == rows => 1,
                 [n, c] if *n == rows => *c,
@@ -244,6 +260,12 @@ pub fn read_npy_dataset<T: Float>(
                     "{}: target column {t} does not exist among its {cols} columns",
                     x_path.display()
                 )));
+            }
+            if let Some(r) = x.data.chunks_exact(cols).position(|r| r[t].is_nan()) {
+                return Err(Error::data(
+                    x_path,
+                    format!("the target at row {r}, column {t} is NaN; expected a finite number"),
+                ));
             }
             let mut f = Vec::with_capacity(rows * (cols - 1));
             let mut y = Vec::with_capacity(rows);

@@ -133,7 +133,8 @@ pub fn load<T: Float>(
                 })?),
                 None => None,
             };
-            let (d, reason) = npy::read_npy_dataset::<T>(path, labels.map(Path::new), column, task)?;
+            let (d, reason) =
+                npy::read_npy_dataset::<T>(path, labels.map(Path::new), column, task, missing)?;
             Ok(Loaded {
                 description: format!("{source}: {} rows, {} features", d.len(), d.x.cols),
                 task_reason: reason,
