@@ -984,6 +984,50 @@ fn cross_validation_holds_out_each_fold_once() {
     assert!(err.contains("--folds 1: expected at least 2"), "{err}");
 }
 
+/// A spreadsheet's export where the decimal mark is a comma: `;` between fields, `1,5` for 1.5; a
+/// `.tsv` file. Both train, and predict, as a comma-separated file does.
+#[test]
+fn semicolon_and_tab_separated_files() {
+    let d = Dir::new("semicolons");
+    let commas = std::fs::read_to_string(animals_csv(&d)).unwrap();
+    let semi = commas.replace(',', ";").replace('.', ",");
+    let semi = d.write("animals-semicolons.csv", &semi);
+    let tabs = d.write("animals.tsv", &commas.replace(',', "\t"));
+    for f in [&semi, &tabs] {
+        let s = json(&ok(
+            &d,
+            &[
+                "train",
+                "--data",
+                f.to_str().unwrap(),
+                "--epochs",
+                "60",
+                "--lr",
+                "0.01",
+                "--format",
+                "json",
+            ],
+        ));
+        assert!(
+            s["test_accuracy"].as_f64().unwrap() > 0.9,
+            "{}: {s}",
+            f.display()
+        );
+    }
+    let rows = d.write("rows.csv", "height;weight\n25;4,5\n160;500\n");
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            rows.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(p, "prediction\ncat\nhorse\n");
+}
+
 /// `predict` finds the model's columns by name, in any order and beside others; a file whose header
 /// names none of them is read by position, its one extra column taken as the target.
 #[test]

@@ -17,8 +17,8 @@ fn target_for(data: &str, given: Option<String>, model_target: Option<&str>) -> 
     given.or_else(|| {
         let p = Path::new(data);
         let name = model_target?;
-        let is_csv = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-        (is_csv && csv_headers(p).ok()?.iter().any(|h| h == name)).then(|| name.to_string())
+        (source::is_csv(p) && csv_headers(p).ok()?.iter().any(|h| h == name))
+            .then(|| name.to_string())
     })
 }
 
@@ -207,7 +207,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         .unwrap_or_default();
     let kept = if keep.is_empty() {
         vec![Vec::new(); d.len()]
-    } else if !a.data.to_ascii_lowercase().ends_with(".csv") {
+    } else if !source::is_csv(Path::new(&a.data)) {
         return Err(Error::config(format!(
             "--keep: {} is not a CSV file; only a CSV's columns can be kept",
             a.data

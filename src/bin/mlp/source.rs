@@ -25,6 +25,13 @@ pub struct Loaded<T> {
     pub categorical: Vec<Categorical>,
 }
 
+/// A `.csv` or `.tsv` file (its delimiter, `,` `;` or tab, is found from its header line).
+pub fn is_csv(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"))
+}
+
 fn target_column(target: Option<&str>) -> TargetColumn {
     target.map_or(TargetColumn::Last, TargetColumn::parse)
 }
@@ -102,7 +109,7 @@ pub fn load<T: Float>(
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
     match ext.as_deref() {
-        Some("csv") => {
+        _ if is_csv(path) => {
             let tc = target_column(target);
             let csv = read_csv::<T>(path, &tc, task, categories, missing)?;
             let target_name = target_name(&csv_headers(path)?, &tc);
@@ -149,7 +156,7 @@ pub fn load<T: Float>(
             "--data {source}: no such file or folder, and not a built-in data set ({})",
             builtin::NAMES.join(", ")
         ))),
-        _ => Err(Error::data(path, "not a .csv or .npy file, a folder of MNIST IDX files, or a built-in name (iris, digits)")),
+        _ => Err(Error::data(path, "not a .csv, .tsv or .npy file, a folder of MNIST IDX files, or a built-in name (iris, digits)")),
     }
 }
 
@@ -177,12 +184,8 @@ pub fn load_features<T: Float>(
     missing: Missing,
 ) -> Result<Dataset<T>> {
     let path = Path::new(source);
-    let is_csv = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let known = Columns::Model { names, categorical };
-    if !is_csv {
+    if !is_csv(path) {
         // Built-in, IDX and NPY sources carry their targets separately (or in a column given by --target).
         let regression = Some(Task::Regression);
         let loaded = load::<T>(source, target, None, regression, known, missing)
@@ -219,10 +222,7 @@ pub fn load_features<T: Float>(
 pub fn estimate(source: &str, value_bytes: usize) -> Option<String> {
     use std::io::Read;
     let path = Path::new(source);
-    if !path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-    {
+    if !is_csv(path) {
         return None;
     }
     let size = std::fs::metadata(path).ok()?.len();
