@@ -90,7 +90,7 @@ pub struct BenchArgs {
 /// `mlp cv`.
 #[derive(Args)]
 pub struct CvArgs {
-    /// Folds: each is held out once [default: 5]
+    /// Folds: each is held out once
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
     /// The training flags, as for train (without --test, --test-split, --out, --checkpoint,
