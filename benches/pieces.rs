@@ -176,7 +176,7 @@ fn loading(c: &mut Criterion) {
                 "digits",
                 &mlp::data::TargetColumn::Last,
                 None,
-                mlp::data::Columns::Find(&[]),
+                mlp::data::Columns::ALL,
                 mlp::data::Missing::Refuse,
             )
             .unwrap()

@@ -43,7 +43,7 @@ fn main() -> mlp::Result<()> {
         "customers.csv",
         &TargetColumn::Last,
         Some(Task::Classification),
-        Columns::Find(&[]),
+        Columns::ALL,
         Missing::Read,
     )?;
     let data = csv.data;

@@ -915,6 +915,49 @@ fn text_columns_are_one_hot_encoded_from_training_to_predict() {
         .concat(),
     );
     assert!(out.contains("columns one-hot encoded: age ("), "{out}");
+    // An id column of text: refused as categories, with the remedy; left out with --drop.
+    let with_ids: String = std::fs::read_to_string(csv)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 => format!("id,{l}\n"),
+            _ => format!("c{i},{l}\n"),
+        })
+        .collect();
+    let ids = d.write("ids.csv", &with_ids);
+    let ids = ids.to_str().unwrap();
+    let err = fails(&d, &["train", "--data", ids]);
+    assert!(
+        err.contains("column 'id' holds 240 different texts in 240 rows")
+            && err.contains("--drop id"),
+        "{err}"
+    );
+    let out = ok(
+        &d,
+        &[
+            &[
+                "train",
+                "--data",
+                ids,
+                "--drop",
+                "id",
+                "--out",
+                "m3.safetensors",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    assert!(
+        out.contains("4 features") || out.contains("5 features"),
+        "{out}"
+    );
+    let info = ok(&d, &["info", "--model", "m3.safetensors"]);
+    assert!(
+        info.contains("features       5 (age, color=blue, color=green, color=red, income)"),
+        "{info}"
+    );
     let err = fails(&d, &["train", "--data", csv, "--categorical", "colour"]);
     assert!(
         err.contains("no feature column 'colour' to treat as categories; the columns are: age, color, income, buys"),
@@ -1287,7 +1330,7 @@ fn fuzz_regression_minus_zero_label() {
         &small,
         &mlp::data::TargetColumn::Last,
         None,
-        mlp::data::Columns::Find(&[]),
+        mlp::data::Columns::ALL,
         mlp::data::Missing::Refuse,
     )
     .unwrap()

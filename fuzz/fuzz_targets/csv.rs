@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
             names: &names,
             categorical: &known,
         };
-        for columns in [Columns::Find(&[]), model] {
+        for columns in [Columns::ALL, model] {
             for missing in [Missing::Refuse, Missing::Read] {
                 let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None, columns, missing);
             }

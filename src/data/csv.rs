@@ -59,9 +59,12 @@ pub struct Categorical {
 /// Which columns are features, and which of them hold categories rather than numbers.
 #[derive(Clone, Copy, Debug)]
 pub enum Columns<'a> {
-    /// Learn them: every column but the target is a feature; the ones named here, and every column
-    /// whose first value present is not a number, are categories.
-    Find(&'a [String]),
+    /// Learn them: every column but the target and those in `drop` is a feature; those in
+    /// `categorical`, and every column whose first value present is not a number, are categories.
+    Find {
+        categorical: &'a [String],
+        drop: &'a [String],
+    },
     /// A model's: its feature columns found by name, wherever they are (other columns are left
     /// out), in the model's order, with its categories. A file whose header names none of them
     /// (and a model without categories) is read by position instead, all columns but the target.
@@ -69,6 +72,14 @@ pub enum Columns<'a> {
         names: &'a [String],
         categorical: &'a [Categorical],
     },
+}
+
+impl Columns<'static> {
+    /// Every column but the target a feature, text ones categories.
+    pub const ALL: Columns<'static> = Columns::Find {
+        categorical: &[],
+        drop: &[],
+    };
 }
 
 /// The columns behind a model's features: a column of numbers is its feature's name, a one-hot
@@ -264,19 +275,25 @@ fn read_csv_reader<T: Float>(
     let mut place: Option<Vec<usize>> = None;
     let mut text: Vec<TextColumn> = Vec::new();
     match columns {
-        Columns::Find(names) => {
-            for name in names {
-                let j = headers
+        Columns::Find { categorical, drop } => {
+            let column = |name: &String, what: &str| {
+                headers
                     .iter()
                     .position(|h| h == name)
                     .filter(|&j| j != t)
                     .ok_or_else(|| {
                         Error::config(format!(
-                            "{}: no feature column '{name}' to treat as categories; the columns are: {}",
+                            "{}: no feature column '{name}' to {what}; the columns are: {}",
                             path.display(),
                             headers.join(", ")
                         ))
-                    })?;
+                    })
+            };
+            for name in drop {
+                kinds[column(name, "leave out")?] = Kind::Skip;
+            }
+            for name in categorical {
+                let j = column(name, "treat as categories")?;
                 if kinds[j] == Kind::Unseen {
                     kinds[j] = Kind::Text(text.len());
                     text.push(TextColumn::default());
@@ -376,7 +393,10 @@ fn read_csv_reader<T: Float>(
                 }
                 let number = delimiter == b';' && decimal_comma(field).is_some();
                 *kind = if is_text(field) && !number {
-                    text.push(TextColumn::default());
+                    text.push(TextColumn {
+                        found: true,
+                        ..TextColumn::default()
+                    });
                     Kind::Text(text.len() - 1)
                 } else {
                     Kind::Found
@@ -430,6 +450,22 @@ fn read_csv_reader<T: Float>(
         return Err(Error::data(path, "no data rows after the header"));
     }
     for (j, kind) in kinds.iter().enumerate() {
+        // Text found in a column that differs in nearly every row: an identifier or free text,
+        // whose one-hot encoding would be a feature per row.
+        if let &Kind::Text(c) = kind {
+            let n = text[c].names.len();
+            if text[c].found && rows >= 20 && 2 * n > rows {
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "column '{}' holds {n} different texts in {rows} rows: an identifier or \
+                         free text, not categories; leave it out with --drop {0} (or name it in \
+                         --categorical to encode it anyway)",
+                        headers[j]
+                    ),
+                ));
+            }
+        }
         // A column with no value present: numbers, all missing.
         if let (Kind::Unseen, Missing::Refuse, Some((line, marker))) =
             (kind, missing, &first_missing[j])
@@ -585,6 +621,8 @@ struct TextColumn {
     index: HashMap<String, usize>,
     /// A model's categories: no others are taken.
     known: bool,
+    /// Found to be text by its first value (not named as categories).
+    found: bool,
 }
 
 impl TextColumn {
@@ -621,7 +659,7 @@ impl TextColumn {
         if self.names.len() == MAX_CATEGORIES {
             return Err(format!(
                 "more than {MAX_CATEGORIES} different values; a text column becomes one feature \
-                 per value (one-hot): drop the column, or group its values"
+                 per value (one-hot): leave the column out (--drop), or group its values"
             ));
         }
         Ok(intern(&mut self.names, &mut self.index, value))
@@ -846,7 +884,7 @@ mod tests {
             Path::new("t.csv"),
             &TargetColumn::Last,
             task,
-            Columns::Find(&[]),
+            Columns::ALL,
             Missing::Refuse,
         )
         .map(|c| (c.data, c.task_reason))
@@ -872,13 +910,13 @@ mod tests {
     #[test]
     fn missing_values_are_refused_or_read() {
         let text = "a,color,y\nNA,,0\n2,red,1\n?,blue,0\n4,null,1\n";
-        let e = read_with(text, Columns::Find(&[])).unwrap_err().to_string();
+        let e = read_with(text, Columns::ALL).unwrap_err().to_string();
         assert_eq!(
             e,
             "t.csv:2:1: column 'a': a missing value ('NA'); expected a number (--impute mean or \
              median fills missing values)"
         );
-        let c = read_missing(text, Columns::Find(&[]), Missing::Read).unwrap();
+        let c = read_missing(text, Columns::ALL, Missing::Read).unwrap();
         assert_eq!(c.data.feature_names, ["a", "color=blue", "color=red"]);
         let x = &c.data.x.data;
         let nan = |i: usize| x[i].is_nan();
@@ -908,17 +946,17 @@ mod tests {
         let c = read_missing("a,color,y\n1,NaN,0\n", model, Missing::Read);
         assert_eq!(c.unwrap().data.x.data, [1.0, 0.0, 0.0]);
         // A column with no value present: numbers, refused or all NaN.
-        let e = read_with("a,b,y\n1,,0\n2,NA,1\n", Columns::Find(&[]))
+        let e = read_with("a,b,y\n1,,0\n2,NA,1\n", Columns::ALL)
             .unwrap_err()
             .to_string();
         assert!(
             e.starts_with("t.csv:2:2: column 'b': a missing value"),
             "{e}"
         );
-        let c = read_missing("a,b,y\n1,,0\n2,NA,1\n", Columns::Find(&[]), Missing::Read);
+        let c = read_missing("a,b,y\n1,,0\n2,NA,1\n", Columns::ALL, Missing::Read);
         assert!(c.unwrap().data.x.data[1].is_nan());
         // Text where numbers began is still the hint, not a missing value.
-        let e = read_missing("a,y\n1,0\nx,1\n", Columns::Find(&[]), Missing::Read)
+        let e = read_missing("a,y\n1,0\nx,1\n", Columns::ALL, Missing::Read)
             .unwrap_err()
             .to_string();
         assert!(e.contains("name it in --categorical"), "{e}");
@@ -931,7 +969,7 @@ mod tests {
     fn text_columns_are_one_hot_encoded() {
         let c = read_with(
             "a,color,b,y\n1,red,5,0\n2,blue,6,1\n3,red,7,0\n4,green,8,1\n",
-            Columns::Find(&[]),
+            Columns::ALL,
         )
         .unwrap();
         let d = &c.data;
@@ -1017,7 +1055,7 @@ mod tests {
     fn a_target_before_the_features() {
         let text = "y,color,a\n0,red,1\n1,blue,2\n";
         let first = TargetColumn::Index(0);
-        let (path, find, refuse) = (Path::new("t.csv"), Columns::Find(&[]), Missing::Refuse);
+        let (path, find, refuse) = (Path::new("t.csv"), Columns::ALL, Missing::Refuse);
         let c = read_csv_reader::<f64>(text.as_bytes(), path, &first, None, find, refuse).unwrap();
         assert_eq!(c.data.feature_names, ["color=blue", "color=red", "a"]);
         assert_eq!(c.data.x.data, [0.0, 1.0, 1.0, 1.0, 0.0, 2.0]);
@@ -1034,21 +1072,40 @@ mod tests {
     #[test]
     fn categories_by_name_hints_and_limits() {
         let names = ["size".to_string()];
-        let c = read_with("size,y\n10,0\n9,1\n10,0\n", Columns::Find(&names)).unwrap();
+        let c = read_with(
+            "size,y\n10,0\n9,1\n10,0\n",
+            Columns::Find {
+                categorical: &names,
+                drop: &[],
+            },
+        )
+        .unwrap();
         // Sorted as text, as the values are categories.
         assert_eq!(c.data.feature_names, ["size=10", "size=9"]);
         assert_eq!(c.data.x.data, [1.0, 0.0, 0.0, 1.0, 1.0, 0.0]);
-        let e = read_with("a,size,y\n1,,0\n2,NA,1\n", Columns::Find(&names))
-            .unwrap_err()
-            .to_string();
+        let e = read_with(
+            "a,size,y\n1,,0\n2,NA,1\n",
+            Columns::Find {
+                categorical: &names,
+                drop: &[],
+            },
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             "t.csv: column 'size' has no value present to take as a category"
         );
         let nope = ["weight".to_string()];
-        let e = read_with("size,y\n1,0\n", Columns::Find(&nope))
-            .unwrap_err()
-            .to_string();
+        let e = read_with(
+            "size,y\n1,0\n",
+            Columns::Find {
+                categorical: &nope,
+                drop: &[],
+            },
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("no feature column 'weight'") && e.contains("size, y"),
             "{e}"
@@ -1068,7 +1125,28 @@ mod tests {
             "{e}"
         );
         many.truncate(many.rfind("n1000").unwrap());
-        assert_eq!(read(&many, None).unwrap().0.x.cols, MAX_CATEGORIES);
+        // Found as text, a value per row is an identifier, refused with the remedies; named as
+        // categories, it is encoded (up to the limit); left out, it is not read.
+        let e = read(&many, None).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.csv: column 'id' holds 1000 different texts in 1000 rows: an identifier or free \
+             text, not categories; leave it out with --drop id (or name it in --categorical to \
+             encode it anyway)"
+        );
+        let id = ["id".to_string()];
+        let named = Columns::Find {
+            categorical: &id,
+            drop: &[],
+        };
+        assert_eq!(read_with(&many, named).unwrap().data.x.cols, MAX_CATEGORIES);
+        let many = many.replace('\n', ",1\n").replacen("id,y,1", "id,y,z", 1);
+        let left_out = Columns::Find {
+            categorical: &[],
+            drop: &id,
+        };
+        let d = read_with(&many, left_out).unwrap().data;
+        assert_eq!(d.feature_names, ["y"]);
     }
 
     #[test]
@@ -1156,7 +1234,7 @@ mod tests {
     }
 
     fn read_bytes(bytes: &[u8]) -> Result<Csv<f64>> {
-        let (find, refuse) = (Columns::Find(&[]), Missing::Refuse);
+        let (find, refuse) = (Columns::ALL, Missing::Refuse);
         read_csv_reader(
             bytes,
             Path::new("t.csv"),

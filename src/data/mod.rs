@@ -510,7 +510,7 @@ pub mod builtin {
             name,
             &TargetColumn::Last,
             Some(Task::Classification),
-            Columns::Find(&[]),
+            Columns::ALL,
             Missing::Refuse,
         )
         .map(|c| c.data)

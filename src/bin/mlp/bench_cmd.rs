@@ -61,7 +61,7 @@ fn load(name: &str, dir: &Path) -> Result<(Dataset<f32>, Dataset<f32>)> {
                 &path,
                 &TargetColumn::Last,
                 Some(Task::Regression),
-                Columns::Find(&[]),
+                Columns::ALL,
                 Missing::Refuse,
             )?
             .data)

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
-    by_precision, categorical_flag, impute_flag, network_spec, preprocess, resolve, scale_flag,
-    task_flag, train_config, val_split_flag,
+    by_precision, categorical_flag, drop_flag, impute_flag, network_spec, preprocess, resolve,
+    scale_flag, task_flag, train_config, val_split_flag,
 };
 use crate::{source, CvArgs};
 
@@ -67,7 +67,10 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         args.target.as_deref(),
         args.labels.as_deref(),
         task_flag(args)?,
-        Columns::Find(&categorical_flag(args)),
+        Columns::Find {
+            categorical: &categorical_flag(args),
+            drop: &drop_flag(args),
+        },
         missing,
     )?;
     let data = &loaded.train;

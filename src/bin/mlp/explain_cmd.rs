@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::inspect::check_features;
 use crate::train_cmd::{
-    align_classes, categorical_flag, impute_flag, network_spec, resolve, task_flag,
+    align_classes, categorical_flag, drop_flag, impute_flag, network_spec, resolve, task_flag,
 };
 use crate::{source, ExplainArgs, GradcheckArgs};
 
@@ -167,7 +167,10 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                 args.target.as_deref(),
                 args.labels.as_deref(),
                 task_flag(&args)?,
-                Columns::Find(&categorical_flag(&args)),
+                Columns::Find {
+                    categorical: &categorical_flag(&args),
+                    drop: &drop_flag(&args),
+                },
                 missing,
             )?;
             let mut d = loaded.train;

@@ -28,6 +28,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "COLUMNS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categorical: Option<String>,
+    /// CSV columns to leave out, e.g. id,name [default: none]
+    #[arg(long, value_name = "COLUMNS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop: Option<String>,
     /// Fill missing values (empty, NA, NaN, null, ? in a CSV; NaN in NPY features): mean or median of the training rows [default: missing values are an error]
     #[arg(long, value_name = "STRATEGY")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -100,17 +100,25 @@ pub fn impute_flag(args: &TrainArgs) -> Result<(Option<Impute>, Missing)> {
     Ok((impute, missing))
 }
 
+/// The columns a list flag (`--categorical a,b`) names.
+fn column_list(flag: Option<&str>) -> Vec<String> {
+    flag.map(|s| {
+        s.split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// The columns `--categorical a,b` names.
 pub fn categorical_flag(args: &TrainArgs) -> Vec<String> {
-    args.categorical
-        .as_deref()
-        .map(|s| {
-            s.split(',')
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
+    column_list(args.categorical.as_deref())
+}
+
+/// The columns `--drop id,name` leaves out.
+pub fn drop_flag(args: &TrainArgs) -> Vec<String> {
+    column_list(args.drop.as_deref())
 }
 
 /// Parses `--hidden 128,64` (`none` or empty: no hidden layer).
@@ -424,7 +432,10 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         args.target.as_deref(),
         args.labels.as_deref(),
         task_given,
-        Columns::Find(&categorical_flag(args)),
+        Columns::Find {
+            categorical: &categorical_flag(args),
+            drop: &drop_flag(args),
+        },
         missing,
     )?;
     let task = loaded.train.task();
@@ -742,6 +753,7 @@ fn effective_config(
         "data": data,
         "target": args.target,
         "categorical": args.categorical,
+        "drop": args.drop,
         "impute": args.impute,
         "hidden": args.hidden.clone().unwrap_or_else(|| "128".into()),
         "activation": args.activation.clone().unwrap_or_else(|| "relu".into()),
