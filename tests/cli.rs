@@ -1017,7 +1017,7 @@ fn cross_validation_holds_out_each_fold_once() {
         ],
     ));
     assert!(r["mean"]["r2"].as_f64().unwrap() > 0.8, "{r}");
-    assert!(r["mean"]["rmse"].as_f64().unwrap() > 1.0, "in dollars: {r}");
+    assert!(r["mean"]["mse"].as_f64().unwrap() > 1.0, "in dollars²: {r}");
     let err = fails(&d, &["cv", "--data", "iris", "--test-split", "0.3"]);
     assert!(
         err.contains("--test-split does not apply to mlp cv"),

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use mlp::data::{fold_indices, Columns, Targets};
-use mlp::{metrics, Control, Error, Float, Progress, Result, Trainer};
+use mlp::{Control, Error, Float, Progress, Result, Trainer};
 use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
-    by_precision, categorical_flag, drop_flag, impute_flag, network_spec, preprocess, resolve,
-    scale_flag, task_flag, train_config, val_split_flag,
+    by_precision, categorical_flag, drop_flag, held_out_figures, impute_flag, network_spec,
+    preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag,
 };
 use crate::{source, CvArgs};
 
@@ -100,7 +100,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
     ));
     let names: &[&str] = match &data.y {
         Targets::Classes(_) => &["loss", "accuracy", "macro_f1"],
-        Targets::Values(_) => &["loss", "r2", "rmse", "mae"],
+        Targets::Values(_) => &["loss", "mse", "mae", "r2"],
     };
     say(format!(
         "\n{:>4}  {:>6}  {:>6}  {}  {:>7}",
@@ -147,23 +147,8 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         })?;
         let (loss, _) = trainer.evaluate(&test);
         let mut row = json!({"fold": i + 1, "train_rows": train.len(), "test_rows": test.len(), "loss": loss});
-        match &truth {
-            Targets::Classes(truth) => {
-                let predicted = trainer.net.predict_classes(&test.x);
-                let cm =
-                    metrics::ConfusionMatrix::new(&predicted, truth, data.class_names.len().max(2));
-                row["accuracy"] = json!(metrics::accuracy(&predicted, truth));
-                row["macro_f1"] = json!(cm.macro_average().f1);
-            }
-            Targets::Values(truth) => {
-                let mut p = trainer.net.predict(&test.x);
-                if let Some(s) = &pre.target {
-                    s.invert(&mut p);
-                }
-                row["r2"] = json!(metrics::r2(&p, truth));
-                row["rmse"] = json!(metrics::mse(&p, truth).sqrt());
-                row["mae"] = json!(metrics::mae(&p, truth));
-            }
+        for (name, v) in held_out_figures(&trainer.net, &test, &truth, pre.target.as_ref()) {
+            row[name] = json!(v);
         }
         row["seconds"] = json!(started.elapsed().as_secs_f64());
         say(format!(

@@ -301,6 +301,38 @@ pub fn preprocess<T: Float>(
     }
 }
 
+/// The figures of `net` on held-out rows `test`, whose targets in their own units are `truth`:
+/// accuracy and macro F1, or MSE, MAE and R² of the predictions mapped back by `target`.
+pub fn held_out_figures<T: Float>(
+    net: &mlp::Network<T>,
+    test: &Dataset<T>,
+    truth: &Targets<T>,
+    target: Option<&Standardizer>,
+) -> Vec<(&'static str, f64)> {
+    match truth {
+        Targets::Classes(truth) => {
+            let predicted = net.predict_classes(&test.x);
+            let classes = test.class_names.len().max(2);
+            let cm = metrics::ConfusionMatrix::new(&predicted, truth, classes);
+            vec![
+                ("accuracy", metrics::accuracy(&predicted, truth)),
+                ("macro_f1", cm.macro_average().f1),
+            ]
+        }
+        Targets::Values(truth) => {
+            let mut p = net.predict(&test.x);
+            if let Some(s) = target {
+                s.invert(&mut p);
+            }
+            vec![
+                ("mse", metrics::mse(&p, truth)),
+                ("mae", metrics::mae(&p, truth)),
+                ("r2", metrics::r2(&p, truth)),
+            ]
+        }
+    }
+}
+
 /// Names the flag behind a library message ("learning rate must be …" → "--lr: learning rate must be …").
 fn flag_names(msg: &str) -> String {
     let msg = msg.trim_start_matches("invalid configuration: ");
@@ -675,23 +707,9 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         "val_loss": last.val_loss,
         "test_loss": test_loss,
     });
-    match &test_truth {
-        Targets::Classes(truth) => {
-            let predicted = trainer.net.predict_classes(&test.x);
-            summary["test_accuracy"] = json!(metrics::accuracy(&predicted, truth));
-            let cm =
-                metrics::ConfusionMatrix::new(&predicted, truth, train.class_names.len().max(2));
-            summary["test_macro_f1"] = json!(cm.macro_average().f1);
-        }
-        Targets::Values(truth) => {
-            let mut p = trainer.net.predict(&test.x);
-            if let Some(s) = &preprocessing.target {
-                s.invert(&mut p);
-            }
-            summary["test_mse"] = json!(metrics::mse(&p, truth));
-            summary["test_mae"] = json!(metrics::mae(&p, truth));
-            summary["test_r2"] = json!(metrics::r2(&p, truth));
-        }
+    let target = preprocessing.target.as_ref();
+    for (name, v) in held_out_figures(&trainer.net, &test, &test_truth, target) {
+        summary[format!("test_{name}")] = json!(v);
     }
     let model = Model {
         meta: meta(&trainer, summary.clone()),
