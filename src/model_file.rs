@@ -84,10 +84,7 @@ impl Preprocessing {
 
     /// How this model's data is read: with missing values where it fills them, else refusing them.
     pub fn missing(&self) -> Missing {
-        match self.impute {
-            Some(_) => Missing::Read,
-            None => Missing::Refuse,
-        }
+        Missing::unless_filled(self.impute.as_ref())
     }
 
     /// The network's inputs from features as read: missing values filled, then standardised.

@@ -990,6 +990,13 @@ impl Run {
         }
     }
 
+    /// The inner dimension of layer k's products: its inputs, and with folded biases the column
+    /// of ones after them ([x 1]·[W; b]).
+    fn product_inputs(&self, k: usize) -> usize {
+        let l = &self.layers[k];
+        l.inputs + usize::from(self.fold && l.bias.is_some())
+    }
+
     /// kernels.cu's `Batch` for this run, as bytes: seven addresses, then six ints (the last
     /// padding), the layout C gives the struct.
     fn batch_plan(&self) -> Vec<u8> {
@@ -1071,9 +1078,8 @@ impl Run {
                 for (k, l) in self.layers.iter().enumerate() {
                     let w = params + 4 * l.weight as u64;
                     let (z, a) = (p(&l.z), p(&l.a));
-                    let k_in = l.inputs + usize::from(self.fold && l.bias.is_some());
                     g.gemm(
-                        (rows, l.outputs, k_in),
+                        (rows, l.outputs, self.product_inputs(k)),
                         self.input(k),
                         Trans::No,
                         (w, l.outputs),
@@ -1177,9 +1183,8 @@ impl Run {
             let delta = p(&l.delta);
             let gw = grads + 4 * l.weight as u64;
             // ∂E/∂W = xᵀ·δ   [in × B]·[B × out]; folded, [∂E/∂W; ∂E/∂b] = [x 1]ᵀ·δ at once
-            let k_in = l.inputs + usize::from(self.fold && l.bias.is_some());
             g.gemm(
-                (k_in, l.outputs, rows),
+                (self.product_inputs(k), l.outputs, rows),
                 self.input(k),
                 Trans::Yes,
                 (delta, l.outputs),

@@ -112,6 +112,16 @@ pub enum Missing {
     Read,
 }
 
+impl Missing {
+    /// Read where something will fill them (`filled`: an imputer or its strategy), else refused.
+    pub fn unless_filled<I>(filled: Option<I>) -> Self {
+        match filled {
+            Some(_) => Missing::Read,
+            None => Missing::Refuse,
+        }
+    }
+}
+
 /// The fields read as a missing value: empty, and pandas' default markers (`read_csv`'s
 /// `na_values`), with `?` as the UCI repository writes it.
 pub const MISSING_MARKERS: [&str; 19] = [
@@ -152,11 +162,13 @@ fn open_csv(path: &Path) -> Result<csv::Reader<std::io::BufReader<std::fs::File>
 /// or identifiers (a value per row) would add a feature per row.
 pub const MAX_CATEGORIES: usize = 1000;
 
-/// What a CSV file held: the data set, why its task is what it is, and its one-hot encodings.
+/// What a CSV file held: the data set, why its task is what it is, the target column's header,
+/// and its one-hot encodings.
 #[derive(Clone, Debug)]
 pub struct Csv<T> {
     pub data: Dataset<T>,
     pub task_reason: String,
+    pub target_name: Option<String>,
     pub categorical: Vec<Categorical>,
 }
 
@@ -418,28 +430,12 @@ fn read_csv_reader<T: Float>(
                     x.push(T::of(id));
                 }
                 Kind::Skip => {}
-                _ => match parse_number(field) {
+                numbers => match parse_number(field) {
                     Ok(v) => x.push(T::of(v)),
-                    // Missing values are looked for only where a number is not: none of the
-                    // markers is one.
-                    Err(_) if is_missing(field) => match missing {
-                        Missing::Read => x.push(T::of(f64::NAN)),
-                        Missing::Refuse => {
-                            return Err(missing_error(path, line, j, &headers[j], field))
-                        }
-                    },
-                    // In a file of `;`-separated fields, a comma is the decimal mark.
-                    Err(_) if delimiter == b';' && decimal_comma(field).is_some() => {
-                        x.push(T::of(decimal_comma(field).expect("just read")))
-                    }
-                    Err(mut message) => {
-                        if *kind == Kind::Found && is_text(field) {
-                            message.push_str(
-                                " (the column's first value is a number; to one-hot encode the \
-                                 column as categories, name it in --categorical)",
-                            );
-                        }
-                        return Err(field_error(path, line, j, &headers[j], message));
+                    Err(m) => {
+                        let v = not_a_number(field, m, delimiter, missing, numbers)
+                            .map_err(|m| field_error(path, line, j, &headers[j], m))?;
+                        x.push(T::of(v));
                     }
                 },
             }
@@ -490,6 +486,7 @@ fn read_csv_reader<T: Float>(
                 class_names: Vec::new(),
             },
             task_reason: "no target".into(),
+            target_name: None,
             categorical,
         });
     }
@@ -552,6 +549,7 @@ fn read_csv_reader<T: Float>(
             class_names,
         },
         task_reason: reason,
+        target_name: Some(headers[t].clone()),
         categorical,
     })
 }
@@ -572,11 +570,46 @@ fn field_error(path: &Path, line: u64, j: usize, header: &str, message: String) 
 #[cold]
 #[inline(never)]
 fn missing_error(path: &Path, line: u64, j: usize, header: &str, marker: &[u8]) -> Error {
-    let message = format!(
+    field_error(path, line, j, header, missing_message(marker))
+}
+
+fn missing_message(marker: &[u8]) -> String {
+    format!(
         "a missing value ('{}'); expected a number (--impute mean or median fills missing values)",
         String::from_utf8_lossy(marker)
-    );
-    field_error(path, line, j, header, message)
+    )
+}
+
+/// A field of a column of numbers that `parse_number` refused (`message`): a missing value (NaN
+/// where they are read), a decimal comma in a file of `;`-separated fields, or the message, with
+/// a hint where the column began with numbers and this is text. Out of line: the reading loop
+/// comes here only when a field is not a plain number (missing markers are looked for only
+/// then: none of them is one).
+#[cold]
+#[inline(never)]
+fn not_a_number(
+    field: &[u8],
+    mut message: String,
+    delimiter: u8,
+    missing: Missing,
+    kind: Kind,
+) -> std::result::Result<f64, String> {
+    if is_missing(field) {
+        return match missing {
+            Missing::Read => Ok(f64::NAN),
+            Missing::Refuse => Err(missing_message(field)),
+        };
+    }
+    if let Some(v) = (delimiter == b';').then(|| decimal_comma(field)).flatten() {
+        return Ok(v);
+    }
+    if kind == Kind::Found && is_text(field) {
+        message.push_str(
+            " (the column's first value is a number; to one-hot encode the column as categories, \
+             name it in --categorical)",
+        );
+    }
+    Err(message)
 }
 
 /// A feature column's kind.
@@ -649,11 +682,9 @@ impl TextColumn {
             return Ok(i);
         }
         if self.known {
-            let shown: Vec<&str> = self.names.iter().take(10).map(|s| s.as_str()).collect();
             return Err(format!(
-                "'{value}' is not one of the categories the model was trained with ({}{})",
-                shown.join(", "),
-                if self.names.len() > 10 { ", …" } else { "" }
+                "'{value}' is not one of the categories the model was trained with ({})",
+                super::first_names(&self.names, 10)
             ));
         }
         if self.names.len() == MAX_CATEGORIES {

@@ -217,15 +217,10 @@ impl<T: Float> Dataset<T> {
     }
 }
 
-/// Indices of a seeded, stratified split: (rest, split-off part), each in shuffled order.
-pub fn split_indices<T: Float>(
-    data: &Dataset<T>,
-    fraction: f64,
-    seed: u64,
-) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = Rng::new(seed);
-    let n = data.len();
-    let groups: Vec<Vec<usize>> = match data.classes() {
+/// The rows that splits and folds stratify by: one group per class, in order; all rows for
+/// regression.
+fn strata<T: Float>(data: &Dataset<T>) -> Vec<Vec<usize>> {
+    match data.classes() {
         Some(classes) => {
             let mut g = vec![Vec::new(); data.class_names.len().max(1)];
             for (i, &c) in classes.iter().enumerate() {
@@ -233,10 +228,19 @@ pub fn split_indices<T: Float>(
             }
             g
         }
-        None => vec![(0..n).collect()],
-    };
+        None => vec![(0..data.len()).collect()],
+    }
+}
+
+/// Indices of a seeded, stratified split: (rest, split-off part), each in shuffled order.
+pub fn split_indices<T: Float>(
+    data: &Dataset<T>,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Rng::new(seed);
     let (mut keep, mut take) = (Vec::new(), Vec::new());
-    for mut g in groups {
+    for mut g in strata(data) {
         rng.shuffle(&mut g);
         let k = ((g.len() as f64) * fraction).round() as usize;
         take.extend_from_slice(&g[..k]);
@@ -253,19 +257,9 @@ pub fn split_indices<T: Float>(
 /// folds' sizes differ by at most one, as scikit-learn's `StratifiedKFold`.
 pub fn fold_indices<T: Float>(data: &Dataset<T>, k: usize, seed: u64) -> Vec<Vec<usize>> {
     let mut rng = Rng::new(seed);
-    let groups: Vec<Vec<usize>> = match data.classes() {
-        Some(classes) => {
-            let mut g = vec![Vec::new(); data.class_names.len().max(1)];
-            for (i, &c) in classes.iter().enumerate() {
-                g[c].push(i);
-            }
-            g
-        }
-        None => vec![(0..data.len()).collect()],
-    };
     let mut folds = vec![Vec::new(); k.max(1)];
     let mut next = 0;
-    for mut g in groups {
+    for mut g in strata(data) {
         rng.shuffle(&mut g);
         for i in g {
             folds[next].push(i);
@@ -329,6 +323,16 @@ pub fn classes_from_numbers(values: &[f64]) -> (Vec<usize>, Vec<String>) {
         })
         .collect();
     (ids, distinct.iter().map(|d| format_number(*d)).collect())
+}
+
+/// The first `most` of `names`, joined by commas, with "…" after them when there are more: for
+/// messages that name columns or categories.
+pub fn first_names(names: &[String], most: usize) -> String {
+    let mut s = names[..names.len().min(most)].join(", ");
+    if names.len() > most {
+        s += ", …";
+    }
+    s
 }
 
 /// 3.0 → "3", 0.5 → "0.5".

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::progress::Bar;
 use crate::train_cmd::{
     by_precision, categorical_flag, drop_flag, held_out_figures, impute_flag, network_spec,
-    preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag,
+    preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag, Out,
 };
 use crate::{source, CvArgs};
 
@@ -25,18 +25,7 @@ pub fn run(a: CvArgs) -> Result<ExitCode> {
 }
 
 fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
-    let format = args.format.as_deref().unwrap_or("text");
-    if format != "text" && format != "json" {
-        return Err(Error::config(format!(
-            "--format {format}: expected text or json"
-        )));
-    }
-    let text = format == "text" && !args.quiet;
-    let say = |s: String| {
-        if text {
-            println!("{s}");
-        }
-    };
+    let out = Out::of(args)?;
     for (flag, given) in [
         ("--test", args.test.is_some()),
         ("--test-split", args.test_split.is_some()),
@@ -84,13 +73,13 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         )));
     }
     let scale = scale_flag(args, &loaded);
-    say(format!("data     {}", loaded.description));
-    say(format!("task     {}", loaded.task_reason));
+    out.line(format!("data     {}", loaded.description));
+    out.line(format!("task     {}", loaded.task_reason));
     if loaded.test.is_some() {
-        say("folds    of the training files only (the t10k files are left out)".into());
+        out.line("folds    of the training files only (the t10k files are left out)");
     }
     let spec = network_spec(args, data.x.cols, task, data.outputs())?;
-    say(format!(
+    out.line(format!(
         "folds    {folds}{}, seed {seed}; preprocessing fitted on the training folds",
         if data.classes().is_some() {
             ", stratified"
@@ -102,7 +91,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         Targets::Classes(_) => &["loss", "accuracy", "macro_f1"],
         Targets::Values(_) => &["loss", "mse", "mae", "r2"],
     };
-    say(format!(
+    out.line(format!(
         "\n{:>4}  {:>6}  {:>6}  {}  {:>7}",
         "fold",
         "train",
@@ -131,7 +120,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
             (train, None)
         };
         let mut trainer = Trainer::new(spec.build::<T>(seed), &config)?;
-        let mut bar = Bar::new(text);
+        let mut bar = Bar::new(out.text);
         trainer.fit(&train, val.as_ref(), &mut |p| {
             match p {
                 Progress::Batch {
@@ -151,7 +140,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
             row[name] = json!(v);
         }
         row["seconds"] = json!(started.elapsed().as_secs_f64());
-        say(format!(
+        out.line(format!(
             "{:>4}  {:>6}  {:>6}  {}  {:>7.2}",
             i + 1,
             train.len(),
@@ -174,7 +163,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         mean[*n] = json!(m);
         std[*n] = json!(s);
     }
-    say(format!(
+    out.line(format!(
         "\nmean ± std over {folds} folds: {}",
         names
             .iter()
@@ -186,7 +175,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    if format == "json" {
+    if out.json {
         println!(
             "{}",
             json!({"task": task, "folds": rows, "mean": mean, "std": std})

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use mlp::data::{Columns, Imputer, Standardizer, Targets};
+use mlp::data::{Columns, Targets};
 use mlp::explain::{seed_example, trace};
 use mlp::model_file::Model;
 use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::inspect::check_features;
 use crate::train_cmd::{
-    align_classes, categorical_flag, drop_flag, impute_flag, network_spec, resolve, task_flag,
+    align_classes, categorical_flag, drop_flag, impute_flag, network_spec, preprocess, resolve,
+    scale_flag, task_flag,
 };
 use crate::{source, ExplainArgs, GradcheckArgs};
 
@@ -173,20 +174,12 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                 },
                 missing,
             )?;
+            // The checked rows, preprocessed as training would: statistics of all the rows.
+            let scale = scale_flag(&args, &loaded);
             let mut d = loaded.train;
-            if let Some(strategy) = impute {
-                Imputer::fit(&d.x, strategy).apply(&mut d.x);
-            }
             let take: Vec<usize> = (0..rows.min(d.len())).collect();
             let mut sub = d.subset(&take);
-            if !args.no_standardize && !loaded.images {
-                Standardizer::fit(&d.x)
-                    .skip_categorical(&loaded.categorical)
-                    .apply(&mut sub.x);
-            }
-            if let Targets::Values(v) = &mut sub.y {
-                Standardizer::fit(v).apply(v);
-            }
+            preprocess((&mut d, &mut sub), impute, scale, &loaded.categorical);
             let spec = network_spec(&args, d.x.cols, d.task(), d.outputs())?;
             let net = spec.build::<f64>(args.seed.unwrap_or(0));
             let loss = match &args.loss {

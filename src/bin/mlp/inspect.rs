@@ -3,13 +3,13 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use mlp::data::{csv_columns, csv_headers, Columns, Targets, Task};
+use mlp::data::{csv_columns, csv_headers, first_names, Columns, Targets, Task};
 use mlp::metrics::{self, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Model};
 use mlp::{Dataset, Error, Float, Loss, Result};
 use serde_json::json;
 
-use crate::train_cmd::align_classes;
+use crate::train_cmd::{align_classes, column_list};
 use crate::{source, EvalArgs, InfoArgs, PredictArgs};
 
 /// The target column to read: `--target`, else the model's own target column when the CSV has it.
@@ -25,13 +25,10 @@ fn target_for(data: &str, given: Option<String>, model_target: Option<&str>) -> 
 pub(crate) fn check_features<T: Float>(d: &Dataset<T>, model: &Model<T>, data: &str) -> Result<()> {
     let want = model.network.inputs;
     if d.x.cols != want {
-        let names = &model.meta.feature_names;
-        let shown: Vec<&str> = names.iter().take(8).map(|s| s.as_str()).collect();
         return Err(Error::config(format!(
-            "{data}: {} features, but the model takes {want} ({}{})",
+            "{data}: {} features, but the model takes {want} ({})",
             d.x.cols,
-            shown.join(", "),
-            if names.len() > 8 { ", …" } else { "" }
+            first_names(&model.meta.feature_names, 8)
         )));
     }
     Ok(())
@@ -200,11 +197,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
     )?;
     check_features(&d, &model, &a.data)?;
     // Columns copied beside the predictions (`--keep id`): their header, then each row's text.
-    let keep: Vec<String> = a
-        .keep
-        .as_deref()
-        .map(|k| k.split(',').map(|c| c.trim().to_string()).collect())
-        .unwrap_or_default();
+    let keep = column_list(a.keep.as_deref());
     let kept = if keep.is_empty() {
         vec![Vec::new(); d.len()]
     } else if !source::is_csv(Path::new(&a.data)) {
@@ -339,26 +332,18 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
     if let Some(t) = &m.target_name {
         println!("target         {t}");
     }
-    let shown: Vec<&str> = m.feature_names.iter().take(6).map(|s| s.as_str()).collect();
     println!(
-        "features       {} ({}{})",
+        "features       {} ({})",
         m.feature_names.len(),
-        shown.join(", "),
-        if m.feature_names.len() > 6 {
-            ", …"
-        } else {
-            ""
-        }
+        first_names(&m.feature_names, 6)
     );
     for c in &m.preprocessing.categorical {
-        let shown: Vec<&str> = c.categories.iter().take(10).map(|s| s.as_str()).collect();
         println!(
-            "one-hot        column {} → features {} to {} ({}{})",
+            "one-hot        column {} → features {} to {} ({})",
             c.column,
             c.first_feature,
             c.first_feature + c.categories.len() - 1,
-            shown.join(", "),
-            if c.categories.len() > 10 { ", …" } else { "" }
+            first_names(&c.categories, 10)
         );
     }
     if let Some(i) = &m.preprocessing.impute {

@@ -49,23 +49,15 @@ pub fn load<T: Float>(
     let path = Path::new(source);
     if let Some(text) = builtin::text(source) {
         let tc = target_column(target);
-        let d = read_csv_from::<T>(
+        let csv = read_csv_from::<T>(
             text.as_bytes(),
             source,
             &tc,
             task.or(Some(Task::Classification)),
             categories,
             missing,
-        )?
-        .data;
-        let headers: Vec<String> = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .split(',')
-            .map(String::from)
-            .collect();
-        let target_name = target_name(&headers, &tc);
+        )?;
+        let d = csv.data;
         return Ok(Loaded {
             description: format!(
                 "{source} (built-in): {} rows, {} features",
@@ -80,8 +72,8 @@ pub fn load<T: Float>(
             train: d,
             test: None,
             images: false,
-            target_name,
-            categorical: Vec::new(),
+            target_name: csv.target_name,
+            categorical: csv.categorical,
         });
     }
     if path.is_dir() {
@@ -112,7 +104,6 @@ pub fn load<T: Float>(
         _ if is_csv(path) => {
             let tc = target_column(target);
             let csv = read_csv::<T>(path, &tc, task, categories, missing)?;
-            let target_name = target_name(&csv_headers(path)?, &tc);
             let d = csv.data;
             let mut description = format!("{source}: {} rows, {} features", d.len(), d.x.cols);
             if !csv.categorical.is_empty() {
@@ -129,7 +120,7 @@ pub fn load<T: Float>(
                 train: d,
                 test: None,
                 images: false,
-                target_name,
+                target_name: csv.target_name,
                 categorical: csv.categorical,
             })
         }
@@ -157,16 +148,6 @@ pub fn load<T: Float>(
             builtin::NAMES.join(", ")
         ))),
         _ => Err(Error::data(path, "not a .csv, .tsv or .npy file, a folder of MNIST IDX files, or a built-in name (iris, digits)")),
-    }
-}
-
-/// The name of the target column among a CSV's `headers`.
-fn target_name(headers: &[String], tc: &TargetColumn) -> Option<String> {
-    match tc {
-        TargetColumn::Name(n) => Some(n.clone()),
-        TargetColumn::Index(i) => headers.get(*i).cloned(),
-        TargetColumn::Last => headers.last().cloned(),
-        TargetColumn::Absent => None,
     }
 }
 

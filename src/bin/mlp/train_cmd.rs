@@ -93,15 +93,11 @@ pub fn task_flag(args: &TrainArgs) -> Result<Option<Task>> {
 /// The strategy `--impute` names, and so how missing values are read: kept for it, else refused.
 pub fn impute_flag(args: &TrainArgs) -> Result<(Option<Impute>, Missing)> {
     let impute = args.impute.as_deref().map(Impute::parse).transpose()?;
-    let missing = match impute {
-        Some(_) => Missing::Read,
-        None => Missing::Refuse,
-    };
-    Ok((impute, missing))
+    Ok((impute, Missing::unless_filled(impute)))
 }
 
 /// The columns a list flag (`--categorical a,b`) names.
-fn column_list(flag: Option<&str>) -> Vec<String> {
+pub fn column_list(flag: Option<&str>) -> Vec<String> {
     flag.map(|s| {
         s.split(',')
             .map(|c| c.trim().to_string())
@@ -409,12 +405,31 @@ fn describe(spec: &NetworkSpec) -> String {
     )
 }
 
-struct Out {
-    text: bool,
+/// Where a command's output goes, from `--format` and `--quiet`: lines of text (not with --quiet or
+/// JSON), and for `--format json` one final JSON object.
+pub struct Out {
+    pub text: bool,
+    pub json: bool,
 }
 
 impl Out {
-    fn line(&self, s: impl AsRef<str>) {
+    pub fn of(args: &TrainArgs) -> Result<Self> {
+        match args.format.as_deref().unwrap_or("text") {
+            "text" => Ok(Out {
+                text: !args.quiet,
+                json: false,
+            }),
+            "json" => Ok(Out {
+                text: false,
+                json: true,
+            }),
+            f => Err(Error::config(format!(
+                "--format {f}: expected text or json"
+            ))),
+        }
+    }
+
+    pub fn line(&self, s: impl AsRef<str>) {
         if self.text {
             println!("{}", s.as_ref());
         }
@@ -423,15 +438,7 @@ impl Out {
 
 fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let format = args.format.as_deref().unwrap_or("text");
-    if format != "text" && format != "json" {
-        return Err(Error::config(format!(
-            "--format {format}: expected text or json"
-        )));
-    }
-    let out = Out {
-        text: format == "text" && !args.quiet,
-    };
+    let out = Out::of(args)?;
     let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
     let task_given = task_flag(args)?;
     if let Some(f) = args
@@ -721,7 +728,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     }
     summary["model"] = json!(out_path.display().to_string());
     summary["seconds"] = json!(started.elapsed().as_secs_f64());
-    if format == "json" {
+    if out.json {
         println!("{summary}");
     } else {
         out.line("");
