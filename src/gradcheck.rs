@@ -11,7 +11,9 @@
 //! six digits. A large step may straddle a kink (ReLU at 0, |y − d| at y = d), so D(h) is confirmed
 //! against D(h/4) (equal to within their rounding, 16·ε·|E|/h); when they disagree a kink is within reach, and the estimate is a one-sided
 //! difference of order four on the side where E is smooth (again confirmed at h and h/4) — backprop's
-//! value is the derivative of that smooth piece. If neither side is smooth, D(1e-5·max(1, |w|)).
+//! value is the derivative of that smooth piece. Smooth on both sides, w sits exactly on the kink,
+//! and backprop's value is one of the two one-sided derivatives: the nearer is compared. If neither
+//! side is smooth, D(1e-5·max(1, |w|)).
 //!
 //! The relative error between the numerical value n and backprop's value a is
 //! |a − n| / max(|a|, |n|, 1e-5). The floor is there because a finite difference in f64 resolves a
@@ -21,6 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dropout::{Draw, Dropout};
 use crate::loss::{Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::tensor::{Matrix, Par};
@@ -50,8 +53,9 @@ fn agree(a: f64, b: f64, noise: f64) -> bool {
     (a - b).abs() <= noise + 1e-8 * a.abs().max(b.abs())
 }
 
-/// dE/dw from loss evaluations `e(offset)` = E(w + offset), choosing the step as the module doc says.
-fn numerical_derivative(e: &mut impl FnMut(f64) -> f64, scale: f64) -> f64 {
+/// dE/dw from loss evaluations `e(offset)` = E(w + offset), choosing the step as the module doc
+/// says; `analytic` (backprop's value) only picks a side when w sits exactly on a kink.
+fn numerical_derivative(e: &mut impl FnMut(f64) -> f64, scale: f64, analytic: f64) -> f64 {
     let h = LARGE_STEP * scale;
     // The rounding of a difference quotient at step h/4 is about 2·ε·|E|/(h/4); twice that is the
     // band within which two estimates count as equal.
@@ -60,15 +64,26 @@ fn numerical_derivative(e: &mut impl FnMut(f64) -> f64, scale: f64) -> f64 {
     if agree(c, central(e, h / 4.0), noise) {
         return c;
     }
-    // A kink lies within reach on one side: E is smooth on the other, and backprop's value is the
-    // derivative of that smooth piece.
-    for sign in [1.0, -1.0] {
+    // A kink lies within reach: E is smooth on one side, and backprop's value is the derivative of
+    // that smooth piece. When it is smooth on both, w sits exactly on the kink (a ReLU at h' = 0,
+    // as when dropout has zeroed a whole row of a layer's input and the bias is 0): E has two
+    // one-sided derivatives there, and backprop takes one of them (Φ'(0) = 0, as PyTorch), so
+    // the one compared is the nearer.
+    let mut smooth = [1.0, -1.0].map(|sign| {
         let s = one_sided(e, h, sign);
-        if agree(s, one_sided(e, h / 4.0, sign), 8.0 * noise) {
-            return s;
+        agree(s, one_sided(e, h / 4.0, sign), 8.0 * noise).then_some(s)
+    });
+    match &mut smooth {
+        [Some(right), Some(left)] => {
+            if (*right - analytic).abs() <= (*left - analytic).abs() {
+                *right
+            } else {
+                *left
+            }
         }
+        [Some(side), None] | [None, Some(side)] => *side,
+        [None, None] => central(e, SMALL_STEP * scale),
     }
-    central(e, SMALL_STEP * scale)
 }
 
 /// The worst disagreement in one layer.
@@ -107,13 +122,44 @@ pub fn gradient_check(
     targets: TargetsRef<'_, f64>,
     loss: &Loss,
 ) -> GradCheckReport {
-    let mut ws = Workspace::new(net, x.rows.max(1));
-    let value = net.loss_and_gradient(x, targets, loss, &mut ws, Par::Seq);
+    check(net, x, targets, loss, &Dropout::none(), None)
+}
+
+/// As [`gradient_check`], for a training step with `dropout`'s masks of `draw`: with the masks
+/// fixed, E is an ordinary function of the parameters, and its differences check the masked
+/// backward pass.
+pub fn gradient_check_with_dropout(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    targets: TargetsRef<'_, f64>,
+    loss: &Loss,
+    dropout: &Dropout,
+    draw: Draw,
+) -> GradCheckReport {
+    check(net, x, targets, loss, dropout, Some(draw))
+}
+
+fn check(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    targets: TargetsRef<'_, f64>,
+    loss: &Loss,
+    dropout: &Dropout,
+    draw: Option<Draw>,
+) -> GradCheckReport {
+    let mut ws = Workspace::new(net, x.rows.max(1)).with_dropout(net, dropout);
+    let forward = |net: &Network<f64>, ws: &mut Workspace<f64>| match draw {
+        Some(d) => net.forward_train(x.view(), ws, Par::Seq, d),
+        None => net.forward(x.view(), ws, Par::Seq),
+    };
+    forward(net, &mut ws);
+    let value = ws.evaluate_loss(net, loss, targets, true);
+    net.backward(x.view(), &mut ws, Par::Seq);
     let analytic = ws.grads.clone();
     let mut probe = net.clone();
     let loss_at = |params: &[f64], probe: &mut Network<f64>, ws: &mut Workspace<f64>| {
         probe.params.copy_from_slice(params);
-        probe.forward(x.view(), ws, Par::Seq);
+        forward(probe, ws);
         ws.evaluate_loss(probe, loss, targets, false)
     };
     let mut params = net.params.clone();
@@ -130,8 +176,8 @@ pub fn gradient_check(
                 params[p] = w;
                 e
             };
-            let numeric = numerical_derivative(&mut at, scale);
             let a = analytic[p];
+            let numeric = numerical_derivative(&mut at, scale, a);
             let err = (a - numeric).abs() / a.abs().max(numeric.abs()).max(FLOOR);
             let name = if info.shape.len() == 2 {
                 format!(

@@ -22,8 +22,8 @@
 //! # Ok::<(), mlp::Error>(())
 //! ```
 //!
-//! Modules follow the data path: [`data`] → [`batches`] → [`activation`] and [`dense`] (forward and
-//! backward of one layer) → [`network`] → [`loss`] → [`optim`] → [`train`] → [`metrics`], with
+//! Modules follow the data path: [`data`] → [`batches`] → [`activation`], [`dense`] and [`dropout`]
+//! (forward and backward of each piece) → [`network`] → [`loss`] → [`optim`] → [`train`] → [`metrics`], with
 //! [`gradcheck`] to verify the backward pass against finite differences.
 
 pub mod activation;
@@ -33,6 +33,7 @@ mod cuda;
 pub mod data;
 pub mod dense;
 pub mod device;
+pub mod dropout;
 pub mod error;
 pub mod explain;
 pub mod gradcheck;
@@ -49,8 +50,9 @@ pub use activation::{Activation, CustomActivation};
 pub use data::{Dataset, Targets, Task};
 pub use dense::Dense;
 pub use device::{Device, Matmul};
+pub use dropout::{Draw, Dropout};
 pub use error::{Error, Result};
-pub use gradcheck::{gradient_check, GradCheckReport};
+pub use gradcheck::{gradient_check, gradient_check_with_dropout, GradCheckReport};
 pub use init::{Bias, Init, Rng};
 pub use loss::{CustomLoss, Loss, TargetsRef};
 pub use network::{Layer, Network, NetworkSpec, Workspace};

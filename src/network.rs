@@ -11,6 +11,7 @@
 
 use crate::activation::Activation;
 use crate::dense::Dense;
+use crate::dropout::{self, Draw, Dropout};
 use crate::init::{Bias, Init, Rng};
 use crate::loss::{Loss, TargetsRef};
 use crate::tensor::{Float, Matrix, Par, View};
@@ -225,22 +226,14 @@ impl<T: Float> Network<T> {
         }
     }
 
-    /// Forward pass of `x` (`rows ≤ ws.capacity`) into the workspace.
+    /// Forward pass of `x` (`rows ≤ ws.capacity`) into the workspace, for inference: no dropout.
     ///
     /// # Panics
     /// If `x` has the wrong number of columns or more rows than the workspace plans for.
     #[track_caller]
     pub fn forward(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par) {
-        assert_eq!(
-            x.cols, self.inputs,
-            "Network::forward: {} features, the network takes {}",
-            x.cols, self.inputs
-        );
-        assert!(
-            x.rows <= ws.capacity,
-            "Network::forward: batch larger than the workspace"
-        );
-        ws.rows = x.rows;
+        self.check_batch(x, ws);
+        ws.dropping = false;
         for (k, layer) in self.layers.iter().enumerate() {
             let (done, rest) = ws.a.split_at_mut(k);
             let input = if k == 0 {
@@ -252,17 +245,68 @@ impl<T: Float> Network<T> {
         }
     }
 
+    /// Forward pass for a training step: as [`Network::forward`], and where the workspace was
+    /// planned [`with_dropout`](Workspace::with_dropout), each hidden layer's output h is dropped
+    /// to h̃ = h ⊙ m with the masks of `draw`, and the next layer reads h̃ (see [`crate::dropout`]).
+    /// A loop of its own, so that the plain one stays as lean as it was (the batch-1 steps of the
+    /// seed's online rule count every instruction).
+    #[track_caller]
+    pub fn forward_train(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par, draw: Draw) {
+        if ws.rates.is_empty() {
+            return self.forward(x, ws, par);
+        }
+        self.check_batch(x, ws);
+        ws.dropping = true;
+        for (k, layer) in self.layers.iter().enumerate() {
+            let (done, rest) = ws.a.split_at_mut(k);
+            let input = match k {
+                0 => x,
+                _ if ws.rates[k - 1] > 0.0 => View::new(&ws.dropped[k - 1], x.rows, layer.inputs),
+                _ => View::new(&done[k - 1], x.rows, layer.inputs),
+            };
+            layer.forward(&self.params, input, &mut ws.z[k], &mut rest[0], par);
+            if ws.rates[k] > 0.0 {
+                let n = x.rows * layer.outputs;
+                dropout::forward(
+                    ws.rates[k],
+                    draw,
+                    k,
+                    &ws.a[k][..n],
+                    &mut ws.mask[k][..n],
+                    &mut ws.dropped[k][..n],
+                );
+            }
+        }
+    }
+
+    /// The shapes a forward pass needs; sets the workspace's row count.
+    #[track_caller]
+    fn check_batch(&self, x: View<'_, T>, ws: &mut Workspace<T>) {
+        assert_eq!(
+            x.cols, self.inputs,
+            "Network::forward: {} features, the network takes {}",
+            x.cols, self.inputs
+        );
+        assert!(
+            x.rows <= ws.capacity,
+            "Network::forward: batch larger than the workspace"
+        );
+        ws.rows = x.rows;
+    }
+
     /// Backward pass: expects ∂E/∂h' of the output layer in `ws.delta[last]` (from [`Loss::evaluate`])
     /// and the forward pass of the same `x` in `ws`; writes ∂E/∂(every parameter) into `ws.grads`.
+    /// After a [`forward_train`](Network::forward_train) that dropped, ∂E/∂h̃ goes through the masks.
     pub fn backward(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par) {
         let rows = ws.rows;
         for k in (0..self.layers.len()).rev() {
             let layer = &self.layers[k];
+            let dropped_at = |k: usize| ws.dropping && ws.rates[k] > 0.0;
             let (below, here) = ws.delta.split_at_mut(k);
-            let input = if k == 0 {
-                x
-            } else {
-                View::new(&ws.a[k - 1], rows, layer.inputs)
+            let input = match k {
+                0 => x,
+                _ if dropped_at(k - 1) => View::new(&ws.dropped[k - 1], rows, layer.inputs),
+                _ => View::new(&ws.a[k - 1], rows, layer.inputs),
             };
             let dx = if k == 0 {
                 None
@@ -271,9 +315,12 @@ impl<T: Float> Network<T> {
             };
             layer.backward(&self.params, input, &here[0], &mut ws.grads, dx, par);
             if k > 0 {
-                // δ_{k-1} = (δ_k·W_kᵀ) ⊙ Φ'(h'_{k-1})
+                // δ_{k-1} = (δ_k·W_kᵀ) [⊙ m_{k-1}] ⊙ Φ'(h'_{k-1})
                 let prev = &self.layers[k - 1];
                 let n = rows * prev.outputs;
+                if dropped_at(k - 1) {
+                    dropout::backward(&ws.mask[k - 1][..n], &mut below[k - 1][..n]);
+                }
                 prev.activation.backward(
                     &ws.z[k - 1][..n],
                     &ws.a[k - 1][..n],
@@ -358,6 +405,14 @@ pub struct Workspace<T> {
     pub delta: Vec<Vec<T>>,
     /// ∂E/∂params, same layout as [`Network::params`].
     pub grads: Vec<T>,
+    /// Per layer, the dropout rate planned for (0 for the output layer); empty without dropout.
+    pub rates: Vec<f64>,
+    /// Per layer with dropout, the mask m of the last training pass (0 or 1/(1 − p)); else empty.
+    pub mask: Vec<Vec<T>>,
+    /// Per layer with dropout, h̃ = h ⊙ m, what the next layer read; else empty.
+    pub dropped: Vec<Vec<T>>,
+    /// Whether the last forward pass dropped (a training pass with a rate above 0).
+    pub dropping: bool,
 }
 
 impl<T: Float> Workspace<T> {
@@ -376,7 +431,33 @@ impl<T: Float> Workspace<T> {
             a: per_layer(),
             delta: per_layer(),
             grads: vec![T::ZERO; net.params.len()],
+            rates: Vec::new(),
+            mask: vec![Vec::new(); net.layers.len()],
+            dropped: vec![Vec::new(); net.layers.len()],
+            dropping: false,
         }
+    }
+
+    /// Plans the buffers of `dropout` after the hidden layers of `net` (checked with
+    /// [`Dropout::check`] first).
+    pub fn with_dropout(mut self, net: &Network<T>, dropout: &Dropout) -> Self {
+        if dropout.is_none() {
+            return self;
+        }
+        let hidden = net.layers.len() - 1;
+        self.rates = vec![0.0; net.layers.len()];
+        for (k, l) in net.layers.iter().enumerate() {
+            let p = dropout.rate(k, hidden);
+            self.rates[k] = p;
+            let len = if p > 0.0 {
+                self.capacity * l.outputs
+            } else {
+                0
+            };
+            self.mask[k] = vec![T::ZERO; len];
+            self.dropped[k] = vec![T::ZERO; len];
+        }
+        self
     }
 
     /// The outputs of the last forward pass, `[rows × outputs]`.

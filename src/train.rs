@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::batches::Batches;
 use crate::data::{Dataset, Targets};
 use crate::device::{Device, DeviceEpoch, Matmul, Run};
+use crate::dropout::{Draw, Dropout};
 use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::loss::{Loss, TargetsRef};
@@ -40,6 +41,8 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Clip the gradient's global L2 norm to this. Default none.
     pub clip_grad_norm: Option<f64>,
+    /// Dropout after the hidden layers, while training only. Default none.
+    pub dropout: Dropout,
     /// Default constant.
     pub schedule: Schedule,
     /// Fraction of the data held out for validation by [`fit`] (stratified). Default 0.
@@ -67,6 +70,7 @@ impl Default for TrainConfig {
             loss: None,
             weight_decay: 0.0,
             clip_grad_norm: None,
+            dropout: Dropout::none(),
             schedule: Schedule::Constant,
             validation_split: 0.0,
             early_stopping: None,
@@ -116,6 +120,9 @@ impl TrainConfig {
                 "{} products are a GPU mode; the CPU computes in f32 or f64 (use --device cuda)",
                 self.matmul.name()
             ));
+        }
+        if let Some(p) = self.dropout.rates.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return bad(format!("dropout rate must be in [0, 1), not {p}"));
         }
         if let Optimizer::Momentum(m) | Optimizer::Nesterov(m) = self.optimizer {
             if !(0.0..1.0).contains(&m) {
@@ -240,6 +247,7 @@ impl<T: Float> Trainer<T> {
             .unwrap_or_else(|| Loss::for_output(net.output_activation()));
         loss.check_output(net.output_activation())
             .map_err(Error::config)?;
+        config.dropout.check(net.layers.len() - 1)?;
         if config.device != Device::Cpu {
             if T::NAME != "f32" {
                 return Err(Error::config(format!(
@@ -263,6 +271,12 @@ impl<T: Float> Trainer<T> {
                     message: format!("the loss {loss} runs on the CPU only"),
                 });
             }
+            if !config.dropout.is_none() {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: "dropout runs on the CPU only, for now".into(),
+                });
+            }
         }
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -282,7 +296,7 @@ impl<T: Float> Trainer<T> {
             finished: false,
             position: None,
             last_params: None,
-            ws: Workspace::new(&net, config.batch_size),
+            ws: Workspace::new(&net, config.batch_size).with_dropout(&net, &config.dropout),
             batches: None,
             decayed: net
                 .layers
@@ -452,7 +466,12 @@ impl<T: Float> Trainer<T> {
                 for k in first_batch..n_batches {
                     let (x, t) = batches.gather(k, &train.x, &train.y);
                     let rows = x.rows;
-                    self.net.forward(x, &mut self.ws, self.par);
+                    let draw = Draw {
+                        seed: self.config.seed,
+                        epoch,
+                        batch: k,
+                    };
+                    self.net.forward_train(x, &mut self.ws, self.par, draw);
                     let loss = self.ws.evaluate_loss(&self.net, &self.loss, t, true);
                     if !loss.is_finite() {
                         return Err(Error::Diverged {

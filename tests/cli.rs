@@ -434,6 +434,38 @@ fn gradcheck_passes_and_fails_with_the_right_exit_code() {
         ],
     );
     assert!(!e.status.success(), "a tolerance no check meets must fail");
+    let out = ok(
+        &d,
+        &[
+            "gradcheck",
+            "--data",
+            "iris",
+            "--hidden",
+            "7,3",
+            "--dropout",
+            "0.5,0.2",
+        ],
+    );
+    assert!(
+        out.contains("with dropout 0.5,0.2") && out.contains("pass"),
+        "{out}"
+    );
+    let err = fails(
+        &d,
+        &[
+            "gradcheck",
+            "--data",
+            "iris",
+            "--hidden",
+            "7",
+            "--dropout",
+            "0.5,0.2",
+        ],
+    );
+    assert!(
+        err.contains("--dropout") && err.contains("2 rates for 1 hidden layer;"),
+        "{err}"
+    );
 }
 
 #[test]

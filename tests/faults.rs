@@ -152,13 +152,19 @@ fn sigkill_at_random_moments_never_corrupts_the_checkpoint_and_resume_finishes_e
 #[test]
 fn ctrl_c_stops_after_the_batch_writes_a_checkpoint_and_resume_is_exact() {
     let d = Dir::new("sigint");
-    assert!(spawn(&d, &["--out", "full.safetensors"])
-        .wait()
-        .unwrap()
-        .success());
+    // With dropout: its masks come from (seed, epoch, batch), so a run resumed mid-epoch draws
+    // the same ones as the uninterrupted run.
+    assert!(
+        spawn(&d, &["--dropout", "0.2", "--out", "full.safetensors"])
+            .wait()
+            .unwrap()
+            .success()
+    );
     let child = spawn(
         &d,
         &[
+            "--dropout",
+            "0.2",
             "--checkpoint",
             "ck.safetensors",
             "--out",
@@ -183,6 +189,8 @@ fn ctrl_c_stops_after_the_batch_writes_a_checkpoint_and_resume_is_exact() {
     let resumed = spawn(
         &d,
         &[
+            "--dropout",
+            "0.2",
             "--checkpoint",
             "ck.safetensors",
             "--resume",

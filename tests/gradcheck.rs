@@ -1,9 +1,10 @@
 //! Finite-difference gradient checks (f64, central differences) of every activation × every loss ×
-//! with and without bias × 1, 2 and 3 hidden layers, at odd widths (1, 3, 17). Relative error < 1e-6.
+//! with and without bias × 1, 2 and 3 hidden layers, at odd widths (1, 3, 17); and of dropout after
+//! every hidden activation, one rate or one per layer. Relative error < 1e-6.
 
 use mlp::{
-    gradient_check, Activation, Bias, CustomActivation, CustomLoss, Loss, Matrix, NetworkSpec, Rng,
-    TargetsRef,
+    gradient_check, gradient_check_with_dropout, Activation, Bias, CustomActivation, CustomLoss,
+    Draw, Dropout, Loss, Matrix, NetworkSpec, Rng, TargetsRef,
 };
 
 #[derive(Debug)]
@@ -140,4 +141,69 @@ fn every_activation_loss_bias_and_depth() {
         "{checked} networks checked; worst relative error {:.2e} ({})",
         worst.0, worst.1
     );
+}
+
+#[test]
+fn dropout_after_every_hidden_activation() {
+    // With a batch's masks fixed, E is a function of the weights like any other; the differences
+    // check ∂E/∂h = ∂E/∂h̃ ⊙ m and the next layer's ∂E/∂W = h̃ᵀ·δ. More rows than elsewhere, so
+    // that every mask keeps some neurons and drops others.
+    const ROWS: usize = 16;
+    let mut rng = Rng::new(7);
+    let x = Matrix::<f64>::from_vec(
+        ROWS,
+        FEATURES,
+        (0..ROWS * FEATURES).map(|_| rng.normal()).collect(),
+    );
+    let classes: Vec<usize> = (0..ROWS).map(|i| i % 3).collect();
+    let values: Vec<f64> = (0..ROWS * 3).map(|_| rng.normal()).collect();
+    let draw = Draw {
+        seed: 3,
+        epoch: 2,
+        batch: 5,
+    };
+    let mut checked = 0;
+    for hidden in hidden_activations() {
+        for depth in 1..=3 {
+            let widths = [17, 9, 17];
+            for dropout in [
+                Dropout::every(0.5),
+                Dropout::per_layer(vec![0.3, 0.0, 0.6][..depth].to_vec()),
+            ] {
+                for (loss, output) in [
+                    (Loss::CrossEntropy, Activation::Softmax),
+                    (Loss::MeanSquaredError, Activation::Identity),
+                ] {
+                    let mut spec = NetworkSpec::new(FEATURES).bias(Bias::Constant(0.1));
+                    for &w in &widths[..depth] {
+                        spec = spec.dense(w, hidden.clone());
+                    }
+                    let net = spec.dense(3, output).build::<f64>(checked + 1);
+                    let targets = match loss {
+                        Loss::CrossEntropy => TargetsRef::Classes(&classes),
+                        _ => TargetsRef::Values(&values),
+                    };
+                    let case = format!("hidden {hidden}, depth {depth}, {dropout:?}, loss {loss}");
+                    let plain = gradient_check(&net, &x, targets, &loss);
+                    let report =
+                        gradient_check_with_dropout(&net, &x, targets, &loss, &dropout, draw);
+                    // The masks took effect: the training loss is not the plain one.
+                    assert_ne!(report.loss, plain.loss, "{case}");
+                    for l in &report.layers {
+                        assert!(
+                            l.worst_relative_error < TOLERANCE,
+                            "{case}: layer {} {}: backprop {} vs finite difference {} (relative error {:.2e})",
+                            l.layer,
+                            l.worst_parameter,
+                            l.analytic,
+                            l.numeric,
+                            l.worst_relative_error
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 9 * 3 * 2 * 2);
 }

@@ -5,13 +5,15 @@ use std::process::ExitCode;
 use mlp::data::{Columns, Targets};
 use mlp::explain::{seed_example, trace};
 use mlp::model_file::Model;
-use mlp::{gradient_check, Error, Loss, Matrix, Result, Rng, TargetsRef};
+use mlp::{
+    gradient_check, gradient_check_with_dropout, Draw, Error, Loss, Matrix, Result, Rng, TargetsRef,
+};
 use serde_json::json;
 
 use crate::inspect::check_features;
 use crate::train_cmd::{
-    align_classes, categorical_flag, drop_flag, impute_flag, network_spec, preprocess, resolve,
-    scale_flag, task_flag,
+    align_classes, categorical_flag, drop_flag, dropout_flag, impute_flag, network_spec,
+    preprocess, resolve, scale_flag, task_flag,
 };
 use crate::{source, ExplainArgs, GradcheckArgs};
 
@@ -197,7 +199,26 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
             )
         }
     };
-    let report = gradient_check(&net, &x, y.as_ref(), &loss);
+    // With --dropout: the masks of the first training batch, fixed while the differences are taken.
+    let dropout = dropout_flag(args.dropout.as_deref())?;
+    dropout
+        .check(net.layers.len() - 1)
+        .map_err(|e| Error::config(format!("--dropout: {e}")))?;
+    let (report, what) = if dropout.is_none() {
+        (gradient_check(&net, &x, y.as_ref(), &loss), what)
+    } else {
+        let draw = Draw {
+            seed: args.seed.unwrap_or(0),
+            epoch: 1,
+            batch: 0,
+        };
+        let report = gradient_check_with_dropout(&net, &x, y.as_ref(), &loss, &dropout, draw);
+        let what = format!(
+            "{what} with dropout {} (the masks of the first training batch)",
+            dropout.describe()
+        );
+        (report, what)
+    };
     let worst = report.worst();
     let pass = worst < a.tolerance;
     if args.format.as_deref() == Some("json") {

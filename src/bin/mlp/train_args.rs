@@ -96,6 +96,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_grad_norm: Option<f64>,
+    /// Dropout rate p after every hidden layer, or one per layer: 0.5,0.2 (training only, as torch.nn.Dropout) [default: none]
+    #[arg(long, value_name = "P")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<String>,
     /// Weight initialiser: he_uniform, he_normal, glorot_uniform, glorot_normal, torch [default: he_uniform]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

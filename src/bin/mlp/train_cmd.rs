@@ -13,8 +13,8 @@ use mlp::data::{
 use mlp::model_file::{Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState};
 use mlp::train::Best;
 use mlp::{
-    metrics, Activation, Bias, Control, Dataset, Error, Float, Init, Loss, NetworkSpec, Optimizer,
-    Progress, Result, Schedule, TrainConfig, Trainer,
+    metrics, Activation, Bias, Control, Dataset, Dropout, Error, Float, Init, Loss, NetworkSpec,
+    Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
 };
 use serde_json::json;
 
@@ -229,6 +229,7 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         loss,
         weight_decay: args.weight_decay.unwrap_or(0.0),
         clip_grad_norm: args.clip_grad_norm,
+        dropout: dropout_flag(args.dropout.as_deref())?,
         schedule,
         validation_split: val_split,
         early_stopping: args.early_stopping,
@@ -249,8 +250,27 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
     config.device.check()?;
     config
         .validate()
+        .and_then(|()| config.dropout.check(hidden(args)?.len()))
         .map_err(|e| Error::config(flag_names(&e.to_string())))?;
     Ok(config)
+}
+
+/// `--dropout 0.5` or `0.5,0.2`: the rates (checked against the network when training starts).
+pub fn dropout_flag(flag: Option<&str>) -> Result<Dropout> {
+    let Some(list) = flag else {
+        return Ok(Dropout::none());
+    };
+    let rates = list
+        .split(',')
+        .map(|p| {
+            p.trim().parse::<f64>().map_err(|_| {
+                Error::config(format!(
+                    "--dropout: '{p}' is not a number; give a rate in [0, 1), or one per hidden layer: 0.5,0.2"
+                ))
+            })
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    Ok(Dropout::per_layer(rates))
 }
 
 /// Whether the features are standardised.
@@ -340,6 +360,7 @@ fn flag_names(msg: &str) -> String {
         ("gradient clipping", "--clip-grad-norm"),
         ("validation split", "--val-split"),
         ("momentum", "--momentum"),
+        ("dropout", "--dropout"),
     ] {
         if msg.starts_with(word) {
             return format!("{flag}: {msg}");
@@ -577,12 +598,21 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         T::NAME
     ));
     out.line(format!(
-        "training {} epochs, batch {}, {} lr {}, loss {}",
+        "training {} epochs, batch {}, {} lr {}, loss {}{}",
         config.epochs,
         config.batch_size,
         config.optimizer.name(),
         config.learning_rate,
-        trainer.loss
+        trainer.loss,
+        if config.dropout.is_none() {
+            String::new()
+        } else {
+            // As in PyTorch's train mode: the train columns are measured through the masks.
+            format!(
+                ", dropout {} (in the train columns, not val or test)",
+                config.dropout.describe()
+            )
+        }
     ));
     let metric = if task == Task::Classification {
         "acc"
@@ -790,6 +820,7 @@ fn effective_config(
         "weight_decay": c.weight_decay,
         "schedule": args.schedule.clone().unwrap_or_else(|| "constant".into()),
         "clip_grad_norm": c.clip_grad_norm,
+        "dropout": (!c.dropout.is_none()).then(|| c.dropout.describe()),
         "init": args.init.clone().unwrap_or_else(|| "he_uniform".into()),
         "epochs": c.epochs,
         "batch_size": c.batch_size,

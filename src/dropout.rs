@@ -1,0 +1,146 @@
+//! Dropout: while training, each hidden neuron's output is kept with probability 1 − p and scaled
+//! by 1/(1 − p), or set to 0; at inference it is the identity, so a trained model predicts with
+//! every neuron. This is "inverted" dropout, as `torch.nn.Dropout(p)` placed after each hidden
+//! activation, and Keras' `Dropout`.
+//!
+//! ```text
+//! forward    h̃ = h ⊙ m,       m_ij = 1/(1 − p) with probability 1 − p, else 0     [B×out]
+//! backward   ∂E/∂h = ∂E/∂h̃ ⊙ m                                                   [B×out]
+//! ```
+//!
+//! The next layer reads h̃ (its x), so its ∂E/∂W = h̃ᵀ·δ; the chain rule then passes ∂E/∂h through
+//! Φ'(h') as without dropout. A dropped neuron takes part in no path of the seed's Equation A for
+//! that batch: its weights out get no gradient from it, and nothing flows back through it.
+//!
+//! The mask is a function of (seed, epoch, batch, layer) only: the element i of a batch's mask for
+//! a layer comes from the i-th number of a SplitMix64 stream keyed by those four, so a resumed run
+//! draws the same masks as an uninterrupted one, and any number of threads the same bits.
+
+use crate::error::{Error, Result};
+use crate::init::Rng;
+use crate::tensor::Float;
+
+/// Dropout after the hidden layers: none, one rate p for every hidden layer, or one per hidden layer.
+///
+/// ```
+/// use mlp::Dropout;
+/// let d = Dropout::per_layer(vec![0.5, 0.2]);
+/// assert_eq!(d.rate(1, 2), 0.2);
+/// assert_eq!(Dropout::every(0.3).rate(1, 2), 0.3);
+/// assert_eq!(Dropout::none().rate(0, 2), 0.0);
+/// ```
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Dropout {
+    /// Empty: none; one rate: every hidden layer; else one per hidden layer.
+    pub rates: Vec<f64>,
+}
+
+impl Dropout {
+    /// No dropout.
+    pub fn none() -> Self {
+        Dropout { rates: Vec::new() }
+    }
+
+    /// The rate `p` after every hidden layer.
+    pub fn every(p: f64) -> Self {
+        Dropout { rates: vec![p] }
+    }
+
+    /// One rate per hidden layer, in order (0: none after that layer).
+    pub fn per_layer(rates: Vec<f64>) -> Self {
+        Dropout { rates }
+    }
+
+    /// Whether no layer drops anything.
+    pub fn is_none(&self) -> bool {
+        self.rates.iter().all(|&p| p == 0.0)
+    }
+
+    /// The rate after layer `layer` of a network with `hidden` hidden layers (the output layer, and
+    /// any layer past them, has none).
+    pub fn rate(&self, layer: usize, hidden: usize) -> f64 {
+        match self.rates.len() {
+            _ if layer >= hidden => 0.0,
+            0 => 0.0,
+            1 => self.rates[0],
+            _ => self.rates.get(layer).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// Checks the rates against a network with `hidden` hidden layers (their range is checked by
+    /// [`TrainConfig::validate`](crate::TrainConfig::validate)).
+    pub fn check(&self, hidden: usize) -> Result<()> {
+        if self.rates.len() > 1 && self.rates.len() != hidden {
+            return Err(Error::config(format!(
+                "dropout gives {} rates for {hidden} hidden layer{}; give one, or one per layer",
+                self.rates.len(),
+                if hidden == 1 { "" } else { "s" }
+            )));
+        }
+        if hidden == 0 && !self.is_none() {
+            return Err(Error::config(
+                "dropout applies to hidden layers, and this network has none",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Short form for messages and model files: `0.5`, `0.5,0.2`, or `none`.
+    pub fn describe(&self) -> String {
+        if self.is_none() {
+            return "none".into();
+        }
+        let rates: Vec<String> = self.rates.iter().map(|p| p.to_string()).collect();
+        rates.join(",")
+    }
+}
+
+/// Which masks a training step draws: the run's seed, and the batch's place in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Draw {
+    pub seed: u64,
+    /// 1-based, as the trainer counts epochs.
+    pub epoch: usize,
+    /// 0-based within the epoch.
+    pub batch: usize,
+}
+
+impl Draw {
+    /// The key of layer `layer`'s stream: the four numbers mixed one after the other.
+    fn key(self, layer: usize) -> u64 {
+        // A constant apart from the shuffle's stream, which starts from the bare seed.
+        let mut k = self.seed ^ 0x000D_8090_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for part in [self.epoch, self.batch, layer] {
+            k = Rng::new(k ^ part as u64).next_u64();
+        }
+        k
+    }
+}
+
+/// Draws layer `layer`'s mask for `draw` into `mask` (0 or 1/(1 − p), in f64 rounded once to T)
+/// and writes h̃ = h ⊙ m into `dropped`. Forward. (Not inlined: a step without dropout stays as
+/// small as it was, which the batch-1 steps of the seed's online rule notice.)
+#[inline(never)]
+pub fn forward<T: Float>(
+    p: f64,
+    draw: Draw,
+    layer: usize,
+    a: &[T],
+    mask: &mut [T],
+    dropped: &mut [T],
+) {
+    let keep = T::of(1.0 / (1.0 - p));
+    let mut rng = Rng::new(draw.key(layer));
+    for ((m, d), &h) in mask.iter_mut().zip(dropped.iter_mut()).zip(a) {
+        *m = if rng.uniform() < p { T::ZERO } else { keep };
+        *d = h * *m;
+    }
+}
+
+/// ∂E/∂h = ∂E/∂h̃ ⊙ m, in place. Backward.
+#[inline(never)]
+pub fn backward<T: Float>(mask: &[T], grad: &mut [T]) {
+    for (g, &m) in grad.iter_mut().zip(mask) {
+        *g *= m;
+    }
+}
