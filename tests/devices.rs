@@ -602,6 +602,23 @@ fn device_errors_are_clear() {
             .err()
             .unwrap();
             assert!(e.to_string().contains("cuda:99"), "{e}");
+            let with_dropout = TrainConfig {
+                dropout: mlp::Dropout::every(0.5),
+                ..config.clone()
+            };
+            let e = Trainer::new(
+                NetworkSpec::new(2)
+                    .dense(4, Activation::Relu)
+                    .dense(2, Activation::Softmax)
+                    .build::<f32>(1),
+                &with_dropout,
+            )
+            .err()
+            .unwrap();
+            assert!(
+                e.to_string().contains("dropout runs on the CPU only"),
+                "{e}"
+            );
         }
     }
     let tf32_on_cpu = TrainConfig {
