@@ -378,12 +378,20 @@ impl<T: Float> Network<T> {
 
     /// The most likely class of each row (the argmax of the outputs; a single sigmoid output: > 0.5).
     pub fn predict_classes(&self, x: &Matrix<T>) -> Vec<usize> {
-        let p = self.predict(x);
-        if p.cols == 1 {
-            p.data.iter().map(|&v| usize::from(v.f64() > 0.5)).collect()
-        } else {
-            p.argmax_rows()
-        }
+        classes(&self.predict(x))
+    }
+}
+
+/// The class of each row of a network's outputs: the argmax; a single sigmoid output: > 0.5.
+pub fn classes<T: Float>(outputs: &Matrix<T>) -> Vec<usize> {
+    if outputs.cols == 1 {
+        outputs
+            .data
+            .iter()
+            .map(|&v| usize::from(v.f64() > 0.5))
+            .collect()
+    } else {
+        outputs.argmax_rows()
     }
 }
 

@@ -841,6 +841,57 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
     );
 }
 
+/// `eval --importance`: the class of `colors.csv` depends on age and colour, not income; the
+/// colour's three indicators are shuffled as one column.
+#[test]
+fn eval_importance_ranks_the_columns_the_target_depends_on() {
+    let d = Dir::new("importance");
+    let csv = colors_csv(&d);
+    let csv = csv.to_str().unwrap();
+    ok(
+        &d,
+        &[
+            "train", "--data", csv, "--hidden", "16", "--lr", "0.01", "--epochs", "60",
+        ],
+    );
+    let eval = |format: &str| {
+        ok(
+            &d,
+            &[
+                "eval",
+                "--model",
+                "model.safetensors",
+                "--data",
+                csv,
+                "--importance",
+                "--repeats",
+                "3",
+                "--format",
+                format,
+            ],
+        )
+    };
+    let report = json(&eval("json"));
+    let imp = &report["importance"];
+    assert_eq!(imp["metric"], "accuracy", "{imp}");
+    assert_eq!(imp["score"], report["accuracy"], "{imp}");
+    let columns: Vec<&str> = imp["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns.len(), 3, "age, color, income: {imp}");
+    assert_eq!(columns[2], "income", "{imp}");
+    let fall = |k: usize| imp["columns"][k]["mean"].as_f64().unwrap();
+    assert!(fall(1) > 0.1 && fall(2).abs() < 0.05, "{imp}");
+    let text = eval("text");
+    assert!(
+        text.contains("permutation importance: the fall in accuracy") && text.contains("income"),
+        "{text}"
+    );
+}
+
 /// A text column is one-hot encoded in training and encoded the same way by `eval`, `predict` and
 /// `explain`; `info` shows the encoding; a category the model never saw, or a missing column, is a
 /// clear error.

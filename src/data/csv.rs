@@ -85,22 +85,35 @@ impl Columns<'static> {
 /// The columns behind a model's features: a column of numbers is its feature's name, a one-hot
 /// encoded column (whose indicators are `first_feature ..`) is named once.
 pub fn feature_columns(feature_names: &[String], categorical: &[Categorical]) -> Vec<String> {
-    let mut names = Vec::new();
+    feature_groups(feature_names, categorical)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Each column behind a model's features with the features it became: one for a column of
+/// numbers, its indicators for a one-hot encoded one.
+pub fn feature_groups(
+    feature_names: &[String],
+    categorical: &[Categorical],
+) -> Vec<(String, std::ops::Range<usize>)> {
+    let mut groups = Vec::new();
     let mut j = 0;
     let mut encoded = categorical.iter().peekable();
     while j < feature_names.len() {
         match encoded.next_if(|c| c.first_feature == j) {
             Some(c) => {
-                names.push(c.column.clone());
-                j += c.categories.len().max(1);
+                let n = c.categories.len().max(1);
+                groups.push((c.column.clone(), j..(j + n).min(feature_names.len())));
+                j += n;
             }
             None => {
-                names.push(feature_names[j].clone());
+                groups.push((feature_names[j].clone(), j..j + 1));
                 j += 1;
             }
         }
     }
-    names
+    groups
 }
 
 /// What to do with a missing value in a feature column.

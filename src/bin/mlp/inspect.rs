@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use mlp::data::{csv_columns, csv_headers, first_names, Columns, Targets, Task};
+use mlp::data::{csv_columns, csv_headers, feature_groups, first_names, Columns, Targets, Task};
 use mlp::metrics::{self, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Model};
 use mlp::{Dataset, Error, Float, Loss, Result};
@@ -169,10 +169,66 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             }
         }
     }
+    if a.importance {
+        report["importance"] = importance(a, &model, &d);
+    }
     if a.format == "json" {
         println!("{report}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `eval --importance`: each input column's permutation importance on the prepared rows `d`,
+/// printed (text) and returned for the JSON report.
+fn importance<T: Float>(a: &EvalArgs, model: &Model<T>, d: &Dataset<T>) -> serde_json::Value {
+    let m = &model.meta;
+    // The network predicts a regression target standardised; R² is the same in either scale
+    // once the truth is standardised too.
+    let standardised;
+    let scored = match (&m.preprocessing.target, &d.y) {
+        (Some(s), Targets::Values(_)) => {
+            let mut c = d.clone();
+            if let Targets::Values(v) = &mut c.y {
+                s.apply(v);
+            }
+            standardised = c;
+            &standardised
+        }
+        _ => d,
+    };
+    let columns = feature_groups(&m.feature_names, &m.preprocessing.categorical);
+    let (score, found) =
+        metrics::permutation_importance(&model.network, scored, &columns, a.repeats, a.seed);
+    let metric = match d.y {
+        Targets::Classes(_) => "accuracy",
+        Targets::Values(_) => "r2",
+    };
+    if a.format == "text" {
+        let shown = if metric == "r2" { "R²" } else { metric };
+        println!(
+            "\npermutation importance: the fall in {shown} ({score:.4} as the rows are) when one column's values are shuffled across rows; mean ± std of {} shuffles, seed {}",
+            a.repeats.max(1),
+            a.seed
+        );
+        let w = found
+            .iter()
+            .map(|i| i.column.len())
+            .max()
+            .unwrap_or(6)
+            .clamp(6, 40);
+        println!("{:<w$} {:>9} {:>9}", "column", "fall", "± std");
+        const SHOWN: usize = 30;
+        for i in found.iter().take(SHOWN) {
+            println!("{:<w$} {:>9.4} {:>9.4}", i.column, i.mean, i.std);
+        }
+        if found.len() > SHOWN {
+            println!(
+                "… and {} more columns (all of them: --format json)",
+                found.len() - SHOWN
+            );
+        }
+    }
+    json!({"metric": metric, "score": score, "repeats": a.repeats.max(1), "seed": a.seed, "columns": found})
 }
 
 pub fn predict(a: PredictArgs) -> Result<ExitCode> {

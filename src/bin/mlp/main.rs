@@ -114,6 +114,15 @@ pub struct EvalArgs {
     /// For .npy data: the targets array
     #[arg(long)]
     pub labels: Option<String>,
+    /// Also measure each input column's permutation importance: how much accuracy (or R²) falls when its values are shuffled across rows
+    #[arg(long)]
+    pub importance: bool,
+    /// Shuffles per column for --importance
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub repeats: usize,
+    /// Seeds the shuffles of --importance
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// text or json
     #[arg(long, default_value = "text")]
     pub format: String,
