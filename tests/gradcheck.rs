@@ -4,7 +4,7 @@
 
 use mlp::{
     gradient_check, gradient_check_with_dropout, Activation, Bias, CustomActivation, CustomLoss,
-    Draw, Dropout, Loss, Matrix, NetworkSpec, Rng, TargetsRef,
+    Draw, Dropout, GradCheckReport, Loss, Matrix, NetworkSpec, Rng, TargetsRef,
 };
 
 #[derive(Debug)]
@@ -73,6 +73,21 @@ fn widths(depth: usize) -> Vec<usize> {
     }
 }
 
+/// Every layer's worst parameter within [`TOLERANCE`], or the case, the parameter and both values.
+fn assert_within_tolerance(report: &GradCheckReport, case: &str) {
+    for l in &report.layers {
+        assert!(
+            l.worst_relative_error < TOLERANCE,
+            "{case}: layer {} {}: backprop {} vs finite difference {} (relative error {:.2e})",
+            l.layer,
+            l.worst_parameter,
+            l.analytic,
+            l.numeric,
+            l.worst_relative_error
+        );
+    }
+}
+
 #[test]
 fn every_activation_loss_bias_and_depth() {
     let mut rng = Rng::new(2024);
@@ -115,17 +130,7 @@ fn every_activation_loss_bias_and_depth() {
                         let report = gradient_check(&net, &x, targets, &loss);
                         let case = format!("hidden {hidden}, output {output}, loss {loss}, {bias:?}, depth {depth}");
                         assert_eq!(report.layers.len(), depth + 1, "{case}");
-                        for l in &report.layers {
-                            assert!(
-                                l.worst_relative_error < TOLERANCE,
-                                "{case}: layer {} {}: backprop {} vs finite difference {} (relative error {:.2e})",
-                                l.layer,
-                                l.worst_parameter,
-                                l.analytic,
-                                l.numeric,
-                                l.worst_relative_error
-                            );
-                        }
+                        assert_within_tolerance(&report, &case);
                         if report.worst() > worst.0 {
                             worst = (report.worst(), case);
                         }
@@ -189,17 +194,7 @@ fn dropout_after_every_hidden_activation() {
                         gradient_check_with_dropout(&net, &x, targets, &loss, &dropout, draw);
                     // The masks took effect: the training loss is not the plain one.
                     assert_ne!(report.loss, plain.loss, "{case}");
-                    for l in &report.layers {
-                        assert!(
-                            l.worst_relative_error < TOLERANCE,
-                            "{case}: layer {} {}: backprop {} vs finite difference {} (relative error {:.2e})",
-                            l.layer,
-                            l.worst_parameter,
-                            l.analytic,
-                            l.numeric,
-                            l.worst_relative_error
-                        );
-                    }
+                    assert_within_tolerance(&report, &case);
                     checked += 1;
                 }
             }
