@@ -174,6 +174,17 @@ impl<T: Float> Matrix<T> {
         View::new(&self.data, self.rows, self.cols)
     }
 
+    /// Column `j` as a new `rows × 1` matrix.
+    pub fn column(&self, j: usize) -> Matrix<T> {
+        Matrix::from_vec(
+            self.rows,
+            1,
+            (0..self.rows)
+                .map(|r| self.data[r * self.cols + j])
+                .collect(),
+        )
+    }
+
     /// Rows `start..end` as a new matrix.
     pub fn slice_rows(&self, start: usize, end: usize) -> Matrix<T> {
         Matrix::from_vec(

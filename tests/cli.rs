@@ -125,6 +125,21 @@ fn colors_with_gaps_csv(dir: &Dir) -> PathBuf {
     dir.write("gaps.csv", &s)
 }
 
+/// Two targets of the same rows, in their own units: a price in the thousands, a monthly rent in
+/// the hundreds, and an id column to leave out.
+fn homes_csv(dir: &Dir) -> PathBuf {
+    let mut s = String::from("id,rooms,area,price,rent\n");
+    let mut rng = mlp::Rng::new(3);
+    for i in 0..400 {
+        let rooms = 1.0 + (rng.uniform() * 5.0).floor();
+        let area = 30.0 + 150.0 * rng.uniform();
+        let price = 20_000.0 * rooms + 1_500.0 * area;
+        let rent = 300.0 + 4.0 * area - 20.0 * rooms;
+        s += &format!("h{i},{rooms},{area:.1},{price:.0},{rent:.0}\n");
+    }
+    dir.write("homes.csv", &s)
+}
+
 /// A smooth regression with a target in the thousands (dollars).
 fn prices_csv(dir: &Dir) -> PathBuf {
     let mut s = String::from("rooms,area,price\n");
@@ -1318,6 +1333,92 @@ fn missing_values_are_refused_or_filled_with_training_statistics() {
     );
 }
 
+/// `--target price,rent`: one output per column, each standardised on its own; `eval` gives each
+/// target's figures, `predict` a column per target, `info` names them.
+#[test]
+fn several_target_columns_train_one_output_each() {
+    let d = Dir::new("homes");
+    let csv = homes_csv(&d);
+    let csv = csv.to_str().unwrap();
+    let out = ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            csv,
+            "--target",
+            "price,rent",
+            "--drop",
+            "id",
+            "--hidden",
+            "32",
+            "--epochs",
+            "60",
+            "--lr",
+            "0.01",
+        ],
+    );
+    assert!(
+        out.contains("regression: 2 target columns (price, rent), one output each")
+            && out.contains("averaged over the 2 targets"),
+        "{out}"
+    );
+    let eval = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "model.safetensors",
+            "--data",
+            csv,
+            "--format",
+            "json",
+        ],
+    ));
+    let per_target = eval["per_target"].as_array().unwrap();
+    assert_eq!(per_target.len(), 2, "{eval}");
+    for (t, name) in per_target.iter().zip(["price", "rent"]) {
+        assert_eq!(t["target"], name, "{eval}");
+        assert!(t["r2"].as_f64().unwrap() > 0.95, "{eval}");
+    }
+    // MAE in each target's own units: the price's is the larger by far.
+    assert!(
+        per_target[0]["mae"].as_f64() > per_target[1]["mae"].as_f64(),
+        "{eval}"
+    );
+    let predicted = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            csv,
+            "--keep",
+            "id",
+        ],
+    );
+    assert!(
+        predicted.starts_with("id,prediction_price,prediction_rent\nh0,"),
+        "{predicted}"
+    );
+    let info = ok(&d, &["info", "--model", "model.safetensors"]);
+    assert!(
+        info.contains("targets        price, rent (one output each)"),
+        "{info}"
+    );
+    let e = fails(
+        &d,
+        &[
+            "train", "--data", csv, "--target", "price,id", "--epochs", "1",
+        ],
+    );
+    assert!(
+        e.contains("target column 'id': 'h0' is not a number"),
+        "{e}"
+    );
+}
+
 /// PyTorch loads the model file with `load_state_dict(strict=True)` and predicts what `mlp predict`
 /// does (`scripts/load_in_pytorch.py`). Runs when `MLP_TORCH_PYTHON` names a Python with torch
 /// (e.g. the peers' venv from `../shared/bench/peers/setup.sh`); a clean clone has no torch, so
@@ -1333,11 +1434,14 @@ fn pytorch_reproduces_mlp_predict() {
     let animals = animals_csv(&d);
     let colors = colors_csv(&d); // with a one-hot encoded text column
     let gaps = colors_with_gaps_csv(&d); // and with missing values, filled
+    let homes = homes_csv(&d); // two regression targets
+    let two_targets = ["--target", "price,rent", "--drop", "id"];
     for (csv, precision, acts, more) in [
         (&animals, "f32", "gelu,leaky_relu", &[][..]),
         (&animals, "f64", "tanh,elu", &[]),
         (&colors, "f32", "relu,sigmoid", &[]),
         (&gaps, "f32", "relu,sigmoid", &["--impute", "mean"]),
+        (&homes, "f32", "tanh,relu", &two_targets),
     ] {
         let csv = csv.to_str().unwrap();
         let train = [
@@ -1355,19 +1459,14 @@ fn pytorch_reproduces_mlp_predict() {
             "--quiet",
         ];
         ok(&d, &[&train[..], more].concat());
-        ok(
-            &d,
-            &[
-                "predict",
-                "--model",
-                "model.safetensors",
-                "--data",
-                csv,
-                "--proba",
-                "--out",
-                "p.csv",
-            ],
-        );
+        // Values have no probabilities to compare.
+        let proba: &[&str] = if csv.ends_with("homes.csv") {
+            &[]
+        } else {
+            &["--proba"]
+        };
+        let predict = ["predict", "--model", "model.safetensors", "--data", csv];
+        ok(&d, &[&predict[..], proba, &["--out", "p.csv"]].concat());
         let out = Command::new(&python)
             .arg(&script)
             .args(["model.safetensors", "--data", csv, "--predictions", "p.csv"])

@@ -1,6 +1,7 @@
 #![no_main]
 //! CSV: any bytes give a data set or an error, never a panic: with text columns found as read,
-//! and with a model's one-hot encoding applied; missing values refused, and read.
+//! and with a model's one-hot encoding applied; missing values refused, and read; one target
+//! column, none, or two (a multi-output regression).
 use libfuzzer_sys::fuzz_target;
 use mlp::data::{read_csv_from, Categorical, Columns, Missing, TargetColumn};
 
@@ -10,7 +11,13 @@ fuzz_target!(|data: &[u8]| {
         first_feature: 0,
         categories: vec!["x".into(), "y".into()],
     }];
-    for target in [TargetColumn::Last, TargetColumn::Index(0), TargetColumn::Absent] {
+    let targets = [
+        TargetColumn::Last,
+        TargetColumn::Index(0),
+        TargetColumn::Absent,
+        TargetColumn::parse("2,b"),
+    ];
+    for target in targets {
         let names = ["a".to_string(), "b".to_string()];
         let model = Columns::Model {
             names: &names,

@@ -1,5 +1,5 @@
 //! CSV: a header row, numeric features, one target column (class labels as text or integers, or
-//! real values). Parsed with the `csv` crate, streaming, straight into the feature matrix.
+//! real values), or several of real values (a multi-output regression). Parsed with the `csv` crate, streaming, straight into the feature matrix.
 //!
 //! A feature column of text (categories, such as `red`/`green`/`blue`) is one-hot encoded, as
 //! scikit-learn's `OneHotEncoder` does: one 0/1 feature per category, in sorted order, in the
@@ -30,16 +30,36 @@ pub enum TargetColumn {
     Name(String),
     /// The column at this 0-based position.
     Index(usize),
+    /// Several columns (each a `Name` or an `Index`): a multi-output regression, one network
+    /// output per column, as scikit-learn's `MLPRegressor` fits a two-dimensional y.
+    Several(Vec<TargetColumn>),
     /// No target: every column is a feature (rows to predict).
     Absent,
 }
 
 impl TargetColumn {
-    /// A header name, or a 0-based index when it is a number that names no column.
+    /// A header name, or a 0-based index when it is a number; a comma-separated list of them
+    /// (`price,rent`) is [`TargetColumn::Several`].
     pub fn parse(s: &str) -> Self {
-        match s.parse::<usize>() {
+        let one = |s: &str| match s.parse::<usize>() {
             Ok(i) => TargetColumn::Index(i),
             Err(_) => TargetColumn::Name(s.to_string()),
+        };
+        if s.contains(',') {
+            TargetColumn::Several(s.split(',').map(|p| one(p.trim())).collect())
+        } else {
+            one(s)
+        }
+    }
+
+    /// Where the target columns are among `headers`; names not there are left out.
+    pub fn positions(&self, headers: &[String]) -> Vec<usize> {
+        match self {
+            TargetColumn::Last => headers.len().checked_sub(1).into_iter().collect(),
+            TargetColumn::Name(n) => headers.iter().position(|h| h == n).into_iter().collect(),
+            TargetColumn::Index(i) => (*i < headers.len()).then_some(*i).into_iter().collect(),
+            TargetColumn::Several(list) => list.iter().flat_map(|t| t.positions(headers)).collect(),
+            TargetColumn::Absent => Vec::new(),
         }
     }
 }
@@ -272,27 +292,59 @@ fn read_csv_reader<T: Float>(
             ),
         ));
     }
-    let t = match target {
-        TargetColumn::Absent => usize::MAX,
-        TargetColumn::Last => headers.len() - 1,
+    let find = |target: &TargetColumn| match target {
         TargetColumn::Name(n) => headers.iter().position(|h| h == n).ok_or_else(|| {
             Error::config(format!(
                 "{}: no column named '{n}'; the columns are: {}",
                 path.display(),
                 headers.join(", ")
             ))
-        })?,
-        TargetColumn::Index(i) if *i < headers.len() => *i,
-        TargetColumn::Index(i) => {
-            return Err(Error::config(format!(
-                "{}: target column {i} does not exist; the file has {} columns (0 to {})",
-                path.display(),
-                headers.len(),
-                headers.len() - 1
-            )))
-        }
+        }),
+        TargetColumn::Index(i) if *i < headers.len() => Ok(*i),
+        TargetColumn::Index(i) => Err(Error::config(format!(
+            "{}: target column {i} does not exist; the file has {} columns (0 to {})",
+            path.display(),
+            headers.len(),
+            headers.len() - 1
+        ))),
+        _ => Ok(headers.len() - 1),
+    };
+    let targets: Vec<usize> = match target {
+        TargetColumn::Absent => Vec::new(),
+        TargetColumn::Several(list) => list.iter().map(find).collect::<Result<_>>()?,
+        one => vec![find(one)?],
     };
     let cols = headers.len();
+    // Per column, which target it is, if one.
+    let mut target_of: Vec<Option<usize>> = vec![None; cols];
+    for (k, &j) in targets.iter().enumerate() {
+        if target_of[j].replace(k).is_some() {
+            return Err(Error::config(format!(
+                "{}: column '{}' is named twice among the target columns",
+                path.display(),
+                headers[j]
+            )));
+        }
+    }
+    if targets.len() >= cols {
+        return Err(Error::data(
+            path,
+            "every column is a target; expected feature columns too",
+        ));
+    }
+    let several = targets.len() > 1;
+    if several && task == Some(Task::Classification) {
+        return Err(Error::config(format!(
+            "{}: several target columns make a multi-output regression; a classification takes one target column",
+            path.display()
+        )));
+    }
+    // Several targets are values (text in one is an error where it is found).
+    let target_task = if several {
+        Some(Task::Regression)
+    } else {
+        task
+    };
     // Each column's kind: decided here where named or a model's, else by the first value present.
     let mut kinds = vec![Kind::Unseen; cols];
     // Per feature column (in the file's order), where its feature goes in the model's order;
@@ -305,7 +357,7 @@ fn read_csv_reader<T: Float>(
                 headers
                     .iter()
                     .position(|h| h == name)
-                    .filter(|&j| j != t)
+                    .filter(|&j| target_of[j].is_none())
                     .ok_or_else(|| {
                         Error::config(format!(
                             "{}: no feature column '{name}' to {what}; the columns are: {}",
@@ -328,7 +380,12 @@ fn read_csv_reader<T: Float>(
         Columns::Model { names, categorical } => {
             let at: Vec<Option<usize>> = names
                 .iter()
-                .map(|n| headers.iter().position(|h| h == n).filter(|&j| j != t))
+                .map(|n| {
+                    headers
+                        .iter()
+                        .position(|h| h == n)
+                        .filter(|&j| target_of[j].is_none())
+                })
                 .collect();
             let unique =
                 names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
@@ -371,7 +428,10 @@ fn read_csv_reader<T: Float>(
     // Per column, while its kind is unseen: the first missing value's line and text.
     let mut first_missing: Vec<Option<(u64, Vec<u8>)>> = vec![None; cols];
     let mut x: Vec<T> = Vec::new();
-    let mut raw = RawTargets::Numbers(Vec::new());
+    let mut raw: Vec<RawTargets> = targets
+        .iter()
+        .map(|_| RawTargets::Numbers(Vec::new()))
+        .collect();
     let mut record = csv::ByteRecord::new();
     let mut rows = 0usize;
     while rdr.read_byte_record(&mut record).map_err(csv_err)? {
@@ -392,7 +452,7 @@ fn read_csv_reader<T: Float>(
         }
         for (j, field) in record.iter().enumerate() {
             let field = field.trim_ascii();
-            if j == t {
+            if let Some(k) = target_of[j] {
                 let field = std::str::from_utf8(field).map_err(|_| {
                     field_error(
                         path,
@@ -405,7 +465,14 @@ fn read_csv_reader<T: Float>(
                         ),
                     )
                 })?;
-                push_target(&mut raw, field, task, path, line, j)?;
+                push_target(
+                    &mut raw[k],
+                    field,
+                    target_task,
+                    path,
+                    (line, j),
+                    &headers[j],
+                )?;
                 continue;
             }
             let kind = &mut kinds[j];
@@ -483,13 +550,13 @@ fn read_csv_reader<T: Float>(
         }
     }
     let features: Vec<(&str, Kind)> = (0..cols)
-        .filter(|&j| j != t && kinds[j] != Kind::Skip)
+        .filter(|&j| target_of[j].is_none() && kinds[j] != Kind::Skip)
         .map(|j| (headers[j].as_str(), kinds[j]))
         .collect();
     let x = Matrix::from_vec(rows, features.len(), x);
     let place = place.unwrap_or_else(|| (0..features.len()).collect());
     let (x, feature_names, categorical) = one_hot(x, &features, &place, &mut text, path)?;
-    if t == usize::MAX {
+    if targets.is_empty() {
         let y = Targets::Values(Matrix::zeros(rows, 0));
         return Ok(Csv {
             data: Dataset {
@@ -503,6 +570,38 @@ fn read_csv_reader<T: Float>(
             categorical,
         });
     }
+    if several {
+        let names: Vec<&str> = targets.iter().map(|&j| headers[j].as_str()).collect();
+        let mut y = Matrix::zeros(rows, targets.len());
+        for (k, values) in raw.into_iter().enumerate() {
+            let RawTargets::Numbers(values) = values else {
+                unreachable!("text in a target column is refused while reading")
+            };
+            for (r, v) in values.into_iter().enumerate() {
+                y[(r, k)] = T::of(v);
+            }
+        }
+        return Ok(Csv {
+            data: Dataset {
+                x,
+                y: Targets::Values(y),
+                feature_names,
+                class_names: Vec::new(),
+            },
+            task_reason: match task {
+                Some(_) => "given".into(),
+                None => format!(
+                    "regression: {} target columns ({}), one output each",
+                    names.len(),
+                    names.join(", ")
+                ),
+            },
+            target_name: Some(names.join(",")),
+            categorical,
+        });
+    }
+    let t = targets[0];
+    let raw = raw.pop().expect("one target");
     let (task, reason) = match (task, &raw) {
         (Some(task), _) => (task, "given".to_string()),
         (None, RawTargets::Text { names, .. }) => (
@@ -848,8 +947,8 @@ fn push_target(
     field: &str,
     task: Option<Task>,
     path: &Path,
-    line: u64,
-    j: usize,
+    (line, j): (u64, usize),
+    header: &str,
 ) -> Result<()> {
     let parsed = parse_number(field.as_bytes());
     match raw {
@@ -860,7 +959,7 @@ fn push_target(
                     path: path.into(),
                     line,
                     column: j as u64 + 1,
-                    message: format!("target: {message}"),
+                    message: format!("target column '{header}': {message}"),
                 })
             }
             Err(_) => {
@@ -872,7 +971,7 @@ fn push_target(
                     .map(|&x| intern(&mut names, &mut index, &super::format_number(x)))
                     .collect();
                 *raw = RawTargets::Text { ids, names, index };
-                push_target(raw, field, task, path, line, j)?;
+                push_target(raw, field, task, path, (line, j), header)?;
             }
         },
         RawTargets::Text { ids, names, index } => {
@@ -881,7 +980,9 @@ fn push_target(
                     path: path.into(),
                     line,
                     column: j as u64 + 1,
-                    message: "target: empty value; expected a class label".into(),
+                    message: format!(
+                        "target column '{header}': empty value; expected a class label"
+                    ),
                 });
             }
             let label = match parsed {
@@ -1199,6 +1300,61 @@ mod tests {
         assert_eq!(d.class_names, vec!["cat", "dog"]);
         assert_eq!(d.classes().unwrap(), &[1, 0, 1]);
         assert!(why.contains("text labels"), "{why}");
+    }
+
+    fn read_targets(text: &str, target: &str, task: Option<Task>) -> Result<Csv<f64>> {
+        read_csv_reader(
+            text.as_bytes(),
+            Path::new("t.csv"),
+            &TargetColumn::parse(target),
+            task,
+            Columns::ALL,
+            Missing::Refuse,
+        )
+    }
+
+    #[test]
+    fn several_target_columns_make_a_multi_output_regression() {
+        assert_eq!(
+            TargetColumn::parse("rent, 3"),
+            TargetColumn::Several(vec![
+                TargetColumn::Name("rent".into()),
+                TargetColumn::Index(3)
+            ])
+        );
+        // The targets in the middle, in the order given, not the file's; features keep theirs.
+        let text = "a,price,color,rent,b\n1,10,red,-1,5\n2,20,blue,-2,6\n";
+        let c = read_targets(text, "rent,price", None).unwrap();
+        let Targets::Values(y) = &c.data.y else {
+            panic!("values")
+        };
+        assert_eq!((y.rows, y.cols), (2, 2));
+        assert_eq!(y.data, [-1.0, 10.0, -2.0, 20.0]);
+        assert_eq!(
+            c.data.feature_names,
+            ["a", "color=blue", "color=red", "b"],
+            "{:?}",
+            c.data.feature_names
+        );
+        assert_eq!(c.data.x.row(1), [2.0, 1.0, 0.0, 6.0]);
+        assert_eq!(c.target_name.as_deref(), Some("rent,price"));
+        assert_eq!(
+            c.task_reason,
+            "regression: 2 target columns (rent, price), one output each"
+        );
+        // By position, as one column would be.
+        let by_index = read_targets(text, "3,1", None).unwrap();
+        assert_eq!(by_index.data.y, c.data.y);
+        let e = |target: &str, task| read_targets(text, target, task).unwrap_err().to_string();
+        assert_eq!(
+            e("price,color", None),
+            "t.csv:2:3: target column 'color': 'red' is not a number"
+        );
+        assert!(e("price,rent", Some(Task::Classification))
+            .contains("a classification takes one target column"),);
+        assert!(e("price,1", None).contains("column 'price' is named twice"));
+        assert!(e("price,size", None).contains("no column named 'size'"));
+        assert!(e("a,price,color,rent,b", None).contains("every column is a target"));
     }
 
     #[test]

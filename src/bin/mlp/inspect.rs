@@ -12,14 +12,25 @@ use serde_json::json;
 use crate::train_cmd::{align_classes, column_list};
 use crate::{source, EvalArgs, InfoArgs, PredictArgs};
 
-/// The target column to read: `--target`, else the model's own target column when the CSV has it.
+/// The target column to read: `--target`, else the model's own target column (or columns, `a,b`)
+/// when the CSV has it.
 fn target_for(data: &str, given: Option<String>, model_target: Option<&str>) -> Option<String> {
     given.or_else(|| {
         let p = Path::new(data);
         let name = model_target?;
-        (source::is_csv(p) && csv_headers(p).ok()?.iter().any(|h| h == name))
+        let headers = csv_headers(p).ok().filter(|_| source::is_csv(p))?;
+        name.split(',')
+            .all(|n| headers.iter().any(|h| h == n))
             .then(|| name.to_string())
     })
+}
+
+/// The names of a regression's `cols` targets: the model's target columns (`a,b`), else 1, 2, ….
+fn target_names(stored: Option<&str>, cols: usize) -> Vec<String> {
+    match stored.map(|s| s.split(',').collect::<Vec<_>>()) {
+        Some(names) if names.len() == cols => names.iter().map(|n| n.to_string()).collect(),
+        _ => (1..=cols).map(|j| j.to_string()).collect(),
+    }
 }
 
 pub(crate) fn check_features<T: Float>(d: &Dataset<T>, model: &Model<T>, data: &str) -> Result<()> {
@@ -160,12 +171,41 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             if a.format == "text" {
                 println!("{} rows of {}", d.len(), a.data);
                 println!(
-                    "MSE {:.6}   RMSE {:.6}   MAE {:.6}   R² {:.4}   (in the target's units)",
+                    "MSE {:.6}   RMSE {:.6}   MAE {:.6}   R² {:.4}   (in the target's units{})",
                     report["mse"].as_f64().unwrap_or(0.0),
                     report["rmse"].as_f64().unwrap_or(0.0),
                     report["mae"].as_f64().unwrap_or(0.0),
-                    report["r2"].as_f64().unwrap_or(0.0)
+                    report["r2"].as_f64().unwrap_or(0.0),
+                    if p.cols > 1 {
+                        "; averaged over the targets"
+                    } else {
+                        ""
+                    }
                 );
+            }
+            if p.cols > 1 {
+                // Each target alone, as scikit-learn's `multioutput="raw_values"`.
+                let names = target_names(m.target_name.as_deref(), p.cols);
+                let per_target: Vec<serde_json::Value> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(j, name)| {
+                        let (pj, tj) = (p.column(j), truth.column(j));
+                        json!({"target": name, "mse": metrics::mse(&pj, &tj), "mae": metrics::mae(&pj, &tj), "r2": metrics::r2(&pj, &tj)})
+                    })
+                    .collect();
+                if a.format == "text" {
+                    for t in &per_target {
+                        println!(
+                            "  {:<16} MSE {:.6}   MAE {:.6}   R² {:.4}",
+                            t["target"].as_str().unwrap_or(""),
+                            t["mse"].as_f64().unwrap_or(0.0),
+                            t["mae"].as_f64().unwrap_or(0.0),
+                            t["r2"].as_f64().unwrap_or(0.0)
+                        );
+                    }
+                }
+                report["per_target"] = json!(per_target);
             }
         }
     }
@@ -307,10 +347,11 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
                 s.invert(&mut p);
             }
             let mut header = keep.clone();
+            let targets = target_names(m.target_name.as_deref(), p.cols);
             if p.cols == 1 {
                 header.push("prediction".into());
             } else {
-                header.extend((1..=p.cols).map(|j| format!("prediction_{j}")));
+                header.extend(targets.iter().map(|t| format!("prediction_{t}")));
             }
             w.write_record(&header).map_err(io)?;
             for (r, kept) in kept.iter().enumerate() {
@@ -385,8 +426,16 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
     if !m.class_names.is_empty() {
         println!("classes        {}", m.class_names.join(", "));
     }
-    if let Some(t) = &m.target_name {
-        println!("target         {t}");
+    match m
+        .target_name
+        .as_deref()
+        .map(|t| t.split(',').collect::<Vec<_>>())
+    {
+        Some(names) if names.len() > 1 => {
+            println!("targets        {} (one output each)", names.join(", "))
+        }
+        Some(names) => println!("target         {}", names[0]),
+        None => {}
     }
     println!(
         "features       {} ({})",

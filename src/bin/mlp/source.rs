@@ -181,14 +181,18 @@ pub fn load_features<T: Float>(
     // By position (the header names none of the model's columns): every column but the target,
     // found as `--target` or the model's target name says, else the last of one column too many.
     let drop = match target.map(TargetColumn::parse) {
-        Some(TargetColumn::Index(i)) => Some(i),
-        Some(TargetColumn::Name(n)) => headers.iter().position(|h| *h == n),
-        _ => model_target
-            .and_then(|n| headers.iter().position(|h| h == n))
-            .or((headers.len() == names.len() + 1).then(|| headers.len() - 1)),
+        Some(given) => given.positions(&headers),
+        None => {
+            let own =
+                model_target.map_or_else(Vec::new, |n| TargetColumn::parse(n).positions(&headers));
+            match own.is_empty() && headers.len() == names.len() + 1 {
+                true => vec![headers.len() - 1],
+                false => own,
+            }
+        }
     };
     let own: Vec<String> = (0..headers.len())
-        .filter(|&j| Some(j) != drop)
+        .filter(|j| !drop.contains(j))
         .map(|j| headers[j].clone())
         .collect();
     let by_position = Columns::Model {

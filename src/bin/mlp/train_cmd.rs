@@ -781,11 +781,15 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 test.len()
             )),
             Task::Regression => out.line(format!(
-                "test     MSE {:.6}, MAE {:.6}, R² {:.4} on {} rows (in the target's units)",
+                "test     MSE {:.6}, MAE {:.6}, R² {:.4} on {} rows (in the target's units{})",
                 summary["test_mse"].as_f64().unwrap_or(f64::NAN),
                 summary["test_mae"].as_f64().unwrap_or(f64::NAN),
                 summary["test_r2"].as_f64().unwrap_or(f64::NAN),
-                test.len()
+                test.len(),
+                match trainer.net.outputs() {
+                    1 => String::new(),
+                    n => format!("; averaged over the {n} targets"),
+                }
             )),
         }
         out.line(format!(
