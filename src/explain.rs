@@ -72,9 +72,14 @@ pub fn trace(
     let e = net.loss_and_gradient(&xm, target, loss, &mut ws, Par::Seq);
     let m = net.outputs();
     let d: Vec<f64> = match target {
-        TargetsRef::Classes(c) if m == 1 => vec![c[0] as f64],
-        TargetsRef::Classes(c) => (0..m).map(|j| f64::from(u8::from(c[0] == j))).collect(),
         TargetsRef::Values(v) => v[..m].to_vec(),
+        classes => {
+            let c = classes.classes().expect("class targets")[0];
+            match m {
+                1 => vec![c as f64],
+                _ => (0..m).map(|j| f64::from(u8::from(c == j))).collect(),
+            }
+        }
     };
     let mut updated = net.clone();
     for (w, g) in updated.params.iter_mut().zip(&ws.grads) {

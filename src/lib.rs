@@ -54,7 +54,7 @@ pub use dropout::{Draw, Dropout};
 pub use error::{Error, Result};
 pub use gradcheck::{gradient_check, gradient_check_with_dropout, GradCheckReport};
 pub use init::{Bias, Init, Rng};
-pub use loss::{CustomLoss, Loss, TargetsRef};
+pub use loss::{ClassWeight, CustomLoss, Loss, TargetsRef};
 pub use network::{Layer, Network, NetworkSpec, Workspace};
 pub use optim::{AdamParams, Optimizer, OptimizerState, RmsPropParams, Schedule};
 pub use tensor::{Float, Matrix, Par, View};

@@ -75,8 +75,84 @@ pub enum TargetsRef<'a, T> {
     /// One class index per row. With m > 1 outputs it stands for the one-hot row; with one output
     /// it is the value itself (0 or 1, for binary classification).
     Classes(&'a [usize]),
+    /// Classes as above, each row's loss (and so its gradient) multiplied by its class's weight,
+    /// `weights[class]` (see [`ClassWeight`]). The mean is still over the rows, as Keras'
+    /// `class_weight` does: E = (1/B)·Σᵣ w_{class r}·Eᵣ.
+    Weighted {
+        classes: &'a [usize],
+        weights: &'a [T],
+    },
     /// `[B × m]` values, row-major.
     Values(&'a [T]),
+}
+
+/// How much each class's rows count in the training loss (class targets only).
+///
+/// ```
+/// use mlp::ClassWeight;
+/// // 3 rows of class 0, 1 of class 1: n/(k·n_c) = 4/6 and 4/2.
+/// let w = ClassWeight::Balanced.weights(&[0, 0, 0, 1], &["no".into(), "yes".into()]).unwrap();
+/// assert_eq!(w, [4.0 / 6.0, 2.0]);
+/// let named = ClassWeight::Named(vec![("yes".into(), 5.0)]);
+/// assert_eq!(named.weights(&[0, 1], &["no".into(), "yes".into()]).unwrap(), [1.0, 5.0]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum ClassWeight {
+    /// Every row alike.
+    #[default]
+    Equal,
+    /// w_c = n / (k·n_c) for n rows, k classes and n_c rows of class c: every class counts in
+    /// total as much as any other (scikit-learn's `class_weight="balanced"`).
+    Balanced,
+    /// Weights by class name; a class not named has weight 1 (as scikit-learn's dict).
+    Named(Vec<(String, f64)>),
+}
+
+impl ClassWeight {
+    /// One weight per class (`names`, in class order) for training rows of classes `classes`;
+    /// empty for [`ClassWeight::Equal`].
+    pub fn weights(&self, classes: &[usize], names: &[String]) -> Result<Vec<f64>, String> {
+        let k = names.len().max(classes.iter().max().map_or(0, |c| c + 1));
+        match self {
+            ClassWeight::Equal => Ok(Vec::new()),
+            ClassWeight::Balanced => {
+                let mut count = vec![0usize; k];
+                for &c in classes {
+                    count[c] += 1;
+                }
+                let n = classes.len() as f64;
+                // A class with no training row gets weight 1: it adds nothing to any batch.
+                Ok(count
+                    .iter()
+                    .map(|&nc| {
+                        if nc == 0 {
+                            1.0
+                        } else {
+                            n / (k as f64 * nc as f64)
+                        }
+                    })
+                    .collect())
+            }
+            ClassWeight::Named(given) => {
+                let mut w = vec![1.0; k];
+                for (name, weight) in given {
+                    let c = names.iter().position(|n| n == name).ok_or_else(|| {
+                        format!(
+                            "class weight for '{name}': no such class; the classes are: {}",
+                            names.join(", ")
+                        )
+                    })?;
+                    if !(*weight > 0.0 && weight.is_finite()) {
+                        return Err(format!(
+                            "class weight for '{name}' must be a positive number, not {weight}"
+                        ));
+                    }
+                    w[c] = *weight;
+                }
+                Ok(w)
+            }
+        }
+    }
 }
 
 impl<'a, T: Float> TargetsRef<'a, T> {
@@ -84,7 +160,29 @@ impl<'a, T: Float> TargetsRef<'a, T> {
     pub fn rows(&self, start: usize, end: usize, m: usize) -> TargetsRef<'a, T> {
         match *self {
             TargetsRef::Classes(c) => TargetsRef::Classes(&c[start..end]),
+            TargetsRef::Weighted { classes, weights } => TargetsRef::Weighted {
+                classes: &classes[start..end],
+                weights,
+            },
             TargetsRef::Values(v) => TargetsRef::Values(&v[start * m..end * m]),
+        }
+    }
+
+    /// The class of each row, for class targets (weighted or not).
+    pub fn classes(&self) -> Option<&'a [usize]> {
+        match *self {
+            TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } => Some(c),
+            TargetsRef::Values(_) => None,
+        }
+    }
+
+    /// Class targets weighted by `weights` (one per class); unchanged when `weights` is empty.
+    pub fn weighted(self, weights: &'a [T]) -> Self {
+        match self {
+            TargetsRef::Classes(classes) if !weights.is_empty() => {
+                TargetsRef::Weighted { classes, weights }
+            }
+            other => other,
         }
     }
 
@@ -92,8 +190,10 @@ impl<'a, T: Float> TargetsRef<'a, T> {
     #[inline]
     fn d(&self, r: usize, j: usize, m: usize) -> T {
         match self {
-            TargetsRef::Classes(c) if m == 1 => T::of(c[r] as f64),
-            TargetsRef::Classes(c) => {
+            TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } if m == 1 => {
+                T::of(c[r] as f64)
+            }
+            TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } => {
                 if c[r] == j {
                     T::ONE
                 } else {
@@ -194,11 +294,31 @@ impl Loss {
         y: &[T],
         targets: TargetsRef<'_, T>,
         m: usize,
-        mut delta: Option<&mut [T]>,
+        delta: Option<&mut [T]>,
     ) -> f64 {
         if let Err(e) = self.check_output(output) {
             panic!("Loss::evaluate: {e}");
         }
+        // One copy of the loop per kind of weight: unweighted, the weight is the constant 1 and
+        // its products fold away, so the plain loss costs what it did before class weights.
+        match targets {
+            TargetsRef::Weighted { classes, weights } => {
+                self.evaluate_rows(output, (z, y), targets, m, delta, |r| weights[classes[r]])
+            }
+            _ => self.evaluate_rows(output, (z, y), targets, m, delta, |_| T::ONE),
+        }
+    }
+
+    /// [`Loss::evaluate`] with row r's loss weighted by `weight(r)`.
+    fn evaluate_rows<T: Float>(
+        &self,
+        output: &Activation,
+        (z, y): (&[T], &[T]),
+        targets: TargetsRef<'_, T>,
+        m: usize,
+        mut delta: Option<&mut [T]>,
+        weight: impl Fn(usize) -> T,
+    ) -> f64 {
         let b = z.len() / m;
         let rows = T::of(1.0 / b as f64);
         let all = T::of(1.0 / (b * m) as f64);
@@ -209,18 +329,20 @@ impl Loss {
                     let zr = &z[r * m..(r + 1) * m];
                     let max = zr.iter().fold(zr[0], |a, &v| a.max(v));
                     let lse = max + zr.iter().fold(T::ZERO, |s, &v| s + (v - max).exp()).ln();
+                    let w = weight(r);
                     let mut dsum = T::ZERO;
                     for (j, &zj) in zr.iter().enumerate() {
                         let d = targets.d(r, j, m);
                         if d != T::ZERO {
-                            total -= (d * (zj - lse)).f64();
+                            total -= (w * d * (zj - lse)).f64();
                         }
                         dsum += d;
                     }
                     if let Some(delta) = delta.as_deref_mut() {
-                        // ∂E/∂zⱼ = (pⱼ·Σd − dⱼ)/B, with p = softmax(z) = y.
+                        // ∂E/∂zⱼ = w·(pⱼ·Σd − dⱼ)/B, with p = softmax(z) = y.
+                        let scale = w * rows;
                         for j in 0..m {
-                            delta[r * m + j] = (y[r * m + j] * dsum - targets.d(r, j, m)) * rows;
+                            delta[r * m + j] = (y[r * m + j] * dsum - targets.d(r, j, m)) * scale;
                         }
                     }
                 }
@@ -228,13 +350,14 @@ impl Loss {
             }
             Loss::BinaryCrossEntropy => {
                 for r in 0..b {
+                    let w = weight(r);
                     for j in 0..m {
                         let i = r * m + j;
                         let d = targets.d(r, j, m);
                         // −d ln σ(z) − (1−d) ln(1−σ(z)) = softplus(z) − d·z
-                        total += (softplus(z[i]) - d * z[i]).f64();
+                        total += (w * (softplus(z[i]) - d * z[i])).f64();
                         if let Some(delta) = delta.as_deref_mut() {
-                            delta[i] = (sigmoid(z[i]) - d) * all;
+                            delta[i] = (sigmoid(z[i]) - d) * all * w;
                         }
                     }
                 }
@@ -247,12 +370,13 @@ impl Loss {
                     _ => (all, (b * m) as f64),
                 };
                 for r in 0..b {
+                    let w = weight(r);
                     for j in 0..m {
                         let i = r * m + j;
                         let (e, g) = self.pointwise(y[i], targets.d(r, j, m));
-                        total += e.f64();
+                        total += (w * e).f64();
                         if let Some(delta) = delta.as_deref_mut() {
-                            delta[i] = g * scale;
+                            delta[i] = g * scale * w;
                         }
                     }
                 }

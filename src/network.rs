@@ -298,15 +298,17 @@ impl<T: Float> Network<T> {
     /// and the forward pass of the same `x` in `ws`; writes ∂E/∂(every parameter) into `ws.grads`.
     /// After a [`forward_train`](Network::forward_train) that dropped, ∂E/∂h̃ goes through the masks.
     pub fn backward(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par) {
-        let rows = ws.rows;
+        let (rows, dropping) = (ws.rows, ws.dropping);
         for k in (0..self.layers.len()).rev() {
             let layer = &self.layers[k];
-            let dropped_at = |k: usize| ws.dropping && ws.rates[k] > 0.0;
+            // Whether the layer below was dropped: this layer read h̃, and δ goes through its mask.
+            let below_dropped = k > 0 && dropping && ws.rates[k - 1] > 0.0;
             let (below, here) = ws.delta.split_at_mut(k);
-            let input = match k {
-                0 => x,
-                _ if dropped_at(k - 1) => View::new(&ws.dropped[k - 1], rows, layer.inputs),
-                _ => View::new(&ws.a[k - 1], rows, layer.inputs),
+            let input = if k == 0 {
+                x
+            } else {
+                let read = if below_dropped { &ws.dropped } else { &ws.a };
+                View::new(&read[k - 1], rows, layer.inputs)
             };
             let dx = if k == 0 {
                 None
@@ -318,7 +320,7 @@ impl<T: Float> Network<T> {
                 // δ_{k-1} = (δ_k·W_kᵀ) [⊙ m_{k-1}] ⊙ Φ'(h'_{k-1})
                 let prev = &self.layers[k - 1];
                 let n = rows * prev.outputs;
-                if dropped_at(k - 1) {
+                if below_dropped {
                     dropout::backward(&ws.mask[k - 1][..n], &mut below[k - 1][..n]);
                 }
                 prev.activation.backward(

@@ -14,7 +14,7 @@ use crate::device::{Device, DeviceEpoch, Matmul, Run};
 use crate::dropout::{Draw, Dropout};
 use crate::error::{Error, Result};
 use crate::init::Rng;
-use crate::loss::{Loss, TargetsRef};
+use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState};
 use crate::tensor::{Float, Par, View};
@@ -43,6 +43,9 @@ pub struct TrainConfig {
     pub clip_grad_norm: Option<f64>,
     /// Dropout after the hidden layers, while training only. Default none.
     pub dropout: Dropout,
+    /// How much each class's rows count in the training loss (not in validation or test
+    /// figures). Default equal.
+    pub class_weight: ClassWeight,
     /// Default constant.
     pub schedule: Schedule,
     /// Fraction of the data held out for validation by [`fit`] (stratified). Default 0.
@@ -71,6 +74,7 @@ impl Default for TrainConfig {
             weight_decay: 0.0,
             clip_grad_norm: None,
             dropout: Dropout::none(),
+            class_weight: ClassWeight::Equal,
             schedule: Schedule::Constant,
             validation_split: 0.0,
             early_stopping: None,
@@ -229,6 +233,8 @@ pub struct Trainer<T> {
     batches: Option<Batches<T>>,
     /// The weight ranges weight decay applies to.
     decayed: Vec<std::ops::Range<usize>>,
+    /// One loss weight per class (from `config.class_weight` and the training set); empty: none.
+    class_weights: Vec<T>,
     pool: rayon::ThreadPool,
     par: Par,
     /// On a GPU: the run there, made on the first epoch. It holds the weights during the run; the
@@ -277,6 +283,12 @@ impl<T: Float> Trainer<T> {
                     message: "dropout runs on the CPU only, for now".into(),
                 });
             }
+            if config.class_weight != ClassWeight::Equal {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: "class weights run on the CPU only, for now".into(),
+                });
+            }
         }
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -298,6 +310,7 @@ impl<T: Float> Trainer<T> {
             last_params: None,
             ws: Workspace::new(&net, config.batch_size).with_dropout(&net, &config.dropout),
             batches: None,
+            class_weights: Vec::new(),
             decayed: net
                 .layers
                 .iter()
@@ -348,6 +361,7 @@ impl<T: Float> Trainer<T> {
             Some(b) if b.order.len() == train.len() => b,
             _ => {
                 self.check_data(train)?;
+                self.class_weights = self.class_weights_for(train)?;
                 // A new training set: a GPU run uploads it anew.
                 self.gpu = None;
                 if let Some(v) = val {
@@ -388,6 +402,31 @@ impl<T: Float> Trainer<T> {
     /// Consumes the trainer, returning the trained network.
     pub fn into_network(self) -> Network<T> {
         self.net
+    }
+
+    /// The weight of each class's rows in the training loss of `train`.
+    fn class_weights_for(&self, train: &Dataset<T>) -> Result<Vec<T>> {
+        let classes = match (&train.y, &self.config.class_weight) {
+            (_, ClassWeight::Equal) => return Ok(Vec::new()),
+            (Targets::Classes(c), _) => c,
+            (Targets::Values(_), _) => {
+                return Err(Error::config(
+                    "class weights apply to classification; these targets are values",
+                ))
+            }
+        };
+        let names: Vec<String> = match train.class_names.len() {
+            0 => (0..classes.iter().max().map_or(0, |c| c + 1))
+                .map(|c| c.to_string())
+                .collect(),
+            _ => train.class_names.clone(),
+        };
+        let w = self
+            .config
+            .class_weight
+            .weights(classes, &names)
+            .map_err(Error::config)?;
+        Ok(w.into_iter().map(T::of).collect())
     }
 
     fn check_data(&self, d: &Dataset<T>) -> Result<()> {
@@ -472,7 +511,8 @@ impl<T: Float> Trainer<T> {
                         batch: k,
                     };
                     self.net.forward_train(x, &mut self.ws, self.par, draw);
-                    let loss = self.ws.evaluate_loss(&self.net, &self.loss, t, true);
+                    let weighted = t.weighted(&self.class_weights);
+                    let loss = self.ws.evaluate_loss(&self.net, &self.loss, weighted, true);
                     if !loss.is_finite() {
                         return Err(Error::Diverged {
                             epoch,
@@ -706,7 +746,7 @@ impl Tally {
         let rows = y.len() / m;
         self.rows += rows;
         match t {
-            TargetsRef::Classes(c) => {
+            TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } => {
                 for (r, &class) in c.iter().enumerate().take(rows) {
                     let row = &y[r * m..(r + 1) * m];
                     let pred = if m == 1 {

@@ -619,6 +619,22 @@ fn device_errors_are_clear() {
                 e.to_string().contains("dropout runs on the CPU only"),
                 "{e}"
             );
+            let weighted = TrainConfig {
+                class_weight: mlp::ClassWeight::Balanced,
+                ..config.clone()
+            };
+            let e = Trainer::new(
+                NetworkSpec::new(2)
+                    .dense(2, Activation::Softmax)
+                    .build::<f32>(1),
+                &weighted,
+            )
+            .err()
+            .unwrap();
+            assert!(
+                e.to_string().contains("class weights run on the CPU only"),
+                "{e}"
+            );
         }
     }
     let tf32_on_cpu = TrainConfig {

@@ -1,6 +1,7 @@
 //! Finite-difference gradient checks (f64, central differences) of every activation × every loss ×
 //! with and without bias × 1, 2 and 3 hidden layers, at odd widths (1, 3, 17); and of dropout after
-//! every hidden activation, one rate or one per layer. Relative error < 1e-6.
+//! every hidden activation, one rate or one per layer; and of class-weighted losses. Relative error
+//! < 1e-6.
 
 use mlp::{
     gradient_check, gradient_check_with_dropout, Activation, Bias, CustomActivation, CustomLoss,
@@ -201,4 +202,59 @@ fn dropout_after_every_hidden_activation() {
         }
     }
     assert_eq!(checked, 9 * 3 * 2 * 2);
+}
+
+#[test]
+fn class_weights_scale_each_rows_loss_and_gradient() {
+    // E = (1/B)·Σᵣ w_{class r}·Eᵣ: checked against the rows' own losses, one row at a time, and
+    // its gradient against finite differences; for softmax + cross-entropy (three classes) and
+    // a single sigmoid output + binary cross-entropy (two).
+    const ROWS: usize = 6;
+    let mut rng = Rng::new(9);
+    let x = Matrix::<f64>::from_vec(
+        ROWS,
+        FEATURES,
+        (0..ROWS * FEATURES).map(|_| rng.normal()).collect(),
+    );
+    for (outputs, output, loss, classes, weights) in [
+        (
+            3,
+            Activation::Softmax,
+            Loss::CrossEntropy,
+            vec![0, 2, 1, 2, 0, 2],
+            vec![0.5, 3.0, 1.25],
+        ),
+        (
+            1,
+            Activation::Sigmoid,
+            Loss::BinaryCrossEntropy,
+            vec![0, 1, 1, 0, 0, 0],
+            vec![0.75, 2.5],
+        ),
+    ] {
+        let net = NetworkSpec::new(FEATURES)
+            .dense(7, Activation::Tanh)
+            .dense(outputs, output)
+            .build::<f64>(3);
+        let weighted = TargetsRef::Weighted {
+            classes: &classes,
+            weights: &weights,
+        };
+        let report = gradient_check(&net, &x, weighted, &loss);
+        let case = format!("{loss}, weights {weights:?}");
+        assert_within_tolerance(&report, &case);
+        let by_row: f64 = (0..ROWS)
+            .map(|r| {
+                let row = Matrix::from_vec(1, FEATURES, x.row(r).to_vec());
+                let one = TargetsRef::Classes(&classes[r..r + 1]);
+                weights[classes[r]] * net.mean_loss(&row, one, &loss)
+            })
+            .sum::<f64>()
+            / ROWS as f64;
+        assert!(
+            (report.loss - by_row).abs() < 1e-12 * by_row,
+            "{case}: weighted loss {} vs the rows' {by_row}",
+            report.loss
+        );
+    }
 }

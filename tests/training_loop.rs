@@ -1,5 +1,6 @@
 //! The training loop's promises: early stopping restores the best weights whether or not it
-//! triggered, the last partial batch is kept, and a training step allocates nothing.
+//! triggered, the last partial batch is kept, a training step allocates nothing (with dropout and
+//! class weights too), and class weights of 1 change no bit.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -123,6 +124,9 @@ fn a_training_step_allocates_nothing_beyond_the_gemm_crates_scratch() {
         batch_size: b,
         weight_decay: 1e-4,
         clip_grad_norm: Some(5.0),
+        // Their masks and weights are planned with the rest.
+        dropout: mlp::Dropout::every(0.2),
+        class_weight: mlp::ClassWeight::Balanced,
         threads: 1,
         ..Default::default()
     };
@@ -195,4 +199,44 @@ fn a_training_step_allocates_nothing_beyond_the_gemm_crates_scratch() {
             );
         }
     }
+}
+
+#[test]
+fn class_weights_of_one_change_no_bit_and_regression_refuses_them() {
+    let (train, _) = digits_split();
+    let run = |class_weight: mlp::ClassWeight| {
+        let config = TrainConfig {
+            epochs: 2,
+            class_weight,
+            ..Default::default()
+        };
+        let mut net = NetworkSpec::new(64)
+            .dense(32, Activation::Relu)
+            .dense(10, Activation::Softmax)
+            .build::<f32>(1);
+        mlp::fit(&mut net, &train, &config).unwrap();
+        net.params
+    };
+    let ones = mlp::ClassWeight::Named(vec![("3".into(), 1.0), ("7".into(), 1.0)]);
+    assert_eq!(run(mlp::ClassWeight::Equal), run(ones));
+    let heavy = mlp::ClassWeight::Named(vec![("3".into(), 4.0)]);
+    assert_ne!(run(mlp::ClassWeight::Equal), run(heavy));
+
+    let values = mlp::Dataset {
+        x: train.x.clone(),
+        y: mlp::Targets::Values(mlp::Matrix::zeros(train.len(), 1)),
+        feature_names: train.feature_names.clone(),
+        class_names: Vec::new(),
+    };
+    let config = TrainConfig {
+        class_weight: mlp::ClassWeight::Balanced,
+        ..Default::default()
+    };
+    let mut net = NetworkSpec::new(64)
+        .dense(1, Activation::Identity)
+        .build::<f32>(1);
+    let e = mlp::fit(&mut net, &values, &config)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("class weights apply to classification"), "{e}");
 }

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
-    by_precision, categorical_flag, drop_flag, held_out_figures, impute_flag, network_spec,
-    preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag, Out,
+    by_precision, categorical_flag, class_weight_line, drop_flag, held_out_figures, impute_flag,
+    network_spec, preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag, Out,
 };
 use crate::{source, CvArgs};
 
@@ -79,6 +79,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         out.line("folds    of the training files only (the t10k files are left out)");
     }
     let spec = network_spec(args, data.x.cols, task, data.outputs())?;
+    class_weight_line(&config, data)?;
     out.line(format!(
         "folds    {folds}{}, seed {seed}; preprocessing fitted on the training folds",
         if data.classes().is_some() {

@@ -100,6 +100,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "P")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropout: Option<String>,
+    /// How much each class's rows count in the training loss: balanced (n/(k·n_c), as scikit-learn), or by class name: yes=5,no=1 (others 1) [default: equal]
+    #[arg(long, value_name = "WEIGHTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_weight: Option<String>,
     /// Weight initialiser: he_uniform, he_normal, glorot_uniform, glorot_normal, torch [default: he_uniform]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -13,8 +13,8 @@ use mlp::data::{
 use mlp::model_file::{Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState};
 use mlp::train::Best;
 use mlp::{
-    metrics, Activation, Bias, Control, Dataset, Dropout, Error, Float, Init, Loss, NetworkSpec,
-    Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
+    metrics, Activation, Bias, ClassWeight, Control, Dataset, Dropout, Error, Float, Init, Loss,
+    NetworkSpec, Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
 };
 use serde_json::json;
 
@@ -230,6 +230,7 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         weight_decay: args.weight_decay.unwrap_or(0.0),
         clip_grad_norm: args.clip_grad_norm,
         dropout: dropout_flag(args.dropout.as_deref())?,
+        class_weight: class_weight_flag(args.class_weight.as_deref())?,
         schedule,
         validation_split: val_split,
         early_stopping: args.early_stopping,
@@ -271,6 +272,52 @@ pub fn dropout_flag(flag: Option<&str>) -> Result<Dropout> {
         })
         .collect::<Result<Vec<f64>>>()?;
     Ok(Dropout::per_layer(rates))
+}
+
+/// `--class-weight balanced` or `yes=5,no=1` (the names checked against the classes when training starts).
+fn class_weight_flag(flag: Option<&str>) -> Result<ClassWeight> {
+    let Some(text) = flag else {
+        return Ok(ClassWeight::Equal);
+    };
+    if text.trim() == "balanced" {
+        return Ok(ClassWeight::Balanced);
+    }
+    let named = text
+        .split(',')
+        .map(|item| {
+            let bad = || {
+                Error::config(format!(
+                    "--class-weight: '{item}' is not CLASS=WEIGHT; give balanced, or weights by class name: yes=5,no=1"
+                ))
+            };
+            let (name, weight) = item.rsplit_once('=').ok_or_else(bad)?;
+            let weight: f64 = weight.trim().parse().map_err(|_| bad())?;
+            Ok((name.trim().to_string(), weight))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ClassWeight::Named(named))
+}
+
+/// `--class-weight` against the training rows: the targets are classes and the names exist.
+/// Returns "class weights no 0.54, yes 6.76" for the output, or nothing without them.
+pub fn class_weight_line<T: Float>(config: &TrainConfig, d: &Dataset<T>) -> Result<Option<String>> {
+    let e = |m: String| Error::config(format!("--class-weight: {m}"));
+    let weights = match &d.y {
+        _ if config.class_weight == ClassWeight::Equal => return Ok(None),
+        Targets::Classes(c) => config.class_weight.weights(c, &d.class_names).map_err(e)?,
+        Targets::Values(_) => {
+            return Err(e(
+                "class weights apply to classification; these targets are values".into(),
+            ))
+        }
+    };
+    let items: Vec<String> = d
+        .class_names
+        .iter()
+        .zip(&weights)
+        .map(|(name, w)| format!("{name} {w:.3}"))
+        .collect();
+    Ok(Some(format!("class weights {}", items.join(", "))))
 }
 
 /// Whether the features are standardised.
@@ -580,6 +627,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
 
     // The network and the trainer.
     let spec = network_spec(args, train.x.cols, task, train.outputs())?;
+    let class_weights = class_weight_line(&config, &train)?;
     let net = spec.build::<T>(seed);
     let mut trainer = Trainer::new(net, &config)?;
     let fp = fingerprint(&train);
@@ -614,6 +662,11 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             )
         }
     ));
+    if let Some(line) = class_weights {
+        out.line(format!(
+            "         {line} (in the train loss, not val or test)"
+        ));
+    }
     let metric = if task == Task::Classification {
         "acc"
     } else {
@@ -825,6 +878,7 @@ fn effective_config(
         "schedule": args.schedule.clone().unwrap_or_else(|| "constant".into()),
         "clip_grad_norm": c.clip_grad_norm,
         "dropout": (!c.dropout.is_none()).then(|| c.dropout.describe()),
+        "class_weight": args.class_weight,
         "init": args.init.clone().unwrap_or_else(|| "he_uniform".into()),
         "epochs": c.epochs,
         "batch_size": c.batch_size,
