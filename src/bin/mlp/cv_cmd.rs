@@ -79,6 +79,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         out.line("folds    of the training files only (the t10k files are left out)");
     }
     let spec = network_spec(args, data.x.cols, task, data.outputs())?;
+    // Checked once here; each fold's trainer weighs the classes of its own training rows.
     class_weight_line(&config, data)?;
     out.line(format!(
         "folds    {folds}{}, seed {seed}; preprocessing fitted on the training folds",
