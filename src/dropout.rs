@@ -67,9 +67,19 @@ impl Dropout {
         }
     }
 
-    /// Checks the rates against a network with `hidden` hidden layers (their range is checked by
-    /// [`TrainConfig::validate`](crate::TrainConfig::validate)).
+    /// Each rate in [0, 1).
+    pub fn check_rates(&self) -> Result<()> {
+        match self.rates.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            Some(p) => Err(Error::config(format!(
+                "dropout rate must be in [0, 1), not {p}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the rates, and their number against a network with `hidden` hidden layers.
     pub fn check(&self, hidden: usize) -> Result<()> {
+        self.check_rates()?;
         if self.rates.len() > 1 && self.rates.len() != hidden {
             return Err(Error::config(format!(
                 "dropout gives {} rates for {hidden} hidden layer{}; give one, or one per layer",

@@ -23,6 +23,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::activation::{sigmoid, softplus, Activation};
+use crate::data::{Dataset, Targets};
 use crate::tensor::Float;
 
 /// A loss of the user's own, element by element: E = Σⱼ value(yⱼ, dⱼ), averaged over the rows.
@@ -109,6 +110,26 @@ pub enum ClassWeight {
 }
 
 impl ClassWeight {
+    /// One weight per class for the training rows `d` (empty for [`ClassWeight::Equal`]), its
+    /// classes named by `d.class_names`, or 0, 1, … when it has none; refused for values.
+    pub fn for_data<T: Float>(&self, d: &Dataset<T>) -> Result<Vec<f64>, String> {
+        let classes = match (&d.y, self) {
+            (_, ClassWeight::Equal) => return Ok(Vec::new()),
+            (Targets::Classes(c), _) => c,
+            (Targets::Values(_), _) => {
+                return Err(
+                    "class weights apply to classification; these targets are values".into(),
+                )
+            }
+        };
+        if d.class_names.is_empty() {
+            let k = classes.iter().max().map_or(0, |c| c + 1);
+            let names: Vec<String> = (0..k).map(|c| c.to_string()).collect();
+            return self.weights(classes, &names);
+        }
+        self.weights(classes, &d.class_names)
+    }
+
     /// One weight per class (`names`, in class order) for training rows of classes `classes`;
     /// empty for [`ClassWeight::Equal`].
     pub fn weights(&self, classes: &[usize], names: &[String]) -> Result<Vec<f64>, String> {

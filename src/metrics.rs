@@ -158,6 +158,15 @@ pub fn r2<T: Float>(predicted: &Matrix<T>, truth: &Matrix<T>) -> f64 {
     total / m.max(1) as f64
 }
 
+/// Mean and population standard deviation (ddof = 0, as numpy's default and scikit-learn's
+/// reports) of `v`.
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
 /// How much one input column matters: the score lost when its values are shuffled across rows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Importance {
@@ -255,12 +264,11 @@ pub fn permutation_importance<T: Float>(
                     }
                 })
                 .collect();
-            let mean = drops.iter().sum::<f64>() / drops.len() as f64;
-            let var = drops.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / drops.len() as f64;
+            let (mean, std) = mean_std(&drops);
             Importance {
                 column: name.clone(),
                 mean,
-                std: var.sqrt(),
+                std,
             }
         })
         .collect();

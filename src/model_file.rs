@@ -111,7 +111,8 @@ pub struct ModelMeta {
     /// The loss it was trained with.
     pub loss: String,
     pub feature_names: Vec<String>,
-    /// The target column's name in the training data, when it had one.
+    /// The target column's name in the training data, when it had one; several, a multi-output
+    /// regression's, are joined by commas (`price,rent`), as `--target` takes them.
     pub target_name: Option<String>,
     /// Classification: the label of each output, in order.
     pub class_names: Vec<String>,
@@ -126,6 +127,13 @@ impl ModelMeta {
     /// The data columns behind the network's inputs, in order (a one-hot encoded column once).
     pub fn columns(&self) -> Vec<String> {
         feature_columns(&self.feature_names, &self.preprocessing.categorical)
+    }
+
+    /// The target columns' names (several for a multi-output regression); none when unknown.
+    pub fn target_columns(&self) -> Vec<&str> {
+        self.target_name
+            .as_deref()
+            .map_or(Vec::new(), |t| t.split(',').collect())
     }
 }
 

@@ -455,11 +455,11 @@ impl<T: Float> Workspace<T> {
             return self;
         }
         let hidden = net.layers.len() - 1;
-        self.rates = vec![0.0; net.layers.len()];
+        self.rates = (0..net.layers.len())
+            .map(|k| dropout.rate(k, hidden))
+            .collect();
         for (k, l) in net.layers.iter().enumerate() {
-            let p = dropout.rate(k, hidden);
-            self.rates[k] = p;
-            let len = if p > 0.0 {
+            let len = if self.rates[k] > 0.0 {
                 self.capacity * l.outputs
             } else {
                 0

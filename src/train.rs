@@ -125,9 +125,7 @@ impl TrainConfig {
                 self.matmul.name()
             ));
         }
-        if let Some(p) = self.dropout.rates.iter().find(|p| !(0.0..1.0).contains(*p)) {
-            return bad(format!("dropout rate must be in [0, 1), not {p}"));
-        }
+        self.dropout.check_rates()?;
         if let Optimizer::Momentum(m) | Optimizer::Nesterov(m) = self.optimizer {
             if !(0.0..1.0).contains(&m) {
                 return bad(format!("momentum must be in [0, 1), not {m}"));
@@ -361,7 +359,12 @@ impl<T: Float> Trainer<T> {
             Some(b) if b.order.len() == train.len() => b,
             _ => {
                 self.check_data(train)?;
-                self.class_weights = self.class_weights_for(train)?;
+                let weights = self.config.class_weight.for_data(train);
+                self.class_weights = weights
+                    .map_err(Error::config)?
+                    .into_iter()
+                    .map(T::of)
+                    .collect();
                 // A new training set: a GPU run uploads it anew.
                 self.gpu = None;
                 if let Some(v) = val {
@@ -402,31 +405,6 @@ impl<T: Float> Trainer<T> {
     /// Consumes the trainer, returning the trained network.
     pub fn into_network(self) -> Network<T> {
         self.net
-    }
-
-    /// The weight of each class's rows in the training loss of `train`.
-    fn class_weights_for(&self, train: &Dataset<T>) -> Result<Vec<T>> {
-        let classes = match (&train.y, &self.config.class_weight) {
-            (_, ClassWeight::Equal) => return Ok(Vec::new()),
-            (Targets::Classes(c), _) => c,
-            (Targets::Values(_), _) => {
-                return Err(Error::config(
-                    "class weights apply to classification; these targets are values",
-                ))
-            }
-        };
-        let names: Vec<String> = match train.class_names.len() {
-            0 => (0..classes.iter().max().map_or(0, |c| c + 1))
-                .map(|c| c.to_string())
-                .collect(),
-            _ => train.class_names.clone(),
-        };
-        let w = self
-            .config
-            .class_weight
-            .weights(classes, &names)
-            .map_err(Error::config)?;
-        Ok(w.into_iter().map(T::of).collect())
     }
 
     fn check_data(&self, d: &Dataset<T>) -> Result<()> {

@@ -481,6 +481,22 @@ fn gradcheck_passes_and_fails_with_the_right_exit_code() {
         err.contains("--dropout") && err.contains("2 rates for 1 hidden layer;"),
         "{err}"
     );
+    let err = fails(
+        &d,
+        &[
+            "gradcheck",
+            "--data",
+            "iris",
+            "--hidden",
+            "7",
+            "--dropout",
+            "1.5",
+        ],
+    );
+    assert!(
+        err.contains("dropout rate must be in [0, 1), not 1.5"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -8,13 +8,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use mlp::data::{fold_indices, Columns, Targets};
-use mlp::{Control, Error, Float, Progress, Result, Trainer};
+use mlp::{metrics, Control, Error, Float, Progress, Result, Trainer};
 use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
     by_precision, categorical_flag, class_weight_line, drop_flag, held_out_figures, impute_flag,
-    network_spec, preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag, Out,
+    network_spec, preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag,
+    validation_split, Out,
 };
 use crate::{source, CvArgs};
 
@@ -115,12 +116,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         let (mut train, mut test) = (data.subset(&rest), data.subset(held_out));
         let truth = test.y.clone(); // the targets in their own units
         let pre = preprocess((&mut train, &mut test), impute, scale, &loaded.categorical);
-        let (train, val) = if val_split > 0.0 {
-            let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
-            (t, Some(v))
-        } else {
-            (train, None)
-        };
+        let (train, val) = validation_split(train, val_split, seed);
         let mut trainer = Trainer::new(spec.build::<T>(seed), &config)?;
         let mut bar = Bar::new(out.text);
         trainer.fit(&train, val.as_ref(), &mut |p| {
@@ -156,12 +152,10 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         ));
         rows.push(row);
     }
-    // Mean and population standard deviation (ddof = 0, as numpy's and scikit-learn's reports).
     let (mut mean, mut std) = (json!({}), json!({}));
     for n in names {
         let v: Vec<f64> = rows.iter().filter_map(|r| r[*n].as_f64()).collect();
-        let m = v.iter().sum::<f64>() / v.len() as f64;
-        let s = (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt();
+        let (m, s) = metrics::mean_std(&v);
         mean[*n] = json!(m);
         std[*n] = json!(s);
     }

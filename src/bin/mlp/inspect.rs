@@ -5,30 +5,29 @@ use std::process::ExitCode;
 
 use mlp::data::{csv_columns, csv_headers, feature_groups, first_names, Columns, Targets, Task};
 use mlp::metrics::{self, ConfusionMatrix};
-use mlp::model_file::{read_meta, write_atomic, Model};
+use mlp::model_file::{read_meta, write_atomic, Model, ModelMeta};
 use mlp::{Dataset, Error, Float, Loss, Result};
 use serde_json::json;
 
 use crate::train_cmd::{align_classes, column_list};
 use crate::{source, EvalArgs, InfoArgs, PredictArgs};
 
-/// The target column to read: `--target`, else the model's own target column (or columns, `a,b`)
-/// when the CSV has it.
-fn target_for(data: &str, given: Option<String>, model_target: Option<&str>) -> Option<String> {
+/// The target column to read: `--target`, else the model's own target columns when the CSV has
+/// them.
+fn target_for(data: &str, given: Option<String>, m: &ModelMeta) -> Option<String> {
     given.or_else(|| {
         let p = Path::new(data);
-        let name = model_target?;
         let headers = csv_headers(p).ok().filter(|_| source::is_csv(p))?;
-        name.split(',')
-            .all(|n| headers.iter().any(|h| h == n))
-            .then(|| name.to_string())
+        let own = m.target_columns();
+        (!own.is_empty() && own.iter().all(|n| headers.iter().any(|h| h == n)))
+            .then(|| own.join(","))
     })
 }
 
-/// The names of a regression's `cols` targets: the model's target columns (`a,b`), else 1, 2, ….
-fn target_names(stored: Option<&str>, cols: usize) -> Vec<String> {
-    match stored.map(|s| s.split(',').collect::<Vec<_>>()) {
-        Some(names) if names.len() == cols => names.iter().map(|n| n.to_string()).collect(),
+/// The names of a regression's `cols` targets: the model's target columns, else 1, 2, ….
+fn target_names(m: &ModelMeta, cols: usize) -> Vec<String> {
+    match m.target_columns() {
+        names if names.len() == cols => names.iter().map(|n| n.to_string()).collect(),
         _ => (1..=cols).map(|j| j.to_string()).collect(),
     }
 }
@@ -72,7 +71,7 @@ pub fn eval(a: EvalArgs) -> Result<ExitCode> {
 fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     let model = Model::<T>::from_bytes(bytes, &a.model)?;
     let m = &model.meta;
-    let target = target_for(&a.data, a.target.clone(), m.target_name.as_deref());
+    let target = target_for(&a.data, a.target.clone(), m);
     let loaded = source::load::<T>(
         &a.data,
         target.as_deref(),
@@ -185,7 +184,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             }
             if p.cols > 1 {
                 // Each target alone, as scikit-learn's `multioutput="raw_values"`.
-                let names = target_names(m.target_name.as_deref(), p.cols);
+                let names = target_names(m, p.cols);
                 let per_target: Vec<serde_json::Value> = names
                     .iter()
                     .enumerate()
@@ -347,7 +346,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
                 s.invert(&mut p);
             }
             let mut header = keep.clone();
-            let targets = target_names(m.target_name.as_deref(), p.cols);
+            let targets = target_names(m, p.cols);
             if p.cols == 1 {
                 header.push("prediction".into());
             } else {
@@ -426,16 +425,10 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
     if !m.class_names.is_empty() {
         println!("classes        {}", m.class_names.join(", "));
     }
-    match m
-        .target_name
-        .as_deref()
-        .map(|t| t.split(',').collect::<Vec<_>>())
-    {
-        Some(names) if names.len() > 1 => {
-            println!("targets        {} (one output each)", names.join(", "))
-        }
-        Some(names) => println!("target         {}", names[0]),
-        None => {}
+    match m.target_columns()[..] {
+        [] => {}
+        [one] => println!("target         {one}"),
+        ref several => println!("targets        {} (one output each)", several.join(", ")),
     }
     println!(
         "features       {} ({})",

@@ -301,16 +301,13 @@ fn class_weight_flag(flag: Option<&str>) -> Result<ClassWeight> {
 /// `--class-weight` against the training rows: the targets are classes and the names exist.
 /// Returns "class weights no 0.54, yes 6.76" for the output, or nothing without them.
 pub fn class_weight_line<T: Float>(config: &TrainConfig, d: &Dataset<T>) -> Result<Option<String>> {
-    let e = |m: String| Error::config(format!("--class-weight: {m}"));
-    let weights = match &d.y {
-        _ if config.class_weight == ClassWeight::Equal => return Ok(None),
-        Targets::Classes(c) => config.class_weight.weights(c, &d.class_names).map_err(e)?,
-        Targets::Values(_) => {
-            return Err(e(
-                "class weights apply to classification; these targets are values".into(),
-            ))
-        }
-    };
+    let weights = config
+        .class_weight
+        .for_data(d)
+        .map_err(|m| Error::config(format!("--class-weight: {m}")))?;
+    if weights.is_empty() {
+        return Ok(None);
+    }
     let items: Vec<String> = d
         .class_names
         .iter()
@@ -318,6 +315,20 @@ pub fn class_weight_line<T: Float>(config: &TrainConfig, d: &Dataset<T>) -> Resu
         .map(|(name, w)| format!("{name} {w:.3}"))
         .collect();
     Ok(Some(format!("class weights {}", items.join(", "))))
+}
+
+/// The validation rows `--val-split` holds out of `train` (stratified, seeded), if any.
+pub fn validation_split<T: Float>(
+    train: Dataset<T>,
+    val_split: f64,
+    seed: u64,
+) -> (Dataset<T>, Option<Dataset<T>>) {
+    if val_split > 0.0 {
+        let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
+        (t, Some(v))
+    } else {
+        (train, None)
+    }
 }
 
 /// Whether the features are standardised.
@@ -605,12 +616,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             strategy.name()
         ));
     }
-    let (train, val) = if val_split > 0.0 {
-        let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
-        (t, Some(v))
-    } else {
-        (train, None)
-    };
+    let (train, val) = validation_split(train, val_split, seed);
     out.line(format!(
         "split    {} training, {} validation, {} test rows ({test_how}); features {}",
         train.len(),
