@@ -156,7 +156,12 @@ mod backend {
             match self.0 {}
         }
 
-        pub fn epoch(&mut self, _order: &[usize], _first: usize, _lr: f64) -> Result<DeviceEpoch> {
+        pub fn epoch(
+            &mut self,
+            _order: &[usize],
+            _at: (usize, usize),
+            _lr: f64,
+        ) -> Result<DeviceEpoch> {
             match self.0 {}
         }
 

@@ -117,14 +117,30 @@ pub struct Draw {
 
 impl Draw {
     /// The key of layer `layer`'s stream: the four numbers mixed one after the other.
-    fn key(self, layer: usize) -> u64 {
-        // A constant apart from the shuffle's stream, which starts from the bare seed.
-        let mut k = self.seed ^ 0x000D_8090_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        for part in [self.epoch, self.batch, layer] {
-            k = Rng::new(k ^ part as u64).next_u64();
-        }
-        k
+    pub fn key(self, layer: usize) -> u64 {
+        Draw::layer_key(Draw::epoch_key(self.seed, self.epoch), self.batch, layer)
     }
+
+    /// The part of the key an epoch fixes: the seed and the epoch mixed. (The GPU is given this
+    /// once per epoch, and mixes in the batch and the layer itself: `dropout_key` in kernels.cu.)
+    pub fn epoch_key(seed: u64, epoch: usize) -> u64 {
+        // A constant apart from the shuffle's stream, which starts from the bare seed.
+        let k = seed ^ 0x000D_8090_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Rng::new(k ^ epoch as u64).next_u64()
+    }
+
+    /// The key of layer `layer`'s stream in batch `batch`, from the epoch's key.
+    pub fn layer_key(epoch_key: u64, batch: usize, layer: usize) -> u64 {
+        let k = Rng::new(epoch_key ^ batch as u64).next_u64();
+        Rng::new(k ^ layer as u64).next_u64()
+    }
+}
+
+/// The mask's test in integers, as the GPU makes it: element i is dropped when the top 53 bits n of
+/// its number in the stream are below this. The CPU draws u = n·2⁻⁵³ and drops when u < p; since
+/// p·2⁵³ is exact in f64, u < p ⟺ n < p·2⁵³ ⟺ n < ⌈p·2⁵³⌉, the same bits either way.
+pub fn threshold(p: f64) -> u64 {
+    (p * (1u64 << 53) as f64).ceil() as u64
 }
 
 /// Draws layer `layer`'s mask for `draw` into `mask` (0 or 1/(1 − p), in f64 rounded once to T)
@@ -152,5 +168,80 @@ pub fn forward<T: Float>(
 pub fn backward<T: Float>(mask: &[T], grad: &mut [T]) {
     for (g, &m) in grad.iter_mut().zip(mask) {
         *g *= m;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key and the first draws of one stream, pinned: the GPU's kernels compute them too
+    /// (scripts/cuda-emulate/check_layers.cpp checks the same numbers), so a change on either side
+    /// that would make the devices drop different neurons fails here or there. The numbers come from
+    /// this reference, written separately in Python:
+    ///
+    /// ```text
+    /// M, G = (1 << 64) - 1, 0x9E3779B97F4A7C15
+    /// def mix(s):
+    ///     z = (s + G) & M
+    ///     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+    ///     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+    ///     return z ^ (z >> 31)
+    /// k = 7 ^ ((0x000D8090 * G) & M)
+    /// for part in (2, 3, 1): k = mix(k ^ part)        # epoch, batch, layer
+    /// s = k; ns = []
+    /// for i in range(8): ns.append(mix(s) >> 11); s = (s + G) & M
+    /// ```
+    #[test]
+    fn the_stream_is_pinned() {
+        let draw = Draw {
+            seed: 7,
+            epoch: 2,
+            batch: 3,
+        };
+        assert_eq!(draw.key(1), 0x32c1_02be_f101_18bf);
+        let mut rng = Rng::new(draw.key(1));
+        let tops: Vec<u64> = (0..8).map(|_| rng.next_u64() >> 11).collect();
+        assert_eq!(
+            tops,
+            [
+                0x6b62e74f5cb63,
+                0x5be284bef12f0,
+                0x6078f11701bb2,
+                0x1f8cd241b6d794,
+                0x679508b305e10,
+                0x1a2bf6e27cc847,
+                0x18b308e89e3c71,
+                0x441b7856fd6d
+            ]
+        );
+        let (mut mask, mut dropped) = (vec![0.0f32; 8], vec![0.0f32; 8]);
+        forward(0.5, draw, 1, &[1.0f32; 8], &mut mask, &mut dropped);
+        assert_eq!(mask, [0.0, 0.0, 0.0, 2.0, 0.0, 2.0, 2.0, 0.0]);
+    }
+
+    /// The integer test drops exactly what `uniform() < p` drops, at the edges of every rate tried.
+    #[test]
+    fn the_integer_test_is_the_float_test() {
+        let u = |n: u64| n as f64 * (1.0 / (1u64 << 53) as f64);
+        for p in [
+            0.0,
+            1e-17,
+            0.1,
+            0.2,
+            0.3,
+            0.5,
+            1.0 / 3.0,
+            0.7,
+            0.9,
+            0.999_999_9,
+        ] {
+            let t = threshold(p);
+            for n in [t.saturating_sub(2), t.saturating_sub(1), t, t + 1] {
+                if n < 1 << 53 {
+                    assert_eq!(n < t, u(n) < p, "p {p}, n {n}");
+                }
+            }
+        }
     }
 }

@@ -275,18 +275,6 @@ impl<T: Float> Trainer<T> {
                     message: format!("the loss {loss} runs on the CPU only"),
                 });
             }
-            if !config.dropout.is_none() {
-                return Err(Error::Device {
-                    device: config.device.to_string(),
-                    message: "dropout runs on the CPU only, for now".into(),
-                });
-            }
-            if config.class_weight != ClassWeight::Equal {
-                return Err(Error::Device {
-                    device: config.device.to_string(),
-                    message: "class weights run on the CPU only, for now".into(),
-                });
-            }
         }
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -633,7 +621,7 @@ impl<T: Float> Trainer<T> {
             )?);
         }
         let run = self.gpu.as_mut().expect("made above");
-        let report = run.epoch(&batches.order, first_batch, lr)?;
+        let report = run.epoch(&batches.order, (epoch, first_batch), lr)?;
         // The CPU stops at the first non-finite loss; the GPU learns of it after the epoch. The
         // host then keeps the weights from before this epoch, and the device run is dropped.
         if let Some(i) = report.losses.iter().position(|l| !l.is_finite()) {

@@ -8,8 +8,8 @@
 
 use mlp::data::{builtin, Standardizer};
 use mlp::{
-    metrics, Activation, AdamParams, Bias, Dataset, Device, Loss, Matrix, NetworkSpec, Optimizer,
-    RmsPropParams, Rng, TrainConfig, Trainer,
+    metrics, Activation, AdamParams, Bias, ClassWeight, Dataset, Device, Dropout, Loss, Matrix,
+    NetworkSpec, Optimizer, RmsPropParams, Rng, TrainConfig, Trainer,
 };
 
 /// The GPU, when there is one to test; else why not (printed) and `None`.
@@ -106,6 +106,9 @@ struct Case {
     optimizer: Optimizer,
     weight_decay: f64,
     clip: Option<f64>,
+    dropout: Dropout,
+    class_weight: ClassWeight,
+    epochs: usize,
 }
 
 fn case(name: &'static str, hidden: Activation, output: Activation, loss: Loss) -> Case {
@@ -125,12 +128,15 @@ fn case(name: &'static str, hidden: Activation, output: Activation, loss: Loss) 
         optimizer: Optimizer::Sgd,
         weight_decay: 0.0,
         clip: None,
+        dropout: Dropout::none(),
+        class_weight: ClassWeight::Equal,
+        epochs: 1,
     }
 }
 
-/// Trains one epoch of `c` on `device` (37 rows in batches of 16: two full batches and one of 5,
-/// so both the full and the short step run); the parameters before and after, the optimizer's
-/// state, and the epoch's mean loss and metric.
+/// Trains the epochs of `c` (one, unless it says) on `device` (37 rows in batches of 16: two full
+/// batches and one of 5, so both the full and the short step run); the parameters before and
+/// after, the optimizer's state, and the last epoch's mean loss and metric.
 fn one_epoch(
     c: &Case,
     device: Device,
@@ -145,20 +151,22 @@ fn one_epoch(
         .build::<f32>(5);
     let before = net.params.clone();
     let config = TrainConfig {
-        epochs: 1,
+        epochs: c.epochs,
         batch_size: batch,
         learning_rate: 0.05,
         optimizer: c.optimizer,
         loss: Some(c.loss.clone()),
         weight_decay: c.weight_decay,
         clip_grad_norm: c.clip,
+        dropout: c.dropout.clone(),
+        class_weight: c.class_weight.clone(),
         device,
         ..Default::default()
     };
     let mut t = Trainer::new(net, &config).unwrap_or_else(|e| panic!("{}: {e}", c.name));
     t.fit(&d, None, &mut |_| mlp::Control::Continue)
         .unwrap_or_else(|e| panic!("{} on {device}: {e}", c.name));
-    let e = &t.history.epochs[0];
+    let e = t.history.epochs.last().expect("an epoch");
     let (loss, metric) = (e.train_loss, e.train_metric);
     (
         before,
@@ -223,7 +231,62 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
     let mut c = case("uniform bias", Sigmoid, Softmax, Loss::CrossEntropy);
     c.bias = Bias::Uniform;
     cases.push(c);
-    for c in &cases {
+    agree_with_the_cpu(&cases);
+}
+
+/// Dropout (the same masks on every device: dropout.rs draws them from (seed, epoch, batch,
+/// layer) alone) and class weights: the same agreement as above, over two epochs, so that the
+/// second epoch's masks are not the first's.
+#[test]
+fn dropout_and_class_weights_agree_with_the_cpu() {
+    use Activation::*;
+    let mut cases = Vec::new();
+    let mut c = case("dropout 0.3", Relu, Softmax, Loss::CrossEntropy);
+    c.dropout = Dropout::every(0.3);
+    cases.push(c);
+    let mut c = case("dropout 0.5, 0", Tanh, Identity, Loss::MeanSquaredError);
+    c.dropout = Dropout::per_layer(vec![0.5, 0.0]);
+    cases.push(c);
+    let mut c = case(
+        "dropout 0, 0.2 after GELU",
+        Gelu,
+        Identity,
+        Loss::Huber(1.0),
+    );
+    c.dropout = Dropout::per_layer(vec![0.0, 0.2]);
+    c.bias = Bias::Uniform;
+    cases.push(c);
+    let mut c = case("balanced classes", Sigmoid, Softmax, Loss::CrossEntropy);
+    c.class_weight = ClassWeight::Balanced;
+    cases.push(c);
+    let mut c = case(
+        "named classes, bce",
+        Tanh,
+        Sigmoid,
+        Loss::BinaryCrossEntropy,
+    );
+    c.class_weight = ClassWeight::Named(vec![("1".into(), 4.0)]);
+    cases.push(c);
+    let mut c = case(
+        "weights and dropout, mse",
+        Relu,
+        Softmax,
+        Loss::MeanSquaredError,
+    );
+    c.targets = "classes";
+    c.outputs = 4;
+    c.class_weight = ClassWeight::Named(vec![("0".into(), 0.5), ("3".into(), 2.0)]);
+    c.dropout = Dropout::every(0.25);
+    cases.push(c);
+    for c in &mut cases {
+        c.epochs = 2;
+    }
+    agree_with_the_cpu(&cases);
+}
+
+/// Trains each case on every device; the GPU's loss, metric and update agree with the CPU's.
+fn agree_with_the_cpu(cases: &[Case]) {
+    for c in cases {
         let mut reference = None;
         for device in devices() {
             let (before, after, _, (loss, metric)) = one_epoch(c, device, 16);
@@ -250,8 +313,8 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
                         "{}: loss on {device} {loss}, on the CPU {cpu_loss}",
                         c.name
                     );
-                    // Three steps of products of at most 16 terms, rounded differently: ~1e-6 of
-                    // the update's size. 1e-3 leaves headroom; a wrong formula (a missing factor, a
+                    // Three steps (per epoch) of products of at most 16 terms, rounded
+                    // differently: ~1e-6 of the update's size. 1e-3 leaves headroom; a wrong formula (a missing factor, a
                     // transposed product, a wrong derivative) is off by O(1).
                     assert_close(
                         &format!("{} update on {device}", c.name),
@@ -266,35 +329,41 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
 }
 
 /// Large batches take the GPU's other path (biases added and summed by kernels rather than folded
-/// into the products, the tally summed by cuBLAS): the same agreement as above.
+/// into the products, the tally summed by cuBLAS): the same agreement as above, with and without
+/// dropout.
 #[test]
 fn large_batches_agree_with_the_cpu() {
     let d = data(2500, 12, 8, "values", 3);
-    let mut reference: Option<(Vec<f32>, f64)> = None;
-    for device in devices() {
-        let net = NetworkSpec::new(12)
-            .dense(20, Activation::Tanh)
-            .dense(8, Activation::Identity)
-            .bias(Bias::Uniform)
-            .build::<f32>(8);
-        let config = TrainConfig {
-            epochs: 1,
-            batch_size: 2048,
-            learning_rate: 0.1,
-            optimizer: Optimizer::Sgd,
-            device,
-            ..Default::default()
-        };
-        let (update, loss) = train_update(net, &config, &d);
-        match &reference {
-            None => reference = Some((update, loss)),
-            Some((cpu_update, cpu_loss)) => {
-                // Sums over 2048 rows now: rounding grows like √2048·ε ≈ 5e-6 of the update.
-                assert!(
-                    (loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
-                    "loss {loss}, CPU {cpu_loss}"
-                );
-                assert_close(&format!("update on {device}"), &update, cpu_update, 1e-3);
+    for dropout in [Dropout::none(), Dropout::every(0.3)] {
+        let mut reference: Option<(Vec<f32>, f64)> = None;
+        for device in devices() {
+            let net = NetworkSpec::new(12)
+                .dense(20, Activation::Tanh)
+                .dense(8, Activation::Identity)
+                .bias(Bias::Uniform)
+                .build::<f32>(8);
+            let config = TrainConfig {
+                epochs: 1,
+                batch_size: 2048,
+                learning_rate: 0.1,
+                optimizer: Optimizer::Sgd,
+                dropout: dropout.clone(),
+                device,
+                ..Default::default()
+            };
+            let (update, loss) = train_update(net, &config, &d);
+            match &reference {
+                None => reference = Some((update, loss)),
+                Some((cpu_update, cpu_loss)) => {
+                    // Sums over 2048 rows now: rounding grows like √2048·ε ≈ 5e-6 of the update.
+                    assert!(
+                        (loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
+                        "dropout {}: loss {loss}, CPU {cpu_loss}",
+                        dropout.describe()
+                    );
+                    let what = format!("dropout {}: update on {device}", dropout.describe());
+                    assert_close(&what, &update, cpu_update, 1e-3);
+                }
             }
         }
     }
@@ -602,39 +671,6 @@ fn device_errors_are_clear() {
             .err()
             .unwrap();
             assert!(e.to_string().contains("cuda:99"), "{e}");
-            let with_dropout = TrainConfig {
-                dropout: mlp::Dropout::every(0.5),
-                ..config.clone()
-            };
-            let e = Trainer::new(
-                NetworkSpec::new(2)
-                    .dense(4, Activation::Relu)
-                    .dense(2, Activation::Softmax)
-                    .build::<f32>(1),
-                &with_dropout,
-            )
-            .err()
-            .unwrap();
-            assert!(
-                e.to_string().contains("dropout runs on the CPU only"),
-                "{e}"
-            );
-            let weighted = TrainConfig {
-                class_weight: mlp::ClassWeight::Balanced,
-                ..config.clone()
-            };
-            let e = Trainer::new(
-                NetworkSpec::new(2)
-                    .dense(2, Activation::Softmax)
-                    .build::<f32>(1),
-                &weighted,
-            )
-            .err()
-            .unwrap();
-            assert!(
-                e.to_string().contains("class weights run on the CPU only"),
-                "{e}"
-            );
         }
     }
     let tf32_on_cpu = TrainConfig {

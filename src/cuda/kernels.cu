@@ -134,30 +134,79 @@ extern "C" __global__ void gather_rows(const Batch* __restrict__ b, const unsign
                  (long)gridDim.x * blockDim.x);
 }
 
+// Dropout after a hidden layer (dropout.rs is the reference): element i of the layer's mask for
+// batch k is kept, as 1/(1 − p), or dropped, by the i-th number of a SplitMix64 stream keyed by
+// (seed, epoch, k, layer). SplitMix64's i-th number is mix(key + (i+1)·γ), so each thread draws its
+// own elements' numbers, in any order, and the GPU drops exactly the neurons the CPU drops.
+// `epoch_key` (dropout.rs `Draw::epoch_key`) is written by the host once per epoch; the batch
+// comes from counters[0], so one captured graph draws every batch's masks. Null: no dropout here.
+struct Dropout {
+    const unsigned long long* epoch_key;
+    const unsigned* counters;
+    unsigned long long threshold;  // dropped where the number's top 53 bits are below (dropout.rs `threshold`)
+    int batches, layer;
+    float keep;  // 1/(1 − p), rounded to f32 as the CPU's mask is
+    int pad;
+};
+static_assert(sizeof(Dropout) == 40, "Dropout: 2 addresses, a u64 and 4 ints, as cuda/mod.rs writes it");
+
+#define SPLITMIX_GAMMA 0x9E3779B97F4A7C15ull
+
+// init.rs `Rng::new(state).next_u64()`.
+__device__ __forceinline__ unsigned long long splitmix(unsigned long long state) {
+    unsigned long long z = state + SPLITMIX_GAMMA;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// dropout.rs `Draw::layer_key`: this batch's key for the layer.
+__device__ __forceinline__ unsigned long long dropout_key(const Dropout& d) {
+    unsigned k = d.counters[0] % (unsigned)d.batches;
+    return splitmix(splitmix(*d.epoch_key ^ k) ^ (unsigned long long)d.layer);
+}
+
+// Element i of the mask: 1/(1 − p) or 0.
+__device__ __forceinline__ float dropout_mask(const Dropout& d, unsigned long long key, long i) {
+    return (splitmix(key + (unsigned long long)i * SPLITMIX_GAMMA) >> 11) < d.threshold ? 0.f : d.keep;
+}
+
 // A hidden layer's forward pass after its product z = x·W: h' = z + b, h = Φ(h'), in one pass.
 // h' is written back only with keep_z: Φ' of the other activations needs only h = Φ(h') and the
 // sign of h', which h has too (ReLU, leaky ReLU and ELU with α ≥ 0 or > 0, sigmoid, tanh,
 // identity), so one stream of memory fewer each way.
 // z is [rows × cols]; a's rows are `as` floats apart (see gather_rows: the column after the last
 // holds the constant 1 the next layer's bias multiplies).
+// With dropout, a holds h̃ = h ⊙ m, which the next layer reads; h' is then always kept (keep_z),
+// since h̃ has lost h where m = 0.
 extern "C" __global__ void bias_activation(float* __restrict__ z, float* __restrict__ a,
                                            const float* __restrict__ bias, long n, int cols, int act,
-                                           float alpha, int keep_z, int as) {
+                                           float alpha, int keep_z, int as, Dropout drop) {
+    unsigned long long key = drop.epoch_key != nullptr ? dropout_key(drop) : 0;
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
         long r = i / cols;
         long j = i - r * cols;
         float v = z[i];
         if (bias != nullptr) v += bias[j];
         if (keep_z) z[i] = v;
-        a[r * as + j] = act_value(act, alpha, v);
+        float h = act_value(act, alpha, v);
+        if (drop.epoch_key != nullptr) h *= dropout_mask(drop, key, i);
+        a[r * as + j] = h;
     }
 }
 
 // δ = (δ_next·W_nextᵀ) ⊙ Φ'(h'), in place in g. z is null where bias_activation kept no h'.
+// With dropout, δ = ((δ_next·W_nextᵀ) ⊙ m) ⊙ Φ'(h'), h = Φ(h') made again from h' (a holds h̃).
 extern "C" __global__ void activation_backward(float* __restrict__ g, const float* __restrict__ z,
                                                const float* __restrict__ a, long n, int act, float alpha,
-                                               int cols, int as) {
+                                               int cols, int as, Dropout drop) {
+    unsigned long long key = drop.epoch_key != nullptr ? dropout_key(drop) : 0;
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
+        if (drop.epoch_key != nullptr) {
+            float zi = z[i];
+            g[i] = act_backward_one(act, alpha, g[i] * dropout_mask(drop, key, i), zi, act_value(act, alpha, zi));
+            continue;
+        }
         long r = i / cols;
         float ai = a[r * as + (i - r * cols)];
         g[i] = act_backward_one(act, alpha, g[i], z != nullptr ? z[i] : ai, ai);
@@ -181,11 +230,14 @@ __device__ __forceinline__ float warp_max(float v) {
 // class was predicted; with target values, stats[r·S + 2 + j] = (y−d)² of column j (Σd and Σd²
 // for R² are the data's, summed on the host).
 // inv_rows = 1/B and inv_all = 1/(B·m), rounded from f64 as on the CPU.
+// class_w (null: none) weights each row's loss and δ by its class's weight, as loss.rs's
+// `TargetsRef::Weighted`: E = Σ_r w_r·E_r / B, the mean over rows still divided by B.
 extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict__ a,
                                         float* __restrict__ delta, const float* __restrict__ bias,
                                         int rows, int m, int act, float alpha, int loss, float huber,
                                         const int* __restrict__ labels, const float* __restrict__ targets,
-                                        float inv_rows, float inv_all, float* __restrict__ stats, int S) {
+                                        const float* __restrict__ class_w, float inv_rows, float inv_all,
+                                        float* __restrict__ stats, int S) {
     int lane = threadIdx.x & 31;
     int warps = (gridDim.x * blockDim.x) >> 5;
     for (int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += warps) {
@@ -193,6 +245,7 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
         float* ar = a + (long)r * m;
         float* dr = delta + (long)r * m;
         int label = labels != nullptr ? labels[r] : -1;
+        float w = class_w != nullptr ? class_w[label] : 1.f;
         // Pass 1: h' = z + b, and the row maximum (for softmax and the cross-entropy).
         float mx = __int_as_float(0xff800000);  // −∞ (NVRTC has no math.h)
         for (int j = lane; j < m; j += 32) {
@@ -222,12 +275,12 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
                                          : (m == 1 ? (float)label : (label == j ? 1.f : 0.f));
             float g;
             if (loss == LOSS_CE) {
-                if (d != 0.f) row_loss -= d * (v - lse);
+                if (d != 0.f) row_loss -= w * d * (v - lse);
                 dsum += d;
                 g = d;  // finished below, once Σd is known
             } else if (loss == LOSS_BCE) {
-                row_loss += softplus_f(v) - d * v;
-                g = (sigmoid_f(v) - d) * inv_all;
+                row_loss += w * (softplus_f(v) - d * v);
+                g = (sigmoid_f(v) - d) * inv_all * w;
             } else {
                 float e = y - d, el, gl;
                 switch (loss) {
@@ -238,8 +291,8 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
                     if (fabsf(e) <= huber) { el = 0.5f * e * e; gl = e; }
                     else { el = huber * (fabsf(e) - 0.5f * huber); gl = e > 0.f ? huber : -huber; }
                 }
-                row_loss += el;
-                g = gl * (loss == LOSS_HALF_SE ? inv_rows : inv_all);
+                row_loss += w * el;
+                g = gl * (loss == LOSS_HALF_SE ? inv_rows : inv_all) * w;
                 if (act == ACT_SOFTMAX) dot += g * y;
                 else g = act_backward_one(act, alpha, g, v, y);
             }
@@ -249,7 +302,8 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
         row_loss = warp_sum(row_loss);
         if (loss == LOSS_CE) {
             dsum = warp_sum(dsum);
-            for (int j = lane; j < m; j += 32) dr[j] = (ar[j] * dsum - dr[j]) * inv_rows;
+            float scale = w * inv_rows;
+            for (int j = lane; j < m; j += 32) dr[j] = (ar[j] * dsum - dr[j]) * scale;
         } else if (loss != LOSS_BCE && act == ACT_SOFTMAX) {
             dot = warp_sum(dot);
             for (int j = lane; j < m; j += 32) dr[j] = ar[j] * (dr[j] - dot);

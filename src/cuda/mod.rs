@@ -42,6 +42,7 @@ use cudarc::driver::{
 use crate::activation::Activation;
 use crate::data::{Dataset, Targets};
 use crate::device::{DeviceEpoch, Matmul};
+use crate::dropout::{self, Draw};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::network::Network;
@@ -378,6 +379,23 @@ fn blocks(n: u32) -> LaunchConfig {
     }
 }
 
+/// kernels.cu's `Dropout`, passed by value to the kernels of a hidden layer; a null `epoch_key`
+/// for a layer that drops nothing.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct DropoutArg {
+    epoch_key: u64,
+    counters: u64,
+    threshold: u64,
+    batches: i32,
+    layer: i32,
+    keep: f32,
+    pad: i32,
+}
+
+// SAFETY: plain data laid out as C lays out kernels.cu's `Dropout` (a test checks the size).
+unsafe impl DeviceRepr for DropoutArg {}
+
 /// The raw device address of a buffer (event tracking is off, so nothing is recorded).
 fn raw<T>(s: &CudaSlice<T>, stream: &CudaStream) -> u64 {
     s.device_ptr(stream).0
@@ -436,8 +454,10 @@ struct LayerPlan {
     outputs: usize,
     act: i32,
     alpha: f32,
-    /// 1 when Φ' needs h' itself, not only Φ(h') (see `bias_activation`).
+    /// 1 when Φ' needs h' itself, not only Φ(h') (see `bias_activation`), or the layer drops.
     keep_z: i32,
+    /// Dropout after this layer: (threshold, 1/(1 − p) in f32), see `Dropout` in kernels.cu.
+    drop: Option<(u64, f32)>,
     /// Floats between rows of `a`: with biases, a hidden layer's h has one more column holding
     /// the constant 1 that the next layer's bias multiplies (see `with_ones`).
     stride: usize,
@@ -461,7 +481,8 @@ const FUSED_META: usize = 7;
 const FUSED_MIN_BATCH: usize = 4096;
 
 /// Whether to take the fused path: the network fits the fused kernels (no bias folded into the
-/// products, at least one hidden layer, every width ≤ FUSED_MAX, hidden Φ' from Φ(h') alone) and
+/// products, at least one hidden layer, every width ≤ FUSED_MAX, hidden Φ' from Φ(h') alone, no
+/// dropout: the fused kernels draw no masks) and
 /// the batch is large — or `MLP_CUDA_FUSED=1` asks for it at any batch, `MLP_CUDA_FUSED=0` never.
 fn fused_choice(layers: &[LayerPlan], inputs: usize, fold: bool, batch: usize) -> bool {
     let (last, hidden) = layers.split_last().expect("a network has a layer");
@@ -470,7 +491,7 @@ fn fused_choice(layers: &[LayerPlan], inputs: usize, fold: bool, batch: usize) -
         && !hidden.is_empty()
         && hidden
             .iter()
-            .all(|l| l.keep_z == 0 && l.outputs <= FUSED_MAX)
+            .all(|l| l.keep_z == 0 && l.drop.is_none() && l.outputs <= FUSED_MAX)
         && inputs.max(last.outputs) <= FUSED_MAX;
     match std::env::var("MLP_CUDA_FUSED").as_deref() {
         Ok("0") => false,
@@ -609,6 +630,12 @@ pub struct Run {
     targets: Option<CudaSlice<f32>>,
     /// The target values again, for the Σd and Σd² of R² (constants of the rows, summed here).
     host_targets: Option<Vec<f64>>,
+    /// One loss weight per class (`TrainConfig::class_weight`); none: every row counts 1.
+    class_w: Option<CudaSlice<f32>>,
+    /// The run's seed, and the epoch's part of the dropout masks' key (dropout.rs
+    /// `Draw::epoch_key`), written at each epoch's start.
+    seed: u64,
+    dropout_key: CudaSlice<u64>,
     order: CudaSlice<u32>,
     /// `Batch` in kernels.cu: what the batch gather reads and writes (see `batch_plan`).
     plan: CudaSlice<u8>,
@@ -690,6 +717,8 @@ impl Run {
         let mut layers = Vec::with_capacity(net.layers.len());
         for (k, l) in net.layers.iter().enumerate() {
             let (act, alpha) = activation_code(&l.activation).map_err(unsupported)?;
+            let p = config.dropout.rate(k, last);
+            let drop = (p > 0.0).then(|| (dropout::threshold(p), (1.0 / (1.0 - p)) as f32));
             let stride = if k < last {
                 stride_for(l.outputs)
             } else {
@@ -700,12 +729,16 @@ impl Run {
                 outputs: l.outputs,
                 act,
                 alpha,
-                keep_z: i32::from(match l.activation {
-                    Activation::Gelu | Activation::Softplus => true,
-                    Activation::LeakyRelu(a) => a < 0.0,
-                    Activation::Elu(a) => a <= 0.0,
-                    _ => false,
-                }),
+                keep_z: i32::from(
+                    drop.is_some()
+                        || match l.activation {
+                            Activation::Gelu | Activation::Softplus => true,
+                            Activation::LeakyRelu(a) => a < 0.0,
+                            Activation::Elu(a) => a <= 0.0,
+                            _ => false,
+                        },
+                ),
+                drop,
                 weight: l.weight_offset,
                 bias: l.bias_offset,
                 z: gpu.alloc(batch * l.outputs)?,
@@ -730,6 +763,10 @@ impl Run {
                 (Some(gpu.upload(&c)?), None, 2)
             }
             Targets::Values(v) => (None, Some(gpu.upload(&f32s(&v.data))?), 2 + outputs),
+        };
+        let class_w = match config.class_weight.for_data(train).map_err(Error::config)? {
+            w if w.is_empty() => None,
+            w => Some(gpu.upload(&w.iter().map(|&v| v as f32).collect::<Vec<f32>>())?),
         };
         let host_targets = match &train.y {
             Targets::Values(v) => Some(v.data.iter().map(|x| x.f64()).collect()),
@@ -766,6 +803,9 @@ impl Run {
         let mut run = Run {
             x: gpu.upload(&f32s(&train.x.data))?,
             host_targets,
+            class_w,
+            seed: config.seed,
+            dropout_key: gpu.upload(&[Draw::epoch_key(config.seed, 1)])?,
             labels,
             targets,
             order: gpu.alloc(rows)?,
@@ -842,9 +882,15 @@ impl Run {
         }
     }
 
-    /// Trains batches `first_batch..` of one epoch in `order` (a permutation of the training rows)
-    /// with learning rate `lr`, waiting for the GPU once at the end.
-    pub fn epoch(&mut self, order: &[usize], first_batch: usize, lr: f64) -> Result<DeviceEpoch> {
+    /// Trains batches `first_batch..` of epoch `epoch` (1-based; it keys the dropout masks) in
+    /// `order` (a permutation of the training rows) with learning rate `lr`, waiting for the GPU
+    /// once at the end.
+    pub fn epoch(
+        &mut self,
+        order: &[usize],
+        (epoch, first_batch): (usize, usize),
+        lr: f64,
+    ) -> Result<DeviceEpoch> {
         assert_eq!(
             order.len(),
             self.rows,
@@ -855,6 +901,8 @@ impl Run {
         let e = |x| self.gpu.err("cannot copy to the GPU", x);
         s.memcpy_htod(&o, &mut self.order).map_err(e)?;
         s.memcpy_htod(&[lr], &mut self.lr).map_err(e)?;
+        s.memcpy_htod(&[Draw::epoch_key(self.seed, epoch)], &mut self.dropout_key)
+            .map_err(e)?;
         s.memcpy_htod(&[first_batch as u32], &mut self.counters.slice_mut(0..1))
             .map_err(e)?;
         s.memset_zeros(&mut self.epoch).map_err(e)?;
@@ -981,6 +1029,21 @@ impl Run {
         graph.ok_or_else(|| self.gpu.err("CUDA graph capture", "nothing captured"))
     }
 
+    /// Layer k's dropout, as its kernels take it (a null key where it drops nothing).
+    fn dropout_arg(&self, k: usize) -> DropoutArg {
+        let s = &self.gpu.stream;
+        let (threshold, keep) = self.layers[k].drop.unwrap_or((0, 1.0));
+        DropoutArg {
+            epoch_key: self.layers[k].drop.map_or(0, |_| raw(&self.dropout_key, s)),
+            counters: raw(&self.counters, s),
+            threshold,
+            batches: self.batches as i32,
+            layer: k as i32,
+            keep,
+            pad: 0,
+        }
+    }
+
     /// Layer k's input and the floats between its rows: the batch, or the layer below's h.
     fn input(&self, k: usize) -> (u64, usize) {
         let s = &self.gpu.stream;
@@ -1102,7 +1165,8 @@ impl Run {
                         .arg(&l.alpha)
                         .arg(&l.keep_z);
                     let stride = l.stride as i32;
-                    b.arg(&stride);
+                    let drop = self.dropout_arg(k);
+                    b.arg(&stride).arg(&drop);
                     // SAFETY: as above.
                     unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
                 }
@@ -1143,7 +1207,12 @@ impl Run {
                 .arg(&huber)
                 .arg(&lb)
                 .arg(&tb);
-            b.arg(&inv_rows).arg(&inv_all).arg(&stats).arg(&sc);
+            let class_w = self.class_w.as_ref().map_or(null, p);
+            b.arg(&class_w)
+                .arg(&inv_rows)
+                .arg(&inv_all)
+                .arg(&stats)
+                .arg(&sc);
             // SAFETY: as above.
             unsafe { b.launch(cfg) }.map_err(le)?;
         }
@@ -1220,7 +1289,8 @@ impl Run {
                     .arg(&prev.act)
                     .arg(&prev.alpha);
                 let (cols, stride) = (prev.outputs as i32, prev.stride as i32);
-                b.arg(&cols).arg(&stride);
+                let drop = self.dropout_arg(k - 1);
+                b.arg(&cols).arg(&stride).arg(&drop);
                 // SAFETY: as above.
                 unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
             }
@@ -1301,6 +1371,8 @@ mod tests {
             );
         }
         let size = format!("sizeof(Batch) == {BATCH_PLAN_BYTES}");
+        assert!(KERNELS.contains(&size), "kernels.cu lacks `{size}`");
+        let size = format!("sizeof(Dropout) == {}", std::mem::size_of::<DropoutArg>());
         assert!(KERNELS.contains(&size), "kernels.cu lacks `{size}`");
     }
 

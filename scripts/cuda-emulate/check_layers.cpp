@@ -1,0 +1,211 @@
+// Checks the layer-by-layer kernels of kernels.cu that dropout and class weights reach, run on the
+// CPU by emulate.hpp: bias_activation and activation_backward with dropout (the masks against the
+// CPU's way of drawing them: one SplitMix64 stream read in order, u = n·2⁻⁵³ < p), the pinned key
+// and mask of dropout.rs's test `the_stream_is_pinned`, and output_layer's class weights against
+// loss.rs's weighted formulas in f64. Fixed seeds.
+#include "emulate.hpp"
+#include "../../src/cuda/kernels.cu"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+
+// The layout cuda/mod.rs `DropoutArg` writes.
+static_assert(offsetof(Dropout, threshold) == 16 && offsetof(Dropout, keep) == 32 && sizeof(Dropout) == 40);
+
+static int failures = 0;
+
+static void expect(bool ok, const char* what) {
+    std::printf("  %-66s %s\n", what, ok ? "ok" : "FAILED");
+    if (!ok) failures++;
+}
+
+// init.rs's Rng, read in order, as the CPU reads it.
+struct Rng {
+    uint64_t state;
+    uint64_t next() {
+        state += 0x9E3779B97F4A7C15ull;
+        uint64_t z = state;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    double uniform() { return (double)(next() >> 11) * (1.0 / (double)(1ull << 53)); }
+};
+
+// dropout.rs `Draw::key`, the CPU's way: seed, epoch, batch, layer mixed one after the other.
+static uint64_t cpu_key(uint64_t seed, uint64_t epoch, uint64_t batch, uint64_t layer) {
+    uint64_t k = seed ^ (0x000D8090ull * 0x9E3779B97F4A7C15ull);
+    for (uint64_t part : {epoch, batch, layer}) k = Rng{k ^ part}.next();
+    return k;
+}
+
+// dropout.rs `threshold`.
+static uint64_t threshold(double p) { return (uint64_t)std::ceil(p * (double)(1ull << 53)); }
+
+static double act_ref(int act, double a, double z) {
+    switch (act) {
+    case ACT_SIGMOID: return 1 / (1 + std::exp(-z));
+    case ACT_TANH: return std::tanh(z);
+    case ACT_RELU: return z > 0 ? z : 0;
+    case ACT_GELU: return 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
+    default: return z;
+    }
+}
+
+static double act_grad_ref(int act, double a, double z) {
+    switch (act) {
+    case ACT_SIGMOID: { double s = act_ref(act, a, z); return s * (1 - s); }
+    case ACT_TANH: { double t = std::tanh(z); return 1 - t * t; }
+    case ACT_RELU: return z > 0 ? 1 : 0;
+    case ACT_GELU: return 0.5 * (1 + std::erf(z / std::sqrt(2.0))) + z * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
+    default: return 1;
+    }
+}
+
+// The pinned numbers of dropout.rs's `the_stream_is_pinned`: seed 7, epoch 2, batch 3, layer 1.
+static void pinned() {
+    std::printf("the pinned stream\n");
+    unsigned long long epoch_key = 0x9cd923910787618full;  // Draw::epoch_key(7, 2)
+    expect(cpu_key(7, 2, 3, 1) == 0x32c102bef10118bfull, "this file's CPU key is dropout.rs's");
+    unsigned counters[3] = {3 + 5, 0, 0};  // batch 3 of 5, after the index wrapped once (time_steps)
+    Dropout d{&epoch_key, counters, threshold(0.5), 5, 1, 2.f, 0};
+    unsigned long long key = dropout_key(d);
+    expect(key == 0x32c102bef10118bfull, "dropout_key mixes the batch and the layer in as the CPU");
+    const float want[8] = {0, 0, 0, 2, 0, 2, 2, 0};
+    bool same = true;
+    for (int i = 0; i < 8; i++) same &= dropout_mask(d, key, i) == want[i];
+    expect(same, "dropout_mask draws the pinned mask");
+}
+
+// bias_activation and activation_backward of one layer with dropout rate p, on `grid` blocks.
+static void layer(const char* name, int act, double p, int rows, int cols, int as, unsigned grid) {
+    std::printf("%s: p %.2f, %d × %d, rows %d floats apart, %u blocks\n", name, p, rows, cols, as, grid);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const long n = (long)rows * cols;
+    const uint64_t seed = 42, epoch = 3, batch = 2, layer_index = 1;
+    const int batches = 4;
+    std::vector<float> z(n), bias(cols), a(rows * as, -7.f), g(n);
+    for (auto& v : z) v = normal(rng);
+    for (auto& v : bias) v = 0.5f * normal(rng);
+    for (auto& v : g) v = normal(rng);
+    auto z0 = z, g0 = g;
+    unsigned long long epoch_key = Rng{(seed ^ (0x000D8090ull * 0x9E3779B97F4A7C15ull)) ^ epoch}.next();
+    unsigned counters[3] = {(unsigned)batch, 9, 0};
+    float keep = (float)(1.0 / (1.0 - p));
+    Dropout d{&epoch_key, counters, threshold(p), batches, (int)layer_index, keep, 0};
+    launch(grid, 256, bias_activation, z.data(), a.data(), (const float*)bias.data(), n, cols, act, 0.f, 1, as, d);
+
+    // The CPU's mask: the stream read in order.
+    Rng stream{cpu_key(seed, epoch, batch, layer_index)};
+    std::vector<float> mask(n);
+    long dropped = 0;
+    for (long i = 0; i < n; i++) {
+        mask[i] = stream.uniform() < p ? 0.f : keep;
+        dropped += mask[i] == 0.f;
+    }
+    bool masks = true, values = true, kept_z = true, ones = true;
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < cols; j++) {
+            long i = (long)r * cols + j;
+            double v = (double)z0[i] + bias[j];
+            double want = act_ref(act, 0, v) * mask[i];
+            float got = a[r * as + j];
+            masks &= (got == 0.f) == (mask[i] == 0.f || act_ref(act, 0, v) == 0);
+            // f32 sums and f32 Φ: a few units of f32's 6e-8.
+            values &= std::fabs(got - want) <= 1e-6 * (1 + std::fabs(want));
+            kept_z &= std::fabs(z[i] - v) <= 1e-6 * (1 + std::fabs(v));
+        }
+        for (int j = cols; j < as; j++) ones &= a[r * as + j] == -7.f;
+    }
+    std::printf("  (%ld of %ld dropped)\n", dropped, n);
+    expect(masks, "the GPU drops exactly the elements the CPU drops");
+    expect(values, "h̃ = Φ(h' + b) ⊙ m");
+    expect(kept_z, "h' is kept for the backward pass");
+    expect(ones, "the padding after each row is left alone");
+
+    launch(grid, 256, activation_backward, g.data(), (const float*)z.data(), (const float*)a.data(), n, act, 0.f, cols,
+           as, d);
+    bool grads = true;
+    for (long i = 0; i < n; i++) {
+        double want = (double)g0[i] * mask[i] * act_grad_ref(act, 0, z[i]);
+        grads &= std::fabs(g[i] - want) <= 1e-6 * (1 + std::fabs(want));
+    }
+    expect(grads, "δ = (∂E/∂h̃ ⊙ m) ⊙ Φ'(h')");
+}
+
+// output_layer with class weights against loss.rs's weighted formulas, in f64.
+static void weighted(const char* name, int act, int loss, int m) {
+    std::printf("%s: class weights, %d output%s\n", name, m, m == 1 ? "" : "s");
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const int rows = 21, S = 2, classes = m == 1 ? 2 : m;
+    std::vector<float> z(rows * m), a(rows * m), delta(rows * m), stats(rows * S), w(classes);
+    std::vector<int> labels(rows);
+    for (auto& v : z) v = 2 * normal(rng);
+    for (auto& l : labels) l = rng() % classes;
+    for (int c = 0; c < classes; c++) w[c] = 0.25f + 0.75f * c;
+    auto z0 = z;
+    float inv_rows = (float)(1.0 / rows), inv_all = (float)(1.0 / (rows * m));
+    launch(3, 256, output_layer, z.data(), a.data(), delta.data(), (const float*)nullptr, rows, m, act, 0.f, loss, 0.f,
+           (const int*)labels.data(), (const float*)nullptr, (const float*)w.data(), inv_rows, inv_all, stats.data(), S);
+    bool deltas = true, losses = true;
+    for (int r = 0; r < rows; r++) {
+        const float* zr = &z0[r * m];
+        double wr = w[labels[r]], row = 0;
+        std::vector<double> want(m);
+        auto d = [&](int j) { return m == 1 ? (double)labels[r] : (labels[r] == j ? 1.0 : 0.0); };
+        if (loss == LOSS_CE) {
+            double mx = zr[0], s = 0;
+            for (int j = 0; j < m; j++) mx = std::max(mx, (double)zr[j]);
+            for (int j = 0; j < m; j++) s += std::exp(zr[j] - mx);
+            double lse = mx + std::log(s);
+            for (int j = 0; j < m; j++) {
+                row -= wr * d(j) * (zr[j] - lse);
+                want[j] = wr * (std::exp(zr[j] - lse) - d(j)) / rows;  // Σd = 1
+            }
+            row /= rows;
+        } else if (loss == LOSS_BCE) {
+            for (int j = 0; j < m; j++) {
+                double sp = std::max((double)zr[j], 0.0) + std::log1p(std::exp(-std::fabs((double)zr[j])));
+                row += wr * (sp - d(j) * zr[j]);
+                want[j] = wr * (1 / (1 + std::exp(-(double)zr[j])) - d(j)) / (rows * m);
+            }
+            row /= rows * m;
+        } else {  // MSE through an identity output
+            for (int j = 0; j < m; j++) {
+                double e = zr[j] - d(j);
+                row += wr * e * e;
+                want[j] = wr * 2 * e / (rows * m);
+            }
+            row /= rows * m;
+        }
+        // f32 rounding of the row's terms (outputs near 1, inputs up to max|z|, scaled by w/B or
+        // w/(B·m)): a few units of f32's 6e-8 of that size, whatever is left after they cancel (a
+        // confident right answer makes p − 1 and −ln p small).
+        double zmax = 0;
+        for (int j = 0; j < m; j++) zmax = std::max(zmax, std::fabs((double)zr[j]));
+        double size = wr * (1 + zmax) / (loss == LOSS_CE ? rows : rows * m);
+        for (int j = 0; j < m; j++) deltas &= std::fabs(delta[r * m + j] - want[j]) <= 1e-6 * size;
+        losses &= std::fabs(stats[r * S] - row) <= 1e-6 * size;
+    }
+    expect(deltas, "δ of each row is w_class times its unweighted δ");
+    expect(losses, "each row's share of the loss is w_class times its own");
+}
+
+int main() {
+    pinned();
+    layer("ReLU", ACT_RELU, 0.5, 37, 13, 16, 2);
+    layer("sigmoid, one block strides twice", ACT_SIGMOID, 0.3, 29, 20, 20, 1);
+    layer("GELU, a small rate", ACT_GELU, 0.05, 16, 9, 12, 3);
+    weighted("softmax cross-entropy", ACT_SOFTMAX, LOSS_CE, 5);
+    weighted("sigmoid binary cross-entropy", ACT_SIGMOID, LOSS_BCE, 1);
+    weighted("identity MSE", ACT_IDENTITY, LOSS_MSE, 3);
+    if (failures) {
+        std::printf("%d checks FAILED\n", failures);
+        return 1;
+    }
+    std::printf("every layer check agrees\n");
+}
