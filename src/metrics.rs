@@ -1,5 +1,5 @@
 //! Metrics: how good the predictions are. Classification: accuracy, confusion matrix, per-class and
-//! macro precision/recall/F1, log-loss. Regression: MSE, RMSE, MAE, R². And which input columns
+//! macro precision/recall/F1, log-loss, ROC AUC. Regression: MSE, RMSE, MAE, R². And which input columns
 //! the network relies on: permutation importance.
 
 use std::ops::Range;
@@ -109,6 +109,71 @@ pub fn log_loss<T: Float>(probs: &Matrix<T>, truth: &[usize]) -> f64 {
         })
         .sum();
     total / truth.len().max(1) as f64
+}
+
+/// Area under the ROC curve of `scores` for the rows marked `positive`: the probability that a
+/// positive row scores above a negative one, ties counting half — the Mann–Whitney U over P·N,
+/// from the ranks (ties share their mean rank), which is scikit-learn's `roc_auc_score`. `None`
+/// where every row is positive or every row negative (the curve is not defined).
+///
+/// ```
+/// // positives 0.4 and 0.8 against negatives 0.1 and 0.5: three pairs of four in order
+/// let auc = mlp::metrics::roc_auc(&[0.1, 0.4, 0.5, 0.8], &[false, true, false, true]);
+/// assert_eq!(auc, Some(0.75));
+/// ```
+pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
+    let p = positive.iter().filter(|&&b| b).count();
+    let n = positive.len() - p;
+    if p == 0 || n == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut positive_ranks, mut start) = (0.0, 0);
+    for tied in order.chunk_by(|&a, &b| scores[a] == scores[b]) {
+        // Ranks are 1-based: this run of ties holds ranks start+1 ..= start+len.
+        let mean_rank = start as f64 + (tied.len() + 1) as f64 / 2.0;
+        positive_ranks += mean_rank * tied.iter().filter(|&&r| positive[r]).count() as f64;
+        start += tied.len();
+    }
+    let (p, n) = (p as f64, n as f64);
+    Some((positive_ranks - p * (p + 1.0) / 2.0) / (p * n))
+}
+
+/// Each class's one-vs-rest ROC AUC (`None` where it is not defined: no row of the class, or
+/// only), from `probs` `[rows × classes]`, or `[rows × 1]` holding p(class 1) for a binary problem.
+pub fn roc_auc_per_class<T: Float>(
+    probs: &Matrix<T>,
+    truth: &[usize],
+    classes: usize,
+) -> Vec<Option<f64>> {
+    (0..classes)
+        .map(|c| {
+            if probs.cols > 1 && c >= probs.cols {
+                return None; // no output scores this class
+            }
+            let scores: Vec<f64> = (0..probs.rows)
+                .map(|r| match probs.cols {
+                    1 if c == 0 => 1.0 - probs[(r, 0)].f64(),
+                    1 => probs[(r, 0)].f64(),
+                    _ => probs[(r, c)].f64(),
+                })
+                .collect();
+            let positive: Vec<bool> = truth.iter().map(|&t| t == c).collect();
+            roc_auc(&scores, &positive)
+        })
+        .collect()
+}
+
+/// The ROC AUC of a classifier, as scikit-learn's `roc_auc_score`: with two classes, class 1's;
+/// with more, the mean of each class's one-vs-rest AUC (`multi_class="ovr"`, `average="macro"`)
+/// over the classes where it is defined. `None` where no class's is.
+pub fn roc_auc_summary(per_class: &[Option<f64>]) -> Option<f64> {
+    if per_class.len() == 2 {
+        return per_class[1];
+    }
+    let defined: Vec<f64> = per_class.iter().flatten().copied().collect();
+    (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64)
 }
 
 /// Mean squared error over all values.
@@ -280,6 +345,91 @@ pub fn permutation_importance<T: Float>(
 mod tests {
     use super::*;
     use crate::{Activation, NetworkSpec};
+
+    /// The naive reference: every (positive, negative) pair, a win 1, a tie ½.
+    fn pairwise_auc(scores: &[f64], positive: &[bool]) -> f64 {
+        let (mut wins, mut pairs) = (0.0, 0.0);
+        for (i, &p) in positive.iter().enumerate() {
+            for (j, &q) in positive.iter().enumerate() {
+                if p && !q {
+                    pairs += 1.0;
+                    wins += match scores[i].partial_cmp(&scores[j]) {
+                        Some(std::cmp::Ordering::Greater) => 1.0,
+                        Some(std::cmp::Ordering::Equal) => 0.5,
+                        _ => 0.0,
+                    };
+                }
+            }
+        }
+        wins / pairs
+    }
+
+    /// Against the pairwise count on random scores with many ties, and against scikit-learn:
+    ///
+    /// ```text
+    /// from sklearn.metrics import roc_auc_score          # scikit-learn 1.x
+    /// roc_auc_score([0, 1, 1, 0, 1, 0, 0, 1, 1, 0],
+    ///               [0.1, 0.4, 0.35, 0.8, 0.65, 0.4, 0.2, 0.9, 0.4, 0.05])       # 0.76
+    /// y3 = [0, 1, 2, 2, 1, 0, 2, 1]
+    /// p3 = [[0.7, 0.2, 0.1], [0.3, 0.4, 0.3], [0.2, 0.2, 0.6], [0.5, 0.1, 0.4],
+    ///       [0.1, 0.8, 0.1], [0.4, 0.4, 0.2], [0.3, 0.3, 0.4], [0.6, 0.3, 0.1]]
+    /// roc_auc_score(y3, p3, multi_class='ovr', average='macro')                   # 0.9
+    /// [roc_auc_score([int(t == c) for t in y3], [p[c] for p in p3]) for c in range(3)]
+    ///                                       # 0.8333333333333334, 0.8666666666666667, 1.0
+    /// ```
+    #[test]
+    fn roc_auc_is_the_pairwise_count_and_scikit_learns() {
+        let mut rng = Rng::new(3);
+        for n in [2, 3, 10, 57] {
+            let scores: Vec<f64> = (0..n).map(|_| rng.below(5) as f64 / 4.0).collect();
+            let positive: Vec<bool> = (0..n)
+                .map(|i| i == 0 || (i > 1 && rng.below(2) == 1))
+                .collect();
+            let auc = roc_auc(&scores, &positive).unwrap();
+            assert!(
+                (auc - pairwise_auc(&scores, &positive)).abs() < 1e-12,
+                "{n} rows"
+            );
+        }
+        assert_eq!(roc_auc(&[0.3, 0.7], &[true, true]), None);
+        let y = [0, 1, 1, 0, 1, 0, 0, 1, 1, 0];
+        let s = [0.1, 0.4, 0.35, 0.8, 0.65, 0.4, 0.2, 0.9, 0.4, 0.05];
+        let p1 = Matrix::from_vec(10, 1, s.to_vec());
+        let binary = roc_auc_per_class(&p1, &y, 2);
+        assert!((roc_auc_summary(&binary).unwrap() - 0.76).abs() < 1e-12);
+        let y3 = [0, 1, 2, 2, 1, 0, 2, 1];
+        let p3 = [
+            [0.7, 0.2, 0.1],
+            [0.3, 0.4, 0.3],
+            [0.2, 0.2, 0.6],
+            [0.5, 0.1, 0.4],
+            [0.1, 0.8, 0.1],
+            [0.4, 0.4, 0.2],
+            [0.3, 0.3, 0.4],
+            [0.6, 0.3, 0.1],
+        ];
+        let p3 = Matrix::from_vec(8, 3, p3.concat());
+        let per_class = roc_auc_per_class(&p3, &y3, 3);
+        for (got, want) in per_class
+            .iter()
+            .zip([0.8333333333333334, 0.8666666666666667, 1.0])
+        {
+            assert!((got.unwrap() - want).abs() < 1e-12, "{got:?} {want}");
+        }
+        assert!((roc_auc_summary(&per_class).unwrap() - 0.9).abs() < 1e-12);
+        // A class with no row has no AUC, and the mean is over the others.
+        let p4 = Matrix::from_vec(
+            8,
+            4,
+            p3.data
+                .chunks(3)
+                .flat_map(|r| [r[0], r[1], r[2], 0.0])
+                .collect(),
+        );
+        let absent = roc_auc_per_class(&p4, &y3, 4);
+        assert_eq!(absent[3], None);
+        assert!((roc_auc_summary(&absent).unwrap() - 0.9).abs() < 1e-12);
+    }
 
     /// The naive reference: shuffle the column's features in a copy of x, predict from scratch.
     fn naive_importance(

@@ -232,8 +232,25 @@ fn json_summary_eval_predict_and_info_for_classification() {
         "{e}"
     );
     assert_eq!(e["class_names"], serde_json::json!(["cat", "dog", "horse"]));
+    // Three classes: the ROC AUC is the mean of the classes' one-vs-rest AUCs.
+    let per_class: Vec<f64> = e["per_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["roc_auc"].as_f64().unwrap())
+        .collect();
+    let auc = e["roc_auc"].as_f64().unwrap();
+    assert!(
+        per_class.len() == 3 && (auc - per_class.iter().sum::<f64>() / 3.0).abs() < 1e-12,
+        "{e}"
+    );
+    assert!(auc > 0.9 && auc <= 1.0, "{e}");
     let text = ok(&d, &["eval", "--model", "a.safetensors", "--data", csv]);
     assert!(text.contains("confusion matrix"), "{text}");
+    assert!(
+        text.contains("ROC AUC") && text.contains("one-vs-rest"),
+        "{text}"
+    );
 
     // Predictions in the label names, with and without the target column in the input.
     let p = ok(

@@ -107,11 +107,15 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             report["macro_precision"] = json!(avg.precision);
             report["macro_recall"] = json!(avg.recall);
             report["macro_f1"] = json!(avg.f1);
+            let auc = metrics::roc_auc_per_class(&probs, truth, n);
+            let auc_summary = metrics::roc_auc_summary(&auc);
+            report["roc_auc"] = json!(auc_summary);
             report["per_class"] = json!(m
                 .class_names
                 .iter()
                 .zip(cm.per_class())
-                .map(|(name, s)| json!({"class": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support}))
+                .zip(&auc)
+                .map(|((name, s), auc)| json!({"class": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support, "roc_auc": auc}))
                 .collect::<Vec<_>>());
             report["confusion_matrix"] = json!(cm.counts);
             report["class_names"] = json!(m.class_names);
@@ -126,14 +130,23 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                     avg.recall,
                     avg.f1
                 );
+                let fmt = |a: &Option<f64>| a.map_or("n/a".to_string(), |a| format!("{a:.4}"));
+                match n {
+                    2 => println!("ROC AUC {}", fmt(&auc_summary)),
+                    _ => println!("ROC AUC {} (one-vs-rest, macro)", fmt(&auc_summary)),
+                }
                 println!(
-                    "\n{:<12} {:>9} {:>9} {:>9} {:>8}",
-                    "class", "precision", "recall", "f1", "support"
+                    "\n{:<12} {:>9} {:>9} {:>9} {:>8} {:>9}",
+                    "class", "precision", "recall", "f1", "support", "roc_auc"
                 );
-                for (name, s) in m.class_names.iter().zip(cm.per_class()) {
+                for ((name, s), auc) in m.class_names.iter().zip(cm.per_class()).zip(&auc) {
                     println!(
-                        "{name:<12} {:>9.4} {:>9.4} {:>9.4} {:>8}",
-                        s.precision, s.recall, s.f1, s.support
+                        "{name:<12} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>9}",
+                        s.precision,
+                        s.recall,
+                        s.f1,
+                        s.support,
+                        fmt(auc)
                     );
                 }
                 println!("\nconfusion matrix (rows: true class, columns: predicted)");
