@@ -1128,6 +1128,11 @@ fn cross_validation_holds_out_each_fold_once() {
         "{v}"
     );
     assert!(mean > 0.85, "{v}");
+    // Each fold has its ROC AUC, from its held-out rows' probabilities (iris: near 1).
+    for f in folds {
+        let auc = f["roc_auc"].as_f64().unwrap();
+        assert!(auc > 0.9 && auc <= 1.0, "{f}");
+    }
     let again = json(&ok(&d, &args));
     assert_eq!(again["mean"], v["mean"]);
     let prices = prices_csv(&d);

@@ -376,7 +376,8 @@ pub fn preprocess<T: Float>(
 }
 
 /// The figures of `net` on held-out rows `test`, whose targets in their own units are `truth`:
-/// accuracy and macro F1, or MSE, MAE and R² of the predictions mapped back by `target`.
+/// accuracy, macro F1 and ROC AUC (NaN where it is not defined: one class only), or MSE, MAE
+/// and R² of the predictions mapped back by `target`.
 pub fn held_out_figures<T: Float>(
     net: &mlp::Network<T>,
     test: &Dataset<T>,
@@ -385,12 +386,18 @@ pub fn held_out_figures<T: Float>(
 ) -> Vec<(&'static str, f64)> {
     match truth {
         Targets::Classes(truth) => {
-            let predicted = net.predict_classes(&test.x);
+            let probs = net.predict(&test.x);
+            let predicted = mlp::network::classes(&probs);
             let classes = test.class_names.len().max(2);
             let cm = metrics::ConfusionMatrix::new(&predicted, truth, classes);
+            let auc = metrics::roc_auc_per_class(&probs, truth, classes);
             vec![
                 ("accuracy", metrics::accuracy(&predicted, truth)),
                 ("macro_f1", cm.macro_average().f1),
+                (
+                    "roc_auc",
+                    metrics::roc_auc_summary(&auc).unwrap_or(f64::NAN),
+                ),
             ]
         }
         Targets::Values(truth) => {
@@ -833,9 +840,10 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         }
         match task {
             Task::Classification => out.line(format!(
-                "test     accuracy {:.4}, macro F1 {:.4}, loss {:.4} on {} rows",
+                "test     accuracy {:.4}, macro F1 {:.4}, ROC AUC {:.4}, loss {:.4} on {} rows",
                 summary["test_accuracy"].as_f64().unwrap_or(f64::NAN),
                 summary["test_macro_f1"].as_f64().unwrap_or(f64::NAN),
+                summary["test_roc_auc"].as_f64().unwrap_or(f64::NAN),
                 test_loss,
                 test.len()
             )),
