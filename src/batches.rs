@@ -67,6 +67,7 @@ impl<T: Float> Batches<T> {
             let t = match y {
                 Targets::Classes(c) => TargetsRef::Classes(&c[i..i + 1]),
                 Targets::Values(v) => TargetsRef::Values(v.row(i)),
+                Targets::Labels(v) => TargetsRef::Labels(v.row(i)),
             };
             return (View::new(x.row(i), 1, x.cols), t);
         }
@@ -80,12 +81,16 @@ impl<T: Float> Batches<T> {
                 }
                 TargetsRef::Classes(&self.classes[..idx.len()])
             }
-            Targets::Values(v) => {
+            Targets::Values(v) | Targets::Labels(v) => {
                 let m = v.cols;
                 for (r, &i) in idx.iter().enumerate() {
                     self.values[r * m..(r + 1) * m].copy_from_slice(v.row(i));
                 }
-                TargetsRef::Values(&self.values[..idx.len() * m])
+                let values = &self.values[..idx.len() * m];
+                match y {
+                    Targets::Labels(_) => TargetsRef::Labels(values),
+                    _ => TargetsRef::Values(values),
+                }
             }
         };
         (View::new(&self.x, idx.len(), f), t)

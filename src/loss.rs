@@ -85,6 +85,10 @@ pub enum TargetsRef<'a, T> {
     },
     /// `[B × m]` values, row-major.
     Values(&'a [T]),
+    /// `[B × m]` labels, row-major, each 0 or 1, any number of them 1 in a row (multi-label
+    /// classification): to the loss the same as values, dⱼ = the label; to the metrics, a row is
+    /// right when every output is on its label's side of 0.5.
+    Labels(&'a [T]),
 }
 
 /// How much each class's rows count in the training loss (class targets only).
@@ -119,6 +123,11 @@ impl ClassWeight {
             (Targets::Values(_), _) => {
                 return Err(
                     "class weights apply to classification; these targets are values".into(),
+                )
+            }
+            (Targets::Labels(_), _) => {
+                return Err(
+                    "class weights take one class per row; these rows have several labels".into(),
                 )
             }
         };
@@ -186,6 +195,7 @@ impl<'a, T: Float> TargetsRef<'a, T> {
                 weights,
             },
             TargetsRef::Values(v) => TargetsRef::Values(&v[start * m..end * m]),
+            TargetsRef::Labels(v) => TargetsRef::Labels(&v[start * m..end * m]),
         }
     }
 
@@ -193,7 +203,7 @@ impl<'a, T: Float> TargetsRef<'a, T> {
     pub fn classes(&self) -> Option<&'a [usize]> {
         match *self {
             TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } => Some(c),
-            TargetsRef::Values(_) => None,
+            TargetsRef::Values(_) | TargetsRef::Labels(_) => None,
         }
     }
 
@@ -221,7 +231,7 @@ impl<'a, T: Float> TargetsRef<'a, T> {
                     T::ZERO
                 }
             }
-            TargetsRef::Values(v) => v[r * m + j],
+            TargetsRef::Values(v) | TargetsRef::Labels(v) => v[r * m + j],
         }
     }
 }

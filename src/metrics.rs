@@ -1,5 +1,6 @@
 //! Metrics: how good the predictions are. Classification: accuracy, confusion matrix, per-class and
-//! macro precision/recall/F1, log-loss, ROC AUC. Regression: MSE, RMSE, MAE, R². And which input columns
+//! macro precision/recall/F1, log-loss, ROC AUC; multi-label: subset accuracy, Hamming loss and
+//! the same per label. Regression: MSE, RMSE, MAE, R². And which input columns
 //! the network relies on: permutation importance.
 
 use std::ops::Range;
@@ -47,44 +48,27 @@ impl ConfusionMatrix {
         let n = self.counts.len();
         (0..n)
             .map(|c| {
-                let tp = self.counts[c][c] as f64;
                 let predicted: usize = (0..n).map(|t| self.counts[t][c]).sum();
-                let support: usize = self.counts[c].iter().sum();
-                let precision = if predicted > 0 {
-                    tp / predicted as f64
-                } else {
-                    0.0
-                };
-                let recall = if support > 0 {
-                    tp / support as f64
-                } else {
-                    0.0
-                };
-                let f1 = if precision + recall > 0.0 {
-                    2.0 * precision * recall / (precision + recall)
-                } else {
-                    0.0
-                };
-                ClassScores {
-                    precision,
-                    recall,
-                    f1,
-                    support,
-                }
+                scores(self.counts[c][c], predicted, self.counts[c].iter().sum())
             })
             .collect()
     }
 
     /// Unweighted means over the classes of precision, recall and F1 (the "macro" average).
     pub fn macro_average(&self) -> ClassScores {
-        let s = self.per_class();
-        let n = s.len().max(1) as f64;
-        ClassScores {
-            precision: s.iter().map(|c| c.precision).sum::<f64>() / n,
-            recall: s.iter().map(|c| c.recall).sum::<f64>() / n,
-            f1: s.iter().map(|c| c.f1).sum::<f64>() / n,
-            support: s.iter().map(|c| c.support).sum(),
-        }
+        macro_average(&self.per_class())
+    }
+}
+
+/// Unweighted means of precision, recall and F1 over classes or labels (the "macro" average);
+/// the support is their sum.
+pub fn macro_average(s: &[ClassScores]) -> ClassScores {
+    let n = s.len().max(1) as f64;
+    ClassScores {
+        precision: s.iter().map(|c| c.precision).sum::<f64>() / n,
+        recall: s.iter().map(|c| c.recall).sum::<f64>() / n,
+        f1: s.iter().map(|c| c.f1).sum::<f64>() / n,
+        support: s.iter().map(|c| c.support).sum(),
     }
 }
 
@@ -172,8 +156,111 @@ pub fn roc_auc_summary(per_class: &[Option<f64>]) -> Option<f64> {
     if per_class.len() == 2 {
         return per_class[1];
     }
-    let defined: Vec<f64> = per_class.iter().flatten().copied().collect();
+    mean_defined(per_class)
+}
+
+/// Multi-label: each label's ROC AUC from its output's column of `probs` (`None` where every row
+/// has the label, or none does). Their mean ([`mean_defined`]) is scikit-learn's
+/// `roc_auc_score` on an indicator matrix (`average="macro"`).
+pub fn roc_auc_per_label<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>) -> Vec<Option<f64>> {
+    (0..truth.cols)
+        .map(|j| {
+            let scores: Vec<f64> = (0..probs.rows).map(|r| probs[(r, j)].f64()).collect();
+            let positive: Vec<bool> = (0..truth.rows)
+                .map(|r| truth[(r, j)] > T::of(0.5))
+                .collect();
+            roc_auc(&scores, &positive)
+        })
+        .collect()
+}
+
+/// The mean of the figures that are defined; `None` where none is.
+pub fn mean_defined(v: &[Option<f64>]) -> Option<f64> {
+    let defined: Vec<f64> = v.iter().flatten().copied().collect();
     (!defined.is_empty()).then(|| defined.iter().sum::<f64>() / defined.len() as f64)
+}
+
+/// Multi-label: the fraction of rows whose every label is predicted right (an output > 0.5 says
+/// "has the label"), as scikit-learn's `accuracy_score` on indicator matrices. `probs` and
+/// `truth` are `[rows × labels]`.
+pub fn subset_accuracy<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>) -> f64 {
+    let half = T::of(0.5);
+    let right = probs
+        .data
+        .chunks_exact(probs.cols.max(1))
+        .zip(truth.data.chunks_exact(truth.cols.max(1)))
+        .filter(|(p, t)| p.iter().zip(*t).all(|(&p, &t)| (p > half) == (t > half)))
+        .count();
+    right as f64 / truth.rows.max(1) as f64
+}
+
+/// Multi-label: the fraction of (row, label) pairs predicted wrong, as scikit-learn's
+/// `hamming_loss`.
+pub fn hamming_loss<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>) -> f64 {
+    let half = T::of(0.5);
+    let wrong = probs
+        .data
+        .iter()
+        .zip(&truth.data)
+        .filter(|(&p, &t)| (p > half) != (t > half))
+        .count();
+    wrong as f64 / truth.data.len().max(1) as f64
+}
+
+/// Multi-label: each label's precision, recall, F1 and support (rows that have it), the label
+/// predicted where its output is > 0.5; as scikit-learn's `precision_recall_fscore_support` on
+/// indicator matrices, with `zero_division=0`.
+pub fn label_scores<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>) -> Vec<ClassScores> {
+    (0..truth.cols)
+        .map(|j| {
+            let [tp, predicted, support] = label_counts(probs, truth, j..j + 1);
+            scores(tp, predicted, support)
+        })
+        .collect()
+}
+
+/// Multi-label: precision, recall and F1 over every (row, label) pair at once (scikit-learn's
+/// `average="micro"`); the support is the number of labels the rows have in all.
+pub fn micro_scores<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>) -> ClassScores {
+    let [tp, predicted, support] = label_counts(probs, truth, 0..truth.cols);
+    scores(tp, predicted, support)
+}
+
+/// True positives, predictions and true labels over the labels `labels` of every row.
+fn label_counts<T: Float>(
+    probs: &Matrix<T>,
+    truth: &Matrix<T>,
+    labels: Range<usize>,
+) -> [usize; 3] {
+    let half = T::of(0.5);
+    let mut n = [0usize; 3];
+    for r in 0..truth.rows {
+        for j in labels.clone() {
+            let (p, t) = (probs[(r, j)] > half, truth[(r, j)] > half);
+            n[0] += usize::from(p && t);
+            n[1] += usize::from(p);
+            n[2] += usize::from(t);
+        }
+    }
+    n
+}
+
+/// Precision, recall and F1 from the counts of true positives, predictions and true rows (0
+/// where a denominator is 0, as scikit-learn's `zero_division=0`).
+fn scores(tp: usize, predicted: usize, support: usize) -> ClassScores {
+    let ratio = |a: usize, b: usize| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+    let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    ClassScores {
+        precision,
+        recall,
+        f1,
+        support,
+    }
 }
 
 /// Mean squared error over all values.
@@ -245,7 +332,7 @@ pub struct Importance {
 /// Permutation importance (Breiman; scikit-learn's `permutation_importance`): for each column,
 /// `repeats` times, shuffle its values across the rows of `data`, breaking its link with the
 /// target and nothing else, and measure how much the score falls. The score is accuracy for
-/// classes and R² for values (scikit-learn's default scorers). A column is a range of features,
+/// classes and labels (subset accuracy) and R² for values (scikit-learn's default scorers). A column is a range of features,
 /// so the indicators of a one-hot encoded column move together. Returns the unshuffled score and
 /// one [`Importance`] per column, most important first.
 ///
@@ -294,6 +381,7 @@ pub fn permutation_importance<T: Float>(
         match &data.y {
             Targets::Classes(truth) => accuracy(&classes(&outputs), truth),
             Targets::Values(truth) => r2(&outputs, truth),
+            Targets::Labels(truth) => subset_accuracy(&outputs, truth),
         }
     };
     let baseline = score(product.clone());
@@ -362,6 +450,64 @@ mod tests {
             }
         }
         wins / pairs
+    }
+
+    /// The multi-label figures against scikit-learn's on an indicator matrix:
+    ///
+    /// ```text
+    /// import numpy as np
+    /// from sklearn.metrics import (accuracy_score, hamming_loss, precision_recall_fscore_support,
+    ///                              roc_auc_score)
+    /// y = np.array([[1,0,1],[0,1,0],[1,1,0],[0,0,1],[1,0,0],[0,1,1]])
+    /// p = np.array([[0.9,0.2,0.6],[0.3,0.7,0.4],[0.8,0.4,0.1],[0.2,0.1,0.3],[0.6,0.55,0.2],
+    ///               [0.1,0.8,0.9]])
+    /// yp = (p > 0.5).astype(int)
+    /// accuracy_score(y, yp), hamming_loss(y, yp)          # 0.5, 0.16666666666666666
+    /// precision_recall_fscore_support(y, yp, zero_division=0)
+    /// # precision [1, 0.667, 1], recall [1, 0.667, 0.667], f1 [1, 0.667, 0.8], support [3, 3, 3]
+    /// precision_recall_fscore_support(y, yp, average="micro")   # 0.875, 0.7777…, 0.8235294117647058
+    /// roc_auc_score(y, p, average=None), roc_auc_score(y, p)    # [1, 0.888…, 0.888…], 0.9259259259259259
+    /// ```
+    #[test]
+    fn multi_label_figures_are_scikit_learns() {
+        let y = Matrix::from_vec(
+            6,
+            3,
+            vec![
+                1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0,
+                1.0, 1.0,
+            ],
+        );
+        let p = Matrix::from_vec(
+            6,
+            3,
+            vec![
+                0.9, 0.2, 0.6, 0.3, 0.7, 0.4, 0.8, 0.4, 0.1, 0.2, 0.1, 0.3, 0.6, 0.55, 0.2, 0.1,
+                0.8, 0.9,
+            ],
+        );
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(subset_accuracy(&p, &y), 0.5));
+        assert!(close(hamming_loss(&p, &y), 1.0 / 6.0));
+        let per = label_scores(&p, &y);
+        let (two_thirds, f1) = (2.0 / 3.0, 0.8);
+        for (s, (precision, recall, f)) in per.iter().zip([
+            (1.0, 1.0, 1.0),
+            (two_thirds, two_thirds, two_thirds),
+            (1.0, two_thirds, f1),
+        ]) {
+            assert!(
+                close(s.precision, precision) && close(s.recall, recall),
+                "{s:?}"
+            );
+            assert!(close(s.f1, f) && s.support == 3, "{s:?}");
+        }
+        let micro = micro_scores(&p, &y);
+        assert!(close(micro.precision, 0.875) && close(micro.recall, 7.0 / 9.0));
+        assert!(close(micro.f1, 0.8235294117647058));
+        let auc = roc_auc_per_label(&p, &y);
+        assert!(close(auc[0].unwrap(), 1.0) && close(auc[1].unwrap(), 8.0 / 9.0));
+        assert!(close(mean_defined(&auc).unwrap(), 0.9259259259259259));
     }
 
     /// Against the pairwise count on random scores with many ties, and against scikit-learn:
@@ -442,6 +588,7 @@ mod tests {
         let score = |x: &Matrix<f64>| match &data.y {
             Targets::Classes(t) => accuracy(&net.predict_classes(x), t),
             Targets::Values(t) => r2(&net.predict(x), t),
+            Targets::Labels(t) => subset_accuracy(&net.predict(x), t),
         };
         let baseline = score(&data.x);
         let means = columns

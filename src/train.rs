@@ -367,7 +367,8 @@ impl<T: Float> Trainer<T> {
             }
         };
         self.history.metric = match train.task() {
-            crate::data::Task::Classification => "accuracy".into(),
+            // Multi-label: the fraction of rows with every label right (scikit-learn's score).
+            crate::data::Task::Classification | crate::data::Task::MultiLabel => "accuracy".into(),
             crate::data::Task::Regression => "r2".into(),
         };
         let result = self.run_epoch(train, val, &mut batches, progress);
@@ -426,7 +427,13 @@ impl<T: Float> Trainer<T> {
                     v.cols
                 )))
             }
-            Targets::Values(_) => {}
+            Targets::Labels(v) if v.cols != out => {
+                return Err(Error::config(format!(
+                    "the data has {} labels, the network has {out} outputs",
+                    v.cols
+                )))
+            }
+            Targets::Values(_) | Targets::Labels(_) => {}
         }
         Ok(())
     }
@@ -452,7 +459,7 @@ impl<T: Float> Trainer<T> {
         let n_batches = batches.count();
         let (first_batch, mut sum_loss, mut rows_done, mut tally, earlier_seconds) = match resumed {
             Some(p) => (p.batches_done, p.sum_loss, p.rows_done, p.tally, p.seconds),
-            None => (0, 0.0, 0, Tally::new(target_cols(&train.y)), 0.0),
+            None => (0, 0.0, 0, Tally::new(&train.y), 0.0),
         };
         let mut stopped_after = None;
         let mut control = Control::Continue;
@@ -657,7 +664,7 @@ impl<T: Float> Trainer<T> {
     /// in chunks through the training workspace.
     pub fn evaluate(&mut self, data: &Dataset<T>) -> (f64, f64) {
         let cap = self.ws.capacity;
-        let mut tally = Tally::new(target_cols(&data.y));
+        let mut tally = Tally::new(&data.y);
         let mut sum = 0.0;
         let pool = &self.pool;
         pool.install(|| {
@@ -679,14 +686,16 @@ impl<T: Float> Trainer<T> {
     }
 }
 
+/// Target values per row: a batch's buffer for them (none for classes).
 fn target_cols<T: Float>(y: &Targets<T>) -> usize {
     match y {
         Targets::Classes(_) => 0,
-        Targets::Values(v) => v.cols,
+        Targets::Values(v) | Targets::Labels(v) => v.cols,
     }
 }
 
-/// Running accuracy (classes) or the sums behind R² (values), with no allocation per batch.
+/// Running accuracy (classes, labels) or the sums behind R² (values), with no allocation per
+/// batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
     rows: usize,
@@ -698,7 +707,11 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn new(value_cols: usize) -> Self {
+    fn new<T: Float>(y: &Targets<T>) -> Self {
+        let value_cols = match y {
+            Targets::Values(v) => v.cols,
+            Targets::Classes(_) | Targets::Labels(_) => 0,
+        };
         Tally {
             rows: 0,
             correct: 0,
@@ -727,6 +740,14 @@ impl Tally {
                         best
                     };
                     self.correct += usize::from(pred == class);
+                }
+            }
+            TargetsRef::Labels(d) => {
+                // Right when every output is on its label's side of 0.5 (subset accuracy).
+                for (yr, dr) in y.chunks_exact(m).zip(d.chunks_exact(m)) {
+                    let half = T::of(0.5);
+                    self.correct +=
+                        usize::from(yr.iter().zip(dr).all(|(&y, &d)| (y > half) == (d > half)));
                 }
             }
             TargetsRef::Values(d) => {

@@ -177,6 +177,123 @@ fn train_with_no_arguments_trains_on_digits() {
     assert!(d.path("model.safetensors").exists());
 }
 
+/// Multi-label: three 0/1 columns read as labels (none, one or several per row), trained with
+/// sigmoid outputs and binary cross-entropy, scored as scikit-learn scores an indicator matrix,
+/// predicted as one 0/1 column per label.
+#[test]
+fn several_label_columns_train_a_multi_label_classifier() {
+    let d = Dir::new("multilabel");
+    let mut text = String::from("id,x1,x2,small,wide,tall\n");
+    let mut rng = mlp::Rng::new(4);
+    for i in 0..300 {
+        let (a, b) = (rng.normal(), rng.normal());
+        let labels = [a < 0.0, b > 0.0, a + b > 0.5].map(|l| u8::from(l).to_string());
+        text += &format!("{i},{a:.4},{b:.4},{}\n", labels.join(","));
+    }
+    let csv = d.write("tags.csv", &text);
+    let csv = csv.to_str().unwrap();
+    let train = [
+        "train",
+        "--data",
+        csv,
+        "--target",
+        "small,wide,tall",
+        "--drop",
+        "id",
+        "--hidden",
+        "16",
+        "--epochs",
+        "60",
+        "--out",
+        "m.safetensors",
+    ];
+    let s = json(&ok(&d, &[&train[..], &["--format", "json"]].concat()));
+    assert_eq!(s["task"], "multilabel", "{s}");
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.85, "{s}");
+    let text = ok(&d, &train);
+    assert!(
+        text.contains("task     multi-label classification: 3 target columns")
+            && text.contains("relu, sigmoid")
+            && text.contains("loss bce")
+            && text.contains("test     subset accuracy"),
+        "{text}"
+    );
+    let e = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--data",
+            csv,
+            "--format",
+            "json",
+        ],
+    ));
+    let labels: Vec<&str> = e["per_label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["small", "wide", "tall"], "{e}");
+    // A row is right when all three are: subset accuracy ≤ 1 − Hamming loss.
+    let (subset, hamming) = (
+        e["accuracy"].as_f64().unwrap(),
+        e["hamming_loss"].as_f64().unwrap(),
+    );
+    assert!(
+        subset > 0.85 && hamming < 0.05 && subset <= 1.0 - hamming,
+        "{e}"
+    );
+    assert!(e["roc_auc"].as_f64().unwrap() > 0.95, "{e}");
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "m.safetensors",
+            "--data",
+            csv,
+            "--proba",
+            "--keep",
+            "id",
+        ],
+    );
+    let mut lines = p.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,prediction_small,prediction_wide,prediction_tall,p_small,p_wide,p_tall")
+    );
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for (label, p) in first[1..4].iter().zip(&first[4..]) {
+        let p: f64 = p.parse().unwrap();
+        assert_eq!(*label, if p > 0.5 { "1" } else { "0" }, "{first:?}");
+    }
+    let info = ok(&d, &["info", "--model", "m.safetensors"]);
+    assert!(info.contains("labels         small, wide, tall"), "{info}");
+    // Told to classify, a label that is neither 0 nor 1 is an error at its place.
+    let bad = d.write("bad.csv", "x,a,b\n1,0,1\n2,1,3\n");
+    let e = fails(
+        &d,
+        &[
+            "train",
+            "--data",
+            bad.to_str().unwrap(),
+            "--target",
+            "a,b",
+            "--task",
+            "classification",
+        ],
+    );
+    assert!(
+        e.contains("bad.csv:3:3: target column 'b': a label is 0 or 1, not '3'"),
+        "{e}"
+    );
+    let e = fails(&d, &[&train[..], &["--class-weight", "balanced"]].concat());
+    assert!(e.contains("these rows have several labels"), "{e}");
+}
+
 #[test]
 fn json_summary_eval_predict_and_info_for_classification() {
     let d = Dir::new("classify");

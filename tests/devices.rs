@@ -44,6 +44,10 @@ fn data(rows: usize, inputs: usize, outputs: usize, kind: &str, seed: u64) -> Da
         "classes" => {
             Dataset::classification(x, (0..rows).map(|_| rng.below(outputs.max(2))).collect())
         }
+        "labels" => {
+            let y = (0..rows * outputs).map(|_| rng.below(2) as f32).collect();
+            Dataset::multi_label(x, Matrix::from_vec(rows, outputs, y)).unwrap()
+        }
         _ => {
             let y = (0..rows * outputs).map(|_| rng.normal() as f32).collect();
             Dataset::regression(x, Matrix::from_vec(rows, outputs, y))
@@ -235,10 +239,10 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
 }
 
 /// Dropout (the same masks on every device: dropout.rs draws them from (seed, epoch, batch,
-/// layer) alone) and class weights: the same agreement as above, over two epochs, so that the
-/// second epoch's masks are not the first's.
+/// layer) alone), class weights and multi-label targets: the same agreement as above, over two
+/// epochs, so that the second epoch's masks are not the first's.
 #[test]
-fn dropout_and_class_weights_agree_with_the_cpu() {
+fn dropout_class_weights_and_labels_agree_with_the_cpu() {
     use Activation::*;
     let mut cases = Vec::new();
     let mut c = case("dropout 0.3", Relu, Softmax, Loss::CrossEntropy);
@@ -277,6 +281,9 @@ fn dropout_and_class_weights_agree_with_the_cpu() {
     c.outputs = 4;
     c.class_weight = ClassWeight::Named(vec![("0".into(), 0.5), ("3".into(), 2.0)]);
     c.dropout = Dropout::every(0.25);
+    cases.push(c);
+    let mut c = case("multi-label", Tanh, Sigmoid, Loss::BinaryCrossEntropy);
+    (c.targets, c.outputs) = ("labels", 5);
     cases.push(c);
     for c in &mut cases {
         c.epochs = 2;

@@ -108,3 +108,56 @@ fn smooth_regression_reaches_r2_095() {
     let r2 = metrics::r2(&net.predict(&test.x), truth);
     assert!(r2 >= 0.95, "test R² {r2}");
 }
+
+/// Multi-label: digits, each row labelled "even", "≥ 5" and "prime" at once (any number of the
+/// three). Sigmoid outputs and binary cross-entropy learn all three; the training loop's tally
+/// and the metrics agree on which rows have every label right.
+#[test]
+fn digits_as_three_labels_at_once() {
+    let (train, test) = prepared("digits", 5);
+    let labels = |d: &Dataset<f32>| -> Dataset<f32> {
+        let y: Vec<f32> = d
+            .classes()
+            .unwrap()
+            .iter()
+            .flat_map(|&c| [c % 2 == 0, c >= 5, [2, 3, 5, 7].contains(&c)])
+            .map(|b| f32::from(u8::from(b)))
+            .collect();
+        Dataset::multi_label(d.x.clone(), Matrix::from_vec(d.len(), 3, y)).unwrap()
+    };
+    let (train, test) = (labels(&train), labels(&test));
+    let mut net = NetworkSpec::new(64)
+        .dense(64, Activation::Relu)
+        .dense(3, Activation::Sigmoid)
+        .build::<f32>(5);
+    let config = TrainConfig {
+        epochs: 30,
+        batch_size: 32,
+        learning_rate: 2e-3,
+        ..Default::default()
+    };
+    let h = fit(&mut net, &train, &config).unwrap();
+    let mlp::Targets::Labels(truth) = &test.y else {
+        unreachable!()
+    };
+    let probs = net.predict(&test.x);
+    let subset = metrics::subset_accuracy(&probs, truth);
+    let hamming = metrics::hamming_loss(&probs, truth);
+    // Seen: 0.967 and 0.013 (12 of 359 rows with a label wrong).
+    assert!(
+        subset > 0.95 && hamming < 0.025,
+        "subset accuracy {subset}, Hamming loss {hamming}"
+    );
+    // The tally of the last epoch counts rows with all three right, as subset_accuracy does.
+    let mlp::Targets::Labels(train_truth) = &train.y else {
+        unreachable!()
+    };
+    let last = h.epochs.last().unwrap();
+    assert_eq!(h.metric, "accuracy");
+    let now = metrics::subset_accuracy(&net.predict(&train.x), train_truth);
+    assert!(
+        (last.train_metric - now).abs() < 0.02,
+        "tally {} (during the epoch), after it {now}",
+        last.train_metric
+    );
+}

@@ -150,7 +150,8 @@ static void weighted(const char* name, int act, int loss, int m) {
     auto z0 = z;
     float inv_rows = (float)(1.0 / rows), inv_all = (float)(1.0 / (rows * m));
     launch(3, 256, output_layer, z.data(), a.data(), delta.data(), (const float*)nullptr, rows, m, act, 0.f, loss, 0.f,
-           (const int*)labels.data(), (const float*)nullptr, (const float*)w.data(), inv_rows, inv_all, stats.data(), S);
+           (const int*)labels.data(), (const float*)nullptr, (const float*)w.data(), 0, inv_rows, inv_all, stats.data(),
+           S);
     bool deltas = true, losses = true;
     for (int r = 0; r < rows; r++) {
         const float* zr = &z0[r * m];
@@ -195,6 +196,48 @@ static void weighted(const char* name, int act, int loss, int m) {
     expect(losses, "each row's share of the loss is w_class times its own");
 }
 
+// output_layer with labels (multi-label: sigmoid outputs, binary cross-entropy against 0/1
+// targets): δ and the loss as for values, and a row counted right only when every label is.
+static void multi_label(int m) {
+    std::printf("multi-label: %d labels, sigmoid and binary cross-entropy\n", m);
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const int rows = 19, S = 2;
+    std::vector<float> z(rows * m), a(rows * m), delta(rows * m), stats(rows * S, -1.f), t(rows * m);
+    for (auto& v : t) v = rng() % 2;
+    // Mostly right: z leans towards each label, so that some rows have every label right and
+    // some not (further with more labels, each a chance to be wrong).
+    float lean = m > 8 ? 4.f : 2.f;
+    for (int i = 0; i < rows * m; i++) z[i] = (t[i] > 0.5f ? lean : -lean) + 1.5f * normal(rng);
+    auto z0 = z;
+    float inv_rows = (float)(1.0 / rows), inv_all = (float)(1.0 / (rows * m));
+    launch(3, 256, output_layer, z.data(), a.data(), delta.data(), (const float*)nullptr, rows, m, ACT_SIGMOID, 0.f,
+           LOSS_BCE, 0.f, (const int*)nullptr, (const float*)t.data(), (const float*)nullptr, 1, inv_rows, inv_all,
+           stats.data(), S);
+    bool deltas = true, losses = true, tally = true;
+    int right_rows = 0;
+    for (int r = 0; r < rows; r++) {
+        double row = 0, zmax = 0;
+        bool right = true;
+        for (int j = 0; j < m; j++) {
+            double zj = z0[r * m + j], d = t[r * m + j], p = 1 / (1 + std::exp(-zj));
+            row += std::max(zj, 0.0) + std::log1p(std::exp(-std::fabs(zj))) - d * zj;
+            zmax = std::max(zmax, std::fabs(zj));
+            double want = (p - d) / (rows * m);
+            deltas &= std::fabs(delta[r * m + j] - want) <= 1e-6 * (1 + zmax) / (rows * m);
+            right &= (p > 0.5) == (d > 0.5);
+        }
+        row /= rows * m;
+        losses &= std::fabs(stats[r * S] - row) <= 1e-6 * (1 + zmax) * m / (rows * m);
+        tally &= stats[r * S + 1] == (right ? 1.f : 0.f);
+        right_rows += right;
+    }
+    std::printf("  (%d of %d rows with every label right)\n", right_rows, rows);
+    expect(deltas, "δ = (σ(z) − d)/(B·m), as for values");
+    expect(losses, "each row's share of the loss");
+    expect(tally && right_rows > 0 && right_rows < rows, "a row is right when every label is, and only then");
+}
+
 int main() {
     pinned();
     layer("ReLU", ACT_RELU, 0.5, 37, 13, 16, 2);
@@ -203,6 +246,8 @@ int main() {
     weighted("softmax cross-entropy", ACT_SOFTMAX, LOSS_CE, 5);
     weighted("sigmoid binary cross-entropy", ACT_SIGMOID, LOSS_BCE, 1);
     weighted("identity MSE", ACT_IDENTITY, LOSS_MSE, 3);
+    multi_label(3);
+    multi_label(40);  // more labels than a warp has lanes
     if (failures) {
         std::printf("%d checks FAILED\n", failures);
         return 1;

@@ -232,12 +232,14 @@ __device__ __forceinline__ float warp_max(float v) {
 // inv_rows = 1/B and inv_all = 1/(B·m), rounded from f64 as on the CPU.
 // class_w (null: none) weights each row's loss and δ by its class's weight, as loss.rs's
 // `TargetsRef::Weighted`: E = Σ_r w_r·E_r / B, the mean over rows still divided by B.
+// multi = 1: the target values are labels, 0 or 1 (multi-label classification): no per-column
+// sums (S = 2), and stats[r·S + 1] is 1 when every output is on its label's side of 0.5.
 extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict__ a,
                                         float* __restrict__ delta, const float* __restrict__ bias,
                                         int rows, int m, int act, float alpha, int loss, float huber,
                                         const int* __restrict__ labels, const float* __restrict__ targets,
-                                        const float* __restrict__ class_w, float inv_rows, float inv_all,
-                                        float* __restrict__ stats, int S) {
+                                        const float* __restrict__ class_w, int multi, float inv_rows,
+                                        float inv_all, float* __restrict__ stats, int S) {
     int lane = threadIdx.x & 31;
     int warps = (gridDim.x * blockDim.x) >> 5;
     for (int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += warps) {
@@ -263,7 +265,7 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
         float inv_sum = 1.f / sum;
         float lse = mx + logf(sum);
         // Pass 2: y = Φ(h'), the loss, ∂E/∂y (or ∂E/∂h' for the fused cross-entropies).
-        float row_loss = 0.f, dsum = 0.f, dot = 0.f;
+        float row_loss = 0.f, dsum = 0.f, dot = 0.f, wrong = 0.f;
         float best = __int_as_float(0xff800000);
         int best_j = 0;
         for (int j = lane; j < m; j += 32) {
@@ -297,9 +299,11 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
                 else g = act_backward_one(act, alpha, g, v, y);
             }
             dr[j] = g;
-            if (targets != nullptr) stats[(long)r * S + 2 + j] = (y - d) * (y - d);
+            if (multi) wrong += (y > 0.5f) != (d > 0.5f) ? 1.f : 0.f;
+            else if (targets != nullptr) stats[(long)r * S + 2 + j] = (y - d) * (y - d);
         }
         row_loss = warp_sum(row_loss);
+        if (multi) wrong = warp_sum(wrong);
         if (loss == LOSS_CE) {
             dsum = warp_sum(dsum);
             float scale = w * inv_rows;
@@ -318,7 +322,8 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
             float share = (loss == LOSS_CE || loss == LOSS_HALF_SE) ? inv_rows : inv_all;
             stats[(long)r * S] = row_loss * share;
             int pred = m == 1 ? (ar[0] > 0.5f ? 1 : 0) : best_j;
-            stats[(long)r * S + 1] = (labels != nullptr && pred == label) ? 1.f : 0.f;
+            bool right = multi ? wrong == 0.f : (labels != nullptr && pred == label);
+            stats[(long)r * S + 1] = right ? 1.f : 0.f;
         }
     }
 }

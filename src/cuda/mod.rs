@@ -632,6 +632,8 @@ pub struct Run {
     host_targets: Option<Vec<f64>>,
     /// One loss weight per class (`TrainConfig::class_weight`); none: every row counts 1.
     class_w: Option<CudaSlice<f32>>,
+    /// 1 when the targets are labels (multi-label classification): see `output_layer`.
+    multi_label: i32,
     /// The run's seed, and the epoch's part of the dropout masks' key (dropout.rs
     /// `Draw::epoch_key`), written at each epoch's start.
     seed: u64,
@@ -763,6 +765,8 @@ impl Run {
                 (Some(gpu.upload(&c)?), None, 2)
             }
             Targets::Values(v) => (None, Some(gpu.upload(&f32s(&v.data))?), 2 + outputs),
+            // Labels are values to the loss; their tally counts the rows with every label right.
+            Targets::Labels(v) => (None, Some(gpu.upload(&f32s(&v.data))?), 2),
         };
         let class_w = match config.class_weight.for_data(train).map_err(Error::config)? {
             w if w.is_empty() => None,
@@ -770,8 +774,9 @@ impl Run {
         };
         let host_targets = match &train.y {
             Targets::Values(v) => Some(v.data.iter().map(|x| x.f64()).collect()),
-            Targets::Classes(_) => None,
+            Targets::Classes(_) | Targets::Labels(_) => None,
         };
+        let multi_label = i32::from(matches!(train.y, Targets::Labels(_)));
         let (rule, mu, betas, eps) = match config.optimizer {
             Optimizer::Sgd => (0, 0.0, (0.0, 0.0), 0.0),
             Optimizer::Momentum(m) => (1, m as f32, (0.0, 0.0), 0.0),
@@ -803,6 +808,7 @@ impl Run {
         let mut run = Run {
             x: gpu.upload(&f32s(&train.x.data))?,
             host_targets,
+            multi_label,
             class_w,
             seed: config.seed,
             dropout_key: gpu.upload(&[Draw::epoch_key(config.seed, 1)])?,
@@ -1209,6 +1215,7 @@ impl Run {
                 .arg(&tb);
             let class_w = self.class_w.as_ref().map_or(null, p);
             b.arg(&class_w)
+                .arg(&self.multi_label)
                 .arg(&inv_rows)
                 .arg(&inv_all)
                 .arg(&stats)

@@ -333,14 +333,12 @@ fn read_csv_reader<T: Float>(
         ));
     }
     let several = targets.len() > 1;
-    if several && task == Some(Task::Classification) {
-        return Err(Error::config(format!(
-            "{}: several target columns make a multi-output regression; a classification takes one target column",
-            path.display()
-        )));
-    }
-    // Several targets are values (text in one is an error where it is found).
-    let target_task = if several {
+    // Several target columns are labels (0 or 1 each) when the task says classification, else
+    // values; text in one is an error where it is found, as is a label neither 0 nor 1.
+    let labels = task == Some(Task::MultiLabel) || (several && task == Some(Task::Classification));
+    let target_task = if labels {
+        Some(Task::MultiLabel)
+    } else if several {
         Some(Task::Regression)
     } else {
         task
@@ -570,7 +568,7 @@ fn read_csv_reader<T: Float>(
             categorical,
         });
     }
-    if several {
+    if several || labels {
         let names: Vec<&str> = targets.iter().map(|&j| headers[j].as_str()).collect();
         let mut y = Matrix::zeros(rows, targets.len());
         for (k, values) in raw.into_iter().enumerate() {
@@ -581,20 +579,30 @@ fn read_csv_reader<T: Float>(
                 y[(r, k)] = T::of(v);
             }
         }
+        // Not told: columns of 0 and 1 only are labels, as scikit-learn's `type_of_target`
+        // reads an indicator matrix.
+        let binary = y.data.iter().all(|&v| v == T::ZERO || v == T::ONE);
+        let multi_label = labels || (task.is_none() && binary);
+        let listed = format!("{} target columns ({})", names.len(), names.join(", "));
         return Ok(Csv {
             data: Dataset {
                 x,
-                y: Targets::Values(y),
+                class_names: match multi_label {
+                    true => names.iter().map(|n| n.to_string()).collect(),
+                    false => Vec::new(),
+                },
+                y: match multi_label {
+                    true => Targets::Labels(y),
+                    false => Targets::Values(y),
+                },
                 feature_names,
-                class_names: Vec::new(),
             },
-            task_reason: match task {
-                Some(_) => "given".into(),
-                None => format!(
-                    "regression: {} target columns ({}), one output each",
-                    names.len(),
-                    names.join(", ")
+            task_reason: match (task, multi_label) {
+                (Some(_), _) => "given".into(),
+                (None, true) => format!(
+                    "multi-label classification: {listed} hold only 0 and 1; pass --task regression to override"
                 ),
+                (None, false) => format!("regression: {listed}, one output each"),
             },
             target_name: Some(names.join(",")),
             categorical,
@@ -615,6 +623,7 @@ fn read_csv_reader<T: Float>(
         (None, RawTargets::Numbers(v)) => super::infer_task(v, &headers[t]),
     };
     let (y, class_names) = match (task, raw) {
+        (Task::MultiLabel, _) => unreachable!("labels are read with several targets, above"),
         (Task::Regression, RawTargets::Numbers(v)) => (
             Targets::Values(Matrix::from_vec(
                 rows,
@@ -953,8 +962,21 @@ fn push_target(
     let parsed = parse_number(field.as_bytes());
     match raw {
         RawTargets::Numbers(v) => match parsed {
+            Ok(x) if task == Some(Task::MultiLabel) && x != 0.0 && x != 1.0 => {
+                return Err(Error::Parse {
+                    path: path.into(),
+                    line,
+                    column: j as u64 + 1,
+                    message: format!(
+                        "target column '{header}': a label is 0 or 1, not '{field}' (multi-label classification)"
+                    ),
+                })
+            }
             Ok(x) => v.push(x),
-            Err(message) if task == Some(Task::Regression) || field.is_empty() => {
+            Err(message)
+                if matches!(task, Some(Task::Regression | Task::MultiLabel))
+                    || field.is_empty() =>
+            {
                 return Err(Error::Parse {
                     path: path.into(),
                     line,
@@ -1350,11 +1372,52 @@ mod tests {
             e("price,color", None),
             "t.csv:2:3: target column 'color': 'red' is not a number"
         );
-        assert!(e("price,rent", Some(Task::Classification))
-            .contains("a classification takes one target column"),);
+        assert_eq!(
+            e("price,rent", Some(Task::Classification)),
+            "t.csv:2:2: target column 'price': a label is 0 or 1, not '10' (multi-label classification)"
+        );
         assert!(e("price,1", None).contains("column 'price' is named twice"));
         assert!(e("price,size", None).contains("no column named 'size'"));
         assert!(e("a,price,color,rent,b", None).contains("every column is a target"));
+    }
+
+    #[test]
+    fn columns_of_zeros_and_ones_are_labels() {
+        let text = "x,action,comedy,drama\n0.5,1,0,1\n1.5,0,0,0\n2.5,0,1,1\n";
+        let c = read_targets(text, "action,comedy,drama", None).unwrap();
+        assert_eq!(c.data.task(), Task::MultiLabel);
+        assert_eq!(c.data.class_names, ["action", "comedy", "drama"]);
+        let Targets::Labels(y) = &c.data.y else {
+            panic!("labels")
+        };
+        assert_eq!(y.data, [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
+        assert_eq!(
+            c.task_reason,
+            "multi-label classification: 3 target columns (action, comedy, drama) hold only 0 and 1; pass --task regression to override"
+        );
+        // Told: labels even from one column, or values after all.
+        let one = read_targets(text, "drama", Some(Task::MultiLabel)).unwrap();
+        assert!(matches!(&one.data.y, Targets::Labels(y) if y.cols == 1));
+        let told = read_targets(text, "action,comedy", Some(Task::Regression)).unwrap();
+        assert_eq!(told.data.task(), Task::Regression);
+        let given = read_targets(text, "action,comedy", Some(Task::Classification)).unwrap();
+        assert_eq!(given.data.task(), Task::MultiLabel);
+        // Not 0 or 1: values when not told, an error naming the place when told.
+        let text = "x,a,b\n1,1,0\n2,0,2\n";
+        assert_eq!(
+            read_targets(text, "a,b", None).unwrap().data.task(),
+            Task::Regression
+        );
+        let e = read_targets(text, "a,b", Some(Task::MultiLabel)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv:3:3: target column 'b': a label is 0 or 1, not '2' (multi-label classification)"
+        );
+        let e = read_targets("x,a,b\n1,yes,0\n", "a,b", Some(Task::MultiLabel)).unwrap_err();
+        assert!(
+            e.to_string().starts_with("t.csv:2:2: target column 'a'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,12 +19,14 @@ pub use self::csv::{
     Categorical, Columns, Csv, Missing, TargetColumn, MISSING_MARKERS,
 };
 
-/// Classification (class labels) or regression (real values).
+/// Classification (one class per row), regression (real values), or multi-label classification
+/// (any number of labels per row, each 0 or 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     Classification,
     Regression,
+    MultiLabel,
 }
 
 impl Task {
@@ -32,8 +34,9 @@ impl Task {
         match s.to_ascii_lowercase().as_str() {
             "classification" | "classify" => Ok(Task::Classification),
             "regression" | "regress" => Ok(Task::Regression),
+            "multilabel" | "multi-label" | "multi_label" => Ok(Task::MultiLabel),
             _ => Err(Error::config(format!(
-                "unknown task '{s}'; expected classification or regression"
+                "unknown task '{s}'; expected classification, regression or multilabel"
             ))),
         }
     }
@@ -46,6 +49,9 @@ pub enum Targets<T> {
     Classes(Vec<usize>),
     /// `[rows × outputs]` real values.
     Values(Matrix<T>),
+    /// `[rows × labels]` of 0 and 1: which labels each row has (multi-label classification, as
+    /// scikit-learn's indicator matrix); the labels' names are the data set's `class_names`.
+    Labels(Matrix<T>),
 }
 
 impl<T: Float> Targets<T> {
@@ -54,6 +60,7 @@ impl<T: Float> Targets<T> {
         match self {
             Targets::Classes(c) => TargetsRef::Classes(c),
             Targets::Values(v) => TargetsRef::Values(&v.data),
+            Targets::Labels(v) => TargetsRef::Labels(&v.data),
         }
     }
 
@@ -62,6 +69,7 @@ impl<T: Float> Targets<T> {
         match self {
             Targets::Classes(c) => Targets::Classes(indices.iter().map(|&i| c[i]).collect()),
             Targets::Values(v) => Targets::Values(v.gather_rows(indices)),
+            Targets::Labels(v) => Targets::Labels(v.gather_rows(indices)),
         }
     }
 
@@ -69,6 +77,7 @@ impl<T: Float> Targets<T> {
         match self {
             Targets::Classes(c) => Targets::Classes(c.clone()),
             Targets::Values(v) => Targets::Values(v.cast()),
+            Targets::Labels(v) => Targets::Labels(v.cast()),
         }
     }
 }
@@ -105,6 +114,42 @@ impl<T: Float> Dataset<T> {
         }
     }
 
+    /// A multi-label set: `y` is `[rows × labels]` of 0 and 1 (row r has label j where
+    /// y[r, j] = 1), the labels named `0`, `1`, … An error names the first value that is neither.
+    ///
+    /// # Panics
+    /// If the row counts disagree.
+    ///
+    /// ```
+    /// use mlp::{Dataset, Matrix, Task};
+    /// let x = Matrix::from_vec(2, 1, vec![0.5f32, -1.0]);
+    /// let d = Dataset::multi_label(x.clone(), Matrix::from_vec(2, 3, vec![1.0, 0.0, 1.0, 0.0, 0.0, 0.0])).unwrap();
+    /// assert_eq!((d.task(), d.outputs()), (Task::MultiLabel, 3));
+    /// assert!(Dataset::multi_label(x, Matrix::from_vec(2, 1, vec![1.0, 0.5])).is_err());
+    /// ```
+    #[track_caller]
+    pub fn multi_label(x: Matrix<T>, y: Matrix<T>) -> Result<Self> {
+        assert_eq!(
+            x.rows, y.rows,
+            "Dataset::multi_label: rows of x and y differ"
+        );
+        let names: Vec<String> = (0..y.cols).map(|j| j.to_string()).collect();
+        if let Some(i) = y.data.iter().position(|&v| v != T::ZERO && v != T::ONE) {
+            return Err(Error::config(format!(
+                "multi-label targets are 0 or 1; row {}, label {} holds {}",
+                i / y.cols,
+                names[i % y.cols],
+                y.data[i]
+            )));
+        }
+        Ok(Dataset {
+            feature_names: (0..x.cols).map(|j| format!("x{}", j + 1)).collect(),
+            class_names: names,
+            x,
+            y: Targets::Labels(y),
+        })
+    }
+
     /// A regression set.
     ///
     /// # Panics
@@ -136,14 +181,16 @@ impl<T: Float> Dataset<T> {
         match self.y {
             Targets::Classes(_) => Task::Classification,
             Targets::Values(_) => Task::Regression,
+            Targets::Labels(_) => Task::MultiLabel,
         }
     }
 
-    /// Number of classes (classification) or target columns (regression): the network's outputs.
+    /// Number of classes (classification), target columns (regression) or labels (multi-label):
+    /// the network's outputs.
     pub fn outputs(&self) -> usize {
         match &self.y {
             Targets::Classes(_) => self.class_names.len(),
-            Targets::Values(v) => v.cols,
+            Targets::Values(v) | Targets::Labels(v) => v.cols,
         }
     }
 
@@ -151,7 +198,7 @@ impl<T: Float> Dataset<T> {
     pub fn classes(&self) -> Option<&[usize]> {
         match &self.y {
             Targets::Classes(c) => Some(c),
-            Targets::Values(_) => None,
+            Targets::Values(_) | Targets::Labels(_) => None,
         }
     }
 
@@ -194,7 +241,7 @@ impl<T: Float> Dataset<T> {
                 }
                 c.truncate(keep.len());
             }
-            Targets::Values(v) => {
+            Targets::Values(v) | Targets::Labels(v) => {
                 let m = v.cols;
                 for (dst, &src) in keep.iter().enumerate() {
                     v.data.copy_within(src * m..(src + 1) * m, dst * m);

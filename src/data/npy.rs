@@ -281,9 +281,16 @@ pub fn read_npy_dataset<T: Float>(
             (f, cols - 1, y, 1, format!("column {t}"))
         }
     };
+    let binary = y.iter().all(|&v| v == 0.0 || v == 1.0);
     let (task, reason) = match task {
+        // Several columns of labels: one label per column (multi-label).
+        Some(Task::Classification) if y_cols > 1 => (Task::MultiLabel, "given".into()),
         Some(t) => (t, "given".into()),
         None if y_cols == 1 => infer_task(&y, &name),
+        None if binary => (
+            Task::MultiLabel,
+            format!("multi-label classification: {name} has {y_cols} target columns of only 0 and 1; pass --task regression to override"),
+        ),
         None => (
             Task::Regression,
             format!("regression: {name} has {y_cols} target columns"),
@@ -308,10 +315,24 @@ pub fn read_npy_dataset<T: Float>(
             }
             (Targets::Classes(ids), names)
         }
-        Task::Classification => {
-            return Err(Error::config(format!(
-                "{name}: {y_cols} target columns; classification takes one column of labels"
-            )))
+        Task::Classification => unreachable!("several columns of classes are labels, above"),
+        Task::MultiLabel => {
+            if let Some(i) = y.iter().position(|&v| v != 0.0 && v != 1.0) {
+                return Err(Error::config(format!(
+                    "{name}: the label at row {}, column {} is {}; multi-label targets are 0 or 1",
+                    i / y_cols,
+                    i % y_cols,
+                    y[i]
+                )));
+            }
+            (
+                Targets::Labels(Matrix::from_vec(
+                    rows,
+                    y_cols,
+                    y.into_iter().map(T::of).collect(),
+                )),
+                (0..y_cols).map(|j| j.to_string()).collect(),
+            )
         }
         Task::Regression => (
             Targets::Values(Matrix::from_vec(

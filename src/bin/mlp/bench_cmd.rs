@@ -307,6 +307,9 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
         Targets::Values(truth) => {
             rec["test_mse"] = json!(metrics::mse(&net.predict(&test.x), truth))
         }
+        Targets::Labels(truth) => {
+            rec["test_accuracy"] = json!(metrics::subset_accuracy(&net.predict(&test.x), truth))
+        }
     }
     rec["peak_rss_mib_exit"] = json!(rusage().2);
     println!("{rec}");

@@ -91,7 +91,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
         }
     ));
     let names: &[&str] = match &data.y {
-        Targets::Classes(_) => &["loss", "accuracy", "macro_f1", "roc_auc"],
+        Targets::Classes(_) | Targets::Labels(_) => &["loss", "accuracy", "macro_f1", "roc_auc"],
         Targets::Values(_) => &["loss", "mse", "mae", "r2"],
     };
     out.line(format!(

@@ -102,7 +102,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                     &loss,
                     alpha,
                 ),
-                Targets::Values(v) => trace(
+                Targets::Values(v) | Targets::Labels(v) => trace(
                     &model.network,
                     &x,
                     TargetsRef::Values(v.row(a.row)),
@@ -158,6 +158,11 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                     rows,
                     m,
                     (0..rows * m).map(|_| rng.normal()).collect(),
+                )),
+                mlp::Task::MultiLabel => Targets::Labels(Matrix::from_vec(
+                    rows,
+                    m,
+                    (0..rows * m).map(|_| rng.below(2) as f64).collect(),
                 )),
             };
             (model.network, x, y, loss, path.display().to_string())

@@ -171,6 +171,61 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 }
             }
         }
+        Targets::Labels(truth) => {
+            // As scikit-learn scores an indicator matrix: subset accuracy, Hamming loss, and
+            // precision/recall/F1 and ROC AUC per label with their macro and micro means.
+            let probs = net.predict(&d.x);
+            let per_label = metrics::label_scores(&probs, truth);
+            let (avg, micro) = (
+                metrics::macro_average(&per_label),
+                metrics::micro_scores(&probs, truth),
+            );
+            let auc = metrics::roc_auc_per_label(&probs, truth);
+            report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss));
+            report["accuracy"] = json!(metrics::subset_accuracy(&probs, truth));
+            report["hamming_loss"] = json!(metrics::hamming_loss(&probs, truth));
+            report["macro_precision"] = json!(avg.precision);
+            report["macro_recall"] = json!(avg.recall);
+            report["macro_f1"] = json!(avg.f1);
+            report["micro_f1"] = json!(micro.f1);
+            report["roc_auc"] = json!(metrics::mean_defined(&auc));
+            report["per_label"] = json!(m
+                .class_names
+                .iter()
+                .zip(&per_label)
+                .zip(&auc)
+                .map(|((name, s), auc)| json!({"label": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support, "roc_auc": auc}))
+                .collect::<Vec<_>>());
+            if a.format == "text" {
+                let fmt = |a: &Option<f64>| a.map_or("n/a".to_string(), |a| format!("{a:.4}"));
+                println!("{} rows of {}, {} labels", d.len(), a.data, truth.cols);
+                println!(
+                    "subset accuracy {:.4}   Hamming loss {:.4}   loss {:.4}   ROC AUC {} (macro)",
+                    report["accuracy"].as_f64().unwrap_or(0.0),
+                    report["hamming_loss"].as_f64().unwrap_or(0.0),
+                    report["loss"].as_f64().unwrap_or(0.0),
+                    fmt(&metrics::mean_defined(&auc)),
+                );
+                println!(
+                    "macro precision {:.4} recall {:.4} F1 {:.4}   micro precision {:.4} recall {:.4} F1 {:.4}",
+                    avg.precision, avg.recall, avg.f1, micro.precision, micro.recall, micro.f1
+                );
+                println!(
+                    "\n{:<12} {:>9} {:>9} {:>9} {:>8} {:>9}",
+                    "label", "precision", "recall", "f1", "support", "roc_auc"
+                );
+                for ((name, s), auc) in m.class_names.iter().zip(&per_label).zip(&auc) {
+                    println!(
+                        "{name:<12} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>9}",
+                        s.precision,
+                        s.recall,
+                        s.f1,
+                        s.support,
+                        fmt(auc)
+                    );
+                }
+            }
+        }
         Targets::Values(truth) => {
             let mut p = net.predict(&d.x);
             if let Some(s) = &m.preprocessing.target {
@@ -252,7 +307,7 @@ fn importance<T: Float>(a: &EvalArgs, model: &Model<T>, d: &Dataset<T>) -> serde
     let (score, found) =
         metrics::permutation_importance(&model.network, scored, &columns, a.repeats, a.seed);
     let metric = match d.y {
-        Targets::Classes(_) => "accuracy",
+        Targets::Classes(_) | Targets::Labels(_) => "accuracy",
         Targets::Values(_) => "r2",
     };
     if a.format == "text" {
@@ -351,6 +406,24 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
                 w.write_record(&rec).map_err(io)?;
             }
         }
+        Task::MultiLabel => {
+            // One column per label, 1 where its output is > 0.5; with --proba, its probability.
+            let names = &m.class_names;
+            let mut header = keep.clone();
+            header.extend(names.iter().map(|l| format!("prediction_{l}")));
+            if a.proba {
+                header.extend(names.iter().map(|l| format!("p_{l}")));
+            }
+            w.write_record(&header).map_err(io)?;
+            for (r, kept) in kept.iter().enumerate() {
+                let row = p.row(r);
+                let labels = row.iter().map(|v| u8::from(v.f64() > 0.5).to_string());
+                let probs = row.iter().map(|v| format!("{}", v.f64()));
+                let probs = probs.take(if a.proba { row.len() } else { 0 });
+                w.write_record(kept.iter().cloned().chain(labels).chain(probs))
+                    .map_err(io)?;
+            }
+        }
         Task::Regression => {
             if a.proba {
                 return Err(Error::config("--proba: the model is a regression model; it predicts values, not probabilities"));
@@ -435,12 +508,20 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
             .unwrap_or(""),
         m.loss
     );
-    if !m.class_names.is_empty() {
-        println!("classes        {}", m.class_names.join(", "));
+    match m.task {
+        // The labels are the target columns, named below.
+        Task::MultiLabel => {}
+        _ if !m.class_names.is_empty() => {
+            println!("classes        {}", m.class_names.join(", "))
+        }
+        _ => {}
     }
     match m.target_columns()[..] {
         [] => {}
         [one] => println!("target         {one}"),
+        ref several if m.task == Task::MultiLabel => {
+            println!("labels         {} (one output each)", several.join(", "))
+        }
         ref several => println!("targets        {} (one output each)", several.join(", ")),
     }
     println!(

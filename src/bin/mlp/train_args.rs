@@ -20,7 +20,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
-    /// The target column: a header name or a 0-based index [default: the last column]
+    /// The target column: a header name or a 0-based index; several, a,b: one output each (values, or labels when they hold only 0 and 1) [default: the last column]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -52,7 +52,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_split: Option<f64>,
-    /// classification or regression [default: inferred from the target, and the reason printed]
+    /// classification, regression or multilabel (several 0/1 label columns) [default: inferred from the target, and the reason printed]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<String>,

@@ -179,6 +179,8 @@ pub fn network_spec(
     let output = match &args.output {
         Some(o) => Activation::parse(o).map_err(|e| Error::config(format!("--output: {e}")))?,
         None if task == Task::Classification => Activation::Softmax,
+        // One independent probability per label (then binary cross-entropy, its natural loss).
+        None if task == Task::MultiLabel => Activation::Sigmoid,
         None => Activation::Identity,
     };
     let outputs = match (task, &output) {
@@ -360,7 +362,7 @@ pub fn preprocess<T: Float>(
     }
     let target = match &train.y {
         Targets::Values(v) => Some(Standardizer::fit(v)),
-        Targets::Classes(_) => None,
+        Targets::Classes(_) | Targets::Labels(_) => None,
     };
     for d in [train, test] {
         if let (Some(s), Targets::Values(v)) = (&target, &mut d.y) {
@@ -376,8 +378,9 @@ pub fn preprocess<T: Float>(
 }
 
 /// The figures of `net` on held-out rows `test`, whose targets in their own units are `truth`:
-/// accuracy, macro F1 and ROC AUC (NaN where it is not defined: one class only), or MSE, MAE
-/// and R² of the predictions mapped back by `target`.
+/// accuracy, macro F1 and ROC AUC (NaN where it is not defined: one class only) of classes or
+/// labels (multi-label: subset accuracy, and the means over the labels), or MSE, MAE and R² of
+/// the predictions mapped back by `target`.
 pub fn held_out_figures<T: Float>(
     net: &mlp::Network<T>,
     test: &Dataset<T>,
@@ -409,6 +412,16 @@ pub fn held_out_figures<T: Float>(
                 ("mse", metrics::mse(&p, truth)),
                 ("mae", metrics::mae(&p, truth)),
                 ("r2", metrics::r2(&p, truth)),
+            ]
+        }
+        Targets::Labels(truth) => {
+            let probs = net.predict(&test.x);
+            let labels = metrics::label_scores(&probs, truth);
+            let auc = metrics::roc_auc_per_label(&probs, truth);
+            vec![
+                ("accuracy", metrics::subset_accuracy(&probs, truth)),
+                ("macro_f1", metrics::macro_average(&labels).f1),
+                ("roc_auc", metrics::mean_defined(&auc).unwrap_or(f64::NAN)),
             ]
         }
     }
@@ -466,7 +479,9 @@ pub fn fingerprint<T: Float>(d: &Dataset<T>) -> String {
     d.x.data.iter().for_each(|v| mix(v.f64().to_bits()));
     match &d.y {
         Targets::Classes(c) => c.iter().for_each(|&c| mix(c as u64)),
-        Targets::Values(v) => v.data.iter().for_each(|x| mix(x.f64().to_bits())),
+        Targets::Values(v) | Targets::Labels(v) => {
+            v.data.iter().for_each(|x| mix(x.f64().to_bits()))
+        }
     }
     format!("{h:016x}")
 }
@@ -680,10 +695,9 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             "         {line} (in the train loss, not val or test)"
         ));
     }
-    let metric = if task == Task::Classification {
-        "acc"
-    } else {
-        "r2"
+    let metric = match task {
+        Task::Classification | Task::MultiLabel => "acc",
+        Task::Regression => "r2",
     };
     out.line(format!(
         "\n{:>5}  {:>10}  {:>8}  {:>10}  {:>8}  {:>9}  {:>7}",
@@ -839,8 +853,12 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             ));
         }
         match task {
-            Task::Classification => out.line(format!(
-                "test     accuracy {:.4}, macro F1 {:.4}, ROC AUC {:.4}, loss {:.4} on {} rows",
+            Task::Classification | Task::MultiLabel => out.line(format!(
+                "test     {}accuracy {:.4}, macro F1 {:.4}, ROC AUC {:.4}, loss {:.4} on {} rows",
+                match task {
+                    Task::MultiLabel => "subset ",
+                    _ => "",
+                },
                 summary["test_accuracy"].as_f64().unwrap_or(f64::NAN),
                 summary["test_macro_f1"].as_f64().unwrap_or(f64::NAN),
                 summary["test_roc_auc"].as_f64().unwrap_or(f64::NAN),
