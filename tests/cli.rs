@@ -272,6 +272,22 @@ fn several_label_columns_train_a_multi_label_classifier() {
     }
     let info = ok(&d, &["info", "--model", "m.safetensors"]);
     assert!(info.contains("labels         small, wide, tall"), "{info}");
+    // Without the label columns there is nothing to score against: say which is missing.
+    let features = d.write("features.csv", "id,x1,x2\n0,0.5,-0.2\n");
+    let e = fails(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--data",
+            features.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        e.contains("no column 'small': eval needs the model's target columns (small, wide, tall)"),
+        "{e}"
+    );
     // Told to classify, a label that is neither 0 nor 1 is an error at its place.
     let bad = d.write("bad.csv", "x,a,b\n1,0,1\n2,1,3\n");
     let e = fails(

@@ -1,9 +1,10 @@
 #![no_main]
 //! CSV: any bytes give a data set or an error, never a panic: with text columns found as read,
 //! and with a model's one-hot encoding applied; missing values refused, and read; one target
-//! column, none, or two (a multi-output regression).
+//! column, none, or two (a multi-output regression, or labels); the task inferred, or told.
 use libfuzzer_sys::fuzz_target;
 use mlp::data::{read_csv_from, Categorical, Columns, Missing, TargetColumn};
+use mlp::Task;
 
 fuzz_target!(|data: &[u8]| {
     let known = [Categorical {
@@ -25,7 +26,9 @@ fuzz_target!(|data: &[u8]| {
         };
         for columns in [Columns::ALL, model] {
             for missing in [Missing::Refuse, Missing::Read] {
-                let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, None, columns, missing);
+                for task in [None, Some(Task::Classification), Some(Task::MultiLabel)] {
+                    let _ = read_csv_from::<f32>(data, "fuzz.csv", &target, task, columns, missing);
+                }
             }
         }
     }

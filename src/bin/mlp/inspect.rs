@@ -24,6 +24,27 @@ fn target_for(data: &str, given: Option<String>, m: &ModelMeta) -> Option<String
     })
 }
 
+/// A CSV without the model's target columns cannot be evaluated: say which is missing (rather
+/// than read its last column as the target).
+fn missing_targets(data: &str, m: &ModelMeta) -> Result<()> {
+    let p = Path::new(data);
+    let Some(headers) = csv_headers(p).ok().filter(|_| source::is_csv(p)) else {
+        return Ok(());
+    };
+    let own = m.target_columns();
+    match own.iter().find(|n| !headers.iter().any(|h| h == *n)) {
+        Some(name) if !own.is_empty() => Err(Error::data(
+            p,
+            format!(
+                "no column '{name}': eval needs the model's target column{} ({}), or --target",
+                if own.len() == 1 { "" } else { "s" },
+                own.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The names of a regression's `cols` targets: the model's target columns, else 1, 2, ….
 fn target_names(m: &ModelMeta, cols: usize) -> Vec<String> {
     match m.target_columns() {
@@ -72,6 +93,9 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     let model = Model::<T>::from_bytes(bytes, &a.model)?;
     let m = &model.meta;
     let target = target_for(&a.data, a.target.clone(), m);
+    if target.is_none() {
+        missing_targets(&a.data, m)?;
+    }
     let loaded = source::load::<T>(
         &a.data,
         target.as_deref(),
