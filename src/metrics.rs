@@ -673,6 +673,45 @@ mod tests {
         assert!(found[3].mean.abs() < 0.01, "noise matters: {found:?}");
     }
 
+    /// Multi-label targets are scored by subset accuracy: the same agreement with the naive
+    /// reference, and a label's only cause ranks first.
+    #[test]
+    fn permutation_importance_of_labels_matches_the_naive_reference() {
+        // Labels: a > 0, and a + b > 0; c is noise.
+        let mut rng = Rng::new(6);
+        let rows = 150;
+        let mut x = Matrix::<f64>::zeros(rows, 3);
+        let mut y = Matrix::<f64>::zeros(rows, 2);
+        for r in 0..rows {
+            let (a, b) = (rng.normal(), rng.normal());
+            (x[(r, 0)], x[(r, 1)], x[(r, 2)]) = (a, b, rng.normal());
+            y[(r, 0)] = f64::from(u8::from(a > 0.0));
+            y[(r, 1)] = f64::from(u8::from(a + b > 0.0));
+        }
+        let data = Dataset::multi_label(x, y).unwrap();
+        let mut net = NetworkSpec::new(3)
+            .dense(12, Activation::Tanh)
+            .dense(2, Activation::Sigmoid)
+            .build::<f64>(2);
+        let config = crate::TrainConfig {
+            epochs: 100,
+            learning_rate: 0.01,
+            ..Default::default()
+        };
+        crate::fit(&mut net, &data, &config).unwrap();
+        let columns: Vec<(String, Range<usize>)> =
+            vec![("a".into(), 0..1), ("b".into(), 1..2), ("c".into(), 2..3)];
+        let (baseline, found) = permutation_importance(&net, &data, &columns, 3, 5);
+        let (naive_baseline, naive) = naive_importance(&net, &data, &columns, 3, 5);
+        assert!(baseline > 0.9 && (baseline - naive_baseline).abs() < 1e-12);
+        for (k, (name, _)) in columns.iter().enumerate() {
+            let got = found.iter().find(|i| i.column == *name).unwrap();
+            assert!((got.mean - naive[k]).abs() < 1e-9, "{name}");
+        }
+        let order: Vec<&str> = found.iter().map(|i| i.column.as_str()).collect();
+        assert_eq!(order, ["a", "b", "c"], "{found:?}");
+    }
+
     #[test]
     fn classification_scores_by_hand() {
         // truth 0 0 1 1 2, predicted 0 1 1 1 0
