@@ -930,6 +930,47 @@ fn npy_features_with_a_targets_array() {
     );
 }
 
+/// A two-dimensional labels array of 0 and 1 is multi-label; told so, any other value is refused
+/// by row and column.
+#[test]
+fn npy_labels_array_of_zeros_and_ones_is_multi_label() {
+    let d = Dir::new("npy-labels");
+    let mut rng = mlp::Rng::new(8);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        let (a, b) = (rng.normal(), rng.normal());
+        x.extend([a, b]);
+        y.extend([a > 0.0, b > 0.0].map(|l| f64::from(u8::from(l))));
+    }
+    write_npy(&d.path("x.npy"), &[300, 2], &x);
+    write_npy(&d.path("y.npy"), &[300, 2], &y);
+    let train = [
+        "train", "--data", "x.npy", "--labels", "y.npy", "--epochs", "40", "--lr", "0.01",
+    ];
+    let s = json(&ok(&d, &[&train[..], &["--format", "json"]].concat()));
+    assert_eq!(s["task"], "multilabel", "{s}");
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.9, "{s}");
+    let mut bad = y.clone();
+    bad[2 * 4 + 1] = 0.5; // row 4, column 1
+    write_npy(&d.path("bad.npy"), &[300, 2], &bad);
+    let err = fails(
+        &d,
+        &[
+            "train",
+            "--data",
+            "x.npy",
+            "--labels",
+            "bad.npy",
+            "--task",
+            "multilabel",
+        ],
+    );
+    assert!(
+        err.contains("the label at row 4, column 1 is 0.5; multi-label targets are 0 or 1"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_input_gets_a_clear_error_naming_the_place() {
     let d = Dir::new("bad");
