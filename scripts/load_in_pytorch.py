@@ -12,7 +12,7 @@ gives the architecture and the preprocessing: a text column the model one-hot en
 one 0/1 feature per category; a missing value is filled with the stored training mean or median
 of its column ("impute"), or gives no indicator in a text column; features are standardised with
 the stored training mean and std; regression outputs are mapped back with the stored target mean
-and std.
+and std. A multi-label model's outputs are one probability per label.
 
 With --data (a CSV holding the model's feature columns, by name) and --predictions (the CSV that
 `mlp predict --model MODEL --data ROWS.csv --proba` wrote), the script checks that PyTorch predicts
@@ -130,7 +130,13 @@ def main():
         theirs = list(csv.DictReader(f))
     worst, mismatched = 0.0, 0
     for i, r in enumerate(theirs):
-        if meta["task"] == "classification":
+        if meta["task"] == "multilabel":
+            # One sigmoid output per label: predicted where it is > 0.5.
+            for j, label in enumerate(meta["class_names"]):
+                mismatched += int(r[f"prediction_{label}"]) != int(y[i, j] > 0.5)
+                if f"p_{label}" in r:
+                    worst = max(worst, abs(float(r[f"p_{label}"]) - float(y[i, j])))
+        elif meta["task"] == "classification":
             classes = meta["class_names"]
             probs = y[i] if y.shape[1] > 1 else torch.tensor([1 - y[i, 0], y[i, 0]])
             mismatched += classes[int(torch.argmax(probs))] != r["prediction"]

@@ -140,6 +140,18 @@ fn homes_csv(dir: &Dir) -> PathBuf {
     dir.write("homes.csv", &s)
 }
 
+/// 300 rows of two features and three 0/1 label columns (none, one or several per row).
+fn tags_csv(dir: &Dir) -> PathBuf {
+    let mut text = String::from("id,x1,x2,small,wide,tall\n");
+    let mut rng = mlp::Rng::new(4);
+    for i in 0..300 {
+        let (a, b) = (rng.normal(), rng.normal());
+        let labels = [a < 0.0, b > 0.0, a + b > 0.5].map(|l| u8::from(l).to_string());
+        text += &format!("{i},{a:.4},{b:.4},{}\n", labels.join(","));
+    }
+    dir.write("tags.csv", &text)
+}
+
 /// A smooth regression with a target in the thousands (dollars).
 fn prices_csv(dir: &Dir) -> PathBuf {
     let mut s = String::from("rooms,area,price\n");
@@ -183,14 +195,7 @@ fn train_with_no_arguments_trains_on_digits() {
 #[test]
 fn several_label_columns_train_a_multi_label_classifier() {
     let d = Dir::new("multilabel");
-    let mut text = String::from("id,x1,x2,small,wide,tall\n");
-    let mut rng = mlp::Rng::new(4);
-    for i in 0..300 {
-        let (a, b) = (rng.normal(), rng.normal());
-        let labels = [a < 0.0, b > 0.0, a + b > 0.5].map(|l| u8::from(l).to_string());
-        text += &format!("{i},{a:.4},{b:.4},{}\n", labels.join(","));
-    }
-    let csv = d.write("tags.csv", &text);
+    let csv = tags_csv(&d);
     let csv = csv.to_str().unwrap();
     let train = [
         "train",
@@ -1700,13 +1705,16 @@ fn pytorch_reproduces_mlp_predict() {
     let colors = colors_csv(&d); // with a one-hot encoded text column
     let gaps = colors_with_gaps_csv(&d); // and with missing values, filled
     let homes = homes_csv(&d); // two regression targets
+    let tags = tags_csv(&d); // three labels (multi-label)
     let two_targets = ["--target", "price,rent", "--drop", "id"];
+    let labels = ["--target", "small,wide,tall", "--drop", "id"];
     for (csv, precision, acts, more) in [
         (&animals, "f32", "gelu,leaky_relu", &[][..]),
         (&animals, "f64", "tanh,elu", &[]),
         (&colors, "f32", "relu,sigmoid", &[]),
         (&gaps, "f32", "relu,sigmoid", &["--impute", "mean"]),
         (&homes, "f32", "tanh,relu", &two_targets),
+        (&tags, "f32", "relu,tanh", &labels),
     ] {
         let csv = csv.to_str().unwrap();
         let train = [
