@@ -960,29 +960,25 @@ fn push_target(
     header: &str,
 ) -> Result<()> {
     let parsed = parse_number(field.as_bytes());
+    let error = |what: String| Error::Parse {
+        path: path.into(),
+        line,
+        column: j as u64 + 1,
+        message: format!("target column '{header}': {what}"),
+    };
     match raw {
         RawTargets::Numbers(v) => match parsed {
             Ok(x) if task == Some(Task::MultiLabel) && x != 0.0 && x != 1.0 => {
-                return Err(Error::Parse {
-                    path: path.into(),
-                    line,
-                    column: j as u64 + 1,
-                    message: format!(
-                        "target column '{header}': a label is 0 or 1, not '{field}' (multi-label classification)"
-                    ),
-                })
+                return Err(error(format!(
+                    "a label is 0 or 1, not '{field}' (multi-label classification)"
+                )))
             }
             Ok(x) => v.push(x),
             Err(message)
                 if matches!(task, Some(Task::Regression | Task::MultiLabel))
                     || field.is_empty() =>
             {
-                return Err(Error::Parse {
-                    path: path.into(),
-                    line,
-                    column: j as u64 + 1,
-                    message: format!("target column '{header}': {message}"),
-                })
+                return Err(error(message))
             }
             Err(_) => {
                 // The first text label: from here on, every label is text.
@@ -998,14 +994,7 @@ fn push_target(
         },
         RawTargets::Text { ids, names, index } => {
             if field.is_empty() {
-                return Err(Error::Parse {
-                    path: path.into(),
-                    line,
-                    column: j as u64 + 1,
-                    message: format!(
-                        "target column '{header}': empty value; expected a class label"
-                    ),
-                });
+                return Err(error("empty value; expected a class label".into()));
             }
             let label = match parsed {
                 Ok(x) => super::format_number(x),

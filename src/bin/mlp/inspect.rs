@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use mlp::data::{csv_columns, csv_headers, feature_groups, first_names, Columns, Targets, Task};
-use mlp::metrics::{self, ConfusionMatrix};
+use mlp::metrics::{self, ClassScores, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Model, ModelMeta};
 use mlp::{Dataset, Error, Float, Loss, Result};
 use serde_json::json;
@@ -22,6 +22,29 @@ fn target_for(data: &str, given: Option<String>, m: &ModelMeta) -> Option<String
         (!own.is_empty() && own.iter().all(|n| headers.iter().any(|h| h == n)))
             .then(|| own.join(","))
     })
+}
+
+/// A figure to 4 places, or `n/a` where it is not defined.
+fn or_na(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), |v| format!("{v:.4}"))
+}
+
+/// The table of each class's (or label's) precision, recall, F1, support and ROC AUC.
+fn print_scores(kind: &str, names: &[String], scores: &[ClassScores], auc: &[Option<f64>]) {
+    println!(
+        "\n{kind:<12} {:>9} {:>9} {:>9} {:>8} {:>9}",
+        "precision", "recall", "f1", "support", "roc_auc"
+    );
+    for ((name, s), auc) in names.iter().zip(scores).zip(auc) {
+        println!(
+            "{name:<12} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>9}",
+            s.precision,
+            s.recall,
+            s.f1,
+            s.support,
+            or_na(*auc)
+        );
+    }
 }
 
 /// A CSV without the model's target columns cannot be evaluated: say which is missing (rather
@@ -154,25 +177,11 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                     avg.recall,
                     avg.f1
                 );
-                let fmt = |a: &Option<f64>| a.map_or("n/a".to_string(), |a| format!("{a:.4}"));
                 match n {
-                    2 => println!("ROC AUC {}", fmt(&auc_summary)),
-                    _ => println!("ROC AUC {} (one-vs-rest, macro)", fmt(&auc_summary)),
+                    2 => println!("ROC AUC {}", or_na(auc_summary)),
+                    _ => println!("ROC AUC {} (one-vs-rest, macro)", or_na(auc_summary)),
                 }
-                println!(
-                    "\n{:<12} {:>9} {:>9} {:>9} {:>8} {:>9}",
-                    "class", "precision", "recall", "f1", "support", "roc_auc"
-                );
-                for ((name, s), auc) in m.class_names.iter().zip(cm.per_class()).zip(&auc) {
-                    println!(
-                        "{name:<12} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>9}",
-                        s.precision,
-                        s.recall,
-                        s.f1,
-                        s.support,
-                        fmt(auc)
-                    );
-                }
+                print_scores("class", &m.class_names, &cm.per_class(), &auc);
                 println!("\nconfusion matrix (rows: true class, columns: predicted)");
                 let w = m
                     .class_names
@@ -221,33 +230,19 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 .map(|((name, s), auc)| json!({"label": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support, "roc_auc": auc}))
                 .collect::<Vec<_>>());
             if a.format == "text" {
-                let fmt = |a: &Option<f64>| a.map_or("n/a".to_string(), |a| format!("{a:.4}"));
                 println!("{} rows of {}, {} labels", d.len(), a.data, truth.cols);
                 println!(
                     "subset accuracy {:.4}   Hamming loss {:.4}   loss {:.4}   ROC AUC {} (macro)",
                     report["accuracy"].as_f64().unwrap_or(0.0),
                     report["hamming_loss"].as_f64().unwrap_or(0.0),
                     report["loss"].as_f64().unwrap_or(0.0),
-                    fmt(&metrics::mean_defined(&auc)),
+                    or_na(metrics::mean_defined(&auc)),
                 );
                 println!(
                     "macro precision {:.4} recall {:.4} F1 {:.4}   micro precision {:.4} recall {:.4} F1 {:.4}",
                     avg.precision, avg.recall, avg.f1, micro.precision, micro.recall, micro.f1
                 );
-                println!(
-                    "\n{:<12} {:>9} {:>9} {:>9} {:>8} {:>9}",
-                    "label", "precision", "recall", "f1", "support", "roc_auc"
-                );
-                for ((name, s), auc) in m.class_names.iter().zip(&per_label).zip(&auc) {
-                    println!(
-                        "{name:<12} {:>9.4} {:>9.4} {:>9.4} {:>8} {:>9}",
-                        s.precision,
-                        s.recall,
-                        s.f1,
-                        s.support,
-                        fmt(auc)
-                    );
-                }
+                print_scores("label", &m.class_names, &per_label, &auc);
             }
         }
         Targets::Values(truth) => {
