@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::activation::{sigmoid, softplus, Activation};
 use crate::data::{Dataset, Targets};
-use crate::tensor::Float;
+use crate::tensor::{Float, Matrix};
 
 /// A loss of the user's own, element by element: E = Σⱼ value(yⱼ, dⱼ), averaged over the rows.
 ///
@@ -89,9 +89,15 @@ pub enum TargetsRef<'a, T> {
     /// classification): to the loss the same as values, dⱼ = the label; to the metrics, a row is
     /// right when every output is on its label's side of 0.5.
     Labels(&'a [T]),
+    /// Labels as above, the rows that have label j weighted by `positive[j]` in the binary
+    /// cross-entropy (PyTorch's `BCEWithLogitsLoss(pos_weight=…)`):
+    /// E = (1/(B·m))·Σᵣⱼ [pⱼ·d·softplus(−z) + (1 − d)·softplus(z)], each term −pⱼ·d·ln σ(z) −
+    /// (1 − d)·ln(1 − σ(z)). With every pⱼ = 1 it is the plain binary cross-entropy.
+    WeightedLabels { labels: &'a [T], positive: &'a [T] },
 }
 
-/// How much each class's rows count in the training loss (class targets only).
+/// How much each class's rows count in the training loss (class targets), or each label's
+/// positive rows (multi-label, in the binary cross-entropy: see [`ClassWeight::label_weights`]).
 ///
 /// ```
 /// use mlp::ClassWeight;
@@ -125,11 +131,7 @@ impl ClassWeight {
                     "class weights apply to classification; these targets are values".into(),
                 )
             }
-            (Targets::Labels(_), _) => {
-                return Err(
-                    "class weights take one class per row; these rows have several labels".into(),
-                )
-            }
+            (Targets::Labels(labels), _) => return self.label_weights(labels, &d.class_names),
         };
         if d.class_names.is_empty() {
             let k = classes.iter().max().map_or(0, |c| c + 1);
@@ -163,26 +165,69 @@ impl ClassWeight {
                     })
                     .collect())
             }
-            ClassWeight::Named(given) => {
-                let mut w = vec![1.0; k];
-                for (name, weight) in given {
-                    let c = names.iter().position(|n| n == name).ok_or_else(|| {
-                        format!(
-                            "class weight for '{name}': no such class; the classes are: {}",
-                            names.join(", ")
-                        )
-                    })?;
-                    if !(*weight > 0.0 && weight.is_finite()) {
-                        return Err(format!(
-                            "class weight for '{name}' must be a positive number, not {weight}"
-                        ));
-                    }
-                    w[c] = *weight;
-                }
-                Ok(w)
-            }
+            ClassWeight::Named(given) => named(given, names, k, ("class", "classes")),
         }
     }
+
+    /// Multi-label: one weight per label for the rows that have it (`labels` `[rows × labels]`,
+    /// named `names`), as PyTorch's `pos_weight`; empty for [`ClassWeight::Equal`]. `Balanced`
+    /// gives label j (rows without it)/(rows with it), PyTorch's suggestion, so that its
+    /// positives count in total as much as its negatives (1 for a label no row has or every row
+    /// has); `Named` weighs the labels named (others 1).
+    ///
+    /// ```
+    /// use mlp::{ClassWeight, Matrix};
+    /// // label a: 1 row of 4; label b: 2 of 4
+    /// let y = Matrix::from_vec(4, 2, vec![1.0f32, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+    /// let names = ["a".to_string(), "b".to_string()];
+    /// assert_eq!(ClassWeight::Balanced.label_weights(&y, &names).unwrap(), [3.0, 1.0]);
+    /// ```
+    pub fn label_weights<T: Float>(
+        &self,
+        labels: &Matrix<T>,
+        names: &[String],
+    ) -> Result<Vec<f64>, String> {
+        match self {
+            ClassWeight::Equal => Ok(Vec::new()),
+            ClassWeight::Balanced => Ok((0..labels.cols)
+                .map(|j| {
+                    let with = (0..labels.rows)
+                        .filter(|&r| labels[(r, j)] > T::of(0.5))
+                        .count();
+                    match labels.rows - with {
+                        without if with > 0 && without > 0 => without as f64 / with as f64,
+                        _ => 1.0,
+                    }
+                })
+                .collect()),
+            ClassWeight::Named(given) => named(given, names, labels.cols, ("label", "labels")),
+        }
+    }
+}
+
+/// `k` weights of 1, but those `given` by name (`what`: class(es) or label(s)), each checked.
+fn named(
+    given: &[(String, f64)],
+    names: &[String],
+    k: usize,
+    (what, whats): (&str, &str),
+) -> Result<Vec<f64>, String> {
+    let mut w = vec![1.0; k];
+    for (name, weight) in given {
+        let c = names.iter().position(|n| n == name).ok_or_else(|| {
+            format!(
+                "{what} weight for '{name}': no such {what}; the {whats} are: {}",
+                names.join(", ")
+            )
+        })?;
+        if !(*weight > 0.0 && weight.is_finite()) {
+            return Err(format!(
+                "{what} weight for '{name}' must be a positive number, not {weight}"
+            ));
+        }
+        w[c] = *weight;
+    }
+    Ok(w)
 }
 
 impl<'a, T: Float> TargetsRef<'a, T> {
@@ -196,6 +241,10 @@ impl<'a, T: Float> TargetsRef<'a, T> {
             },
             TargetsRef::Values(v) => TargetsRef::Values(&v[start * m..end * m]),
             TargetsRef::Labels(v) => TargetsRef::Labels(&v[start * m..end * m]),
+            TargetsRef::WeightedLabels { labels, positive } => TargetsRef::WeightedLabels {
+                labels: &labels[start * m..end * m],
+                positive,
+            },
         }
     }
 
@@ -203,17 +252,32 @@ impl<'a, T: Float> TargetsRef<'a, T> {
     pub fn classes(&self) -> Option<&'a [usize]> {
         match *self {
             TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } => Some(c),
-            TargetsRef::Values(_) | TargetsRef::Labels(_) => None,
+            TargetsRef::Values(_) | TargetsRef::Labels(_) | TargetsRef::WeightedLabels { .. } => {
+                None
+            }
         }
     }
 
-    /// Class targets weighted by `weights` (one per class); unchanged when `weights` is empty.
+    /// Class targets weighted by `weights` (one per class), or labels whose positives are (one
+    /// per label); unchanged when `weights` is empty.
     pub fn weighted(self, weights: &'a [T]) -> Self {
         match self {
             TargetsRef::Classes(classes) if !weights.is_empty() => {
                 TargetsRef::Weighted { classes, weights }
             }
+            TargetsRef::Labels(labels) if !weights.is_empty() => TargetsRef::WeightedLabels {
+                labels,
+                positive: weights,
+            },
             other => other,
+        }
+    }
+
+    /// The labels of each row, `[B × m]`, for label targets (weighted or not).
+    pub fn labels(&self) -> Option<&'a [T]> {
+        match *self {
+            TargetsRef::Labels(l) | TargetsRef::WeightedLabels { labels: l, .. } => Some(l),
+            _ => None,
         }
     }
 
@@ -231,9 +295,34 @@ impl<'a, T: Float> TargetsRef<'a, T> {
                     T::ZERO
                 }
             }
-            TargetsRef::Values(v) | TargetsRef::Labels(v) => v[r * m + j],
+            TargetsRef::Values(v)
+            | TargetsRef::Labels(v)
+            | TargetsRef::WeightedLabels { labels: v, .. } => v[r * m + j],
         }
     }
+}
+
+/// The binary cross-entropy with label j's positives weighted by `positive[j]` (see
+/// [`TargetsRef::WeightedLabels`]), for sigmoid outputs σ(z): its mean over the B·m outputs, and
+/// with `delta`, ∂E/∂z = [(1 − d)·σ(z) − pⱼ·d·σ(−z)]/(B·m).
+fn positive_weighted_bce<T: Float>(
+    z: &[T],
+    labels: &[T],
+    positive: &[T],
+    mut delta: Option<&mut [T]>,
+) -> f64 {
+    let m = positive.len();
+    let all = T::of(1.0 / z.len() as f64);
+    let mut total = 0.0f64;
+    for (i, (&zi, &d)) in z.iter().zip(labels).enumerate() {
+        let p = positive[i % m];
+        // −ln σ(z) = softplus(−z), −ln(1 − σ(z)) = softplus(z)
+        total += (p * d * softplus(-zi) + (T::ONE - d) * softplus(zi)).f64();
+        if let Some(delta) = delta.as_deref_mut() {
+            delta[i] = ((T::ONE - d) * sigmoid(zi) - p * d * sigmoid(-zi)) * all;
+        }
+    }
+    total / z.len() as f64
 }
 
 impl Loss {
@@ -317,7 +406,8 @@ impl Loss {
     /// `z`, `y` (= Φ(z)), `delta`: `[B × m]` row-major, B = `z.len() / m`; targets for B rows.
     ///
     /// # Panics
-    /// If the loss does not fit the output activation (see [`Loss::check_output`]).
+    /// If the loss does not fit the output activation (see [`Loss::check_output`]), or label
+    /// weights come with a loss other than the binary cross-entropy.
     pub fn evaluate<T: Float>(
         &self,
         output: &Activation,
@@ -336,8 +426,23 @@ impl Loss {
             TargetsRef::Weighted { classes, weights } => {
                 self.evaluate_rows(output, (z, y), targets, m, delta, |r| weights[classes[r]])
             }
+            TargetsRef::WeightedLabels { labels, positive } => match self {
+                Loss::BinaryCrossEntropy => {
+                    assert_eq!(positive.len(), m, "Loss::evaluate: one weight per label");
+                    positive_weighted_bce(z, labels, positive, delta)
+                }
+                _ => panic!(
+                    "Loss::evaluate: label weights apply to binary cross-entropy, not {self}"
+                ),
+            },
             _ => self.evaluate_rows(output, (z, y), targets, m, delta, |_| T::ONE),
         }
+    }
+
+    /// Whether the loss can weigh labels' positives ([`TargetsRef::WeightedLabels`]): the binary
+    /// cross-entropy only, as PyTorch's `pos_weight`.
+    pub fn takes_label_weights(&self) -> bool {
+        matches!(self, Loss::BinaryCrossEntropy)
     }
 
     /// [`Loss::evaluate`] with row r's loss weighted by `weight(r)`.

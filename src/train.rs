@@ -353,6 +353,13 @@ impl<T: Float> Trainer<T> {
                     .into_iter()
                     .map(T::of)
                     .collect();
+                let labels = matches!(train.y, Targets::Labels(_));
+                if labels && !self.class_weights.is_empty() && !self.loss.takes_label_weights() {
+                    return Err(Error::config(format!(
+                        "label weights weigh each label's positive rows in the binary cross-entropy (PyTorch's pos_weight); this loss is {}",
+                        self.loss
+                    )));
+                }
                 // A new training set: a GPU run uploads it anew.
                 self.gpu = None;
                 if let Some(v) = val {
@@ -742,7 +749,7 @@ impl Tally {
                     self.correct += usize::from(pred == class);
                 }
             }
-            TargetsRef::Labels(d) => {
+            TargetsRef::Labels(d) | TargetsRef::WeightedLabels { labels: d, .. } => {
                 // Right when every output is on its label's side of 0.5 (subset accuracy).
                 for (yr, dr) in y.chunks_exact(m).zip(d.chunks_exact(m)) {
                     let half = T::of(0.5);

@@ -311,8 +311,27 @@ fn several_label_columns_train_a_multi_label_classifier() {
         e.contains("bad.csv:3:3: target column 'b': a label is 0 or 1, not '3'"),
         "{e}"
     );
-    let e = fails(&d, &[&train[..], &["--class-weight", "balanced"]].concat());
-    assert!(e.contains("these rows have several labels"), "{e}");
+    // Label weights weigh each label's positive rows (PyTorch's pos_weight), in the binary
+    // cross-entropy only: balanced, each label's negatives over its positives.
+    let text = ok(&d, &[&train[..], &["--class-weight", "balanced"]].concat());
+    let line = text
+        .lines()
+        .find(|l| l.contains("label weights of the positive rows"))
+        .unwrap_or_else(|| panic!("{text}"));
+    // (Their values: ClassWeight::label_weights's doc test.) One positive weight per label.
+    let weights: Vec<f64> = ["small ", "wide ", "tall "]
+        .iter()
+        .map(|l| line.split(l).nth(1).unwrap()[..5].parse().unwrap())
+        .collect();
+    assert!(weights.iter().all(|&w| w > 0.0), "{line}");
+    let e = fails(
+        &d,
+        &[&train[..], &["--class-weight", "balanced", "--loss", "mse"]].concat(),
+    );
+    assert!(
+        e.contains("--class-weight: label weights weigh each label's positive rows"),
+        "{e}"
+    );
 }
 
 #[test]

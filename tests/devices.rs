@@ -285,6 +285,15 @@ fn dropout_class_weights_and_labels_agree_with_the_cpu() {
     let mut c = case("multi-label", Tanh, Sigmoid, Loss::BinaryCrossEntropy);
     (c.targets, c.outputs) = ("labels", 5);
     cases.push(c);
+    let mut c = case(
+        "multi-label, balanced",
+        Relu,
+        Sigmoid,
+        Loss::BinaryCrossEntropy,
+    );
+    (c.targets, c.outputs) = ("labels", 5);
+    c.class_weight = ClassWeight::Balanced;
+    cases.push(c);
     for c in &mut cases {
         c.epochs = 2;
     }

@@ -1,7 +1,7 @@
 //! Finite-difference gradient checks (f64, central differences) of every activation × every loss ×
 //! with and without bias × 1, 2 and 3 hidden layers, at odd widths (1, 3, 17); and of dropout after
-//! every hidden activation, one rate or one per layer; and of class-weighted losses. Relative error
-//! < 1e-6.
+//! every hidden activation, one rate or one per layer; and of class- and label-weighted losses.
+//! Relative error < 1e-6.
 
 use mlp::{
     gradient_check, gradient_check_with_dropout, Activation, Bias, CustomActivation, CustomLoss,
@@ -257,4 +257,52 @@ fn class_weights_scale_each_rows_loss_and_gradient() {
             report.loss
         );
     }
+}
+
+#[test]
+fn label_weights_weigh_each_labels_positives() {
+    // Multi-label, sigmoid outputs and binary cross-entropy with label j's positive rows weighted
+    // by pⱼ (PyTorch's pos_weight): the gradient against finite differences; with every pⱼ = 1,
+    // the plain binary cross-entropy; and E against the formula written out here.
+    const ROWS: usize = 6;
+    const LABELS: usize = 3;
+    let mut rng = Rng::new(12);
+    let x = Matrix::<f64>::from_vec(
+        ROWS,
+        FEATURES,
+        (0..ROWS * FEATURES).map(|_| rng.normal()).collect(),
+    );
+    let labels: Vec<f64> = (0..ROWS * LABELS).map(|_| rng.below(2) as f64).collect();
+    let net = NetworkSpec::new(FEATURES)
+        .dense(7, Activation::Tanh)
+        .dense(LABELS, Activation::Sigmoid)
+        .build::<f64>(4);
+    let loss = Loss::BinaryCrossEntropy;
+    let positive = [0.5, 4.0, 1.5];
+    let weighted = TargetsRef::WeightedLabels {
+        labels: &labels,
+        positive: &positive,
+    };
+    let report = gradient_check(&net, &x, weighted, &loss);
+    assert_within_tolerance(&report, "bce, label weights [0.5, 4, 1.5]");
+    let y = net.predict(&x);
+    let by_formula: f64 = (0..ROWS * LABELS)
+        .map(|i| {
+            let (p, d, w) = (y.data[i], labels[i], positive[i % LABELS]);
+            -w * d * p.ln() - (1.0 - d) * (1.0 - p).ln()
+        })
+        .sum::<f64>()
+        / (ROWS * LABELS) as f64;
+    assert!(
+        (report.loss - by_formula).abs() < 1e-12 * by_formula,
+        "weighted loss {} vs the formula's {by_formula}",
+        report.loss
+    );
+    let ones = TargetsRef::WeightedLabels {
+        labels: &labels,
+        positive: &[1.0; LABELS],
+    };
+    let plain = net.mean_loss(&x, TargetsRef::Labels(&labels), &loss);
+    let unit = net.mean_loss(&x, ones, &loss);
+    assert!((plain - unit).abs() < 1e-14, "{plain} vs {unit}");
 }

@@ -197,9 +197,11 @@ static void weighted(const char* name, int act, int loss, int m) {
 }
 
 // output_layer with labels (multi-label: sigmoid outputs, binary cross-entropy against 0/1
-// targets): δ and the loss as for values, and a row counted right only when every label is.
-static void multi_label(int m) {
-    std::printf("multi-label: %d labels, sigmoid and binary cross-entropy\n", m);
+// targets): δ and the loss as for values, and a row counted right only when every label is;
+// `weighted`: each label's positive rows weighted (loss.rs `positive_weighted_bce`).
+static void multi_label(int m, bool weighted) {
+    std::printf("multi-label: %d labels, sigmoid and binary cross-entropy%s\n", m,
+                weighted ? ", positives weighted" : "");
     std::mt19937 rng(9);
     std::normal_distribution<float> normal(0.f, 1.f);
     const int rows = 19, S = 2;
@@ -210,20 +212,24 @@ static void multi_label(int m) {
     float lean = m > 8 ? 4.f : 2.f;
     for (int i = 0; i < rows * m; i++) z[i] = (t[i] > 0.5f ? lean : -lean) + 1.5f * normal(rng);
     auto z0 = z;
+    std::vector<float> pos(m, 1.f);
+    if (weighted)
+        for (int j = 0; j < m; j++) pos[j] = 0.5f + 0.25f * (j % 7);
     float inv_rows = (float)(1.0 / rows), inv_all = (float)(1.0 / (rows * m));
     launch(3, 256, output_layer, z.data(), a.data(), delta.data(), (const float*)nullptr, rows, m, ACT_SIGMOID, 0.f,
-           LOSS_BCE, 0.f, (const int*)nullptr, (const float*)t.data(), (const float*)nullptr, 1, inv_rows, inv_all,
-           stats.data(), S);
+           LOSS_BCE, 0.f, (const int*)nullptr, (const float*)t.data(), (const float*)(weighted ? pos.data() : nullptr),
+           1, inv_rows, inv_all, stats.data(), S);
     bool deltas = true, losses = true, tally = true;
     int right_rows = 0;
     for (int r = 0; r < rows; r++) {
         double row = 0, zmax = 0;
         bool right = true;
         for (int j = 0; j < m; j++) {
-            double zj = z0[r * m + j], d = t[r * m + j], p = 1 / (1 + std::exp(-zj));
-            row += std::max(zj, 0.0) + std::log1p(std::exp(-std::fabs(zj))) - d * zj;
+            double zj = z0[r * m + j], d = t[r * m + j], p = 1 / (1 + std::exp(-zj)), w = pos[j];
+            // −w·d·ln σ(z) − (1 − d)·ln(1 − σ(z)), and its derivative (1 − d)·σ(z) − w·d·(1 − σ(z))
+            row += -w * d * std::log(p) - (1 - d) * std::log1p(-p);
             zmax = std::max(zmax, std::fabs(zj));
-            double want = (p - d) / (rows * m);
+            double want = ((1 - d) * p - w * d * (1 - p)) / (rows * m);
             deltas &= std::fabs(delta[r * m + j] - want) <= 1e-6 * (1 + zmax) / (rows * m);
             right &= (p > 0.5) == (d > 0.5);
         }
@@ -233,7 +239,7 @@ static void multi_label(int m) {
         right_rows += right;
     }
     std::printf("  (%d of %d rows with every label right)\n", right_rows, rows);
-    expect(deltas, "δ = (σ(z) − d)/(B·m), as for values");
+    expect(deltas, weighted ? "δ = ((1 − d)·σ(z) − w·d·σ(−z))/(B·m)" : "δ = (σ(z) − d)/(B·m), as for values");
     expect(losses, "each row's share of the loss");
     expect(tally && right_rows > 0 && right_rows < rows, "a row is right when every label is, and only then");
 }
@@ -246,8 +252,10 @@ int main() {
     weighted("softmax cross-entropy", ACT_SOFTMAX, LOSS_CE, 5);
     weighted("sigmoid binary cross-entropy", ACT_SIGMOID, LOSS_BCE, 1);
     weighted("identity MSE", ACT_IDENTITY, LOSS_MSE, 3);
-    multi_label(3);
-    multi_label(40);  // more labels than a warp has lanes
+    multi_label(3, false);
+    multi_label(40, false);  // more labels than a warp has lanes
+    multi_label(5, true);
+    multi_label(40, true);
     if (failures) {
         std::printf("%d checks FAILED\n", failures);
         return 1;

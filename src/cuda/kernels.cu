@@ -233,7 +233,9 @@ __device__ __forceinline__ float warp_max(float v) {
 // class_w (null: none) weights each row's loss and δ by its class's weight, as loss.rs's
 // `TargetsRef::Weighted`: E = Σ_r w_r·E_r / B, the mean over rows still divided by B.
 // multi = 1: the target values are labels, 0 or 1 (multi-label classification): no per-column
-// sums (S = 2), and stats[r·S + 1] is 1 when every output is on its label's side of 0.5.
+// sums (S = 2), and stats[r·S + 1] is 1 when every output is on its label's side of 0.5; class_w
+// then holds each label's weight of its positive rows in the binary cross-entropy (loss.rs
+// `positive_weighted_bce`, PyTorch's pos_weight).
 extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict__ a,
                                         float* __restrict__ delta, const float* __restrict__ bias,
                                         int rows, int m, int act, float alpha, int loss, float huber,
@@ -247,7 +249,7 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
         float* ar = a + (long)r * m;
         float* dr = delta + (long)r * m;
         int label = labels != nullptr ? labels[r] : -1;
-        float w = class_w != nullptr ? class_w[label] : 1.f;
+        float w = class_w != nullptr && !multi ? class_w[label] : 1.f;
         // Pass 1: h' = z + b, and the row maximum (for softmax and the cross-entropy).
         float mx = __int_as_float(0xff800000);  // −∞ (NVRTC has no math.h)
         for (int j = lane; j < m; j += 32) {
@@ -280,6 +282,10 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
                 if (d != 0.f) row_loss -= w * d * (v - lse);
                 dsum += d;
                 g = d;  // finished below, once Σd is known
+            } else if (loss == LOSS_BCE && multi && class_w != nullptr) {
+                float p = class_w[j];  // −ln σ(z) = softplus(−z), −ln(1 − σ(z)) = softplus(z)
+                row_loss += p * d * softplus_f(-v) + (1.f - d) * softplus_f(v);
+                g = ((1.f - d) * sigmoid_f(v) - p * d * sigmoid_f(-v)) * inv_all;
             } else if (loss == LOSS_BCE) {
                 row_loss += w * (softplus_f(v) - d * v);
                 g = (sigmoid_f(v) - d) * inv_all * w;

@@ -630,7 +630,8 @@ pub struct Run {
     targets: Option<CudaSlice<f32>>,
     /// The target values again, for the Σd and Σd² of R² (constants of the rows, summed here).
     host_targets: Option<Vec<f64>>,
-    /// One loss weight per class (`TrainConfig::class_weight`); none: every row counts 1.
+    /// One loss weight per class, or per label for its positive rows (`TrainConfig::class_weight`,
+    /// see `output_layer`); none: every row counts 1.
     class_w: Option<CudaSlice<f32>>,
     /// 1 when the targets are labels (multi-label classification): see `output_layer`.
     multi_label: i32,

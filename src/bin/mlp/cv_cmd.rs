@@ -81,7 +81,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
     }
     let spec = network_spec(args, data.x.cols, task, data.outputs())?;
     // Checked once here; each fold's trainer weighs the classes of its own training rows.
-    class_weight_line(&config, data)?;
+    class_weight_line(&config, &spec, data)?;
     out.line(format!(
         "folds    {folds}{}, seed {seed}; preprocessing fitted on the training folds",
         if data.classes().is_some() {

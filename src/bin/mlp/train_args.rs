@@ -100,7 +100,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "P")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropout: Option<String>,
-    /// How much each class's rows count in the training loss: balanced (n/(k·n_c), as scikit-learn), or by class name: yes=5,no=1 (others 1) [default: equal]
+    /// How much each class's rows count in the training loss: balanced (n/(k·n_c), as scikit-learn), or by class name: yes=5,no=1 (others 1); multi-label: each label's positive rows (PyTorch's pos_weight; balanced: negatives/positives) [default: equal]
     #[arg(long, value_name = "WEIGHTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class_weight: Option<String>,

@@ -302,7 +302,11 @@ fn class_weight_flag(flag: Option<&str>) -> Result<ClassWeight> {
 
 /// `--class-weight` against the training rows: the targets are classes and the names exist.
 /// Returns "class weights no 0.54, yes 6.76" for the output, or nothing without them.
-pub fn class_weight_line<T: Float>(config: &TrainConfig, d: &Dataset<T>) -> Result<Option<String>> {
+pub fn class_weight_line<T: Float>(
+    config: &TrainConfig,
+    spec: &NetworkSpec,
+    d: &Dataset<T>,
+) -> Result<Option<String>> {
     let weights = config
         .class_weight
         .for_data(d)
@@ -310,13 +314,26 @@ pub fn class_weight_line<T: Float>(config: &TrainConfig, d: &Dataset<T>) -> Resu
     if weights.is_empty() {
         return Ok(None);
     }
+    let output = &spec.layers.last().expect("an output layer").activation;
+    let loss = config
+        .loss
+        .clone()
+        .unwrap_or_else(|| mlp::Loss::for_output(output));
+    if matches!(d.y, Targets::Labels(_)) && !loss.takes_label_weights() {
+        return Err(Error::config(format!(
+            "--class-weight: label weights weigh each label's positive rows in the binary cross-entropy (PyTorch's pos_weight), not in {loss}"
+        )));
+    }
     let items: Vec<String> = d
         .class_names
         .iter()
         .zip(&weights)
         .map(|(name, w)| format!("{name} {w:.3}"))
         .collect();
-    Ok(Some(format!("class weights {}", items.join(", "))))
+    Ok(Some(match d.y {
+        Targets::Labels(_) => format!("label weights of the positive rows {}", items.join(", ")),
+        _ => format!("class weights {}", items.join(", ")),
+    }))
 }
 
 /// The validation rows `--val-split` holds out of `train` (stratified, seeded), if any.
@@ -655,7 +672,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
 
     // The network and the trainer.
     let spec = network_spec(args, train.x.cols, task, train.outputs())?;
-    let class_weights = class_weight_line(&config, &train)?;
+    let class_weights = class_weight_line(&config, &spec, &train)?;
     let net = spec.build::<T>(seed);
     let mut trainer = Trainer::new(net, &config)?;
     let fp = fingerprint(&train);
