@@ -465,6 +465,14 @@ pub fn read_meta(bytes: &[u8], path: &Path) -> Result<(ModelMeta, serde_json::Va
         }
         next = end;
     }
+    // A multi-label model names each output (its label columns).
+    let outputs = meta.architecture.layers.last().map_or(0, |l| l.units);
+    if meta.task == Task::MultiLabel && meta.class_names.len() != outputs {
+        return Err(bad(format!(
+            "metadata 'mlp': a multi-label model names {} labels for {outputs} outputs",
+            meta.class_names.len()
+        )));
+    }
     Ok((meta, doc))
 }
 
@@ -645,6 +653,24 @@ mod tests {
             e.contains(
                 "the one-hot column 'color' claims features 2 to 3, but the network has 3 inputs"
             ),
+            "{e}"
+        );
+    }
+
+    /// A multi-label model round-trips; one whose labels do not name its outputs is refused.
+    #[test]
+    fn multi_label_models_name_every_output() {
+        let mut m = model();
+        m.meta.task = Task::MultiLabel;
+        m.meta.loss = "bce".into();
+        let back = Model::<f32>::from_bytes(&m.to_bytes().unwrap(), Path::new("m")).unwrap();
+        assert_eq!(back.meta.task, Task::MultiLabel);
+        m.meta.class_names.push("maybe".into());
+        let e = Model::<f32>::from_bytes(&m.to_bytes().unwrap(), Path::new("m"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a multi-label model names 3 labels for 2 outputs"),
             "{e}"
         );
     }
