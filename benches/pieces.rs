@@ -152,7 +152,9 @@ fn kernels(c: &mut Criterion) {
     let mut delta = vec![0f32; rows * cols];
     for loss in Loss::builtin() {
         let (out, targets) = match loss {
-            Loss::CrossEntropy => (Activation::Softmax, TargetsRef::Classes(&classes)),
+            Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => {
+                (Activation::Softmax, TargetsRef::Classes(&classes))
+            }
             Loss::BinaryCrossEntropy => (Activation::Sigmoid, TargetsRef::Values(&z0.data)),
             _ => (Activation::Identity, TargetsRef::Values(&z0.data)),
         };

@@ -12,6 +12,7 @@
 //! | [`Loss::Huber`]`(δ)` | ½(y−d)² if \|y−d\| ≤ δ, else δ(\|y−d\| − ½δ) | all B·m values |
 //! | [`Loss::BinaryCrossEntropy`] | −d ln σ(z) − (1−d) ln(1−σ(z)) from the logits z | all B·m values |
 //! | [`Loss::CrossEntropy`] | −Σⱼ dⱼ ln softmax(z)ⱼ from the logits z | the B rows |
+//! | [`Loss::SmoothedCrossEntropy`]`(ε)` | the same against d′ = (1 − ε)·d + ε/m | the B rows |
 //! | [`Loss::Custom`] | Σⱼ value(yⱼ, dⱼ) | the B rows |
 //!
 //! The two cross-entropies are fused with their output activation and computed from the logits:
@@ -61,6 +62,10 @@ pub enum Loss {
     BinaryCrossEntropy,
     /// Softmax output, from logits (PyTorch's `CrossEntropyLoss`).
     CrossEntropy,
+    /// Cross-entropy with label smoothing ε: against d′ = (1 − ε)·d + ε/m, each class keeping ε/m
+    /// of the target (PyTorch's `CrossEntropyLoss(label_smoothing=ε)`), so the network is never
+    /// pushed to make one output certain. Softmax output, from logits.
+    SmoothedCrossEntropy(f64),
     Custom(Arc<dyn CustomLoss>),
 }
 
@@ -340,6 +345,7 @@ impl Loss {
             Loss::Huber(1.0),
             Loss::BinaryCrossEntropy,
             Loss::CrossEntropy,
+            Loss::SmoothedCrossEntropy(0.1),
         ]
     }
 
@@ -357,10 +363,10 @@ impl Loss {
     /// own activation.
     pub fn check_output(&self, output: &Activation) -> Result<(), String> {
         match (self, output) {
-            (Loss::CrossEntropy, Activation::Softmax) => Ok(()),
-            (Loss::CrossEntropy, o) => Err(format!(
-                "loss cross_entropy needs a softmax output layer, not {o}"
-            )),
+            (Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_), Activation::Softmax) => Ok(()),
+            (Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_), o) => {
+                Err(format!("loss {self} needs a softmax output layer, not {o}"))
+            }
             (Loss::BinaryCrossEntropy, Activation::Sigmoid) => Ok(()),
             (Loss::BinaryCrossEntropy, o) => Err(format!(
                 "loss binary_cross_entropy needs a sigmoid output layer, not {o}"
@@ -369,9 +375,22 @@ impl Loss {
         }
     }
 
-    /// Parses `mse`, `half_mse` (the seed's), `mae`, `huber` or `huber(0.5)`, `bce`, `cross_entropy`.
+    /// Parses `mse`, `half_mse` (the seed's), `mae`, `huber` or `huber(0.5)`, `bce`, `cross_entropy`
+    /// or `cross_entropy(0.1)` (label smoothing ε in [0, 1)).
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim().to_ascii_lowercase();
+        let smoothed = ["cross_entropy(", "ce("]
+            .iter()
+            .find_map(|p| s.strip_prefix(p))
+            .and_then(|rest| rest.strip_suffix(')'));
+        if let Some(inner) = smoothed {
+            return match inner.trim().parse::<f64>() {
+                Ok(e) if (0.0..1.0).contains(&e) => Ok(Loss::SmoothedCrossEntropy(e)),
+                _ => Err(format!(
+                    "loss '{s}': label smoothing must be a number in [0, 1), not '{inner}'"
+                )),
+            };
+        }
         if let Some(rest) = s.strip_prefix("huber") {
             let inner = rest
                 .trim()
@@ -394,7 +413,7 @@ impl Loss {
             "cross_entropy" | "ce" | "categorical_cross_entropy" => Loss::CrossEntropy,
             _ => {
                 return Err(format!(
-                "unknown loss '{s}'; expected one of mse, half_mse, mae, huber(δ), bce, cross_entropy"
+                "unknown loss '{s}'; expected one of mse, half_mse, mae, huber(δ), bce, cross_entropy, cross_entropy(ε)"
             ))
             }
         })
@@ -460,7 +479,21 @@ impl Loss {
         let all = T::of(1.0 / (b * m) as f64);
         let mut total = 0.0f64;
         match self {
-            Loss::CrossEntropy => {
+            Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => {
+                // d′ = (1 − ε)·d + ε/m; without smoothing d itself, not d·1 + 0 recomputed.
+                let eps = match self {
+                    Loss::SmoothedCrossEntropy(e) => T::of(*e),
+                    _ => T::ZERO,
+                };
+                let (keep, spread) = (T::ONE - eps, eps * T::of(1.0 / m as f64));
+                let target = |r: usize, j: usize| {
+                    let d = targets.d(r, j, m);
+                    if eps == T::ZERO {
+                        d
+                    } else {
+                        d * keep + spread
+                    }
+                };
                 for r in 0..b {
                     let zr = &z[r * m..(r + 1) * m];
                     let max = zr.iter().fold(zr[0], |a, &v| a.max(v));
@@ -468,7 +501,7 @@ impl Loss {
                     let w = weight(r);
                     let mut dsum = T::ZERO;
                     for (j, &zj) in zr.iter().enumerate() {
-                        let d = targets.d(r, j, m);
+                        let d = target(r, j);
                         if d != T::ZERO {
                             total -= (w * d * (zj - lse)).f64();
                         }
@@ -478,7 +511,7 @@ impl Loss {
                         // ∂E/∂zⱼ = w·(pⱼ·Σd − dⱼ)/B, with p = softmax(z) = y.
                         let scale = w * rows;
                         for j in 0..m {
-                            delta[r * m + j] = (y[r * m + j] * dsum - targets.d(r, j, m)) * scale;
+                            delta[r * m + j] = (y[r * m + j] * dsum - target(r, j)) * scale;
                         }
                     }
                 }
@@ -554,7 +587,9 @@ impl Loss {
                 T::of(f.value(y.f64(), d.f64())),
                 T::of(f.derivative(y.f64(), d.f64())),
             ),
-            Loss::BinaryCrossEntropy | Loss::CrossEntropy => unreachable!("fused above"),
+            Loss::BinaryCrossEntropy | Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => {
+                unreachable!("fused above")
+            }
         }
     }
 }
@@ -568,6 +603,7 @@ impl fmt::Display for Loss {
             Loss::Huber(d) => write!(f, "huber({d})"),
             Loss::BinaryCrossEntropy => write!(f, "bce"),
             Loss::CrossEntropy => write!(f, "cross_entropy"),
+            Loss::SmoothedCrossEntropy(e) => write!(f, "cross_entropy({e})"),
             Loss::Custom(c) => write!(f, "custom:{}", c.name()),
         }
     }
@@ -583,6 +619,46 @@ mod tests {
             assert_eq!(Loss::parse(&l.to_string()).unwrap(), l);
         }
         assert!(Loss::parse("hinge").is_err());
+    }
+
+    /// Label smoothing against PyTorch 2.15 (f64):
+    ///
+    /// ```text
+    /// z = torch.tensor([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    /// loss = torch.nn.CrossEntropyLoss(label_smoothing=0.1)(z, torch.tensor([1, 2]))
+    /// loss.backward(); loss.item(), z.grad.tolist()
+    /// # 0.4566947753265026, [[0.09894528214440786, -0.15240080706078546, 0.053455524916377575],
+    /// #                      [0.057446064775444394, 0.0035314089199001038, -0.06097747369534445]]
+    /// ```
+    #[test]
+    fn label_smoothing_matches_pytorch() {
+        let z = [1.0f64, 2.0, 0.5, 0.3, -1.0, 2.0];
+        let mut y = z;
+        Activation::Softmax.forward(&mut z.clone(), None, &mut y, 3);
+        let mut delta = [0.0; 6];
+        let loss = Loss::parse("cross_entropy(0.1)").unwrap();
+        let e = loss.evaluate(
+            &Activation::Softmax,
+            &z,
+            &y,
+            TargetsRef::Classes(&[1, 2]),
+            3,
+            Some(&mut delta),
+        );
+        assert!((e - 0.4566947753265026).abs() < 1e-14, "{e}");
+        let torch = [
+            0.09894528214440786,
+            -0.15240080706078546,
+            0.053455524916377575,
+            0.057446064775444394,
+            0.0035314089199001038,
+            -0.06097747369534445,
+        ];
+        for (got, want) in delta.iter().zip(torch) {
+            assert!((got - want).abs() < 1e-14, "{delta:?}");
+        }
+        assert!(Loss::parse("cross_entropy(1)").is_err());
+        assert!(Loss::parse("ce(-0.1)").is_err());
     }
 
     #[test]

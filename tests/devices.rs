@@ -235,6 +235,14 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
     let mut c = case("uniform bias", Sigmoid, Softmax, Loss::CrossEntropy);
     c.bias = Bias::Uniform;
     cases.push(c);
+    let mut c = case(
+        "label smoothing",
+        Relu,
+        Softmax,
+        Loss::SmoothedCrossEntropy(0.1),
+    );
+    (c.targets, c.outputs) = ("classes", 4);
+    cases.push(c);
     agree_with_the_cpu(&cases);
 }
 

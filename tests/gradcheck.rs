@@ -60,7 +60,7 @@ fn losses() -> Vec<Loss> {
 /// The output activations each loss is checked with.
 fn outputs_for(loss: &Loss) -> Vec<Activation> {
     match loss {
-        Loss::CrossEntropy => vec![Activation::Softmax],
+        Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => vec![Activation::Softmax],
         Loss::BinaryCrossEntropy => vec![Activation::Sigmoid],
         _ => Activation::builtin(),
     }
@@ -125,7 +125,9 @@ fn every_activation_loss_bias_and_depth() {
                             })
                             .collect();
                         let targets = match loss {
-                            Loss::CrossEntropy => TargetsRef::Classes(&classes),
+                            Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => {
+                                TargetsRef::Classes(&classes)
+                            }
                             _ => TargetsRef::Values(&values),
                         };
                         let report = gradient_check(&net, &x, targets, &loss);
@@ -141,8 +143,9 @@ fn every_activation_loss_bias_and_depth() {
             }
         }
     }
-    // 9 hidden activations × (5 element-wise losses × 9 outputs + 2 cross-entropies) × 2 × 3
-    assert_eq!(checked, 9 * (5 * 9 + 2) * 2 * 3);
+    // 9 hidden activations × (5 element-wise losses × 9 outputs + 3 cross-entropies: binary,
+    // softmax, softmax with label smoothing 0.1) × 2 × 3
+    assert_eq!(checked, 9 * (5 * 9 + 3) * 2 * 3);
     eprintln!(
         "{checked} networks checked; worst relative error {:.2e} ({})",
         worst.0, worst.1
@@ -186,7 +189,9 @@ fn dropout_after_every_hidden_activation() {
                     }
                     let net = spec.dense(3, output).build::<f64>(checked + 1);
                     let targets = match loss {
-                        Loss::CrossEntropy => TargetsRef::Classes(&classes),
+                        Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => {
+                            TargetsRef::Classes(&classes)
+                        }
                         _ => TargetsRef::Values(&values),
                     };
                     let case = format!("hidden {hidden}, depth {depth}, {dropout:?}, loss {loss}");

@@ -244,6 +244,40 @@ static void multi_label(int m, bool weighted) {
     expect(tally && right_rows > 0 && right_rows < rows, "a row is right when every label is, and only then");
 }
 
+// output_layer's softmax cross-entropy with label smoothing ε (its loss parameter): against
+// d′ = (1 − ε)·d + ε/m, as loss.rs and PyTorch's label_smoothing.
+static void smoothed(int m, float eps) {
+    std::printf("softmax cross-entropy, label smoothing %.2f, %d classes\n", eps, m);
+    std::mt19937 rng(13);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const int rows = 17, S = 2;
+    std::vector<float> z(rows * m), a(rows * m), delta(rows * m), stats(rows * S);
+    std::vector<int> labels(rows);
+    for (auto& v : z) v = 2 * normal(rng);
+    for (auto& l : labels) l = rng() % m;
+    auto z0 = z;
+    launch(3, 256, output_layer, z.data(), a.data(), delta.data(), (const float*)nullptr, rows, m, ACT_SOFTMAX, 0.f,
+           LOSS_CE, eps, (const int*)labels.data(), (const float*)nullptr, (const float*)nullptr, 0,
+           (float)(1.0 / rows), (float)(1.0 / (rows * m)), stats.data(), S);
+    bool deltas = true, losses = true;
+    for (int r = 0; r < rows; r++) {
+        const float* zr = &z0[r * m];
+        double mx = zr[0], sum = 0, row = 0, zmax = 0;
+        for (int j = 0; j < m; j++) mx = std::max(mx, (double)zr[j]), zmax = std::max(zmax, std::fabs((double)zr[j]));
+        for (int j = 0; j < m; j++) sum += std::exp(zr[j] - mx);
+        double lse = mx + std::log(sum);
+        for (int j = 0; j < m; j++) {
+            double d = (1 - eps) * (labels[r] == j) + eps / m;
+            row -= d * (zr[j] - lse);
+            double want = (std::exp(zr[j] - lse) - d) / rows;
+            deltas &= std::fabs(delta[r * m + j] - want) <= 1e-6 * (1 + zmax) / rows;
+        }
+        losses &= std::fabs(stats[r * S] - row / rows) <= 1e-6 * (1 + zmax) * m / rows;
+    }
+    expect(deltas, "δ = (softmax(z) − d′)/B");
+    expect(losses, "each row's share of the loss, −Σ d′·ln softmax(z)");
+}
+
 int main() {
     pinned();
     layer("ReLU", ACT_RELU, 0.5, 37, 13, 16, 2);
@@ -256,6 +290,8 @@ int main() {
     multi_label(40, false);  // more labels than a warp has lanes
     multi_label(5, true);
     multi_label(40, true);
+    smoothed(4, 0.1f);
+    smoothed(37, 0.25f);  // more classes than a warp has lanes
     if (failures) {
         std::printf("%d checks FAILED\n", failures);
         return 1;

@@ -229,7 +229,8 @@ __device__ __forceinline__ float warp_max(float v) {
 // stats[r·S + 0] is the row's share of the batch's mean loss, stats[r·S + 1] 1 when the row's
 // class was predicted; with target values, stats[r·S + 2 + j] = (y−d)² of column j (Σd and Σd²
 // for R² are the data's, summed on the host).
-// inv_rows = 1/B and inv_all = 1/(B·m), rounded from f64 as on the CPU.
+// inv_rows = 1/B and inv_all = 1/(B·m), rounded from f64 as on the CPU. param: Huber's δ, or the
+// cross-entropy's label smoothing ε (0: none).
 // class_w (null: none) weights each row's loss and δ by its class's weight, as loss.rs's
 // `TargetsRef::Weighted`: E = Σ_r w_r·E_r / B, the mean over rows still divided by B.
 // multi = 1: the target values are labels, 0 or 1 (multi-label classification): no per-column
@@ -238,7 +239,7 @@ __device__ __forceinline__ float warp_max(float v) {
 // `positive_weighted_bce`, PyTorch's pos_weight).
 extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict__ a,
                                         float* __restrict__ delta, const float* __restrict__ bias,
-                                        int rows, int m, int act, float alpha, int loss, float huber,
+                                        int rows, int m, int act, float alpha, int loss, float param,
                                         const int* __restrict__ labels, const float* __restrict__ targets,
                                         const float* __restrict__ class_w, int multi, float inv_rows,
                                         float inv_all, float* __restrict__ stats, int S) {
@@ -279,9 +280,11 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
                                          : (m == 1 ? (float)label : (label == j ? 1.f : 0.f));
             float g;
             if (loss == LOSS_CE) {
-                if (d != 0.f) row_loss -= w * d * (v - lse);
-                dsum += d;
-                g = d;  // finished below, once Σd is known
+                // Label smoothing ε = param: d′ = (1 − ε)·d + ε/m.
+                float dt = param != 0.f ? d * (1.f - param) + param * (1.f / m) : d;
+                if (dt != 0.f) row_loss -= w * dt * (v - lse);
+                dsum += dt;
+                g = dt;  // finished below, once Σd is known
             } else if (loss == LOSS_BCE && multi && class_w != nullptr) {
                 float p = class_w[j];  // −ln σ(z) = softplus(−z), −ln(1 − σ(z)) = softplus(z)
                 row_loss += p * d * softplus_f(-v) + (1.f - d) * softplus_f(v);
@@ -296,8 +299,8 @@ extern "C" __global__ void output_layer(float* __restrict__ z, float* __restrict
                 case LOSS_HALF_SE: el = 0.5f * e * e; gl = e; break;
                 case LOSS_MAE: el = fabsf(e); gl = e > 0.f ? 1.f : (e < 0.f ? -1.f : 0.f); break;
                 default:  // Huber
-                    if (fabsf(e) <= huber) { el = 0.5f * e * e; gl = e; }
-                    else { el = huber * (fabsf(e) - 0.5f * huber); gl = e > 0.f ? huber : -huber; }
+                    if (fabsf(e) <= param) { el = 0.5f * e * e; gl = e; }
+                    else { el = param * (fabsf(e) - 0.5f * param); gl = e > 0.f ? param : -param; }
                 }
                 row_loss += w * el;
                 g = gl * (loss == LOSS_HALF_SE ? inv_rows : inv_all) * w;

@@ -429,6 +429,7 @@ fn loss_code(loss: &Loss) -> std::result::Result<(i32, f32), String> {
         Loss::Huber(d) => (3, *d as f32),
         Loss::BinaryCrossEntropy => (4, 0.0),
         Loss::CrossEntropy => (5, 0.0),
+        Loss::SmoothedCrossEntropy(e) => (5, *e as f32),
         Loss::Custom(c) => {
             return Err(format!("the custom loss {} runs on the CPU only", c.name()))
         }
@@ -1185,7 +1186,7 @@ impl Run {
             let (z, a, delta) = (p(&l.z), p(&l.a), p(&l.delta));
             let bias = bias(l);
             let m = l.outputs as i32;
-            let (loss, huber) = self.loss;
+            let (loss, param) = self.loss;
             let lb = if self.labels.is_some() {
                 raw(&self.lb, s)
             } else {
@@ -1211,7 +1212,7 @@ impl Run {
             b.arg(&l.act)
                 .arg(&l.alpha)
                 .arg(&loss)
-                .arg(&huber)
+                .arg(&param)
                 .arg(&lb)
                 .arg(&tb);
             let class_w = self.class_w.as_ref().map_or(null, p);

@@ -68,7 +68,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    /// mse, half_mse, mae, huber(δ), bce, cross_entropy [default: from the output activation]
+    /// mse, half_mse, mae, huber(δ), bce, cross_entropy, cross_entropy(ε) with label smoothing ε [default: from the output activation]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<String>,
