@@ -275,6 +275,27 @@ fn several_label_columns_train_a_multi_label_classifier() {
         let p: f64 = p.parse().unwrap();
         assert_eq!(*label, if p > 0.5 { "1" } else { "0" }, "{first:?}");
     }
+    // --threshold 0.8: a label where its probability is above 0.8, on every row.
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "m.safetensors",
+            "--data",
+            csv,
+            "--proba",
+            "--threshold",
+            "0.8",
+        ],
+    );
+    for line in p.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        for (label, p) in f[0..3].iter().zip(&f[3..]) {
+            let p: f64 = p.parse().unwrap();
+            assert_eq!(*label, if p > 0.8 { "1" } else { "0" }, "{line}");
+        }
+    }
     let info = ok(&d, &["info", "--model", "m.safetensors"]);
     assert!(info.contains("labels         small, wide, tall"), "{info}");
     // Without the label columns there is nothing to score against: say which is missing.
@@ -1612,6 +1633,55 @@ fn class_weights_raise_the_minority_classs_recall() {
     assert!(
         balanced > plain + 0.2,
         "recall of yes: {plain} plain, {balanced} balanced"
+    );
+    // --threshold: "yes" where p(yes) is above it, in predict (checked against its own --proba
+    // column) and in eval, whose recall of "yes" can only fall as the threshold rises.
+    let predict = [
+        "predict",
+        "--model",
+        "model.safetensors",
+        "--data",
+        csv,
+        "--proba",
+    ];
+    let mut recalls = Vec::new();
+    for t in ["0.2", "0.5", "0.8"] {
+        let p = ok(&d, &[&predict[..], &["--threshold", t]].concat());
+        let t: f64 = t.parse().unwrap();
+        for line in p.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let p_yes: f64 = f[2].parse().unwrap();
+            assert_eq!(
+                f[0],
+                if p_yes > t { "yes" } else { "no" },
+                "threshold {t}: {line}"
+            );
+        }
+        let eval = [
+            "eval",
+            "--model",
+            "model.safetensors",
+            "--data",
+            csv,
+            "--format",
+            "json",
+        ];
+        let e = json(&ok(
+            &d,
+            &[&eval[..], &["--threshold", &t.to_string()]].concat(),
+        ));
+        assert_eq!(e["threshold"].as_f64(), Some(t), "{e}");
+        recalls.push(e["per_class"][1]["recall"].as_f64().unwrap());
+    }
+    assert!(
+        recalls[0] >= recalls[1] && recalls[1] >= recalls[2],
+        "{recalls:?}"
+    );
+    assert_eq!(recalls[1], balanced, "0.5 is the default");
+    let e = fails(&d, &[&predict[..], &["--threshold", "1"]].concat());
+    assert!(
+        e.contains("--threshold 1: expected a probability between 0 and 1"),
+        "{e}"
     );
     let e = fails(&d, &["train", "--data", csv, "--class-weight", "maybe=3"]);
     assert!(

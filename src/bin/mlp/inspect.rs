@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use mlp::data::{csv_columns, csv_headers, feature_groups, first_names, Columns, Targets, Task};
 use mlp::metrics::{self, ClassScores, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Model, ModelMeta};
-use mlp::{Dataset, Error, Float, Loss, Result};
+use mlp::{Dataset, Error, Float, Loss, Matrix, Result};
 use serde_json::json;
 
 use crate::train_cmd::{align_classes, column_list};
@@ -22,6 +22,55 @@ fn target_for(data: &str, given: Option<String>, m: &ModelMeta) -> Option<String
         (!own.is_empty() && own.iter().all(|n| headers.iter().any(|h| h == n)))
             .then(|| own.join(","))
     })
+}
+
+/// `--threshold`: a probability in (0, 1), for a model whose positive class or labels it can
+/// decide — a binary classifier (one sigmoid output, or two classes) or a multi-label one.
+fn check_threshold(threshold: Option<f64>, m: &ModelMeta, outputs: usize) -> Result<Option<f64>> {
+    let Some(t) = threshold else {
+        return Ok(None);
+    };
+    if !(t > 0.0 && t < 1.0) {
+        return Err(Error::config(format!(
+            "--threshold {t}: expected a probability between 0 and 1"
+        )));
+    }
+    let binary = m.task == Task::Classification && outputs <= 2;
+    if !binary && m.task != Task::MultiLabel {
+        return Err(Error::config(format!(
+            "--threshold: the model is a {} model with {outputs} outputs; a threshold decides a binary or multi-label model",
+            serde_json::to_value(m.task).map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_string())
+        )));
+    }
+    Ok(Some(t))
+}
+
+/// The class of each row: the most probable; with a threshold (binary models), the second class
+/// where its probability is above it.
+fn decide_classes<T: Float>(probs: &Matrix<T>, threshold: Option<f64>) -> Vec<usize> {
+    match threshold {
+        None => mlp::network::classes(probs),
+        Some(t) => (0..probs.rows)
+            .map(|r| usize::from(probs[(r, probs.cols - 1)].f64() > t))
+            .collect(),
+    }
+}
+
+/// ", predicted above probability t" where a threshold was given.
+fn at_threshold(threshold: Option<f64>) -> String {
+    threshold.map_or(String::new(), |t| {
+        format!(", predicted above probability {t}")
+    })
+}
+
+/// Multi-label: 1 where a label's probability is above the threshold (0.5), else 0.
+fn decide_labels<T: Float>(probs: &Matrix<T>, threshold: Option<f64>) -> Matrix<T> {
+    let t = threshold.unwrap_or(0.5);
+    let data = probs
+        .data
+        .iter()
+        .map(|&p| if p.f64() > t { T::ONE } else { T::ZERO });
+    Matrix::from_vec(probs.rows, probs.cols, data.collect())
 }
 
 /// A figure to 4 places, or `n/a` where it is not defined.
@@ -139,12 +188,16 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
         message: e,
     })?;
     let net = &model.network;
+    let threshold = check_threshold(a.threshold, m, net.outputs())?;
     let mut report =
         json!({"model": a.model.display().to_string(), "data": a.data, "rows": d.len()});
+    if let Some(t) = threshold {
+        report["threshold"] = json!(t);
+    }
     match &d.y {
         Targets::Classes(truth) => {
             let probs = net.predict(&d.x);
-            let predicted = net.predict_classes(&d.x);
+            let predicted = decide_classes(&probs, threshold);
             let n = m.class_names.len().max(2);
             let cm = ConfusionMatrix::new(&predicted, truth, n);
             let avg = cm.macro_average();
@@ -167,7 +220,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             report["confusion_matrix"] = json!(cm.counts);
             report["class_names"] = json!(m.class_names);
             if a.format == "text" {
-                println!("{} rows of {}", d.len(), a.data);
+                println!("{} rows of {}{}", d.len(), a.data, at_threshold(threshold));
                 println!(
                     "accuracy {:.4}   loss {:.4}   log-loss {:.4}   macro precision {:.4} recall {:.4} F1 {:.4}",
                     report["accuracy"].as_f64().unwrap_or(0.0),
@@ -208,15 +261,18 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             // As scikit-learn scores an indicator matrix: subset accuracy, Hamming loss, and
             // precision/recall/F1 and ROC AUC per label with their macro and micro means.
             let probs = net.predict(&d.x);
-            let per_label = metrics::label_scores(&probs, truth);
+            // The metrics of decisions read them at 0.5: give them the 0/1 decisions at the
+            // threshold (the same as the probabilities without one); the AUC ranks the probabilities.
+            let decided = decide_labels(&probs, threshold);
+            let per_label = metrics::label_scores(&decided, truth);
             let (avg, micro) = (
                 metrics::macro_average(&per_label),
-                metrics::micro_scores(&probs, truth),
+                metrics::micro_scores(&decided, truth),
             );
             let auc = metrics::roc_auc_per_label(&probs, truth);
             report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss));
-            report["accuracy"] = json!(metrics::subset_accuracy(&probs, truth));
-            report["hamming_loss"] = json!(metrics::hamming_loss(&probs, truth));
+            report["accuracy"] = json!(metrics::subset_accuracy(&decided, truth));
+            report["hamming_loss"] = json!(metrics::hamming_loss(&decided, truth));
             report["macro_precision"] = json!(avg.precision);
             report["macro_recall"] = json!(avg.recall);
             report["macro_f1"] = json!(avg.f1);
@@ -230,7 +286,13 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 .map(|((name, s), auc)| json!({"label": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support, "roc_auc": auc}))
                 .collect::<Vec<_>>());
             if a.format == "text" {
-                println!("{} rows of {}, {} labels", d.len(), a.data, truth.cols);
+                println!(
+                    "{} rows of {}, {} labels{}",
+                    d.len(),
+                    a.data,
+                    truth.cols,
+                    at_threshold(threshold)
+                );
                 println!(
                     "subset accuracy {:.4}   Hamming loss {:.4}   loss {:.4}   ROC AUC {} (macro)",
                     report["accuracy"].as_f64().unwrap_or(0.0),
@@ -397,6 +459,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         ));
     }
     m.preprocessing.prepare(&mut d.x);
+    let threshold = check_threshold(a.threshold, m, model.network.outputs())?;
     let mut p = model.network.predict(&d.x);
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| Error::config(format!("writing predictions: {e}"));
@@ -409,7 +472,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
                 header.extend(names.iter().map(|c| format!("p_{c}")));
             }
             w.write_record(&header).map_err(io)?;
-            let classes = model.network.predict_classes(&d.x);
+            let classes = decide_classes(&p, threshold);
             for (r, &c) in classes.iter().enumerate() {
                 let mut rec = kept[r].clone();
                 rec.push(names.get(c).cloned().unwrap_or_else(|| c.to_string()));
@@ -426,7 +489,8 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             }
         }
         Task::MultiLabel => {
-            // One column per label, 1 where its output is > 0.5; with --proba, its probability.
+            // One column per label, 1 where its output is above the threshold (0.5); with
+            // --proba, its probability.
             let names = &m.class_names;
             let mut header = keep.clone();
             header.extend(names.iter().map(|l| format!("prediction_{l}")));
@@ -434,9 +498,10 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
                 header.extend(names.iter().map(|l| format!("p_{l}")));
             }
             w.write_record(&header).map_err(io)?;
+            let decided = decide_labels(&p, threshold);
             for (r, kept) in kept.iter().enumerate() {
                 let row = p.row(r);
-                let labels = row.iter().map(|v| u8::from(v.f64() > 0.5).to_string());
+                let labels = decided.row(r).iter().map(|v| v.f64().to_string());
                 let probs = row.iter().map(|v| format!("{}", v.f64()));
                 let probs = probs.take(if a.proba { row.len() } else { 0 });
                 w.write_record(kept.iter().cloned().chain(labels).chain(probs))

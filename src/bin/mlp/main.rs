@@ -123,6 +123,9 @@ pub struct EvalArgs {
     /// Seeds the shuffles of --importance
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Binary or multi-label models: predict the positive class (or a label) where its probability is above this [default: 0.5]
+    #[arg(long, value_name = "P")]
+    pub threshold: Option<f64>,
     /// text or json
     #[arg(long, default_value = "text")]
     pub format: String,
@@ -146,6 +149,9 @@ pub struct PredictArgs {
     /// Add one probability column per class
     #[arg(long)]
     pub proba: bool,
+    /// Binary or multi-label models: predict the positive class (or a label) where its probability is above this [default: 0.5]
+    #[arg(long, value_name = "P")]
+    pub threshold: Option<f64>,
     /// CSV columns to copy beside the predictions, e.g. id
     #[arg(long, value_name = "COLUMNS")]
     pub keep: Option<String>,
