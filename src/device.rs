@@ -132,7 +132,7 @@ mod backend {
     impl Run {
         pub fn new<T: Float>(
             _net: &Network<T>,
-            _loss: &Loss,
+            _loss: (&Loss, &[T]),
             config: &TrainConfig,
             _state: &OptimizerState<T>,
             _train: &Dataset<T>,

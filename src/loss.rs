@@ -126,8 +126,10 @@ pub enum ClassWeight {
 
 impl ClassWeight {
     /// One weight per class for the training rows `d` (empty for [`ClassWeight::Equal`]), its
-    /// classes named by `d.class_names`, or 0, 1, … when it has none; refused for values.
-    pub fn for_data<T: Float>(&self, d: &Dataset<T>) -> Result<Vec<f64>, String> {
+    /// classes named by `d.class_names`, or 0, 1, … when it has none; for labels, one per label
+    /// ([`ClassWeight::label_weights`]), which only `loss` = the binary cross-entropy takes;
+    /// refused for values.
+    pub fn for_data<T: Float>(&self, d: &Dataset<T>, loss: &Loss) -> Result<Vec<f64>, String> {
         let classes = match (&d.y, self) {
             (_, ClassWeight::Equal) => return Ok(Vec::new()),
             (Targets::Classes(c), _) => c,
@@ -135,6 +137,11 @@ impl ClassWeight {
                 return Err(
                     "class weights apply to classification; these targets are values".into(),
                 )
+            }
+            (Targets::Labels(_), _) if !loss.takes_label_weights() => {
+                return Err(format!(
+                    "label weights weigh each label's positive rows in the binary cross-entropy (PyTorch's pos_weight), not in {loss}"
+                ))
             }
             (Targets::Labels(labels), _) => return self.label_weights(labels, &d.class_names),
         };

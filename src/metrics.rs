@@ -184,14 +184,23 @@ pub fn mean_defined(v: &[Option<f64>]) -> Option<f64> {
 /// "has the label"), as scikit-learn's `accuracy_score` on indicator matrices. `probs` and
 /// `truth` are `[rows × labels]`.
 pub fn subset_accuracy<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>) -> f64 {
-    let half = T::of(0.5);
     let right = probs
         .data
         .chunks_exact(probs.cols.max(1))
         .zip(truth.data.chunks_exact(truth.cols.max(1)))
-        .filter(|(p, t)| p.iter().zip(*t).all(|(&p, &t)| (p > half) == (t > half)))
+        .filter(|(p, t)| labels_right(p, t))
         .count();
     right as f64 / truth.rows.max(1) as f64
+}
+
+/// Multi-label: whether one row's outputs `probs` put every label on its side of 0.5 (`truth`:
+/// its labels). The training loop's tally counts rows by it too.
+pub fn labels_right<T: Float>(probs: &[T], truth: &[T]) -> bool {
+    let half = T::of(0.5);
+    probs
+        .iter()
+        .zip(truth)
+        .all(|(&p, &t)| (p > half) == (t > half))
 }
 
 /// Multi-label: the fraction of (row, label) pairs predicted wrong, as scikit-learn's

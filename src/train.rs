@@ -347,19 +347,12 @@ impl<T: Float> Trainer<T> {
             Some(b) if b.order.len() == train.len() => b,
             _ => {
                 self.check_data(train)?;
-                let weights = self.config.class_weight.for_data(train);
+                let weights = self.config.class_weight.for_data(train, &self.loss);
                 self.class_weights = weights
                     .map_err(Error::config)?
                     .into_iter()
                     .map(T::of)
                     .collect();
-                let labels = matches!(train.y, Targets::Labels(_));
-                if labels && !self.class_weights.is_empty() && !self.loss.takes_label_weights() {
-                    return Err(Error::config(format!(
-                        "label weights weigh each label's positive rows in the binary cross-entropy (PyTorch's pos_weight); this loss is {}",
-                        self.loss
-                    )));
-                }
                 // A new training set: a GPU run uploads it anew.
                 self.gpu = None;
                 if let Some(v) = val {
@@ -627,7 +620,7 @@ impl<T: Float> Trainer<T> {
         if self.gpu.is_none() {
             self.gpu = Some(Run::new(
                 &self.net,
-                &self.loss,
+                (&self.loss, &self.class_weights),
                 &self.config,
                 &self.optimizer,
                 train,
@@ -750,11 +743,9 @@ impl Tally {
                 }
             }
             TargetsRef::Labels(d) | TargetsRef::WeightedLabels { labels: d, .. } => {
-                // Right when every output is on its label's side of 0.5 (subset accuracy).
+                // Right when every label is (subset accuracy).
                 for (yr, dr) in y.chunks_exact(m).zip(d.chunks_exact(m)) {
-                    let half = T::of(0.5);
-                    self.correct +=
-                        usize::from(yr.iter().zip(dr).all(|(&y, &d)| (y > half) == (d > half)));
+                    self.correct += usize::from(crate::metrics::labels_right(yr, dr));
                 }
             }
             TargetsRef::Values(d) => {

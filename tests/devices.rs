@@ -443,7 +443,8 @@ fn fused_narrow_networks_agree_with_the_cpu() {
             };
             if device != Device::Cpu {
                 let state = config.optimizer.state::<f32>(net.param_count());
-                let run = mlp::device::Run::new(&net, &loss, &config, &state, &d, 4096).unwrap();
+                let run =
+                    mlp::device::Run::new(&net, (&loss, &[]), &config, &state, &d, 4096).unwrap();
                 assert!(
                     run.kernels().starts_with("fused"),
                     "{name}: the fused path was not chosen ({matmul:?})"

@@ -677,10 +677,11 @@ const BATCH_PLAN_BYTES: usize = 7 * 8 + 6 * 4;
 
 impl Run {
     /// Uploads `train`, the network's parameters and the optimizer's state, and plans every buffer
-    /// for batches of `batch` rows.
+    /// for batches of `batch` rows; `loss` with its class or label weights (the trainer's, from
+    /// `ClassWeight::for_data`; empty: none).
     pub fn new<T: Float>(
         net: &Network<T>,
-        loss: &Loss,
+        (loss, class_weights): (&Loss, &[T]),
         config: &TrainConfig,
         state: &OptimizerState<T>,
         train: &Dataset<T>,
@@ -770,9 +771,9 @@ impl Run {
             // Labels are values to the loss; their tally counts the rows with every label right.
             Targets::Labels(v) => (None, Some(gpu.upload(&f32s(&v.data))?), 2),
         };
-        let class_w = match config.class_weight.for_data(train).map_err(Error::config)? {
-            w if w.is_empty() => None,
-            w => Some(gpu.upload(&w.iter().map(|&v| v as f32).collect::<Vec<f32>>())?),
+        let class_w = match class_weights {
+            [] => None,
+            w => Some(gpu.upload(&f32s(w))?),
         };
         let host_targets = match &train.y {
             Targets::Values(v) => Some(v.data.iter().map(|x| x.f64()).collect()),

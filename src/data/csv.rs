@@ -584,18 +584,20 @@ fn read_csv_reader<T: Float>(
         let binary = y.data.iter().all(|&v| v == T::ZERO || v == T::ONE);
         let multi_label = labels || (task.is_none() && binary);
         let listed = format!("{} target columns ({})", names.len(), names.join(", "));
+        let (y, class_names) = if multi_label {
+            (
+                Targets::Labels(y),
+                names.iter().map(|n| n.to_string()).collect(),
+            )
+        } else {
+            (Targets::Values(y), Vec::new())
+        };
         return Ok(Csv {
             data: Dataset {
                 x,
-                class_names: match multi_label {
-                    true => names.iter().map(|n| n.to_string()).collect(),
-                    false => Vec::new(),
-                },
-                y: match multi_label {
-                    true => Targets::Labels(y),
-                    false => Targets::Values(y),
-                },
+                y,
                 feature_names,
+                class_names,
             },
             task_reason: match (task, multi_label) {
                 (Some(_), _) => "given".into(),

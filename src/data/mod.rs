@@ -30,6 +30,15 @@ pub enum Task {
 }
 
 impl Task {
+    /// The name the model file and the messages use: `classification`, `regression`, `multilabel`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+            Task::MultiLabel => "multilabel",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "classification" | "classify" => Ok(Task::Classification),
@@ -571,6 +580,14 @@ pub mod builtin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_names_are_the_model_files() {
+        for t in [Task::Classification, Task::Regression, Task::MultiLabel] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+            assert_eq!(Task::parse(t.name()).unwrap(), t);
+        }
+    }
 
     #[test]
     fn minus_zero_is_the_class_zero() {

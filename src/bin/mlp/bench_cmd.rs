@@ -201,7 +201,7 @@ fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
     };
     config.validate()?;
     let state = optimizer.state::<f32>(net.param_count());
-    let mut run = mlp::device::Run::new(&net, &loss, &config, &state, &data, batch)?;
+    let mut run = mlp::device::Run::new(&net, (&loss, &[]), &config, &state, &data, batch)?;
     let ms = run.time_steps(20, steps)?;
     let weights: usize = net.layers.iter().map(|l| l.weight_len()).sum();
     let flops = 6.0 * weights as f64 * batch as f64;

@@ -39,7 +39,7 @@ fn check_threshold(threshold: Option<f64>, m: &ModelMeta, outputs: usize) -> Res
     if !binary && m.task != Task::MultiLabel {
         return Err(Error::config(format!(
             "--threshold: the model is a {} model with {outputs} outputs; a threshold decides a binary or multi-label model",
-            serde_json::to_value(m.task).map_or_else(|_| "?".into(), |v| v.as_str().unwrap_or("?").to_string())
+            m.task.name()
         )));
     }
     Ok(Some(t))
@@ -584,14 +584,7 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
         };
         println!("  tensor       {:<10} {shape}", p.name);
     }
-    println!(
-        "task           {}, loss {}",
-        serde_json::to_value(m.task)
-            .expect("serialisable")
-            .as_str()
-            .unwrap_or(""),
-        m.loss
-    );
+    println!("task           {}, loss {}", m.task.name(), m.loss);
     match m.task {
         // The labels are the target columns, named below.
         Task::MultiLabel => {}

@@ -307,22 +307,17 @@ pub fn class_weight_line<T: Float>(
     spec: &NetworkSpec,
     d: &Dataset<T>,
 ) -> Result<Option<String>> {
-    let weights = config
-        .class_weight
-        .for_data(d)
-        .map_err(|m| Error::config(format!("--class-weight: {m}")))?;
-    if weights.is_empty() {
-        return Ok(None);
-    }
     let output = &spec.layers.last().expect("an output layer").activation;
     let loss = config
         .loss
         .clone()
         .unwrap_or_else(|| mlp::Loss::for_output(output));
-    if matches!(d.y, Targets::Labels(_)) && !loss.takes_label_weights() {
-        return Err(Error::config(format!(
-            "--class-weight: label weights weigh each label's positive rows in the binary cross-entropy (PyTorch's pos_weight), not in {loss}"
-        )));
+    let weights = config
+        .class_weight
+        .for_data(d, &loss)
+        .map_err(|m| Error::config(format!("--class-weight: {m}")))?;
+    if weights.is_empty() {
+        return Ok(None);
     }
     let items: Vec<String> = d
         .class_names
