@@ -12,7 +12,8 @@
 //! metrics. (One key, because the header's metadata map has no fixed order: with one key the same
 //! model always gives the same bytes.) A checkpoint is a model file with more: tensors
 //! `checkpoint.optimizer.m`, `checkpoint.optimizer.v`, `checkpoint.best` (flat, in this crate's
-//! parameter order) and a `checkpoint` member ([`TrainState`]) in the JSON document; its weights
+//! parameter order), with L-BFGS `checkpoint.optimizer.lbfgs_s` and `…lbfgs_y` (`[pairs × params]`,
+//! f64), and a `checkpoint` member ([`TrainState`]) in the JSON document; its weights
 //! are the ones training goes on from (the last epoch's, not early stopping's best).
 //!
 //! Every file is written to a temporary file in the same folder, flushed to disk, and renamed over
@@ -260,37 +261,52 @@ fn to_bytes<T: Float>(values: impl IntoIterator<Item = T>) -> Vec<u8> {
 }
 
 /// Named tensors of the network, weights transposed to `[outputs, inputs]`.
-fn network_tensors<T: Float>(net: &Network<T>) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+/// A tensor to write: name, shape and little-endian bytes of the dtype.
+struct Tensor {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Tensor {
+    fn of<T: Float>(name: String, shape: Vec<usize>, values: impl IntoIterator<Item = T>) -> Self {
+        Tensor {
+            name,
+            dtype: dtype_of::<T>(),
+            shape,
+            bytes: to_bytes(values),
+        }
+    }
+}
+
+fn network_tensors<T: Float>(net: &Network<T>) -> Vec<Tensor> {
     let mut out = Vec::new();
     for p in net.parameters() {
         if p.shape.len() == 2 {
             let (i, o) = (p.shape[0], p.shape[1]);
             let w = &net.params[p.offset..p.offset + i * o];
             let t = (0..o).flat_map(|r| (0..i).map(move |c| w[c * o + r]));
-            out.push((p.name, vec![o, i], to_bytes(t)));
+            out.push(Tensor::of(p.name, vec![o, i], t));
         } else {
             let n = p.shape[0];
-            out.push((
+            out.push(Tensor::of(
                 p.name,
                 vec![n],
-                to_bytes(net.params[p.offset..p.offset + n].iter().copied()),
+                net.params[p.offset..p.offset + n].iter().copied(),
             ));
         }
     }
     out
 }
 
-fn serialize(
-    tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
-    dtype: Dtype,
-    metadata: HashMap<String, String>,
-) -> Result<Vec<u8>> {
+fn serialize(tensors: Vec<Tensor>, metadata: HashMap<String, String>) -> Result<Vec<u8>> {
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(dtype, shape.clone(), data)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| Error::config(format!("tensor {name}: {e}")))
+        .map(|t| {
+            TensorView::new(t.dtype, t.shape.clone(), &t.bytes)
+                .map(|v| (t.name.clone(), v))
+                .map_err(|e| Error::config(format!("tensor {}: {e}", t.name)))
         })
         .collect::<Result<_>>()?;
     safetensors::serialize(views, Some(metadata))
@@ -310,7 +326,6 @@ impl<T: Float> Model<T> {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         serialize(
             network_tensors(&self.network),
-            dtype_of::<T>(),
             model_metadata(&self.meta, None),
         )
     }
@@ -339,15 +354,27 @@ impl<T: Float> Checkpoint<T> {
     /// Writes the checkpoint to `path`, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tensors = network_tensors(&self.model.network);
-        let flat =
-            |name: &str, v: &[T]| (name.to_string(), vec![v.len()], to_bytes(v.iter().copied()));
+        let flat = |name: &str, v: &[T]| Tensor::of(name.into(), vec![v.len()], v.iter().copied());
         tensors.push(flat("checkpoint.optimizer.m", &self.optimizer.m));
         tensors.push(flat("checkpoint.optimizer.v", &self.optimizer.v));
         if let Some(b) = &self.best_params {
             tensors.push(flat("checkpoint.best", b));
         }
+        let history = &self.optimizer.history;
+        if !history.is_empty() {
+            // L-BFGS's pairs, one row each, in f64 as they are kept.
+            let shape = vec![history.len(), self.model.network.param_count()];
+            let s = history.iter().flat_map(|p| p.s.iter().copied());
+            let y = history.iter().flat_map(|p| p.y.iter().copied());
+            tensors.push(Tensor::of(
+                "checkpoint.optimizer.lbfgs_s".into(),
+                shape.clone(),
+                s,
+            ));
+            tensors.push(Tensor::of("checkpoint.optimizer.lbfgs_y".into(), shape, y));
+        }
         let md = model_metadata(&self.model.meta, Some(&self.state));
-        write_atomic(path, &serialize(tensors, dtype_of::<T>(), md)?)
+        write_atomic(path, &serialize(tensors, md)?)
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
@@ -397,11 +424,41 @@ impl<T: Float> Checkpoint<T> {
         let m = flat("checkpoint.optimizer.m", false)?.unwrap_or_default();
         let v = flat("checkpoint.optimizer.v", false)?.unwrap_or_default();
         let best_params = flat("checkpoint.best", true)?;
+        let pairs = |name: &str| -> Result<Vec<Vec<f64>>> {
+            let Ok(t) = st.tensor(name) else {
+                return Ok(Vec::new());
+            };
+            if t.shape().len() != 2 || t.shape()[1] != n {
+                return Err(bad(format!(
+                    "tensor {name} has shape {:?}; expected [pairs, {n}]",
+                    t.shape()
+                )));
+            }
+            let v = tensor_values::<f64>(&t, name, path)?;
+            Ok(v.chunks(n).map(<[f64]>::to_vec).collect())
+        };
+        let (s, y) = (
+            pairs("checkpoint.optimizer.lbfgs_s")?,
+            pairs("checkpoint.optimizer.lbfgs_y")?,
+        );
+        if s.len() != y.len() {
+            return Err(bad(format!(
+                "L-BFGS's memory holds {} steps and {} gradient changes; expected as many of each",
+                s.len(),
+                y.len()
+            )));
+        }
+        let history = s
+            .into_iter()
+            .zip(y)
+            .map(|(s, y)| crate::optim::lbfgs::Pair { s, y })
+            .collect();
         Ok(Checkpoint {
             optimizer: OptimizerState {
                 step: state.optimizer_step,
                 m,
                 v,
+                history,
             },
             model: Model { meta, network },
             state,

@@ -11,6 +11,7 @@
 //! | [`Optimizer::Adam`] | m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  W ← W − α·m̂/(√v̂ + ε), m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) |
 //! | [`Optimizer::AdamW`] | Adam, with weight decay applied to W directly: W ← W − α·λ·W |
 //! | [`Optimizer::RmsProp`] | v ← ρ·v + (1−ρ)g²;  W ← W − α·g/(√v + ε) |
+//! | [`Optimizer::Lbfgs`] | W ← W + t·d, d = −H·g over the whole training set, t by line search ([`lbfgs`]) |
 //!
 //! Weight decay λ (L2) adds λ·W to the gradient of the weights before the rule (AdamW: decoupled, as
 //! above). Biases are not decayed, as in scikit-learn and Keras. State is explicit and serialisable:
@@ -18,6 +19,9 @@
 
 use std::ops::Range;
 
+pub mod lbfgs;
+
+pub use lbfgs::LbfgsParams;
 use serde::{Deserialize, Serialize};
 
 use crate::tensor::Float;
@@ -65,6 +69,9 @@ pub enum Optimizer {
     Adam(AdamParams),
     AdamW(AdamParams),
     RmsProp(RmsPropParams),
+    /// Full-batch L-BFGS (scikit-learn's `solver="lbfgs"`): one iteration per epoch, each a line
+    /// search over the whole training set; the trainer runs it, not [`Optimizer::step`].
+    Lbfgs(LbfgsParams),
 }
 
 impl Default for Optimizer {
@@ -83,11 +90,13 @@ pub struct OptimizerState<T> {
     pub m: Vec<T>,
     /// Second moment v (Adam, RMSprop); empty otherwise.
     pub v: Vec<T>,
+    /// L-BFGS's remembered steps and gradient changes, oldest first; empty otherwise.
+    pub history: Vec<lbfgs::Pair>,
 }
 
 impl Optimizer {
-    /// Parses `sgd`, `momentum`, `nesterov`, `adam`, `adamw`, `rmsprop`, taking μ from `momentum`
-    /// for the two momentum rules.
+    /// Parses `sgd`, `momentum`, `nesterov`, `adam`, `adamw`, `rmsprop`, `lbfgs`, taking μ from
+    /// `momentum` for the two momentum rules.
     pub fn parse(s: &str, momentum: f64) -> Result<Self, String> {
         Ok(match s.trim().to_ascii_lowercase().as_str() {
             "sgd" if momentum > 0.0 => Optimizer::Momentum(momentum),
@@ -97,9 +106,10 @@ impl Optimizer {
             "adam" => Optimizer::Adam(AdamParams::default()),
             "adamw" => Optimizer::AdamW(AdamParams::default()),
             "rmsprop" => Optimizer::RmsProp(RmsPropParams::default()),
+            "lbfgs" | "l-bfgs" => Optimizer::Lbfgs(LbfgsParams::default()),
             other => {
                 return Err(format!(
-                    "unknown optimizer '{other}'; expected one of sgd, momentum, nesterov, adam, adamw, rmsprop"
+                    "unknown optimizer '{other}'; expected one of sgd, momentum, nesterov, adam, adamw, rmsprop, lbfgs"
                 ))
             }
         })
@@ -114,13 +124,14 @@ impl Optimizer {
             Optimizer::Adam(_) => "adam",
             Optimizer::AdamW(_) => "adamw",
             Optimizer::RmsProp(_) => "rmsprop",
+            Optimizer::Lbfgs(_) => "lbfgs",
         }
     }
 
     /// Fresh state for `n` parameters.
     pub fn state<T: Float>(&self, n: usize) -> OptimizerState<T> {
         let (m, v) = match self {
-            Optimizer::Sgd => (0, 0),
+            Optimizer::Sgd | Optimizer::Lbfgs(_) => (0, 0),
             Optimizer::Momentum(_) | Optimizer::Nesterov(_) => (n, 0),
             Optimizer::RmsProp(_) => (0, n),
             Optimizer::Adam(_) | Optimizer::AdamW(_) => (n, n),
@@ -129,6 +140,7 @@ impl Optimizer {
             step: 0,
             m: vec![T::ZERO; m],
             v: vec![T::ZERO; v],
+            history: Vec::new(),
         }
     }
 
@@ -139,7 +151,9 @@ impl Optimizer {
     /// threads); the result is the same bit for bit on any number of threads.
     ///
     /// # Panics
-    /// If the state was made for another number of parameters.
+    /// If the state was made for another number of parameters, or for [`Optimizer::Lbfgs`],
+    /// whose iterations need the whole training set's loss ([`lbfgs::iterate`]; the trainer
+    /// runs them).
     #[track_caller]
     pub fn step<T: Float>(
         &self,
@@ -155,6 +169,9 @@ impl Optimizer {
             grads.len(),
             "Optimizer::step: params and grads differ in length"
         );
+        if let Optimizer::Lbfgs(_) = self {
+            panic!("Optimizer::step: L-BFGS steps along a line search over the whole training set; use lbfgs::iterate or the Trainer");
+        }
         state.step += 1;
         if weight_decay != 0.0 {
             let wd = T::of(weight_decay);
@@ -222,6 +239,7 @@ impl Optimizer {
                     }
                 })
             }
+            Optimizer::Lbfgs(_) => unreachable!("refused above"),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The training loop: batches → forward → loss → backward → optimizer step → metrics → (checkpoint).
 //!
 //! Everything the loop needs is planned when the [`Trainer`] is made: the workspace, the batch
-//! buffers, the optimizer state, the thread pool. A training step allocates nothing.
+//! buffers, the optimizer state, the thread pool. A training step allocates nothing (an L-BFGS
+//! iteration, a pass or more over the whole training set, allocates its few search vectors).
 //! Same data, configuration and seed give bit-identical weights on any number of threads.
 
 use std::time::Instant;
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::init::Rng;
 use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
+use crate::optim::lbfgs::{self, Converged, LbfgsParams};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState};
 use crate::tensor::{Float, Par, View};
 
@@ -131,6 +133,14 @@ impl TrainConfig {
                 return bad(format!("momentum must be in [0, 1), not {m}"));
             }
         }
+        if let Optimizer::Lbfgs(_) = self.optimizer {
+            if !self.dropout.is_none() {
+                return bad("dropout draws a new loss at every evaluation, and L-BFGS's line search needs the same loss at the same weights: leave out dropout or choose another optimizer".into());
+            }
+            if self.clip_grad_norm.is_some() {
+                return bad("gradient clipping does not apply to L-BFGS, whose line search sets the step's length".into());
+            }
+        }
         Ok(())
     }
 }
@@ -159,6 +169,9 @@ pub struct History {
     /// The epoch (from 1) whose weights were kept, with early stopping.
     pub best_epoch: Option<usize>,
     pub stopped_early: bool,
+    /// Set when L-BFGS stopped before its last iteration, and why.
+    #[serde(default)]
+    pub converged: Option<Converged>,
 }
 
 /// What the loop reports as it goes.
@@ -238,7 +251,23 @@ pub struct Trainer<T> {
     /// On a GPU: the run there, made on the first epoch. It holds the weights during the run; the
     /// host's copy (`net.params`, `optimizer`) is brought up to date after every epoch.
     gpu: Option<Run>,
+    /// L-BFGS: the objective at the current weights, kept from the last iteration's line search
+    /// (`None`: evaluated when the next iteration starts, giving the same bits).
+    lbfgs_at: Option<LbfgsAt>,
 }
+
+/// The whole training set's objective at L-BFGS's current weights, with the data loss and the
+/// tally behind it.
+#[derive(Clone)]
+struct LbfgsAt {
+    point: lbfgs::Point,
+    loss: f64,
+    tally: Tally,
+}
+
+/// Rows per forward and backward pass when L-BFGS evaluates the whole training set: enough for
+/// the products to run at GEMM speed, few enough that the workspace stays small.
+const FULL_BATCH_CHUNK: usize = 1024;
 
 impl<T: Float> Trainer<T> {
     /// Plans a run of `net` with `config`.
@@ -275,6 +304,12 @@ impl<T: Float> Trainer<T> {
                     message: format!("the loss {loss} runs on the CPU only"),
                 });
             }
+            if let Optimizer::Lbfgs(_) = config.optimizer {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: "L-BFGS (--optimizer lbfgs) runs on the CPU only".into(),
+                });
+            }
         }
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -294,7 +329,14 @@ impl<T: Float> Trainer<T> {
             finished: false,
             position: None,
             last_params: None,
-            ws: Workspace::new(&net, config.batch_size).with_dropout(&net, &config.dropout),
+            ws: Workspace::new(
+                &net,
+                match config.optimizer {
+                    Optimizer::Lbfgs(_) => FULL_BATCH_CHUNK,
+                    _ => config.batch_size,
+                },
+            )
+            .with_dropout(&net, &config.dropout),
             batches: None,
             class_weights: Vec::new(),
             decayed: net
@@ -309,6 +351,7 @@ impl<T: Float> Trainer<T> {
             },
             pool,
             gpu: None,
+            lbfgs_at: None,
             loss,
             net,
             config: config.clone(),
@@ -353,8 +396,9 @@ impl<T: Float> Trainer<T> {
                     .into_iter()
                     .map(T::of)
                     .collect();
-                // A new training set: a GPU run uploads it anew.
+                // A new training set: a GPU run uploads it anew, L-BFGS evaluates it anew.
                 self.gpu = None;
+                self.lbfgs_at = None;
                 if let Some(v) = val {
                     self.check_data(v)?;
                 }
@@ -382,6 +426,7 @@ impl<T: Float> Trainer<T> {
         if let Some(b) = &self.best {
             self.last_params = Some(self.net.params.clone());
             self.net.params.copy_from_slice(&b.params);
+            self.lbfgs_at = None;
             self.history.best_epoch = Some(b.epoch);
         }
     }
@@ -455,7 +500,13 @@ impl<T: Float> Trainer<T> {
             self.rng = p.rng.clone();
         }
         let rng_at_start = self.rng.clone();
-        batches.shuffle(&mut self.rng);
+        let lbfgs = match self.config.optimizer {
+            Optimizer::Lbfgs(p) => Some(p),
+            _ => None,
+        };
+        if lbfgs.is_none() {
+            batches.shuffle(&mut self.rng);
+        }
         let n_batches = batches.count();
         let (first_batch, mut sum_loss, mut rows_done, mut tally, earlier_seconds) = match resumed {
             Some(p) => (p.batches_done, p.sum_loss, p.rows_done, p.tally, p.seconds),
@@ -463,7 +514,21 @@ impl<T: Float> Trainer<T> {
         };
         let mut stopped_after = None;
         let mut control = Control::Continue;
-        if self.config.device != Device::Cpu {
+        if let Some(p) = lbfgs {
+            let (loss, t, converged) = self.lbfgs_epoch(train, &p, epoch, lr)?;
+            (sum_loss, rows_done, tally) = (loss * train.len() as f64, train.len(), t);
+            if let Some(c) = converged {
+                self.history.converged = Some(c);
+                self.finished = true;
+            }
+            control = progress(Progress::Batch {
+                epoch,
+                batch: 1,
+                batches: 1,
+                loss,
+                rows_done,
+            });
+        } else if self.config.device != Device::Cpu {
             control = self.device_batches(
                 train,
                 batches,
@@ -606,6 +671,80 @@ impl<T: Float> Trainer<T> {
         })
     }
 
+    /// One L-BFGS iteration over the whole training set (an epoch): the data loss and tally at the
+    /// weights it ends on, and whether it converged there.
+    fn lbfgs_epoch(
+        &mut self,
+        train: &Dataset<T>,
+        p: &LbfgsParams,
+        epoch: usize,
+        lr: f64,
+    ) -> Result<(f64, Tally, Option<Converged>)> {
+        let (net, ws, pool, par) = (&mut self.net, &mut self.ws, &self.pool, self.par);
+        let (loss, class_weights) = (&self.loss, &self.class_weights[..]);
+        let (decayed, lambda) = (&self.decayed, self.config.weight_decay);
+        let mut w = net.params.clone();
+        // Each evaluation's data loss and tally, to report the one the line search accepts.
+        let mut seen: Vec<(f64, Tally)> = Vec::new();
+        let mut objective = |w: &[T], g: &mut [f64]| -> Result<f64> {
+            net.params.copy_from_slice(w);
+            let (data_loss, tally) =
+                pool.install(|| full_batch(net, ws, (loss, class_weights), train, par, g));
+            // The L2 penalty's part: λ/2·‖W‖² and λ·W, on the weights (not the biases).
+            let mut penalty = 0.0;
+            if lambda != 0.0 {
+                for r in decayed {
+                    for (g, w) in g[r.clone()].iter_mut().zip(&w[r.clone()]) {
+                        penalty += 0.5 * lambda * w.f64() * w.f64();
+                        *g += lambda * w.f64();
+                    }
+                }
+            }
+            seen.push((data_loss, tally));
+            Ok(data_loss + penalty)
+        };
+        // The objective where this iteration starts: kept from the last one, or evaluated now.
+        let (mut point, kept) = match self.lbfgs_at.take() {
+            Some(at) => (at.point, Some((at.loss, at.tally))),
+            None => {
+                let mut g = vec![0.0; w.len()];
+                let f = objective(&w, &mut g)?;
+                (lbfgs::Point { f, g }, None)
+            }
+        };
+        if !point.f.is_finite() {
+            return Err(Error::Diverged {
+                epoch,
+                batch: 1,
+                loss: point.f,
+                learning_rate: lr,
+            });
+        }
+        let state = &mut self.optimizer;
+        let it = lbfgs::iterate(
+            p,
+            &mut w,
+            &mut point,
+            &mut state.history,
+            (state.step, lr),
+            &mut objective,
+        )?;
+        state.step += 1;
+        net.params.copy_from_slice(&w);
+        let evaluated_start = usize::from(kept.is_none());
+        let (loss, tally) = match (it.accepted, kept) {
+            (Some(i), _) => seen.swap_remove(evaluated_start + i),
+            (None, Some(k)) => k,
+            (None, None) => seen.swap_remove(0),
+        };
+        self.lbfgs_at = Some(LbfgsAt {
+            point,
+            loss,
+            tally: tally.clone(),
+        });
+        Ok((loss, tally, it.converged))
+    }
+
     /// The batches of one epoch on the GPU: launched all at once, waited for once, then reported
     /// batch by batch. A stop asked for during the reports ends the run after this (complete) epoch.
     fn device_batches(
@@ -684,6 +823,41 @@ impl<T: Float> Trainer<T> {
         });
         (sum / data.len() as f64, tally.metric())
     }
+}
+
+/// The whole training set's mean loss and its gradient (into `g`) at the network's weights, a
+/// workspace's worth of rows at a time: each chunk's mean gradient weighted by its share of the
+/// rows, summed in f64 in row order (the same bits on any number of threads).
+fn full_batch<T: Float>(
+    net: &Network<T>,
+    ws: &mut Workspace<T>,
+    (loss, class_weights): (&Loss, &[T]),
+    data: &Dataset<T>,
+    par: Par,
+    g: &mut [f64],
+) -> (f64, Tally) {
+    g.fill(0.0);
+    let (n, cap) = (data.len(), ws.capacity);
+    let mut tally = Tally::new(&data.y);
+    let mut sum = 0.0;
+    for start in (0..n).step_by(cap) {
+        let end = (start + cap).min(n);
+        let x = View::new(
+            &data.x.data[start * data.x.cols..end * data.x.cols],
+            end - start,
+            data.x.cols,
+        );
+        let t = data.y.as_ref().rows(start, end, net.outputs());
+        net.forward(x, ws, par);
+        let share = (end - start) as f64 / n as f64;
+        sum += ws.evaluate_loss(net, loss, t.weighted(class_weights), true) * share;
+        tally.add(ws.output(), t, net.outputs());
+        net.backward(x, ws, par);
+        for (g, d) in g.iter_mut().zip(&ws.grads) {
+            *g += share * d.f64();
+        }
+    }
+    (sum, tally)
 }
 
 /// Target values per row: a batch's buffer for them (none for classes).

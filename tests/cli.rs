@@ -781,6 +781,117 @@ fn resume_from_a_checkpoint_ends_bit_identical_to_an_uninterrupted_run() {
 }
 
 #[test]
+fn lbfgs_trains_full_batch_converges_and_resumes_exactly() {
+    let d = Dir::new("lbfgs");
+    // Without a penalty a 4-16-3 network fits iris's training rows until the gradient vanishes.
+    let out = ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--hidden",
+            "16",
+            "--optimizer",
+            "lbfgs",
+        ],
+    );
+    assert!(
+        out.contains("iterations (epochs) of lbfgs on all 120 rows at once"),
+        "{out}"
+    );
+    assert!(out.contains("converged after"), "{out}");
+    let summary = json(&ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--optimizer",
+            "lbfgs",
+            "--format",
+            "json",
+        ],
+    ));
+    assert!(summary["converged"].is_string(), "{summary}");
+    // Interrupted and resumed: the same bits as one run, L-BFGS's memory included.
+    let common = [
+        "--data",
+        "digits",
+        "--hidden",
+        "24",
+        "--optimizer",
+        "lbfgs",
+        "--weight-decay",
+        "0.001",
+        "--quiet",
+    ];
+    let run = |extra: &[&str]| ok(&d, &[&["train"][..], &common[..], extra].concat());
+    run(&["--epochs", "12", "--out", "full.safetensors"]);
+    run(&[
+        "--epochs",
+        "6",
+        "--checkpoint",
+        "ck.safetensors",
+        "--out",
+        "part.safetensors",
+    ]);
+    let ck = mlp::model_file::Checkpoint::<f32>::load(&d.path("ck.safetensors")).unwrap();
+    assert_eq!(
+        ck.optimizer.history.len(),
+        6,
+        "pairs kept after six iterations"
+    );
+    run(&[
+        "--epochs",
+        "12",
+        "--resume",
+        "ck.safetensors",
+        "--out",
+        "resumed.safetensors",
+    ]);
+    assert!(
+        std::fs::read(d.path("full.safetensors")).unwrap()
+            == std::fs::read(d.path("resumed.safetensors")).unwrap(),
+        "the resumed L-BFGS run differs from the uninterrupted one"
+    );
+    // Another optimizer cannot take over its checkpoint.
+    let err = fails(
+        &d,
+        &[
+            "train",
+            "--data",
+            "digits",
+            "--hidden",
+            "24",
+            "--weight-decay",
+            "0.001",
+            "--epochs",
+            "12",
+            "--resume",
+            "ck.safetensors",
+        ],
+    );
+    assert!(err.contains("--optimizer"), "{err}");
+    // What it cannot do is refused by flag.
+    for (flag, value) in [("--dropout", "0.2"), ("--clip-grad-norm", "1")] {
+        let err = fails(
+            &d,
+            &[
+                "train",
+                "--data",
+                "iris",
+                "--optimizer",
+                "lbfgs",
+                flag,
+                value,
+            ],
+        );
+        assert!(err.contains(flag) && err.contains("L-BFGS"), "{err}");
+    }
+}
+
+#[test]
 fn logs_and_plots() {
     let d = Dir::new("plots");
     ok(

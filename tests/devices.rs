@@ -696,6 +696,13 @@ fn device_errors_are_clear() {
             .err()
             .unwrap();
             assert!(e.to_string().contains("cuda:99"), "{e}");
+            // L-BFGS evaluates the whole training set in its line search, on the CPU only.
+            let lbfgs = TrainConfig {
+                optimizer: mlp::Optimizer::Lbfgs(Default::default()),
+                ..config.clone()
+            };
+            let e = Trainer::new(net.build::<f32>(1), &lbfgs).err().unwrap();
+            assert!(e.to_string().contains("CPU only"), "{e}");
         }
     }
     let tf32_on_cpu = TrainConfig {

@@ -787,6 +787,13 @@ impl Run {
             Optimizer::Adam(p) => (3, 0.0, (p.beta1, p.beta2), p.eps as f32),
             Optimizer::AdamW(p) => (4, 0.0, (p.beta1, p.beta2), p.eps as f32),
             Optimizer::RmsProp(p) => (5, 0.0, (0.0, p.rho), p.eps as f32),
+            // The trainer refuses it first; kept here so that this function never guesses.
+            Optimizer::Lbfgs(_) => {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: "L-BFGS (--optimizer lbfgs) runs on the CPU only".into(),
+                })
+            }
         };
         let n = net.params.len();
         let decay = if config.weight_decay != 0.0 {

@@ -72,11 +72,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<String>,
-    /// sgd, momentum, nesterov, adam, adamw, rmsprop [default: adam]
+    /// sgd, momentum, nesterov, adam, adamw, rmsprop, or lbfgs (full batch, as scikit-learn's solver="lbfgs": for small data sets) [default: adam]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub optimizer: Option<String>,
-    /// Learning rate α [default: 0.001]
+    /// Learning rate α; with lbfgs, the line search's first step [default: 0.001; lbfgs 1]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lr: Option<f64>,
@@ -108,11 +108,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<String>,
-    /// Passes over the training data [default: 20]
+    /// Passes over the training data; with lbfgs, iterations (each a line search over all rows) [default: 20; lbfgs 200]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
-    /// Rows per update; 1 is the seed's online rule [default: 32]
+    /// Rows per update; 1 is the seed's online rule; lbfgs takes all rows at once [default: 32]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,

@@ -223,10 +223,13 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         .map(|s| Schedule::parse(s).map_err(|e| Error::config(format!("--schedule: {e}"))))
         .transpose()?
         .unwrap_or_default();
+    // L-BFGS counts iterations and steps by line search: scikit-learn's max_iter (200) and
+    // PyTorch's lr (1, the quasi-Newton step) are its defaults.
+    let lbfgs = matches!(optimizer, Optimizer::Lbfgs(_));
     let config = TrainConfig {
-        epochs: args.epochs.unwrap_or(20),
+        epochs: args.epochs.unwrap_or(if lbfgs { 200 } else { 20 }),
         batch_size: args.batch_size.unwrap_or(32),
-        learning_rate: args.lr.unwrap_or(1e-3),
+        learning_rate: args.lr.unwrap_or(if lbfgs { 1.0 } else { 1e-3 }),
         optimizer,
         loss,
         weight_decay: args.weight_decay.unwrap_or(0.0),
@@ -685,12 +688,28 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         trainer.net.param_count(),
         T::NAME
     ));
+    let how = match config.optimizer {
+        Optimizer::Lbfgs(p) => format!(
+            "up to {} iterations (epochs) of lbfgs on all {} rows at once{}, memory {}, first step {}",
+            config.epochs,
+            train.len(),
+            match args.batch_size {
+                Some(_) => " (--batch-size does not apply)",
+                None => "",
+            },
+            p.history,
+            config.learning_rate
+        ),
+        _ => format!(
+            "{} epochs, batch {}, {} lr {}",
+            config.epochs,
+            config.batch_size,
+            config.optimizer.name(),
+            config.learning_rate
+        ),
+    };
     out.line(format!(
-        "training {} epochs, batch {}, {} lr {}, loss {}{}",
-        config.epochs,
-        config.batch_size,
-        config.optimizer.name(),
-        config.learning_rate,
+        "training {how}, loss {}{}",
         trainer.loss,
         if config.dropout.is_none() {
             String::new()
@@ -832,6 +851,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         "epochs": h.epochs.len(),
         "best_epoch": h.best_epoch,
         "stopped_early": h.stopped_early,
+        "converged": h.converged.map(|c| c.to_string()),
         "train_loss": last.train_loss,
         "val_loss": last.val_loss,
         "test_loss": test_loss,
@@ -854,6 +874,12 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         println!("{summary}");
     } else {
         out.line("");
+        if let Some(c) = h.converged {
+            out.line(format!(
+                "converged after {} iterations: {c}",
+                h.epochs.len()
+            ));
+        }
         if let Some(b) = h.best_epoch {
             out.line(format!(
                 "kept the weights of epoch {b} (best validation loss){}",
@@ -978,7 +1004,14 @@ fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<(
             "the checkpoint was trained on other data (or another split or seed); resume with the same --data, --seed and splits".into(),
         ));
     }
-    if ck.optimizer.m.len() != trainer.optimizer.m.len()
+    let theirs = ck
+        .model
+        .meta
+        .training
+        .get("optimizer")
+        .and_then(|o| o.as_str());
+    if theirs.is_some_and(|o| o != trainer.config.optimizer.name())
+        || ck.optimizer.m.len() != trainer.optimizer.m.len()
         || ck.optimizer.v.len() != trainer.optimizer.v.len()
     {
         return Err(bad("the checkpoint's optimizer state belongs to another optimizer; resume with the same --optimizer".into()));
@@ -1000,7 +1033,9 @@ fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<(
         }),
         _ => None,
     };
-    trainer.finished = trainer.history.stopped_early || trainer.epoch >= trainer.config.epochs;
+    trainer.finished = trainer.history.stopped_early
+        || trainer.history.converged.is_some()
+        || trainer.epoch >= trainer.config.epochs;
     if trainer.finished {
         trainer.restore_best();
     }
