@@ -169,9 +169,6 @@ impl Optimizer {
             grads.len(),
             "Optimizer::step: params and grads differ in length"
         );
-        if let Optimizer::Lbfgs(_) = self {
-            panic!("Optimizer::step: L-BFGS steps along a line search over the whole training set; use lbfgs::iterate or the Trainer");
-        }
         state.step += 1;
         if weight_decay != 0.0 {
             let wd = T::of(weight_decay);
@@ -239,7 +236,7 @@ impl Optimizer {
                     }
                 })
             }
-            Optimizer::Lbfgs(_) => unreachable!("refused above"),
+            Optimizer::Lbfgs(_) => panic!("Optimizer::step: L-BFGS steps along a line search over the whole training set; use lbfgs::iterate or the Trainer"),
         }
     }
 }
