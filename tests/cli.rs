@@ -723,6 +723,37 @@ fn config_file_keys_flags_override_and_unknown_keys_list_the_valid_ones() {
     );
 }
 
+/// Trains `train common…` for `epochs` in one run, and for half of them with a checkpoint
+/// (`ck.safetensors`) then resumed from it to `epochs`: the two model files must be the same bytes.
+fn resumed_equals_uninterrupted(d: &Dir, common: &[&str], epochs: usize) {
+    let (all, half) = (epochs.to_string(), (epochs / 2).to_string());
+    let run = |epochs: &str, extra: &[&str]| {
+        ok(
+            d,
+            &[&["train", "--epochs", epochs][..], common, extra].concat(),
+        )
+    };
+    run(&all, &["--out", "full.safetensors"]);
+    run(
+        &half,
+        &[
+            "--checkpoint",
+            "ck.safetensors",
+            "--out",
+            "part.safetensors",
+        ],
+    );
+    run(
+        &all,
+        &["--resume", "ck.safetensors", "--out", "resumed.safetensors"],
+    );
+    assert!(
+        std::fs::read(d.path("full.safetensors")).unwrap()
+            == std::fs::read(d.path("resumed.safetensors")).unwrap(),
+        "the resumed model differs from the uninterrupted one ({common:?})"
+    );
+}
+
 #[test]
 fn resume_from_a_checkpoint_ends_bit_identical_to_an_uninterrupted_run() {
     let d = Dir::new("resume");
@@ -737,32 +768,7 @@ fn resume_from_a_checkpoint_ends_bit_identical_to_an_uninterrupted_run() {
         "40",
         "--quiet",
     ];
-    let run = |extra: &[&str]| ok(&d, &[&["train"][..], &common[..], extra].concat());
-    run(&["--epochs", "8", "--out", "full.safetensors"]);
-    run(&[
-        "--epochs",
-        "4",
-        "--checkpoint",
-        "ck.safetensors",
-        "--out",
-        "part.safetensors",
-    ]);
-    run(&[
-        "--epochs",
-        "8",
-        "--resume",
-        "ck.safetensors",
-        "--out",
-        "resumed.safetensors",
-    ]);
-    let (a, b) = (
-        std::fs::read(d.path("full.safetensors")).unwrap(),
-        std::fs::read(d.path("resumed.safetensors")).unwrap(),
-    );
-    assert!(
-        a == b,
-        "the resumed model differs from the uninterrupted one"
-    );
+    resumed_equals_uninterrupted(&d, &common, 8);
     let err = fails(
         &d,
         &[
@@ -826,34 +832,12 @@ fn lbfgs_trains_full_batch_converges_and_resumes_exactly() {
         "0.001",
         "--quiet",
     ];
-    let run = |extra: &[&str]| ok(&d, &[&["train"][..], &common[..], extra].concat());
-    run(&["--epochs", "12", "--out", "full.safetensors"]);
-    run(&[
-        "--epochs",
-        "6",
-        "--checkpoint",
-        "ck.safetensors",
-        "--out",
-        "part.safetensors",
-    ]);
+    resumed_equals_uninterrupted(&d, &common, 12);
     let ck = mlp::model_file::Checkpoint::<f32>::load(&d.path("ck.safetensors")).unwrap();
     assert_eq!(
         ck.optimizer.history.len(),
         6,
         "pairs kept after six iterations"
-    );
-    run(&[
-        "--epochs",
-        "12",
-        "--resume",
-        "ck.safetensors",
-        "--out",
-        "resumed.safetensors",
-    ]);
-    assert!(
-        std::fs::read(d.path("full.safetensors")).unwrap()
-            == std::fs::read(d.path("resumed.safetensors")).unwrap(),
-        "the resumed L-BFGS run differs from the uninterrupted one"
     );
     // Another optimizer cannot take over its checkpoint.
     let err = fails(
