@@ -29,11 +29,12 @@ use crate::tensor::{Float, Par, View};
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
-    /// Passes over the training data. Default 20.
+    /// Passes over the training data (L-BFGS: iterations, each a line search over all rows).
+    /// Default 20.
     pub epochs: usize,
-    /// Rows per update: 1 is the seed's online rule. Default 32.
+    /// Rows per update: 1 is the seed's online rule (L-BFGS takes all rows at once). Default 32.
     pub batch_size: usize,
-    /// α. Default 0.001.
+    /// α (L-BFGS: the line search's first step, 1 its natural choice). Default 0.001.
     pub learning_rate: f64,
     /// Default Adam.
     pub optimizer: Optimizer,

@@ -807,6 +807,36 @@ fn lbfgs_trains_full_batch_converges_and_resumes_exactly() {
         "{out}"
     );
     assert!(out.contains("converged after"), "{out}");
+    // scikit-learn's tol: a looser gradient tolerance stops sooner.
+    let iterations = |out: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("converged after"))
+            .unwrap();
+        line.split_whitespace()
+            .nth(2)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    };
+    let loose = ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--hidden",
+            "16",
+            "--optimizer",
+            "lbfgs",
+            "--tol",
+            "1e-3",
+        ],
+    );
+    assert!(loose.contains("gradient tolerance 1e-3"), "{loose}");
+    assert!(iterations(&loose) < iterations(&out), "{loose}\n{out}");
+    let err = fails(&d, &["train", "--data", "iris", "--tol", "1e-3"]);
+    assert!(err.contains("--tol applies to --optimizer lbfgs"), "{err}");
     let summary = json(&ok(
         &d,
         &[

@@ -144,6 +144,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "PATIENCE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
+    /// lbfgs: converged when the largest |∂E/∂W| is at most this (scikit-learn's tol for its lbfgs solver, 1e-4 there) [default: 1e-7, PyTorch's]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tol: Option<f64>,
     /// Where to write the model [default: model.safetensors]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

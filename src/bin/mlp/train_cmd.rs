@@ -215,8 +215,23 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
             "--momentum {momentum}: expected a value in [0, 1)"
         )));
     }
-    let optimizer = Optimizer::parse(args.optimizer.as_deref().unwrap_or("adam"), momentum)
+    let mut optimizer = Optimizer::parse(args.optimizer.as_deref().unwrap_or("adam"), momentum)
         .map_err(|e| Error::config(format!("--optimizer: {e}")))?;
+    match (&mut optimizer, args.tol) {
+        (_, None) => {}
+        (Optimizer::Lbfgs(p), Some(tol)) if tol > 0.0 && tol.is_finite() => p.tolerance_grad = tol,
+        (Optimizer::Lbfgs(_), Some(tol)) => {
+            return Err(Error::config(format!(
+                "--tol {tol}: expected a positive number"
+            )))
+        }
+        (other, Some(_)) => {
+            return Err(Error::config(format!(
+                "--tol applies to --optimizer lbfgs (its gradient tolerance), not {}; the others stop by --epochs or --early-stopping",
+                other.name()
+            )))
+        }
+    }
     let schedule = args
         .schedule
         .as_deref()
@@ -690,7 +705,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     ));
     let how = match config.optimizer {
         Optimizer::Lbfgs(p) => format!(
-            "up to {} iterations (epochs) of lbfgs on all {} rows at once{}, memory {}, first step {}",
+            "up to {} iterations (epochs) of lbfgs on all {} rows at once{}, memory {}, first step {}, gradient tolerance {:e}",
             config.epochs,
             train.len(),
             match args.batch_size {
@@ -698,7 +713,8 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 None => "",
             },
             p.history,
-            config.learning_rate
+            config.learning_rate,
+            p.tolerance_grad
         ),
         _ => format!(
             "{} epochs, batch {}, {} lr {}",
@@ -959,6 +975,7 @@ fn effective_config(
         "test_split": args.test_split,
         "val_split": c.validation_split,
         "early_stopping": c.early_stopping,
+        "tol": args.tol,
     })
 }
 
