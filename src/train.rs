@@ -56,6 +56,10 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better monitored loss, and restore the best weights
     /// (whether or not it stopped early). Default none.
     pub early_stopping: Option<usize>,
+    /// Early stopping: an epoch is better only when the monitored loss falls by more than this
+    /// below the best so far (scikit-learn's `tol`, Keras' `min_delta`); the weights kept are
+    /// still the lowest loss's. Default 0.
+    pub min_improvement: f64,
     /// Seeds the shuffling (and, in [`fit`], the validation split). Default 0.
     pub seed: u64,
     /// Threads for matrix products; 0 = all cores. Results do not depend on it. Default 0.
@@ -81,6 +85,7 @@ impl Default for TrainConfig {
             schedule: Schedule::Constant,
             validation_split: 0.0,
             early_stopping: None,
+            min_improvement: 0.0,
             seed: 0,
             threads: 0,
             device: crate::device::Device::Cpu,
@@ -115,6 +120,12 @@ impl TrainConfig {
             if c.is_nan() || c <= 0.0 {
                 return bad(format!("gradient clipping norm must be > 0, not {c}"));
             }
+        }
+        if !(self.min_improvement >= 0.0 && self.min_improvement.is_finite()) {
+            return bad(format!(
+                "minimum improvement must be ≥ 0, not {}",
+                self.min_improvement
+            ));
         }
         if !(0.0..1.0).contains(&self.validation_split) {
             return bad(format!(
@@ -629,29 +640,34 @@ impl<T: Float> Trainer<T> {
             seconds: earlier_seconds + started.elapsed().as_secs_f64(),
         };
         if let Some(patience) = self.config.early_stopping {
-            let improved = self.best.as_ref().is_none_or(|b| monitored < b.loss);
-            if improved {
-                match &mut self.best {
-                    Some(b) => {
+            // As scikit-learn: the best weights are the lowest loss's, but only a fall of more
+            // than `min_improvement` below the best so far resets the count of bad epochs.
+            let enough = self.config.min_improvement;
+            match &mut self.best {
+                Some(b) => {
+                    let counts = monitored < b.loss - enough;
+                    if monitored < b.loss {
                         b.loss = monitored;
                         b.epoch = epoch;
                         b.params.copy_from_slice(&self.net.params);
-                        b.bad_epochs = 0;
                     }
-                    None => {
-                        self.best = Some(Best {
-                            loss: monitored,
-                            epoch,
-                            params: self.net.params.clone(),
-                            bad_epochs: 0,
-                        })
+                    if counts {
+                        b.bad_epochs = 0;
+                    } else {
+                        b.bad_epochs += 1;
+                        if b.bad_epochs >= patience {
+                            self.history.stopped_early = true;
+                            self.finished = true;
+                        }
                     }
                 }
-            } else if let Some(b) = &mut self.best {
-                b.bad_epochs += 1;
-                if b.bad_epochs >= patience {
-                    self.history.stopped_early = true;
-                    self.finished = true;
+                None => {
+                    self.best = Some(Best {
+                        loss: monitored,
+                        epoch,
+                        params: self.net.params.clone(),
+                        bad_epochs: 0,
+                    })
                 }
             }
         }

@@ -837,6 +837,20 @@ fn lbfgs_trains_full_batch_converges_and_resumes_exactly() {
     assert!(iterations(&loose) < iterations(&out), "{loose}\n{out}");
     let err = fails(&d, &["train", "--data", "iris", "--tol", "1e-3"]);
     assert!(err.contains("--tol applies to --optimizer lbfgs"), "{err}");
+    // With early stopping it is the improvement that counts (tests/training_loop.rs).
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--early-stopping",
+            "3",
+            "--tol",
+            "1e-3",
+            "--quiet",
+        ],
+    );
     let summary = json(&ok(
         &d,
         &[

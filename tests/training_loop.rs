@@ -79,6 +79,55 @@ fn early_stopping_restores_the_best_weights_whether_or_not_it_triggers() {
 }
 
 #[test]
+fn a_minimum_improvement_counts_only_falls_larger_than_it() {
+    // scikit-learn's tol (Keras' min_delta): with patience 3, an epoch resets the count only when
+    // the validation loss falls more than min_improvement below the best so far; the weights kept
+    // are the lowest loss's all the same.
+    let (train, val) = digits_split();
+    let run = |min_improvement: f64| {
+        let config = TrainConfig {
+            epochs: 40,
+            batch_size: 16,
+            learning_rate: 1e-3,
+            early_stopping: Some(3),
+            min_improvement,
+            threads: 1,
+            ..Default::default()
+        };
+        let net = NetworkSpec::new(64)
+            .dense(32, Activation::Relu)
+            .dense(10, Activation::Softmax)
+            .build::<f32>(2);
+        let mut t = Trainer::new(net, &config).unwrap();
+        t.fit(&train, Some(&val), &mut |_| Control::Continue)
+            .unwrap();
+        t.history
+    };
+    // A fall of more than 10 never happens: the first epoch sets the best, three more stop it.
+    let h = run(10.0);
+    assert!(h.stopped_early && h.epochs.len() == 4, "{}", h.epochs.len());
+    let lowest = h
+        .epochs
+        .iter()
+        .min_by(|a, b| a.val_loss.unwrap().total_cmp(&b.val_loss.unwrap()))
+        .unwrap();
+    assert_eq!(h.best_epoch, Some(lowest.epoch));
+    assert!(
+        lowest.epoch > 1,
+        "the loss fell after epoch 1, by less than 10"
+    );
+    // With 0 every fall counts (the plain rule); with 0.01 the slow falls near the end do not,
+    // and the run stops sooner (23 epochs against 27), having trained the same way until then.
+    let plain = run(0.0);
+    let small = run(0.01);
+    assert!(plain.epochs.len() > 4);
+    assert!(small.epochs.len() < plain.epochs.len());
+    for (a, b) in small.epochs.iter().zip(&plain.epochs) {
+        assert_eq!(a.val_loss, b.val_loss, "the same training until one stops");
+    }
+}
+
+#[test]
 fn every_row_is_trained_each_epoch_including_the_partial_batch() {
     let (train, _) = digits_split();
     let n = train.len();

@@ -144,7 +144,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "PATIENCE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
-    /// lbfgs: converged when the largest |∂E/∂W| is at most this (scikit-learn's tol for its lbfgs solver, 1e-4 there) [default: 1e-7, PyTorch's]
+    /// scikit-learn's tol: with lbfgs, converged when the largest |∂E/∂W| is at most this [default: 1e-7, PyTorch's]; with --early-stopping, the fall in validation loss that counts as better [default: 0]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tol: Option<f64>,

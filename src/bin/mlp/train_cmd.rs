@@ -217,19 +217,24 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
     }
     let mut optimizer = Optimizer::parse(args.optimizer.as_deref().unwrap_or("adam"), momentum)
         .map_err(|e| Error::config(format!("--optimizer: {e}")))?;
-    match (&mut optimizer, args.tol) {
-        (_, None) => {}
-        (Optimizer::Lbfgs(p), Some(tol)) if tol > 0.0 && tol.is_finite() => p.tolerance_grad = tol,
-        (Optimizer::Lbfgs(_), Some(tol)) => {
+    // --tol is scikit-learn's tol: with lbfgs the gradient's tolerance, with early stopping the
+    // improvement that counts.
+    let mut min_improvement = 0.0;
+    if let Some(tol) = args.tol {
+        if !(tol > 0.0 && tol.is_finite()) {
             return Err(Error::config(format!(
                 "--tol {tol}: expected a positive number"
-            )))
+            )));
         }
-        (other, Some(_)) => {
-            return Err(Error::config(format!(
-                "--tol applies to --optimizer lbfgs (its gradient tolerance), not {}; the others stop by --epochs or --early-stopping",
-                other.name()
-            )))
+        match &mut optimizer {
+            Optimizer::Lbfgs(p) => p.tolerance_grad = tol,
+            _ if args.early_stopping.is_some() => min_improvement = tol,
+            other => {
+                return Err(Error::config(format!(
+                    "--tol applies to --optimizer lbfgs (its gradient tolerance) or to --early-stopping (the improvement that counts), not to {} alone",
+                    other.name()
+                )))
+            }
         }
     }
     let schedule = args
@@ -254,6 +259,7 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         schedule,
         validation_split: val_split,
         early_stopping: args.early_stopping,
+        min_improvement,
         seed: args.seed.unwrap_or(0),
         threads: args.threads.unwrap_or(0),
         device: args
