@@ -729,13 +729,17 @@ impl<T: Float> Trainer<T> {
                 (lbfgs::Point { f, g }, None)
             }
         };
-        if !point.f.is_finite() {
-            return Err(Error::Diverged {
+        let diverged = |p: &lbfgs::Point| {
+            let finite = p.f.is_finite() && p.g.iter().all(|g| g.is_finite());
+            (!finite).then_some(Error::Diverged {
                 epoch,
                 batch: 1,
-                loss: point.f,
+                loss: p.f,
                 learning_rate: lr,
-            });
+            })
+        };
+        if let Some(e) = diverged(&point) {
+            return Err(e);
         }
         let state = &mut self.optimizer;
         let it = lbfgs::iterate(
@@ -748,6 +752,9 @@ impl<T: Float> Trainer<T> {
         )?;
         state.step += 1;
         net.params.copy_from_slice(&w);
+        if let Some(e) = diverged(&point) {
+            return Err(e);
+        }
         let evaluated_start = usize::from(kept.is_none());
         let (loss, tally) = match (it.accepted, kept) {
             (Some(i), _) => seen.swap_remove(evaluated_start + i),
