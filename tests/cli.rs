@@ -883,6 +883,14 @@ fn lbfgs_trains_full_batch_converges_and_resumes_exactly() {
         6,
         "pairs kept after six iterations"
     );
+    // `info` says where a checkpoint's run stands; a model file has no such line.
+    let info = ok(&d, &["info", "--model", "ck.safetensors"]);
+    assert!(
+        info.contains("checkpoint     6 epochs done (finished), optimizer step 6, state: L-BFGS memory, 6 pairs"),
+        "{info}"
+    );
+    let info = ok(&d, &["info", "--model", "full.safetensors"]);
+    assert!(!info.contains("checkpoint"), "{info}");
     // Another optimizer cannot take over its checkpoint.
     let err = fails(
         &d,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use mlp::data::{csv_columns, csv_headers, feature_groups, first_names, Columns, Targets, Task};
 use mlp::metrics::{self, ClassScores, ConfusionMatrix};
-use mlp::model_file::{read_meta, write_atomic, Model, ModelMeta};
+use mlp::model_file::{read_meta, write_atomic, Checkpoint, Model, ModelMeta};
 use mlp::{Dataset, Error, Float, Loss, Matrix, Result};
 use serde_json::json;
 
@@ -551,9 +551,35 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
 pub fn info(a: InfoArgs) -> Result<ExitCode> {
     let model = Model::<f64>::load(&a.model)?;
     let m = &model.meta;
+    // A checkpoint (written by --checkpoint) also says where its run stands.
+    let checkpoint = Checkpoint::<f64>::load(&a.model).ok().map(|ck| {
+        let s = &ck.state;
+        let o = &ck.optimizer;
+        json!({
+            "epochs_done": s.epoch,
+            "optimizer_step": s.optimizer_step,
+            "finished": s.finished,
+            "best_epoch": s.best.map(|b| b.1),
+            "interrupted_after_batch": s.position.as_ref().map(|p| p.batches_done),
+            "optimizer_state": if !o.history.is_empty() {
+                format!("L-BFGS memory, {} pairs (s, y)", o.history.len())
+            } else if !o.v.is_empty() && !o.m.is_empty() {
+                "first and second moments".to_string()
+            } else if !o.v.is_empty() {
+                "second moments".to_string()
+            } else if !o.m.is_empty() {
+                "velocity".to_string()
+            } else {
+                "none".to_string()
+            },
+        })
+    });
     if a.format == "json" {
         let mut v = serde_json::to_value(m).expect("serialisable");
         v["parameters"] = json!(model.network.param_count());
+        if let Some(c) = &checkpoint {
+            v["checkpoint"] = c.clone();
+        }
         println!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -575,6 +601,27 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
             .join(", "),
         if arch.bias { "with bias" } else { "no bias" }
     );
+    if let Some(c) = &checkpoint {
+        println!(
+            "checkpoint     {} epochs done{}{}, optimizer step {}, state: {}{}",
+            c["epochs_done"],
+            match c["interrupted_after_batch"].as_u64() {
+                Some(b) => format!(" and {b} batches of the next"),
+                None => String::new(),
+            },
+            if c["finished"] == json!(true) {
+                " (finished)"
+            } else {
+                ""
+            },
+            c["optimizer_step"],
+            c["optimizer_state"].as_str().unwrap_or("none"),
+            match c["best_epoch"].as_u64() {
+                Some(b) => format!("; best epoch so far {b}"),
+                None => String::new(),
+            }
+        );
+    }
     println!("parameters     {}", model.network.param_count());
     for p in model.network.parameters() {
         let shape = if p.shape.len() == 2 {
