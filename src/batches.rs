@@ -36,6 +36,12 @@ impl<T: Float> Batches<T> {
         self.order.len().div_ceil(self.batch_size)
     }
 
+    /// The rows of batch `k`, in the current order.
+    pub fn indices(&self, k: usize) -> &[usize] {
+        let (start, n) = (k * self.batch_size, self.order.len());
+        &self.order[start..(start + self.batch_size).min(n)]
+    }
+
     /// Draws this epoch's order: the identity permutation shuffled by `rng`, so the order depends
     /// only on the generator's state (a resumed run draws the same one).
     pub fn shuffle(&mut self, rng: &mut Rng) {

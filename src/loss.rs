@@ -317,21 +317,23 @@ impl<'a, T: Float> TargetsRef<'a, T> {
 /// The binary cross-entropy with label j's positives weighted by `positive[j]` (see
 /// [`TargetsRef::WeightedLabels`]), for sigmoid outputs σ(z): its mean over the B·m outputs, and
 /// with `delta`, ∂E/∂z = [(1 − d)·σ(z) − pⱼ·d·σ(−z)]/(B·m).
+/// Row r's terms are also weighted by `row(r)`.
 fn positive_weighted_bce<T: Float>(
     z: &[T],
     labels: &[T],
     positive: &[T],
     mut delta: Option<&mut [T]>,
+    row: impl Fn(usize) -> T,
 ) -> f64 {
     let m = positive.len();
     let all = T::of(1.0 / z.len() as f64);
     let mut total = 0.0f64;
     for (i, (&zi, &d)) in z.iter().zip(labels).enumerate() {
-        let p = positive[i % m];
+        let (p, w) = (positive[i % m], row(i / m));
         // −ln σ(z) = softplus(−z), −ln(1 − σ(z)) = softplus(z)
-        total += (p * d * softplus(-zi) + (T::ONE - d) * softplus(zi)).f64();
+        total += (w * (p * d * softplus(-zi) + (T::ONE - d) * softplus(zi))).f64();
         if let Some(delta) = delta.as_deref_mut() {
-            delta[i] = ((T::ONE - d) * sigmoid(zi) - p * d * sigmoid(-zi)) * all;
+            delta[i] = ((T::ONE - d) * sigmoid(zi) - p * d * sigmoid(-zi)) * all * w;
         }
     }
     total / z.len() as f64
@@ -455,13 +457,57 @@ impl Loss {
             TargetsRef::WeightedLabels { labels, positive } => match self {
                 Loss::BinaryCrossEntropy => {
                     assert_eq!(positive.len(), m, "Loss::evaluate: one weight per label");
-                    positive_weighted_bce(z, labels, positive, delta)
+                    positive_weighted_bce(z, labels, positive, delta, |_| T::ONE)
                 }
                 _ => panic!(
                     "Loss::evaluate: label weights apply to binary cross-entropy, not {self}"
                 ),
             },
             _ => self.evaluate_rows(output, (z, y), targets, m, delta, |_| T::ONE),
+        }
+    }
+
+    /// [`Loss::evaluate`] with row r's loss (and ∂E/∂z) also multiplied by `rows[r]`: sample
+    /// weights, which the caller scales to average 1 over the batch, so that the batch's loss is
+    /// the weighted mean Σ w·E / Σ w (scikit-learn's `sample_weight`). Class or label weights
+    /// multiply them.
+    ///
+    /// # Panics
+    /// As [`Loss::evaluate`], and if `rows` has fewer entries than the batch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate_with_rows<T: Float>(
+        &self,
+        output: &Activation,
+        z: &[T],
+        y: &[T],
+        targets: TargetsRef<'_, T>,
+        m: usize,
+        delta: Option<&mut [T]>,
+        rows: &[T],
+    ) -> f64 {
+        if let Err(e) = self.check_output(output) {
+            panic!("Loss::evaluate: {e}");
+        }
+        assert!(
+            rows.len() >= z.len() / m,
+            "Loss::evaluate: a weight per row"
+        );
+        match targets {
+            TargetsRef::Weighted { classes, weights } => {
+                self.evaluate_rows(output, (z, y), targets, m, delta, |r| {
+                    weights[classes[r]] * rows[r]
+                })
+            }
+            TargetsRef::WeightedLabels { labels, positive } => match self {
+                Loss::BinaryCrossEntropy => {
+                    assert_eq!(positive.len(), m, "Loss::evaluate: one weight per label");
+                    positive_weighted_bce(z, labels, positive, delta, |r| rows[r])
+                }
+                _ => panic!(
+                    "Loss::evaluate: label weights apply to binary cross-entropy, not {self}"
+                ),
+            },
+            _ => self.evaluate_rows(output, (z, y), targets, m, delta, |r| rows[r]),
         }
     }
 
@@ -619,6 +665,100 @@ impl fmt::Display for Loss {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows a..e of the test's targets, of one kind.
+    fn rows_of<'a>(
+        kind: &str,
+        (classes, values, class_w, positive): (&'a [usize], &'a [f64], &'a [f64], &'a [f64]),
+        (a, e): (usize, usize),
+        m: usize,
+    ) -> TargetsRef<'a, f64> {
+        match kind {
+            "classes" => TargetsRef::Classes(&classes[a..e]),
+            "class weights" => TargetsRef::Weighted {
+                classes: &classes[a..e],
+                weights: class_w,
+            },
+            "labels" => TargetsRef::Labels(&values[a * m..e * m]),
+            "label weights" => TargetsRef::WeightedLabels {
+                labels: &values[a * m..e * m],
+                positive,
+            },
+            _ => TargetsRef::Values(&values[a * m..e * m]),
+        }
+    }
+
+    /// Sample weights against a row-by-row oracle: the batch's loss is (1/B)·Σᵣ wᵣ·Eᵣ and its
+    /// ∂E/∂z for row r is wᵣ/B times the row's own, Eᵣ and its gradient from `evaluate` on that
+    /// row alone; weights of 1 give `evaluate`'s bits. Every built-in loss, with class weights and
+    /// label weights too.
+    #[test]
+    fn row_weights_weigh_each_rows_loss_and_gradient() {
+        let (b, m) = (4, 3);
+        let z: Vec<f64> = (0..b * m)
+            .map(|i| ((i * 7 % 11) as f64 - 5.0) / 3.0)
+            .collect();
+        let classes = [2usize, 0, 1, 2];
+        let values: Vec<f64> = (0..b * m)
+            .map(|i| f64::from(u8::from(i % 3 != 1)))
+            .collect();
+        let class_w = [0.5, 2.0, 1.5];
+        let positive = [3.0, 1.0, 0.25];
+        let w = [0.5, 2.0, 0.0, 1.5];
+        for loss in Loss::builtin() {
+            let output = match loss {
+                Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => Activation::Softmax,
+                Loss::BinaryCrossEntropy => Activation::Sigmoid,
+                _ => Activation::Tanh,
+            };
+            let mut y = z.clone();
+            output.forward(&mut z.clone(), None, &mut y, m);
+            let kinds: &[&str] = match loss {
+                Loss::CrossEntropy | Loss::SmoothedCrossEntropy(_) => &["classes", "class weights"],
+                Loss::BinaryCrossEntropy => &["labels", "label weights"],
+                _ => &["values"],
+            };
+            let data = (&classes[..], &values[..], &class_w[..], &positive[..]);
+            for &kind in kinds {
+                let targets = |a, e| rows_of(kind, data, (a, e), m);
+                let mut plain = vec![0.0; b * m];
+                let e0 = loss.evaluate(&output, &z, &y, targets(0, b), m, Some(&mut plain));
+                let mut ones = vec![0.0; b * m];
+                let e1 = loss.evaluate_with_rows(
+                    &output,
+                    &z,
+                    &y,
+                    targets(0, b),
+                    m,
+                    Some(&mut ones),
+                    &[1.0; 4],
+                );
+                assert_eq!((e0, &plain), (e1, &ones), "{loss} {kind}: weights of 1");
+                let mut got = vec![0.0; b * m];
+                let e =
+                    loss.evaluate_with_rows(&output, &z, &y, targets(0, b), m, Some(&mut got), &w);
+                let mut want_e = 0.0;
+                for r in 0..b {
+                    let mut d = vec![0.0; m];
+                    let (zr, yr) = (&z[r * m..(r + 1) * m], &y[r * m..(r + 1) * m]);
+                    want_e +=
+                        w[r] * loss.evaluate(&output, zr, yr, targets(r, r + 1), m, Some(&mut d));
+                    for j in 0..m {
+                        let want = w[r] * d[j] / b as f64;
+                        assert!(
+                            (got[r * m + j] - want).abs() < 1e-15,
+                            "{loss} {kind}: ∂E/∂z[{r}][{j}]"
+                        );
+                    }
+                }
+                assert!(
+                    (e - want_e / b as f64).abs() < 1e-14,
+                    "{loss} {kind}: E {e} vs {}",
+                    want_e / b as f64
+                );
+            }
+        }
+    }
 
     #[test]
     fn parse_and_display_round_trip() {

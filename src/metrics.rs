@@ -644,6 +644,7 @@ mod tests {
             y: Targets::Values(y),
             feature_names: (0..6).map(|j| format!("f{j}")).collect(),
             class_names: Vec::new(),
+            sample_weight: None,
         };
         let mut net = NetworkSpec::new(6)
             .dense(16, Activation::Tanh)

@@ -497,4 +497,29 @@ impl<T: Float> Workspace<T> {
             delta,
         )
     }
+
+    /// [`Workspace::evaluate_loss`] with each row's loss weighted by `rows` (sample weights, scaled
+    /// to average 1 over the batch: see [`Loss::evaluate_with_rows`]).
+    pub fn evaluate_loss_with_rows(
+        &mut self,
+        net: &Network<T>,
+        loss: &Loss,
+        targets: TargetsRef<'_, T>,
+        rows: &[T],
+        with_delta: bool,
+    ) -> f64 {
+        let cols = net.outputs();
+        let n = self.rows * cols;
+        let last = net.layers.len() - 1;
+        let delta = with_delta.then(|| &mut self.delta[last][..n]);
+        loss.evaluate_with_rows(
+            net.output_activation(),
+            &self.z[last][..n],
+            &self.a[last][..n],
+            targets,
+            cols,
+            delta,
+            &rows[..self.rows],
+        )
+    }
 }

@@ -258,6 +258,9 @@ pub struct Trainer<T> {
     decayed: Vec<std::ops::Range<usize>>,
     /// One loss weight per class (from `config.class_weight` and the training set); empty: none.
     class_weights: Vec<T>,
+    /// The training set's sample weights (empty: none), and a batch's, scaled to average 1.
+    sample_weights: Vec<T>,
+    batch_weights: Vec<T>,
     pool: rayon::ThreadPool,
     par: Par,
     /// On a GPU: the run there, made on the first epoch. It holds the weights during the run; the
@@ -351,6 +354,8 @@ impl<T: Float> Trainer<T> {
             .with_dropout(&net, &config.dropout),
             batches: None,
             class_weights: Vec::new(),
+            sample_weights: Vec::new(),
+            batch_weights: Vec::new(),
             decayed: net
                 .layers
                 .iter()
@@ -411,6 +416,14 @@ impl<T: Float> Trainer<T> {
                 // A new training set: a GPU run uploads it anew, L-BFGS evaluates it anew.
                 self.gpu = None;
                 self.lbfgs_at = None;
+                self.sample_weights = train.sample_weight.clone().unwrap_or_default();
+                if !self.sample_weights.is_empty() && self.config.device != Device::Cpu {
+                    return Err(Error::Device {
+                        device: self.config.device.to_string(),
+                        message: "sample weights are taken on the CPU only".into(),
+                    });
+                }
+                self.batch_weights = vec![T::ZERO; self.config.batch_size];
                 if let Some(v) = val {
                     self.check_data(v)?;
                 }
@@ -553,6 +566,12 @@ impl<T: Float> Trainer<T> {
             let pool = &self.pool;
             pool.install(|| -> Result<()> {
                 for k in first_batch..n_batches {
+                    let rows_weights = (!self.sample_weights.is_empty()).then(|| {
+                        let idx = batches.indices(k);
+                        let bw = &mut self.batch_weights[..idx.len()];
+                        scaled_weights(bw, idx.iter().map(|&i| self.sample_weights[i]));
+                        &*bw
+                    });
                     let (x, t) = batches.gather(k, &train.x, &train.y);
                     let rows = x.rows;
                     let draw = Draw {
@@ -562,7 +581,12 @@ impl<T: Float> Trainer<T> {
                     };
                     self.net.forward_train(x, &mut self.ws, self.par, draw);
                     let weighted = t.weighted(&self.class_weights);
-                    let loss = self.ws.evaluate_loss(&self.net, &self.loss, weighted, true);
+                    let loss = match rows_weights {
+                        Some(w) => self
+                            .ws
+                            .evaluate_loss_with_rows(&self.net, &self.loss, weighted, w, true),
+                        None => self.ws.evaluate_loss(&self.net, &self.loss, weighted, true),
+                    };
                     if !loss.is_finite() {
                         return Err(Error::Diverged {
                             epoch,
@@ -699,14 +723,26 @@ impl<T: Float> Trainer<T> {
     ) -> Result<(f64, Tally, Option<Converged>)> {
         let (net, ws, pool, par) = (&mut self.net, &mut self.ws, &self.pool, self.par);
         let (loss, class_weights) = (&self.loss, &self.class_weights[..]);
+        // Scaled to average 1 over the whole set, so that its loss is Σ w·E / Σ w.
+        let mut sample_weights = vec![T::ZERO; self.sample_weights.len()];
+        scaled_weights(&mut sample_weights, self.sample_weights.iter().copied());
+        let sample_weights = &sample_weights[..];
         let (decayed, lambda) = (&self.decayed, self.config.weight_decay);
         let mut w = net.params.clone();
         // Each evaluation's data loss and tally, to report the one the line search accepts.
         let mut seen: Vec<(f64, Tally)> = Vec::new();
         let mut objective = |w: &[T], g: &mut [f64]| -> Result<f64> {
             net.params.copy_from_slice(w);
-            let (data_loss, tally) =
-                pool.install(|| full_batch(net, ws, (loss, class_weights), train, par, g));
+            let (data_loss, tally) = pool.install(|| {
+                full_batch(
+                    net,
+                    ws,
+                    (loss, class_weights, sample_weights),
+                    train,
+                    par,
+                    g,
+                )
+            });
             // The L2 penalty's part: λ/2·‖W‖² and λ·W, on the weights (not the biases).
             let mut penalty = 0.0;
             if lambda != 0.0 {
@@ -855,7 +891,7 @@ impl<T: Float> Trainer<T> {
 fn full_batch<T: Float>(
     net: &Network<T>,
     ws: &mut Workspace<T>,
-    (loss, class_weights): (&Loss, &[T]),
+    (loss, class_weights, sample_weights): (&Loss, &[T], &[T]),
     data: &Dataset<T>,
     par: Par,
     g: &mut [f64],
@@ -874,7 +910,12 @@ fn full_batch<T: Float>(
         let t = data.y.as_ref().rows(start, end, net.outputs());
         net.forward(x, ws, par);
         let share = (end - start) as f64 / n as f64;
-        sum += ws.evaluate_loss(net, loss, t.weighted(class_weights), true) * share;
+        let targets = t.weighted(class_weights);
+        sum += share
+            * match sample_weights {
+                [] => ws.evaluate_loss(net, loss, targets, true),
+                w => ws.evaluate_loss_with_rows(net, loss, targets, &w[start..end], true),
+            };
         tally.add(ws.output(), t, net.outputs());
         net.backward(x, ws, par);
         for (g, d) in g.iter_mut().zip(&ws.grads) {
@@ -882,6 +923,22 @@ fn full_batch<T: Float>(
         }
     }
     (sum, tally)
+}
+
+/// Writes `weights` into `dst` scaled to average 1 (all 0 stay 0: such a batch counts for nothing),
+/// so that a batch's mean loss is its weighted mean Σ w·E / Σ w.
+fn scaled_weights<T: Float>(dst: &mut [T], weights: impl Iterator<Item = T>) {
+    let mut sum = 0.0;
+    for (d, w) in dst.iter_mut().zip(weights) {
+        *d = w;
+        sum += w.f64();
+    }
+    let scale = if sum > 0.0 {
+        T::of(dst.len() as f64 / sum)
+    } else {
+        T::ZERO
+    };
+    dst.iter_mut().for_each(|d| *d *= scale);
 }
 
 /// Target values per row: a batch's buffer for them (none for classes).

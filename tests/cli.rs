@@ -928,6 +928,96 @@ fn lbfgs_trains_full_batch_converges_and_resumes_exactly() {
 }
 
 #[test]
+fn sample_weights_from_a_csv_column() {
+    let d = Dir::new("sample-weight");
+    // The animals with a weight column `w`: 1 for every row, or 0 for every horse.
+    let animals = std::fs::read_to_string(animals_csv(&d)).unwrap();
+    let with_w = |horse: &str| {
+        let mut out = String::from("weight,height,w,animal\n");
+        for line in animals.lines().skip(1) {
+            let (features, label) = line.rsplit_once(',').unwrap();
+            let w = if label == "horse" { horse } else { "1" };
+            out += &format!("{features},{w},{label}\n");
+        }
+        out
+    };
+    d.write("ones.csv", &with_w("1"));
+    d.write("no-horses.csv", &with_w("0"));
+    let common = [
+        "--target", "animal", "--epochs", "40", "--lr", "0.01", "--quiet",
+    ];
+    let train = |data: &str, extra: &[&str], out: &str| {
+        ok(
+            &d,
+            &[
+                &["train", "--data", data, "--out", out][..],
+                &common[..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let predictions = |model: &str| {
+        ok(
+            &d,
+            &["predict", "--model", model, "--data", "ones.csv", "--proba"],
+        )
+    };
+    // Weights of 1 are no weights: the same probabilities; the column is not a feature.
+    train("ones.csv", &["--drop", "w"], "plain.safetensors");
+    train("ones.csv", &["--sample-weight", "w"], "ones.safetensors");
+    assert_eq!(
+        predictions("plain.safetensors"),
+        predictions("ones.safetensors")
+    );
+    let info = ok(&d, &["info", "--model", "ones.safetensors"]);
+    assert!(info.contains("features       2 (weight, height)"), "{info}");
+    // Horses weighted 0 are never learnt: no row is predicted a horse.
+    train(
+        "no-horses.csv",
+        &["--sample-weight", "w"],
+        "no-horses.safetensors",
+    );
+    let p = predictions("no-horses.safetensors");
+    let horses = p.lines().skip(1).filter(|l| l.starts_with("horse")).count();
+    let plain_horses = predictions("plain.safetensors")
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("horse"))
+        .count();
+    assert!(
+        plain_horses > 50 && horses == 0,
+        "{plain_horses} and {horses} horses"
+    );
+    // Bad weights are named.
+    d.write("bad.csv", &with_w("heavy"));
+    let err = fails(
+        &d,
+        &[
+            &["train", "--data", "bad.csv", "--sample-weight", "w"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        err.contains("'heavy' is not a number") && err.contains("data row 3"),
+        "{err}"
+    );
+    d.write("negative.csv", &with_w("-2"));
+    let err = fails(
+        &d,
+        &[
+            &["train", "--data", "negative.csv", "--sample-weight", "w"][..],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(err.contains("row 3") && err.contains("≥ 0"), "{err}");
+    let err = fails(&d, &["train", "--data", "iris", "--sample-weight", "w"]);
+    assert!(err.contains("a column of a CSV file"), "{err}");
+}
+
+#[test]
 fn logs_and_plots() {
     let d = Dir::new("plots");
     ok(

@@ -703,6 +703,15 @@ fn device_errors_are_clear() {
             };
             let e = Trainer::new(net.build::<f32>(1), &lbfgs).err().unwrap();
             assert!(e.to_string().contains("CPU only"), "{e}");
+            // So are sample weights.
+            let weighted = data(20, 2, 2, "classes", 1)
+                .with_sample_weight(vec![1.0; 20])
+                .unwrap();
+            let mut t = Trainer::new(net.build::<f32>(1), &config).unwrap();
+            let e = t
+                .fit(&weighted, None, &mut |_| mlp::Control::Continue)
+                .unwrap_err();
+            assert!(e.to_string().contains("CPU only"), "{e}");
         }
     }
     let tf32_on_cpu = TrainConfig {

@@ -276,6 +276,7 @@ fn class_weights_of_one_change_no_bit_and_regression_refuses_them() {
         y: mlp::Targets::Values(mlp::Matrix::zeros(train.len(), 1)),
         feature_names: train.feature_names.clone(),
         class_names: Vec::new(),
+        sample_weight: None,
     };
     let config = TrainConfig {
         class_weight: mlp::ClassWeight::Balanced,
@@ -288,4 +289,53 @@ fn class_weights_of_one_change_no_bit_and_regression_refuses_them() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("class weights apply to classification"), "{e}");
+}
+
+#[test]
+fn a_row_of_weight_two_counts_as_the_row_twice_and_weights_of_one_change_no_bit() {
+    // Full batch (L-BFGS), f64: 40 iris rows with row 0 weighted 2 against the same rows with
+    // row 0 written twice. The loss is Σ w·E / Σ w against the plain mean over 41 rows: equal, so
+    // three iterations land on the same weights (to the rounding of the sums' order).
+    let iris = builtin::load::<f64>("iris").unwrap();
+    let rows: Vec<usize> = (0..150).step_by(4).chain([1, 2]).collect();
+    let base = iris.subset(&rows[..40]);
+    let mut weights = vec![1.0; 40];
+    weights[0] = 2.0;
+    let weighted = base.clone().with_sample_weight(weights).unwrap();
+    let twice = iris.subset(&[&rows[..40], &[rows[0]][..]].concat());
+    let run = |data: &mlp::Dataset<f64>, optimizer: mlp::Optimizer, batch_size: usize| {
+        let net = NetworkSpec::new(4)
+            .dense(6, Activation::Tanh)
+            .dense(3, Activation::Softmax)
+            .build::<f64>(3);
+        let config = TrainConfig {
+            epochs: 3,
+            batch_size,
+            optimizer,
+            learning_rate: if matches!(optimizer, mlp::Optimizer::Lbfgs(_)) {
+                1.0
+            } else {
+                0.01
+            },
+            threads: 1,
+            ..Default::default()
+        };
+        let mut t = Trainer::new(net, &config).unwrap();
+        t.fit(data, None, &mut |_| Control::Continue).unwrap();
+        t.net.params
+    };
+    let lbfgs = mlp::Optimizer::Lbfgs(Default::default());
+    let (a, b) = (run(&weighted, lbfgs, 1), run(&twice, lbfgs, 1));
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+    }
+    assert!(a != run(&base, lbfgs, 1), "the weight made no difference");
+    // Mini-batches (Adam, 8 rows): weights of 1 are no weights, to the bit.
+    let ones = base.clone().with_sample_weight(vec![1.0; 40]).unwrap();
+    let adam = mlp::Optimizer::default();
+    assert!(run(&ones, adam, 8) == run(&base, adam, 8));
+    // And bad weights are refused with the row named.
+    let err = base.clone().with_sample_weight(vec![-1.0; 40]).unwrap_err();
+    assert!(err.to_string().contains("row 1"), "{err}");
+    assert!(base.with_sample_weight(vec![0.0; 40]).is_err());
 }

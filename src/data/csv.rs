@@ -562,6 +562,7 @@ fn read_csv_reader<T: Float>(
                 y,
                 feature_names,
                 class_names: Vec::new(),
+                sample_weight: None,
             },
             task_reason: "no target".into(),
             target_name: None,
@@ -598,6 +599,7 @@ fn read_csv_reader<T: Float>(
                 y,
                 feature_names,
                 class_names,
+                sample_weight: None,
             },
             task_reason: match (task, multi_label) {
                 (Some(_), _) => "given".into(),
@@ -670,6 +672,7 @@ fn read_csv_reader<T: Float>(
             y,
             feature_names,
             class_names,
+            sample_weight: None,
         },
         task_reason: reason,
         target_name: Some(headers[t].clone()),

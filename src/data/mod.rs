@@ -100,6 +100,9 @@ pub struct Dataset<T> {
     pub feature_names: Vec<String>,
     /// For classification, the label of each class index, as written in the data; empty otherwise.
     pub class_names: Vec<String>,
+    /// How much each row counts in the training loss (scikit-learn's `fit(sample_weight=…)`):
+    /// each batch's loss is its weighted mean, Σ w·E / Σ w. `None`: every row alike.
+    pub sample_weight: Option<Vec<T>>,
 }
 
 impl<T: Float> Dataset<T> {
@@ -120,6 +123,7 @@ impl<T: Float> Dataset<T> {
             class_names: (0..n).map(|c| c.to_string()).collect(),
             x,
             y: Targets::Classes(classes),
+            sample_weight: None,
         }
     }
 
@@ -156,6 +160,7 @@ impl<T: Float> Dataset<T> {
             class_names: names,
             x,
             y: Targets::Labels(y),
+            sample_weight: None,
         })
     }
 
@@ -174,7 +179,35 @@ impl<T: Float> Dataset<T> {
             class_names: Vec::new(),
             x,
             y: Targets::Values(y),
+            sample_weight: None,
         }
+    }
+
+    /// These rows weighted by `weights` (see [`Dataset::sample_weight`]): one finite weight ≥ 0 per
+    /// row, not all 0.
+    pub fn with_sample_weight(mut self, weights: Vec<T>) -> Result<Self> {
+        if weights.len() != self.len() {
+            return Err(Error::config(format!(
+                "{} sample weights for {} rows",
+                weights.len(),
+                self.len()
+            )));
+        }
+        if let Some(r) = weights
+            .iter()
+            .position(|w| !(w.f64() >= 0.0 && w.f64().is_finite()))
+        {
+            return Err(Error::config(format!(
+                "sample weight of row {} is {}; expected a finite number ≥ 0",
+                r + 1,
+                weights[r].f64()
+            )));
+        }
+        if weights.iter().all(|w| w.f64() == 0.0) {
+            return Err(Error::config("every sample weight is 0"));
+        }
+        self.sample_weight = Some(weights);
+        Ok(self)
     }
 
     /// Number of rows.
@@ -218,6 +251,10 @@ impl<T: Float> Dataset<T> {
             y: self.y.gather(indices),
             feature_names: self.feature_names.clone(),
             class_names: self.class_names.clone(),
+            sample_weight: self
+                .sample_weight
+                .as_ref()
+                .map(|w| indices.iter().map(|&i| w[i]).collect()),
         }
     }
 
@@ -259,6 +296,12 @@ impl<T: Float> Dataset<T> {
                 v.rows = keep.len();
             }
         }
+        if let Some(w) = &mut self.sample_weight {
+            for (dst, &src) in keep.iter().enumerate() {
+                w[dst] = w[src];
+            }
+            w.truncate(keep.len());
+        }
         (self, taken)
     }
 
@@ -269,6 +312,10 @@ impl<T: Float> Dataset<T> {
             y: self.y.cast(),
             feature_names: self.feature_names.clone(),
             class_names: self.class_names.clone(),
+            sample_weight: self
+                .sample_weight
+                .as_ref()
+                .map(|w| w.iter().map(|v| U::of(v.f64())).collect()),
         }
     }
 }

@@ -349,6 +349,7 @@ pub fn read_npy_dataset<T: Float>(
             x: xm,
             y: targets,
             class_names,
+            sample_weight: None,
         },
         reason,
     ))

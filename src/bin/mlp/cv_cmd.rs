@@ -7,17 +7,17 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mlp::data::{fold_indices, Columns, Targets};
+use mlp::data::{fold_indices, Targets};
 use mlp::{metrics, Control, Error, Float, Progress, Result, Trainer};
 use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
-    by_precision, categorical_flag, class_weight_line, drop_flag, held_out_figures, impute_flag,
-    network_spec, preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag,
-    validation_split, Out,
+    by_precision, class_weight_line, held_out_figures, impute_flag, load_training, network_spec,
+    preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag, validation_split,
+    Out,
 };
-use crate::{source, CvArgs};
+use crate::CvArgs;
 
 pub fn run(a: CvArgs) -> Result<ExitCode> {
     let args = resolve(a.train)?;
@@ -52,17 +52,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
     let config = train_config(args, val_split)?;
     let (impute, missing) = impute_flag(args)?;
     let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
-    let loaded = source::load::<T>(
-        &data_name,
-        args.target.as_deref(),
-        args.labels.as_deref(),
-        task_flag(args)?,
-        Columns::Find {
-            categorical: &categorical_flag(args),
-            drop: &drop_flag(args),
-        },
-        missing,
-    )?;
+    let loaded = load_training::<T>(args, &data_name, task_flag(args)?, missing)?;
     let data = &loaded.train;
     let task = data.task();
     let seed = args.seed.unwrap_or(0);

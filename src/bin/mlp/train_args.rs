@@ -36,6 +36,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "STRATEGY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impute: Option<String>,
+    /// A CSV column of row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…); left out of the features [default: every row alike]
+    #[arg(long, value_name = "COLUMN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample_weight: Option<String>,
     /// For .npy data: a second .npy array holding the targets
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

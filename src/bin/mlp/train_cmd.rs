@@ -117,6 +117,65 @@ pub fn drop_flag(args: &TrainArgs) -> Vec<String> {
     column_list(args.drop.as_deref())
 }
 
+/// The training data the flags name, with `--sample-weight`'s CSV column (left out of the
+/// features) as the rows' weights.
+pub fn load_training<T: Float>(
+    args: &TrainArgs,
+    data_name: &str,
+    task: Option<Task>,
+    missing: Missing,
+) -> Result<source::Loaded<T>> {
+    let mut drop = drop_flag(args);
+    let path = Path::new(data_name);
+    if let Some(w) = &args.sample_weight {
+        if !(source::is_csv(path) && path.is_file()) {
+            return Err(Error::config(format!(
+                "--sample-weight {w}: the weights are a column of a CSV file; {data_name} is not one"
+            )));
+        }
+        if column_list(args.target.as_deref()).contains(w) {
+            return Err(Error::config(format!(
+                "--sample-weight {w}: that is the target column"
+            )));
+        }
+        drop.push(w.clone());
+    }
+    let mut loaded = source::load::<T>(
+        data_name,
+        args.target.as_deref(),
+        args.labels.as_deref(),
+        task,
+        Columns::Find {
+            categorical: &categorical_flag(args),
+            drop: &drop,
+        },
+        missing,
+    )?;
+    if let Some(w) = &args.sample_weight {
+        let rows = mlp::data::csv_columns(path, std::slice::from_ref(w))?;
+        let weights = rows
+            .iter()
+            .enumerate()
+            .map(|(r, v)| {
+                v[0].trim().parse::<f64>().map(T::of).map_err(|_| {
+                    Error::config(format!(
+                        "--sample-weight {w}: {}, data row {}: '{}' is not a number",
+                        path.display(),
+                        r + 1,
+                        v[0]
+                    ))
+                })
+            })
+            .collect::<Result<Vec<T>>>()?;
+        loaded.train = loaded
+            .train
+            .with_sample_weight(weights)
+            .map_err(|e| Error::config(format!("--sample-weight {w}: {e}")))?;
+        loaded.description += &format!("; rows weighted by column {w}");
+    }
+    Ok(loaded)
+}
+
 /// Parses `--hidden 128,64` (`none` or empty: no hidden layer).
 fn hidden(args: &TrainArgs) -> Result<Vec<usize>> {
     let s = args.hidden.as_deref().unwrap_or("128").trim();
@@ -513,6 +572,10 @@ pub fn fingerprint<T: Float>(d: &Dataset<T>) -> String {
         h = (h ^ v).wrapping_mul(0x1000_0000_01b3).rotate_left(29);
     };
     d.x.data.iter().for_each(|v| mix(v.f64().to_bits()));
+    d.sample_weight
+        .iter()
+        .flatten()
+        .for_each(|w| mix(w.f64().to_bits()));
     match &d.y {
         Targets::Classes(c) => c.iter().for_each(|&c| mix(c as u64)),
         Targets::Values(v) | Targets::Labels(v) => {
@@ -603,17 +666,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         out.line(format!("reading  {estimate}"));
     }
     let (impute, missing) = impute_flag(args)?;
-    let loaded = source::load::<T>(
-        &data_name,
-        args.target.as_deref(),
-        args.labels.as_deref(),
-        task_given,
-        Columns::Find {
-            categorical: &categorical_flag(args),
-            drop: &drop_flag(args),
-        },
-        missing,
-    )?;
+    let loaded = load_training::<T>(args, &data_name, task_given, missing)?;
     let task = loaded.train.task();
     let scale = scale_flag(args, &loaded);
     out.line(format!("data     {}", loaded.description));
@@ -982,6 +1035,7 @@ fn effective_config(
         "val_split": c.validation_split,
         "early_stopping": c.early_stopping,
         "tol": args.tol,
+        "sample_weight": args.sample_weight,
     })
 }
 
