@@ -484,18 +484,7 @@ impl<T: Float> Workspace<T> {
         targets: TargetsRef<'_, T>,
         with_delta: bool,
     ) -> f64 {
-        let cols = net.outputs();
-        let n = self.rows * cols;
-        let last = net.layers.len() - 1;
-        let delta = with_delta.then(|| &mut self.delta[last][..n]);
-        loss.evaluate(
-            net.output_activation(),
-            &self.z[last][..n],
-            &self.a[last][..n],
-            targets,
-            cols,
-            delta,
-        )
+        self.evaluate(net, loss, targets, None, with_delta)
     }
 
     /// [`Workspace::evaluate_loss`] with each row's loss weighted by `rows` (sample weights, scaled
@@ -508,18 +497,29 @@ impl<T: Float> Workspace<T> {
         rows: &[T],
         with_delta: bool,
     ) -> f64 {
+        self.evaluate(net, loss, targets, Some(&rows[..self.rows]), with_delta)
+    }
+
+    fn evaluate(
+        &mut self,
+        net: &Network<T>,
+        loss: &Loss,
+        targets: TargetsRef<'_, T>,
+        rows: Option<&[T]>,
+        with_delta: bool,
+    ) -> f64 {
         let cols = net.outputs();
         let n = self.rows * cols;
         let last = net.layers.len() - 1;
         let delta = with_delta.then(|| &mut self.delta[last][..n]);
-        loss.evaluate_with_rows(
-            net.output_activation(),
+        let (z, y, output) = (
             &self.z[last][..n],
             &self.a[last][..n],
-            targets,
-            cols,
-            delta,
-            &rows[..self.rows],
-        )
+            net.output_activation(),
+        );
+        match rows {
+            None => loss.evaluate(output, z, y, targets, cols, delta),
+            Some(w) => loss.evaluate_with_rows(output, z, y, targets, cols, delta, w),
+        }
     }
 }

@@ -989,30 +989,13 @@ fn sample_weights_from_a_csv_column() {
         plain_horses > 50 && horses == 0,
         "{plain_horses} and {horses} horses"
     );
-    // Bad weights are named.
-    d.write("bad.csv", &with_w("heavy"));
-    let err = fails(
-        &d,
-        &[
-            &["train", "--data", "bad.csv", "--sample-weight", "w"][..],
-            &common[..],
-        ]
-        .concat(),
-    );
-    assert!(
-        err.contains("'heavy' is not a number") && err.contains("data row 3"),
-        "{err}"
-    );
-    d.write("negative.csv", &with_w("-2"));
-    let err = fails(
-        &d,
-        &[
-            &["train", "--data", "negative.csv", "--sample-weight", "w"][..],
-            &common[..],
-        ]
-        .concat(),
-    );
-    assert!(err.contains("row 3") && err.contains("≥ 0"), "{err}");
+    // Bad weights are named, with their row.
+    for (value, expect) in [("heavy", "'heavy' is not a number"), ("-2", "≥ 0")] {
+        d.write("bad.csv", &with_w(value));
+        let args = ["train", "--data", "bad.csv", "--sample-weight", "w"];
+        let err = fails(&d, &[&args[..], &common[..]].concat());
+        assert!(err.contains(expect) && err.contains("row 3"), "{err}");
+    }
     let err = fails(&d, &["train", "--data", "iris", "--sample-weight", "w"]);
     assert!(err.contains("a column of a CSV file"), "{err}");
 }
