@@ -484,7 +484,18 @@ impl<T: Float> Workspace<T> {
         targets: TargetsRef<'_, T>,
         with_delta: bool,
     ) -> f64 {
-        self.evaluate(net, loss, targets, None, with_delta)
+        let cols = net.outputs();
+        let n = self.rows * cols;
+        let last = net.layers.len() - 1;
+        let delta = with_delta.then(|| &mut self.delta[last][..n]);
+        loss.evaluate(
+            net.output_activation(),
+            &self.z[last][..n],
+            &self.a[last][..n],
+            targets,
+            cols,
+            delta,
+        )
     }
 
     /// [`Workspace::evaluate_loss`] with each row's loss weighted by `rows` (sample weights, scaled
@@ -497,29 +508,18 @@ impl<T: Float> Workspace<T> {
         rows: &[T],
         with_delta: bool,
     ) -> f64 {
-        self.evaluate(net, loss, targets, Some(&rows[..self.rows]), with_delta)
-    }
-
-    fn evaluate(
-        &mut self,
-        net: &Network<T>,
-        loss: &Loss,
-        targets: TargetsRef<'_, T>,
-        rows: Option<&[T]>,
-        with_delta: bool,
-    ) -> f64 {
         let cols = net.outputs();
         let n = self.rows * cols;
         let last = net.layers.len() - 1;
         let delta = with_delta.then(|| &mut self.delta[last][..n]);
-        let (z, y, output) = (
+        loss.evaluate_with_rows(
+            net.output_activation(),
             &self.z[last][..n],
             &self.a[last][..n],
-            net.output_activation(),
-        );
-        match rows {
-            None => loss.evaluate(output, z, y, targets, cols, delta),
-            Some(w) => loss.evaluate_with_rows(output, z, y, targets, cols, delta, w),
-        }
+            targets,
+            cols,
+            delta,
+            &rows[..self.rows],
+        )
     }
 }
