@@ -153,6 +153,10 @@ pub struct ParamInfo {
     pub shape: Vec<usize>,
 }
 
+/// Rows per forward (and backward) pass when a whole data set goes through in chunks: enough for
+/// the products to run at GEMM speed, few enough that the workspace stays small.
+pub const CHUNK_ROWS: usize = 1024;
+
 impl<T: Float> Network<T> {
     /// Number of outputs of the last layer.
     pub fn outputs(&self) -> usize {
@@ -350,13 +354,13 @@ impl<T: Float> Network<T> {
 
     /// The mean loss over all rows of `x` (forward passes only, in chunks).
     pub fn mean_loss(&self, x: &Matrix<T>, targets: TargetsRef<'_, T>, loss: &Loss) -> f64 {
-        let chunk = x.rows.clamp(1, 1024);
+        let chunk = x.rows.clamp(1, CHUNK_ROWS);
         let mut ws = Workspace::new(self, chunk);
         let m = self.outputs();
         let mut sum = 0.0;
         for start in (0..x.rows).step_by(chunk) {
             let end = (start + chunk).min(x.rows);
-            let xs = View::new(&x.data[start * x.cols..end * x.cols], end - start, x.cols);
+            let xs = x.view_rows(start, end);
             let t = targets.rows(start, end, m);
             self.forward(xs, &mut ws, Par::Seq);
             sum += ws.evaluate_loss(self, loss, t, false) * (end - start) as f64;
@@ -366,12 +370,12 @@ impl<T: Float> Network<T> {
 
     /// The network's outputs Φ(h') of the last layer for every row of `x`.
     pub fn predict(&self, x: &Matrix<T>) -> Matrix<T> {
-        let chunk = x.rows.clamp(1, 1024);
+        let chunk = x.rows.clamp(1, CHUNK_ROWS);
         let mut ws = Workspace::new(self, chunk);
         let mut out = Matrix::zeros(x.rows, self.outputs());
         for start in (0..x.rows).step_by(chunk) {
             let end = (start + chunk).min(x.rows);
-            let xs = View::new(&x.data[start * x.cols..end * x.cols], end - start, x.cols);
+            let xs = x.view_rows(start, end);
             self.forward(xs, &mut ws, Par::Seq);
             out.data[start * self.outputs()..end * self.outputs()].copy_from_slice(ws.output());
         }

@@ -185,6 +185,15 @@ impl<T: Float> Matrix<T> {
         )
     }
 
+    /// Rows `start..end`, borrowed.
+    pub fn view_rows(&self, start: usize, end: usize) -> View<'_, T> {
+        View::new(
+            &self.data[start * self.cols..end * self.cols],
+            end - start,
+            self.cols,
+        )
+    }
+
     /// Rows `start..end` as a new matrix.
     pub fn slice_rows(&self, start: usize, end: usize) -> Matrix<T> {
         Matrix::from_vec(

@@ -19,7 +19,7 @@ use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::optim::lbfgs::{self, Converged, LbfgsParams};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState};
-use crate::tensor::{Float, Par, View};
+use crate::tensor::{Float, Par};
 
 /// Everything about a training run; every field has a sensible default.
 ///
@@ -258,7 +258,8 @@ pub struct Trainer<T> {
     decayed: Vec<std::ops::Range<usize>>,
     /// One loss weight per class (from `config.class_weight` and the training set); empty: none.
     class_weights: Vec<T>,
-    /// The training set's sample weights (empty: none), and a batch's, scaled to average 1.
+    /// The training set's sample weights (empty: none), and a batch's scaled to average 1 (for
+    /// L-BFGS, whose batch is the whole set, made once per training set).
     sample_weights: Vec<T>,
     batch_weights: Vec<T>,
     pool: rayon::ThreadPool,
@@ -279,10 +280,6 @@ struct LbfgsAt {
     loss: f64,
     tally: Tally,
 }
-
-/// Rows per forward and backward pass when L-BFGS evaluates the whole training set: enough for
-/// the products to run at GEMM speed, few enough that the workspace stays small.
-const FULL_BATCH_CHUNK: usize = 1024;
 
 impl<T: Float> Trainer<T> {
     /// Plans a run of `net` with `config`.
@@ -347,7 +344,7 @@ impl<T: Float> Trainer<T> {
             ws: Workspace::new(
                 &net,
                 match config.optimizer {
-                    Optimizer::Lbfgs(_) => FULL_BATCH_CHUNK,
+                    Optimizer::Lbfgs(_) => crate::network::CHUNK_ROWS,
                     _ => config.batch_size,
                 },
             )
@@ -423,7 +420,15 @@ impl<T: Float> Trainer<T> {
                         message: "sample weights are taken on the CPU only".into(),
                     });
                 }
-                self.batch_weights = vec![T::ZERO; self.config.batch_size];
+                self.batch_weights = match (&self.sample_weights[..], self.config.optimizer) {
+                    ([], _) => Vec::new(),
+                    (w, Optimizer::Lbfgs(_)) => {
+                        let mut all = vec![T::ZERO; w.len()];
+                        scaled_weights(&mut all, w.iter().copied());
+                        all
+                    }
+                    (_, _) => vec![T::ZERO; self.config.batch_size],
+                };
                 if let Some(v) = val {
                     self.check_data(v)?;
                 }
@@ -724,9 +729,7 @@ impl<T: Float> Trainer<T> {
         let (net, ws, pool, par) = (&mut self.net, &mut self.ws, &self.pool, self.par);
         let (loss, class_weights) = (&self.loss, &self.class_weights[..]);
         // Scaled to average 1 over the whole set, so that its loss is Σ w·E / Σ w.
-        let mut sample_weights = vec![T::ZERO; self.sample_weights.len()];
-        scaled_weights(&mut sample_weights, self.sample_weights.iter().copied());
-        let sample_weights = &sample_weights[..];
+        let sample_weights = &self.batch_weights[..];
         let (decayed, lambda) = (&self.decayed, self.config.weight_decay);
         let mut w = net.params.clone();
         // Each evaluation's data loss and tally, to report the one the line search accepts.
@@ -869,11 +872,7 @@ impl<T: Float> Trainer<T> {
         pool.install(|| {
             for start in (0..data.len()).step_by(cap) {
                 let end = (start + cap).min(data.len());
-                let x = View::new(
-                    &data.x.data[start * data.x.cols..end * data.x.cols],
-                    end - start,
-                    data.x.cols,
-                );
+                let x = data.x.view_rows(start, end);
                 let t = data.y.as_ref().rows(start, end, self.net.outputs());
                 self.net.forward(x, &mut self.ws, self.par);
                 sum +=
@@ -902,11 +901,7 @@ fn full_batch<T: Float>(
     let mut sum = 0.0;
     for start in (0..n).step_by(cap) {
         let end = (start + cap).min(n);
-        let x = View::new(
-            &data.x.data[start * data.x.cols..end * data.x.cols],
-            end - start,
-            data.x.cols,
-        );
+        let x = data.x.view_rows(start, end);
         let t = data.y.as_ref().rows(start, end, net.outputs());
         net.forward(x, ws, par);
         let share = (end - start) as f64 / n as f64;

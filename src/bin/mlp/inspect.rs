@@ -549,31 +549,34 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
 }
 
 pub fn info(a: InfoArgs) -> Result<ExitCode> {
-    let model = Model::<f64>::load(&a.model)?;
+    let bytes = std::fs::read(&a.model).map_err(|e| Error::io(&a.model, e))?;
+    let model = Model::<f64>::from_bytes(&bytes, &a.model)?;
     let m = &model.meta;
     // A checkpoint (written by --checkpoint) also says where its run stands.
-    let checkpoint = Checkpoint::<f64>::load(&a.model).ok().map(|ck| {
-        let s = &ck.state;
-        let o = &ck.optimizer;
-        json!({
-            "epochs_done": s.epoch,
-            "optimizer_step": s.optimizer_step,
-            "finished": s.finished,
-            "best_epoch": s.best.map(|b| b.1),
-            "interrupted_after_batch": s.position.as_ref().map(|p| p.batches_done),
-            "optimizer_state": if !o.history.is_empty() {
-                format!("L-BFGS memory, {} pairs (s, y)", o.history.len())
-            } else if !o.v.is_empty() && !o.m.is_empty() {
-                "first and second moments".to_string()
-            } else if !o.v.is_empty() {
-                "second moments".to_string()
-            } else if !o.m.is_empty() {
-                "velocity".to_string()
-            } else {
-                "none".to_string()
-            },
-        })
-    });
+    let checkpoint = Checkpoint::<f64>::from_bytes(&bytes, &a.model)
+        .ok()
+        .map(|ck| {
+            let s = &ck.state;
+            let o = &ck.optimizer;
+            json!({
+                "epochs_done": s.epoch,
+                "optimizer_step": s.optimizer_step,
+                "finished": s.finished,
+                "best_epoch": s.best.map(|b| b.1),
+                "interrupted_after_batch": s.position.as_ref().map(|p| p.batches_done),
+                "optimizer_state": if !o.history.is_empty() {
+                    format!("L-BFGS memory, {} pairs (s, y)", o.history.len())
+                } else if !o.v.is_empty() && !o.m.is_empty() {
+                    "first and second moments".to_string()
+                } else if !o.v.is_empty() {
+                    "second moments".to_string()
+                } else if !o.m.is_empty() {
+                    "velocity".to_string()
+                } else {
+                    "none".to_string()
+                },
+            })
+        });
     if a.format == "json" {
         let mut v = serde_json::to_value(m).expect("serialisable");
         v["parameters"] = json!(model.network.param_count());
