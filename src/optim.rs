@@ -505,6 +505,58 @@ mod tests {
         }
     }
 
+    /// Constants other than the defaults reach the rules as PyTorch's keywords do: `betas`, `eps`
+    /// and RMSprop's `alpha` (ρ here). The oracle, in f64, three steps on E = Σw² from (1, −2):
+    ///
+    /// ```python
+    /// import torch
+    /// for name, make in [
+    ///     ("adam", lambda p: torch.optim.Adam([p], lr=0.1, betas=(0.5, 0.8), eps=1e-3)),
+    ///     ("adamw", lambda p: torch.optim.AdamW([p], lr=0.1, betas=(0.5, 0.8), eps=1e-3, weight_decay=0.5)),
+    ///     ("rmsprop", lambda p: torch.optim.RMSprop([p], lr=0.1, alpha=0.7, eps=1e-3)),
+    /// ]:
+    ///     p = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    ///     opt = make(p)
+    ///     for _ in range(3):
+    ///         opt.zero_grad()
+    ///         (p * p).sum().backward()
+    ///         opt.step()
+    ///     print(name, [repr(x) for x in p.detach().tolist()])
+    /// ```
+    #[test]
+    fn constants_match_pytorch_keywords() {
+        let adam = AdamParams {
+            beta1: 0.5,
+            beta2: 0.8,
+            eps: 1e-3,
+        };
+        for (opt, wd, want) in [
+            (
+                Optimizer::Adam(adam),
+                0.0,
+                [0.7050083305479088, -1.7022545947019168],
+            ),
+            (
+                Optimizer::AdamW(adam),
+                0.5,
+                [0.5801118570754286, -1.4342584601798347],
+            ),
+            (
+                Optimizer::RmsProp(RmsPropParams {
+                    rho: 0.7,
+                    eps: 1e-3,
+                }),
+                0.0,
+                [0.584961185296138, -1.5679927878325939],
+            ),
+        ] {
+            let got = run(opt, wd);
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-14, "{opt:?}: {g} vs PyTorch's {w}");
+            }
+        }
+    }
+
     /// A large buffer is updated in blocks on the pool's threads, with AVX2 where the CPU has it;
     /// the oracle is the same step applied to each parameter alone (a one-element buffer is updated
     /// by the loop's scalar tail, never in vector lanes). Every bit must agree, on one thread and on

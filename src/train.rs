@@ -145,6 +145,28 @@ impl TrainConfig {
                 return bad(format!("momentum must be in [0, 1), not {m}"));
             }
         }
+        if let Optimizer::Adam(p) | Optimizer::AdamW(p) = self.optimizer {
+            if !((0.0..1.0).contains(&p.beta1) && (0.0..1.0).contains(&p.beta2)) {
+                return bad(format!(
+                    "betas must be in [0, 1), not {},{}",
+                    p.beta1, p.beta2
+                ));
+            }
+        }
+        if let Optimizer::RmsProp(p) = self.optimizer {
+            if !(0.0..1.0).contains(&p.rho) {
+                return bad(format!("rho must be in [0, 1), not {}", p.rho));
+            }
+        }
+        let eps = match self.optimizer {
+            Optimizer::Adam(p) | Optimizer::AdamW(p) => p.eps,
+            Optimizer::RmsProp(p) => p.eps,
+            _ => 1.0,
+        };
+        // ε keeps W − α·m̂/(√v̂ + ε) finite where a weight's gradient has always been 0 (a dead ReLU).
+        if !(eps > 0.0 && eps.is_finite()) {
+            return bad(format!("eps must be > 0 and finite, not {eps}"));
+        }
         if let Optimizer::Lbfgs(_) = self.optimizer {
             if !self.dropout.is_none() {
                 return bad("dropout draws a new loss at every evaluation, and L-BFGS's line search needs the same loss at the same weights: leave out dropout or choose another optimizer".into());

@@ -1328,6 +1328,86 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
     );
 }
 
+/// `--betas`, `--rho` and `--eps` are PyTorch's keywords (the rules' arithmetic is checked against
+/// PyTorch in `optim`'s tests): the defaults written out change no bit, other values change the
+/// training and are kept in the model's training configuration, and a constant the optimizer does
+/// not have is refused by name, as PyTorch refuses an unknown keyword.
+#[test]
+fn optimizer_constants_are_pytorchs_keywords() {
+    let d = Dir::new("constants");
+    let loss = |extra: &[&str]| -> f64 {
+        let mut args = vec![
+            "train", "--data", "iris", "--epochs", "3", "--format", "json",
+        ];
+        args.extend_from_slice(&["--quiet", "--seed", "3"]);
+        args.extend_from_slice(extra);
+        json(&ok(&d, &args))["train_loss"].as_f64().unwrap()
+    };
+    let plain = loss(&[]);
+    assert_eq!(plain, loss(&["--betas", "0.9,0.999", "--eps", "1e-8"]));
+    assert_ne!(plain, loss(&["--betas", "0.5,0.9"]));
+    assert_ne!(plain, loss(&["--eps", "0.1"]));
+    let rms = loss(&["--optimizer", "rmsprop"]);
+    assert_eq!(rms, loss(&["--optimizer", "rmsprop", "--rho", "0.99"]));
+    assert_ne!(rms, loss(&["--optimizer", "rmsprop", "--rho", "0.5"]));
+    let info = json(&ok(
+        &d,
+        &["info", "--model", "model.safetensors", "--format", "json"],
+    ));
+    assert_eq!(info["training"]["rho"], 0.5, "{info}");
+    assert_eq!(info["training"]["eps"], 1e-8, "{info}");
+    loss(&[
+        "--optimizer",
+        "adamw",
+        "--betas",
+        "0.8,0.95",
+        "--eps",
+        "1e-6",
+    ]);
+    let info = json(&ok(
+        &d,
+        &["info", "--model", "model.safetensors", "--format", "json"],
+    ));
+    assert_eq!(info["training"]["betas"], "0.8,0.95", "{info}");
+    assert_eq!(info["training"]["eps"], 1e-6, "{info}");
+    for (args, want) in [
+        (
+            &["--momentum", "0.5"][..],
+            "--momentum applies to sgd, momentum and nesterov, not to adam",
+        ),
+        (
+            &["--optimizer", "sgd", "--betas", "0.9,0.99"],
+            "--betas applies to adam and adamw, not to sgd",
+        ),
+        (&["--rho", "0.9"], "--rho applies to rmsprop, not to adam"),
+        (
+            &["--optimizer", "nesterov", "--eps", "1e-6"],
+            "--eps applies to adam, adamw and rmsprop, not to nesterov",
+        ),
+        (
+            &["--betas", "0.9"],
+            "--betas 0.9: expected two numbers in [0, 1), e.g. 0.9,0.999",
+        ),
+        (
+            &["--betas", "0.9,1"],
+            "--betas 0.9,1: expected two numbers in [0, 1)",
+        ),
+        (
+            &["--optimizer", "rmsprop", "--rho", "1.5"],
+            "--rho 1.5: expected a value in [0, 1)",
+        ),
+        (&["--eps", "0"], "--eps 0: expected a positive number"),
+    ] {
+        let mut all = vec!["train", "--data", "iris", "--epochs", "1"];
+        all.extend_from_slice(args);
+        let err = fails(&d, &all);
+        assert!(
+            err.contains(want),
+            "{args:?}: expected «{want}», got «{err}»"
+        );
+    }
+}
+
 /// `eval --importance`: the class of `colors.csv` depends on age and colour, not income; the
 /// colour's three indicators are shuffled as one column.
 #[test]

@@ -339,3 +339,57 @@ fn a_row_of_weight_two_counts_as_the_row_twice_and_weights_of_one_change_no_bit(
     assert!(err.to_string().contains("row 1"), "{err}");
     assert!(base.with_sample_weight(vec![0.0; 40]).is_err());
 }
+
+/// The library checks the optimizers' constants once, when the trainer is made, as it does the
+/// learning rate: library users build `AdamParams` and `RmsPropParams` themselves.
+#[test]
+fn optimizer_constants_out_of_range_are_refused() {
+    let adam = mlp::AdamParams::default();
+    for (optimizer, want) in [
+        (
+            mlp::Optimizer::Adam(mlp::AdamParams { beta1: 1.0, ..adam }),
+            "betas must be in [0, 1), not 1,0.999",
+        ),
+        (
+            mlp::Optimizer::AdamW(mlp::AdamParams {
+                beta2: -0.1,
+                ..adam
+            }),
+            "betas must be in [0, 1), not 0.9,-0.1",
+        ),
+        (
+            mlp::Optimizer::Adam(mlp::AdamParams { eps: 0.0, ..adam }),
+            "eps must be > 0 and finite, not 0",
+        ),
+        (
+            mlp::Optimizer::RmsProp(mlp::RmsPropParams {
+                rho: 1.0,
+                eps: 1e-8,
+            }),
+            "rho must be in [0, 1), not 1",
+        ),
+        (
+            mlp::Optimizer::RmsProp(mlp::RmsPropParams {
+                rho: 0.9,
+                eps: f64::NAN,
+            }),
+            "eps must be > 0 and finite, not NaN",
+        ),
+    ] {
+        let config = TrainConfig {
+            optimizer,
+            ..Default::default()
+        };
+        let net = NetworkSpec::new(4)
+            .dense(3, Activation::Softmax)
+            .build::<f32>(0);
+        let e = Trainer::new(net, &config)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            e.contains(want),
+            "{optimizer:?}: expected «{want}», got «{e}»"
+        );
+    }
+}

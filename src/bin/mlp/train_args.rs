@@ -88,6 +88,18 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub momentum: Option<f64>,
+    /// Adam's and AdamW's β₁,β₂: the decay rates of the gradient's running mean and of its square, as PyTorch's betas (scikit-learn's beta_1, beta_2) [default: 0.9,0.999]
+    #[arg(long, value_name = "B1,B2")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub betas: Option<String>,
+    /// RMSprop's ρ: the decay rate of the squared gradient's running mean (PyTorch's alpha) [default: 0.99]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rho: Option<f64>,
+    /// Adam's, AdamW's and RMSprop's ε, added to √v in the step's denominator [default: 1e-8]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f64>,
     /// L2 weight decay λ on the weights (decoupled with adamw) [default: 0]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

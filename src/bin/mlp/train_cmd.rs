@@ -261,13 +261,9 @@ pub fn network_spec(
     Ok(spec.dense(outputs, output))
 }
 
-/// The training configuration the flags describe.
-pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
-    let loss = args
-        .loss
-        .as_deref()
-        .map(|l| Loss::parse(l).map_err(|e| Error::config(format!("--loss: {e}"))))
-        .transpose()?;
+/// `--optimizer` with its constants: `--momentum`, `--betas`, `--rho`, `--eps`. A constant the
+/// rule does not have is refused, as PyTorch's constructors refuse an unknown keyword.
+fn optimizer_flag(args: &TrainArgs) -> Result<Optimizer> {
     let momentum = args.momentum.unwrap_or(0.0);
     if !(0.0..1.0).contains(&momentum) {
         return Err(Error::config(format!(
@@ -276,6 +272,70 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
     }
     let mut optimizer = Optimizer::parse(args.optimizer.as_deref().unwrap_or("adam"), momentum)
         .map_err(|e| Error::config(format!("--optimizer: {e}")))?;
+    let refuse = |flag: &str, rules: &str, o: &Optimizer| {
+        Err(Error::config(format!(
+            "{flag} applies to {rules}, not to {}",
+            o.name()
+        )))
+    };
+    if args.momentum.is_some()
+        && !matches!(
+            optimizer,
+            Optimizer::Sgd | Optimizer::Momentum(_) | Optimizer::Nesterov(_)
+        )
+    {
+        return refuse("--momentum", "sgd, momentum and nesterov", &optimizer);
+    }
+    if let Some(b) = args.betas.as_deref() {
+        let betas = b
+            .split(',')
+            .map(|v| v.trim().parse::<f64>().ok())
+            .collect::<Option<Vec<f64>>>()
+            .filter(|v| v.len() == 2 && v.iter().all(|x| (0.0..1.0).contains(x)))
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "--betas {b}: expected two numbers in [0, 1), e.g. 0.9,0.999"
+                ))
+            })?;
+        match &mut optimizer {
+            Optimizer::Adam(p) | Optimizer::AdamW(p) => (p.beta1, p.beta2) = (betas[0], betas[1]),
+            o => return refuse("--betas", "adam and adamw", o),
+        }
+    }
+    if let Some(rho) = args.rho {
+        if !(0.0..1.0).contains(&rho) {
+            return Err(Error::config(format!(
+                "--rho {rho}: expected a value in [0, 1)"
+            )));
+        }
+        match &mut optimizer {
+            Optimizer::RmsProp(p) => p.rho = rho,
+            o => return refuse("--rho", "rmsprop", o),
+        }
+    }
+    if let Some(eps) = args.eps {
+        if !(eps > 0.0 && eps.is_finite()) {
+            return Err(Error::config(format!(
+                "--eps {eps}: expected a positive number"
+            )));
+        }
+        match &mut optimizer {
+            Optimizer::Adam(p) | Optimizer::AdamW(p) => p.eps = eps,
+            Optimizer::RmsProp(p) => p.eps = eps,
+            o => return refuse("--eps", "adam, adamw and rmsprop", o),
+        }
+    }
+    Ok(optimizer)
+}
+
+/// The training configuration the flags describe.
+pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
+    let loss = args
+        .loss
+        .as_deref()
+        .map(|l| Loss::parse(l).map_err(|e| Error::config(format!("--loss: {e}"))))
+        .transpose()?;
+    let mut optimizer = optimizer_flag(args)?;
     // --tol is scikit-learn's tol: with lbfgs the gradient's tolerance, with early stopping the
     // improvement that counts.
     let mut min_improvement = 0.0;
@@ -533,6 +593,9 @@ fn flag_names(msg: &str) -> String {
         ("gradient clipping", "--clip-grad-norm"),
         ("validation split", "--val-split"),
         ("momentum", "--momentum"),
+        ("betas", "--betas"),
+        ("rho", "--rho"),
+        ("eps", "--eps"),
         ("dropout", "--dropout"),
     ] {
         if msg.starts_with(word) {
@@ -1019,6 +1082,19 @@ fn effective_config(
         "optimizer": c.optimizer.name(),
         "lr": c.learning_rate,
         "momentum": args.momentum,
+        "betas": match c.optimizer {
+            Optimizer::Adam(p) | Optimizer::AdamW(p) => Some(format!("{},{}", p.beta1, p.beta2)),
+            _ => None,
+        },
+        "rho": match c.optimizer {
+            Optimizer::RmsProp(p) => Some(p.rho),
+            _ => None,
+        },
+        "eps": match c.optimizer {
+            Optimizer::Adam(p) | Optimizer::AdamW(p) => Some(p.eps),
+            Optimizer::RmsProp(p) => Some(p.eps),
+            _ => None,
+        },
         "weight_decay": c.weight_decay,
         "schedule": args.schedule.clone().unwrap_or_else(|| "constant".into()),
         "clip_grad_norm": c.clip_grad_norm,
