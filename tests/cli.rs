@@ -1408,6 +1408,257 @@ fn optimizer_constants_are_pytorchs_keywords() {
     }
 }
 
+/// `--warm-start MODEL` goes on from a model's weights (scikit-learn's `warm_start`, PyTorch's
+/// `load_state_dict` before training): its network, its preprocessing fitted on its own training
+/// rows, its classes and its loss. The oracle for "the same weights, read the same way" is a step
+/// too small to move an f32 weight (lr 1e-30): the model that comes out predicts every row to the
+/// bit as the one that went in, on data with missing values, text columns and targets in their
+/// own units.
+#[test]
+fn warm_start_goes_on_from_a_models_weights_and_preprocessing() {
+    let d = Dir::new("warm");
+    colors_with_gaps_csv(&d);
+    let predict = |model: &str, data: &str, extra: &[&str]| {
+        ok(
+            &d,
+            &[&["predict", "--model", model, "--data", data][..], extra].concat(),
+        )
+    };
+    let info = |model: &str| json(&ok(&d, &["info", "--model", model, "--format", "json"]));
+    let base = ["--data", "gaps.csv", "--impute", "median", "--epochs", "5"];
+    ok(
+        &d,
+        &[&["train", "--out", "base.safetensors"][..], &base].concat(),
+    );
+    let still = [
+        "--warm-start",
+        "base.safetensors",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e-30",
+        "--epochs",
+        "2",
+        "--quiet",
+    ];
+    ok(
+        &d,
+        &[
+            &["train", "--data", "gaps.csv", "--out", "still.safetensors"][..],
+            &still,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        predict("base.safetensors", "gaps.csv", &["--proba"]),
+        predict("still.safetensors", "gaps.csv", &["--proba"])
+    );
+    let (b, s) = (info("base.safetensors"), info("still.safetensors"));
+    assert_eq!(b["preprocessing"], s["preprocessing"]);
+    assert_eq!(b["class_names"], s["class_names"]);
+    assert_eq!(s["training"]["impute"], "median", "{s}");
+    assert_eq!(s["training"]["warm_start"], "base.safetensors", "{s}");
+
+    // Training goes on: newer rows (the same people ten years older, whose statistics differ),
+    // read with the model's statistics. The first epoch starts where the model left off.
+    let older: String = std::fs::read_to_string(d.path("gaps.csv"))
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match l.split_once(',') {
+            Some((age, rest)) if i > 0 && age != "NA" => {
+                format!("{:.1},{rest}\n", age.parse::<f64>().unwrap() + 10.0)
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    d.write("older.csv", &older);
+    let first_loss = |extra: &[&str], log: &str| {
+        ok(
+            &d,
+            &[
+                &["train", "--data", "older.csv", "--epochs", "1", "--quiet"][..],
+                &["--log", log, "--out", "o.safetensors"],
+                extra,
+            ]
+            .concat(),
+        );
+        json(&std::fs::read_to_string(d.path(log)).unwrap())["train_loss"]
+            .as_f64()
+            .unwrap()
+    };
+    let fresh = first_loss(&["--impute", "median"], "fresh.jsonl");
+    let warm = first_loss(&["--warm-start", "base.safetensors"], "warm.jsonl");
+    assert!(warm < fresh, "warm start {warm} against fresh {fresh}");
+    let o = info("o.safetensors");
+    assert_eq!(b["preprocessing"], o["preprocessing"]);
+
+    // Regression with two targets in their own units, in f64: the model's target scaling and
+    // precision carry over; a --target the model does not have is refused by its outputs.
+    homes_csv(&d);
+    let homes = [
+        "--data",
+        "homes.csv",
+        "--target",
+        "price,rent",
+        "--drop",
+        "id",
+    ];
+    let f64_base = [&homes[..], &["--precision", "f64", "--epochs", "3"]].concat();
+    ok(
+        &d,
+        &[&["train", "--out", "homes.safetensors"][..], &f64_base].concat(),
+    );
+    ok(
+        &d,
+        &[
+            &["train", "--data", "homes.csv", "--target", "price,rent"][..],
+            &["--out", "homes2.safetensors"],
+            &still[2..],
+            &["--warm-start", "homes.safetensors"],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        predict("homes.safetensors", "homes.csv", &[]),
+        predict("homes2.safetensors", "homes.csv", &[])
+    );
+    assert_eq!(info("homes2.safetensors")["precision"], "f64");
+    let err = fails(
+        &d,
+        &["train", "--data", "homes.csv", "--target", "price"]
+            .into_iter()
+            .chain(["--warm-start", "homes.safetensors"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        err.contains(
+            "homes.csv: 1 targets or classes, but the model homes.safetensors has 2 outputs"
+        ),
+        "{err}"
+    );
+
+    // Rows of only some of the model's classes keep its outputs and their order; a class it
+    // never had is refused.
+    animals_csv(&d);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "animals.csv",
+            "--epochs",
+            "5",
+            "--out",
+            "zoo.safetensors",
+        ],
+    );
+    let pets: String = std::fs::read_to_string(d.path("animals.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with("horse"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    d.write("pets.csv", &pets);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "pets.csv",
+            "--warm-start",
+            "zoo.safetensors",
+            "--out",
+            "pets.safetensors",
+        ],
+    );
+    assert_eq!(
+        info("pets.safetensors")["class_names"],
+        serde_json::json!(["cat", "dog", "horse"])
+    );
+    d.write(
+        "fish.csv",
+        "weight,height,animal\n1,2,cat\n3,4,fish\n5,6,dog\n7,8,cat\n9,9,dog\n",
+    );
+    let err = fails(
+        &d,
+        &[
+            "train",
+            "--data",
+            "fish.csv",
+            "--warm-start",
+            "zoo.safetensors",
+        ],
+    );
+    assert!(
+        err.contains("class 'fish' is not one of the training classes (cat, dog, horse)"),
+        "{err}"
+    );
+
+    // Interrupted and resumed, a warm-started run ends as the uninterrupted one.
+    resumed_equals_uninterrupted(
+        &d,
+        &[
+            "--data",
+            "pets.csv",
+            "--warm-start",
+            "zoo.safetensors",
+            "--seed",
+            "2",
+            "--quiet",
+        ],
+        4,
+    );
+
+    // The flags that would choose another network, preprocessing or task are refused, as are
+    // the commands that do not start from a model.
+    for (args, want) in [
+        (
+            &["train", "--warm-start", "zoo.safetensors", "--hidden", "8"][..],
+            "--hidden does not apply with --warm-start zoo.safetensors",
+        ),
+        (
+            &[
+                "train",
+                "--warm-start",
+                "zoo.safetensors",
+                "--data",
+                "animals.csv",
+                "--no-standardize",
+            ],
+            "--no-standardize does not apply with --warm-start",
+        ),
+        (
+            &["train", "--warm-start", "zoo.safetensors", "--data", "iris"],
+            "iris: 4 features, but the model takes 2 (weight, height)",
+        ),
+        (
+            &[
+                "cv",
+                "--warm-start",
+                "zoo.safetensors",
+                "--data",
+                "animals.csv",
+            ],
+            "does not apply to mlp cv",
+        ),
+        (
+            &["gradcheck", "--warm-start", "zoo.safetensors"],
+            "does not apply to mlp gradcheck",
+        ),
+        (
+            &["train", "--warm-start", "animals.csv"],
+            "animals.csv: not a valid safetensors file",
+        ),
+    ] {
+        let err = fails(&d, args);
+        assert!(
+            err.contains(want),
+            "{args:?}: expected «{want}», got «{err}»"
+        );
+    }
+}
+
 /// `eval --importance`: the class of `colors.csv` depends on age and colour, not income; the
 /// colour's three indicators are shuffled as one column.
 #[test]

@@ -43,6 +43,13 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
             )));
         }
     }
+    if let Some(m) = &args.warm_start {
+        return Err(Error::config(format!(
+            "--warm-start {} does not apply to mlp cv: each fold trains from fresh weights, as \
+             scikit-learn's cross-validation clones the estimator",
+            m.display()
+        )));
+    }
     if folds < 2 {
         return Err(Error::config(format!(
             "--folds {folds}: expected at least 2"
@@ -52,7 +59,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
     let config = train_config(args, val_split)?;
     let (impute, missing) = impute_flag(args)?;
     let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
-    let loaded = load_training::<T>(args, &data_name, task_flag(args)?, missing)?;
+    let loaded = load_training::<T>(args, &data_name, task_flag(args)?, missing, None)?;
     let data = &loaded.train;
     let task = data.task();
     let seed = args.seed.unwrap_or(0);

@@ -62,7 +62,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             let loaded = load(a.target.as_deref().or(m.target_name.as_deref()))
                 .or_else(|_| load(a.target.as_deref()))?;
             let mut d = loaded.test.unwrap_or(loaded.train);
-            check_features(&d, &model, data)?;
+            check_features(&d, model.network.inputs, &model.meta, data)?;
             if a.row >= d.len() {
                 return Err(Error::config(format!(
                     "--row {}: {data} has {} rows (0 to {})",
@@ -135,6 +135,12 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
 
 pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
     let args = resolve(a.train.clone())?;
+    if let Some(m) = &args.warm_start {
+        return Err(Error::config(format!(
+            "--warm-start {} does not apply to mlp gradcheck: --model checks a model file's network",
+            m.display()
+        )));
+    }
     let rows = a.rows.max(1);
     let (net, x, y, loss, what) = match &a.model {
         Some(path) => {

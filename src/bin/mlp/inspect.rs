@@ -14,7 +14,7 @@ use crate::{source, EvalArgs, InfoArgs, PredictArgs};
 
 /// The target column to read: `--target`, else the model's own target columns when the CSV has
 /// them.
-fn target_for(data: &str, given: Option<String>, m: &ModelMeta) -> Option<String> {
+pub(crate) fn target_for(data: &str, given: Option<String>, m: &ModelMeta) -> Option<String> {
     given.or_else(|| {
         let p = Path::new(data);
         let headers = csv_headers(p).ok().filter(|_| source::is_csv(p))?;
@@ -125,13 +125,17 @@ fn target_names(m: &ModelMeta, cols: usize) -> Vec<String> {
     }
 }
 
-pub(crate) fn check_features<T: Float>(d: &Dataset<T>, model: &Model<T>, data: &str) -> Result<()> {
-    let want = model.network.inputs;
+pub(crate) fn check_features<T: Float>(
+    d: &Dataset<T>,
+    want: usize,
+    m: &ModelMeta,
+    data: &str,
+) -> Result<()> {
     if d.x.cols != want {
         return Err(Error::config(format!(
             "{data}: {} features, but the model takes {want} ({})",
             d.x.cols,
-            first_names(&model.meta.feature_names, 8)
+            first_names(&m.feature_names, 8)
         )));
     }
     Ok(())
@@ -180,7 +184,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
         m.preprocessing.missing(),
     )?;
     let mut d = loaded.test.unwrap_or(loaded.train);
-    check_features(&d, &model, &a.data)?;
+    check_features(&d, model.network.inputs, &model.meta, &a.data)?;
     align_classes(&mut d, &m.class_names, &a.data)?;
     m.preprocessing.prepare(&mut d.x);
     let loss = Loss::parse(&m.loss).map_err(|e| Error::Model {
@@ -439,7 +443,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         &m.preprocessing.categorical,
         m.preprocessing.missing(),
     )?;
-    check_features(&d, &model, &a.data)?;
+    check_features(&d, model.network.inputs, &model.meta, &a.data)?;
     // Columns copied beside the predictions (`--keep id`): their header, then each row's text.
     let keep = column_list(a.keep.as_deref());
     let kept = if keep.is_empty() {

@@ -180,6 +180,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume: Option<PathBuf>,
+    /// Start from a model file's weights instead of random ones, as scikit-learn's warm_start or PyTorch's load_state_dict: the network, the preprocessing, the classes and the loss are the model's; the optimizer starts afresh
+    #[arg(long, value_name = "MODEL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_start: Option<PathBuf>,
     /// Append one JSON object per epoch to this file
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

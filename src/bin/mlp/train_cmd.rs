@@ -10,7 +10,9 @@ use std::time::Instant;
 use mlp::data::{
     feature_columns, Categorical, Columns, Impute, Imputer, Missing, Standardizer, Targets, Task,
 };
-use mlp::model_file::{Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState};
+use mlp::model_file::{
+    read_meta, Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState,
+};
 use mlp::train::Best;
 use mlp::{
     metrics, Activation, Bias, ClassWeight, Control, Dataset, Dropout, Error, Float, Init, Loss,
@@ -18,6 +20,7 @@ use mlp::{
 };
 use serde_json::json;
 
+use crate::inspect::{check_features, target_for};
 use crate::progress::Bar;
 use crate::train_args::{merge, parse_config};
 use crate::{plot, source, TrainArgs};
@@ -44,8 +47,39 @@ pub fn resolve(args: TrainArgs) -> Result<TrainArgs> {
 }
 
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
-    let args = resolve(args)?;
+    let mut args = resolve(args)?;
+    // A warm start trains in the model's precision unless told otherwise.
+    if let (Some(path), None) = (&args.warm_start, &args.precision) {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        args.precision = Some(read_meta(&bytes, path)?.0.precision);
+    }
     by_precision(&args, train::<f32>, train::<f64>)
+}
+
+/// The model `--warm-start` names. Its network, preprocessing, classes and task are what training
+/// goes on from, so the flags that would choose them are refused rather than quietly overruled.
+fn warm_start<T: Float>(args: &TrainArgs, path: &Path) -> Result<Model<T>> {
+    for (flag, given) in [
+        ("--hidden", args.hidden.is_some()),
+        ("--activation", args.activation.is_some()),
+        ("--output", args.output.is_some()),
+        ("--no-bias", args.no_bias),
+        ("--init", args.init.is_some()),
+        ("--categorical", args.categorical.is_some()),
+        ("--drop", args.drop.is_some()),
+        ("--impute", args.impute.is_some()),
+        ("--no-standardize", args.no_standardize),
+        ("--task", args.task.is_some()),
+    ] {
+        if given {
+            return Err(Error::config(format!(
+                "{flag} does not apply with --warm-start {}: the network, its preprocessing and \
+                 its task are the model's",
+                path.display()
+            )));
+        }
+    }
+    Model::<T>::load(path)
 }
 
 /// Runs `f32` or `f64` as `--precision` says: f64, or an f32 network (whose GPU products may use
@@ -118,12 +152,14 @@ pub fn drop_flag(args: &TrainArgs) -> Vec<String> {
 }
 
 /// The training data the flags name, with `--sample-weight`'s CSV column (left out of the
-/// features) as the rows' weights.
+/// features) as the rows' weights. With a warm start's model, its columns are read as it reads
+/// them (its target column unless `--target` names another), its classes numbered as its outputs.
 pub fn load_training<T: Float>(
     args: &TrainArgs,
     data_name: &str,
     task: Option<Task>,
     missing: Missing,
+    model: Option<&ModelMeta>,
 ) -> Result<source::Loaded<T>> {
     let mut drop = drop_flag(args);
     let path = Path::new(data_name);
@@ -140,17 +176,41 @@ pub fn load_training<T: Float>(
         }
         drop.push(w.clone());
     }
-    let mut loaded = source::load::<T>(
-        data_name,
-        args.target.as_deref(),
-        args.labels.as_deref(),
-        task,
-        Columns::Find {
-            categorical: &categorical_flag(args),
-            drop: &drop,
-        },
-        missing,
-    )?;
+    let categorical = categorical_flag(args);
+    let mut loaded = match model {
+        None => source::load::<T>(
+            data_name,
+            args.target.as_deref(),
+            args.labels.as_deref(),
+            task,
+            Columns::Find {
+                categorical: &categorical,
+                drop: &drop,
+            },
+            missing,
+        )?,
+        Some(m) => {
+            let target = target_for(data_name, args.target.clone(), m);
+            let mut loaded = source::load::<T>(
+                data_name,
+                target.as_deref(),
+                args.labels.as_deref(),
+                Some(m.task),
+                Columns::Model {
+                    names: &m.columns(),
+                    categorical: &m.preprocessing.categorical,
+                },
+                m.preprocessing.missing(),
+            )?;
+            check_features(&loaded.train, m.architecture.inputs, m, data_name)?;
+            let names = &m.class_names;
+            align_classes(&mut loaded.train, names, data_name)?;
+            if let Some(t) = &mut loaded.test {
+                align_classes(t, names, data_name)?;
+            }
+            loaded
+        }
+    };
     if let Some(w) = &args.sample_weight {
         let rows = mlp::data::csv_columns(path, std::slice::from_ref(w))?;
         let weights = rows
@@ -532,6 +592,18 @@ pub fn preprocess<T: Float>(
     }
 }
 
+/// Applies a model's preprocessing, fitted on its own training rows, to `train` and `test`: a warm
+/// start goes on from weights that expect inputs (and regression targets) scaled that way.
+fn preprocess_as<T: Float>(p: &Preprocessing, sets: [&mut Dataset<T>; 2]) -> Preprocessing {
+    for d in sets {
+        p.prepare(&mut d.x);
+        if let (Some(s), Targets::Values(v)) = (&p.target, &mut d.y) {
+            s.apply(v);
+        }
+    }
+    p.clone()
+}
+
 /// The figures of `net` on held-out rows `test`, whose targets in their own units are `truth`:
 /// accuracy, macro F1 and ROC AUC (NaN where it is not defined: one class only) of classes or
 /// labels (multi-label: subset accuracy, and the means over the labels), or MSE, MAE and R² of
@@ -714,7 +786,23 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     }
     // Everything that can be checked without the data is checked before it is read.
     let val_split = val_split_flag(args)?;
-    let config = train_config(args, val_split)?;
+    let mut config = train_config(args, val_split)?;
+    let warm = match &args.warm_start {
+        Some(path) => Some(warm_start::<T>(args, path)?),
+        None => None,
+    };
+    if let (Some(m), None) = (&warm, &config.loss) {
+        let loss = Loss::parse(&m.meta.loss).map_err(|e| Error::Model {
+            path: args.warm_start.clone().expect("set"),
+            message: e,
+        })?;
+        config.loss = Some(loss);
+    }
+    let (warm_meta, warm_net) = match warm {
+        Some(Model { meta, network }) => (Some(meta), Some(network)),
+        None => (None, None),
+    };
+    let warm_meta = warm_meta.as_ref();
     let out_path = args
         .out
         .clone()
@@ -729,11 +817,14 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         out.line(format!("reading  {estimate}"));
     }
     let (impute, missing) = impute_flag(args)?;
-    let loaded = load_training::<T>(args, &data_name, task_given, missing)?;
+    let loaded = load_training::<T>(args, &data_name, task_given, missing, warm_meta)?;
     let task = loaded.train.task();
     let scale = scale_flag(args, &loaded);
     out.line(format!("data     {}", loaded.description));
-    out.line(format!("task     {}", loaded.task_reason));
+    match warm_meta {
+        Some(_) => out.line(format!("task     {}, the model's", task.name())),
+        None => out.line(format!("task     {}", loaded.task_reason)),
+    }
     let seed = args.seed.unwrap_or(0);
     let (mut train, mut test, test_how) = if let Some(t) = &args.test {
         let mut tl = source::load::<T>(
@@ -783,11 +874,18 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let missing = |x: &mlp::Matrix<T>| x.data.iter().filter(|v| v.f64().is_nan()).count();
     let (missing_in_train, missing_in_test) = (missing(&train.x), missing(&test.x));
     let test_truth = test.y.clone(); // the targets in their own units, for the test figures
-    let preprocessing = preprocess((&mut train, &mut test), impute, scale, &loaded.categorical);
-    if let Some(strategy) = impute {
+    let preprocessing = match warm_meta {
+        Some(m) => preprocess_as(&m.preprocessing, [&mut train, &mut test]),
+        None => preprocess((&mut train, &mut test), impute, scale, &loaded.categorical),
+    };
+    if let Some(i) = &preprocessing.impute {
         out.line(format!(
-            "missing  {missing_in_train} training and {missing_in_test} test values filled with the training rows' {}",
-            strategy.name()
+            "missing  {missing_in_train} training and {missing_in_test} test values filled with the {}' {}",
+            match warm_meta {
+                Some(_) => "model's training rows",
+                None => "training rows",
+            },
+            i.strategy.name()
         ));
     }
     let (train, val) = validation_split(train, val_split, seed);
@@ -797,7 +895,10 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         val.as_ref().map_or(0, |v| v.len()),
         test.len(),
         if preprocessing.features.is_some() {
-            "standardised with training statistics"
+            match warm_meta {
+                Some(_) => "standardised with the model's training statistics",
+                None => "standardised with training statistics",
+            }
         } else if loaded.images {
             "scaled to [0, 1]"
         } else {
@@ -806,9 +907,33 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     ));
 
     // The network and the trainer.
-    let spec = network_spec(args, train.x.cols, task, train.outputs())?;
+    let (spec, net) = match warm_net {
+        Some(network) => {
+            let path = args.warm_start.as_ref().expect("set");
+            if train.outputs() != network.outputs() {
+                return Err(Error::config(format!(
+                    "{data_name}: {} targets or classes, but the model {} has {} outputs",
+                    train.outputs(),
+                    path.display(),
+                    network.outputs()
+                )));
+            }
+            let spec = Architecture::of(&network)
+                .spec()
+                .map_err(|message| Error::Model {
+                    path: path.clone(),
+                    message,
+                })?;
+            out.line(format!("start    from the weights of {}", path.display()));
+            (spec, network)
+        }
+        None => {
+            let spec = network_spec(args, train.x.cols, task, train.outputs())?;
+            let net = spec.build::<T>(seed);
+            (spec, net)
+        }
+    };
     let class_weights = class_weight_line(&config, &spec, &train)?;
-    let net = spec.build::<T>(seed);
     let mut trainer = Trainer::new(net, &config)?;
     let fp = fingerprint(&train);
     if let Some(path) = &args.resume {
@@ -900,7 +1025,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         target_name: loaded.target_name.clone(),
         class_names: train.class_names.clone(),
         preprocessing: preprocessing.clone(),
-        training: effective_config(args, &config, &data_name, T::NAME),
+        training: effective_config(args, &config, &data_name, T::NAME, warm_meta),
         metrics,
     };
     let every = args.checkpoint_every.unwrap_or(1).max(1);
@@ -1068,8 +1193,9 @@ fn effective_config(
     c: &TrainConfig,
     data: &str,
     precision: &str,
+    warm: Option<&ModelMeta>,
 ) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "data": data,
         "target": args.target,
         "categorical": args.categorical,
@@ -1112,7 +1238,25 @@ fn effective_config(
         "early_stopping": c.early_stopping,
         "tol": args.tol,
         "sample_weight": args.sample_weight,
-    })
+    });
+    // A warm start's network and preprocessing are the model's: so are the keys that chose them.
+    if let Some(m) = warm {
+        for key in [
+            "hidden",
+            "activation",
+            "output",
+            "init",
+            "no_bias",
+            "categorical",
+            "drop",
+            "impute",
+            "no_standardize",
+        ] {
+            v[key] = m.training.get(key).cloned().unwrap_or_default();
+        }
+        v["warm_start"] = json!(args.warm_start);
+    }
+    v
 }
 
 fn checkpoint<T: Float>(t: &Trainer<T>, meta: ModelMeta, fp: &str) -> Checkpoint<T> {
