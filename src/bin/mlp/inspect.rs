@@ -141,6 +141,34 @@ pub(crate) fn check_features<T: Float>(
     Ok(())
 }
 
+/// Labelled data read as model `m` reads it: its columns found by name (its text columns encoded
+/// with its categories, missing values read where it fills them), its number of features checked,
+/// classes numbered as its outputs. Not yet preprocessed.
+pub(crate) fn load_labelled<T: Float>(
+    data: &str,
+    target: Option<&str>,
+    labels: Option<&str>,
+    m: &ModelMeta,
+) -> Result<source::Loaded<T>> {
+    let mut loaded = source::load::<T>(
+        data,
+        target,
+        labels,
+        Some(m.task),
+        Columns::Model {
+            names: &m.columns(),
+            categorical: &m.preprocessing.categorical,
+        },
+        m.preprocessing.missing(),
+    )?;
+    check_features(&loaded.train, m.architecture.inputs, m, data)?;
+    align_classes(&mut loaded.train, &m.class_names, data)?;
+    if let Some(t) = &mut loaded.test {
+        align_classes(t, &m.class_names, data)?;
+    }
+    Ok(loaded)
+}
+
 /// Reads the model file once and hands its bytes to the f32 or f64 path, by its stored precision.
 fn with_precision(
     path: &Path,
@@ -172,20 +200,8 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     if target.is_none() {
         missing_targets(&a.data, m)?;
     }
-    let loaded = source::load::<T>(
-        &a.data,
-        target.as_deref(),
-        a.labels.as_deref(),
-        Some(m.task),
-        Columns::Model {
-            names: &m.columns(),
-            categorical: &m.preprocessing.categorical,
-        },
-        m.preprocessing.missing(),
-    )?;
+    let loaded = load_labelled::<T>(&a.data, target.as_deref(), a.labels.as_deref(), m)?;
     let mut d = loaded.test.unwrap_or(loaded.train);
-    check_features(&d, model.network.inputs, &model.meta, &a.data)?;
-    align_classes(&mut d, &m.class_names, &a.data)?;
     m.preprocessing.prepare(&mut d.x);
     let loss = Loss::parse(&m.loss).map_err(|e| Error::Model {
         path: a.model.clone(),

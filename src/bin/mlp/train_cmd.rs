@@ -20,7 +20,7 @@ use mlp::{
 };
 use serde_json::json;
 
-use crate::inspect::{check_features, target_for};
+use crate::inspect::{load_labelled, target_for};
 use crate::progress::Bar;
 use crate::train_args::{merge, parse_config};
 use crate::{plot, source, TrainArgs};
@@ -191,24 +191,7 @@ pub fn load_training<T: Float>(
         )?,
         Some(m) => {
             let target = target_for(data_name, args.target.clone(), m);
-            let mut loaded = source::load::<T>(
-                data_name,
-                target.as_deref(),
-                args.labels.as_deref(),
-                Some(m.task),
-                Columns::Model {
-                    names: &m.columns(),
-                    categorical: &m.preprocessing.categorical,
-                },
-                m.preprocessing.missing(),
-            )?;
-            check_features(&loaded.train, m.architecture.inputs, m, data_name)?;
-            let names = &m.class_names;
-            align_classes(&mut loaded.train, names, data_name)?;
-            if let Some(t) = &mut loaded.test {
-                align_classes(t, names, data_name)?;
-            }
-            loaded
+            load_labelled::<T>(data_name, target.as_deref(), args.labels.as_deref(), m)?
         }
     };
     if let Some(w) = &args.sample_weight {
