@@ -943,7 +943,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 None => "",
             },
             p.history,
-            config.learning_rate,
+            short(config.learning_rate),
             p.tolerance_grad
         ),
         _ => format!(
@@ -951,7 +951,7 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             config.epochs,
             config.batch_size,
             config.optimizer.name(),
-            config.learning_rate
+            short(config.learning_rate)
         ),
     };
     out.line(format!(
@@ -1168,6 +1168,14 @@ fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rate as the user would write it: 0.001, but 1e-30 rather than thirty zeros.
+fn short(x: f64) -> String {
+    match x.abs() {
+        a if a != 0.0 && !(1e-4..1e6).contains(&a) => format!("{x:e}"),
+        _ => format!("{x}"),
+    }
 }
 
 /// The configuration actually used, named like the flags, for the model file.
