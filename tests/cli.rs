@@ -928,7 +928,7 @@ fn lbfgs_trains_full_batch_converges_and_resumes_exactly() {
 }
 
 #[test]
-fn sample_weights_from_a_csv_column() {
+fn sample_weights_from_a_csv_column_or_a_npy_file() {
     let d = Dir::new("sample-weight");
     // The animals with a weight column `w`: 1 for every row, or 0 for every horse.
     let animals = std::fs::read_to_string(animals_csv(&d)).unwrap();
@@ -998,6 +998,41 @@ fn sample_weights_from_a_csv_column() {
     }
     let err = fails(&d, &["train", "--data", "iris", "--sample-weight", "w"]);
     assert!(err.contains("a column of a CSV file"), "{err}");
+
+    // The same weights from a .npy file (any data: here the CSV without its column): the same
+    // bits as from the column.
+    let horse_w: Vec<f64> = animals
+        .lines()
+        .skip(1)
+        .map(|l| if l.ends_with("horse") { 0.0 } else { 1.0 })
+        .collect();
+    let n = horse_w.len();
+    write_npy(&d.path("w.npy"), &[n], &horse_w);
+    train(
+        "no-horses.csv",
+        &["--sample-weight", "w.npy", "--drop", "w"],
+        "npy.safetensors",
+    );
+    assert_eq!(p, predictions("npy.safetensors"));
+    // A weight array of the wrong length, or a negative weight, named with numpy's index.
+    write_npy(&d.path("short.npy"), &[n - 1], &horse_w[1..]);
+    let mut negative = horse_w.clone();
+    negative[4] = -1.0;
+    write_npy(&d.path("neg.npy"), &[n, 1], &negative);
+    for (file, expect) in [
+        (
+            "short.npy",
+            "short.npy: shape [199]; expected (200,): one weight per row of the training data",
+        ),
+        (
+            "neg.npy",
+            "neg.npy: the weight at index 4 is -1; expected a finite number ≥ 0",
+        ),
+    ] {
+        let args = ["train", "--data", "animals.csv", "--sample-weight", file];
+        let err = fails(&d, &[&args[..], &common[..]].concat());
+        assert!(err.contains(expect), "{err}");
+    }
 }
 
 #[test]

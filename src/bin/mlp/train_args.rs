@@ -36,8 +36,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "STRATEGY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impute: Option<String>,
-    /// A CSV column of row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…); left out of the features [default: every row alike]
-    #[arg(long, value_name = "COLUMN")]
+    /// Row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…): a CSV column (left out of the features), or a .npy file of one weight per row [default: every row alike]
+    #[arg(long, value_name = "COLUMN|W.npy")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_weight: Option<String>,
     /// For .npy data: a second .npy array holding the targets

@@ -152,7 +152,7 @@ pub fn drop_flag(args: &TrainArgs) -> Vec<String> {
 }
 
 /// The training data the flags name, with `--sample-weight`'s CSV column (left out of the
-/// features) as the rows' weights. With a warm start's model, its columns are read as it reads
+/// features) or `.npy` file as the rows' weights. With a warm start's model, its columns are read as it reads
 /// them (its target column unless `--target` names another), its classes numbered as its outputs.
 pub fn load_training<T: Float>(
     args: &TrainArgs,
@@ -163,10 +163,15 @@ pub fn load_training<T: Float>(
 ) -> Result<source::Loaded<T>> {
     let mut drop = drop_flag(args);
     let path = Path::new(data_name);
-    if let Some(w) = &args.sample_weight {
+    let weights_file = args
+        .sample_weight
+        .as_deref()
+        .map(Path::new)
+        .filter(|w| w.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")));
+    if let (Some(w), None) = (&args.sample_weight, weights_file) {
         if !(source::is_csv(path) && path.is_file()) {
             return Err(Error::config(format!(
-                "--sample-weight {w}: the weights are a column of a CSV file; {data_name} is not one"
+                "--sample-weight {w}: the weights are a column of a CSV file, or a .npy file; {data_name} is not a CSV file"
             )));
         }
         if column_list(args.target.as_deref()).contains(w) {
@@ -195,28 +200,63 @@ pub fn load_training<T: Float>(
         }
     };
     if let Some(w) = &args.sample_weight {
-        let rows = mlp::data::csv_columns(path, std::slice::from_ref(w))?;
-        let weights = rows
-            .iter()
-            .enumerate()
-            .map(|(r, v)| {
-                v[0].trim().parse::<f64>().map(T::of).map_err(|_| {
-                    Error::config(format!(
-                        "--sample-weight {w}: {}, data row {}: '{}' is not a number",
-                        path.display(),
-                        r + 1,
-                        v[0]
-                    ))
-                })
-            })
-            .collect::<Result<Vec<T>>>()?;
+        let weights = match weights_file {
+            Some(file) => npy_weights(file, loaded.train.len())?,
+            None => csv_weights(path, w)?,
+        };
         loaded.train = loaded
             .train
             .with_sample_weight(weights)
             .map_err(|e| Error::config(format!("--sample-weight {w}: {e}")))?;
-        loaded.description += &format!("; rows weighted by column {w}");
+        loaded.description += &match weights_file {
+            Some(_) => format!("; rows weighted by {w}"),
+            None => format!("; rows weighted by column {w}"),
+        };
     }
     Ok(loaded)
+}
+
+/// `--sample-weight COLUMN` of the CSV file `path`: one number per data row.
+fn csv_weights<T: Float>(path: &Path, w: &str) -> Result<Vec<T>> {
+    let rows = mlp::data::csv_columns(path, &[w.to_string()])?;
+    rows.iter()
+        .enumerate()
+        .map(|(r, v)| {
+            v[0].trim().parse::<f64>().map(T::of).map_err(|_| {
+                Error::config(format!(
+                    "--sample-weight {w}: {}, data row {}: '{}' is not a number",
+                    path.display(),
+                    r + 1,
+                    v[0]
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `--sample-weight W.npy`: one weight per row of the training data, a 1-D array (or one column).
+/// Its values are checked here, with numpy's 0-based indices.
+fn npy_weights<T: Float>(file: &Path, rows: usize) -> Result<Vec<T>> {
+    let a = mlp::data::npy::read_npy(file)?;
+    match a.shape.as_slice() {
+        [n] | [n, 1] if *n == rows => {}
+        s => {
+            return Err(Error::data(
+                file,
+                format!("shape {s:?}; expected ({rows},): one weight per row of the training data"),
+            ))
+        }
+    }
+    if let Some(i) = a.data.iter().position(|w| !(*w >= 0.0 && w.is_finite())) {
+        return Err(Error::data(
+            file,
+            format!(
+                "the weight at index {i} is {}; expected a finite number ≥ 0",
+                a.data[i]
+            ),
+        ));
+    }
+    Ok(a.data.iter().map(|&w| T::of(w)).collect())
 }
 
 /// Parses `--hidden 128,64` (`none` or empty: no hidden layer).
