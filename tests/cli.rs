@@ -1694,6 +1694,66 @@ fn warm_start_goes_on_from_a_models_weights_and_preprocessing() {
     }
 }
 
+/// A gzip'd CSV (`.csv.gz`, as pandas reads it) is the plain file: the same model to the bit, and
+/// `predict`, `eval` and `--keep` read it too; a damaged one is named.
+#[test]
+fn gzipped_csv_reads_as_the_plain_file() {
+    use std::io::Write as _;
+    let d = Dir::new("gzip");
+    let plain = std::fs::read(colors_with_gaps_csv(&d)).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(d.path("gaps.csv.gz"), &gz).unwrap();
+    let train = |data: &str, out: &str| {
+        ok(
+            &d,
+            &[
+                "train", "--data", data, "--impute", "mean", "--epochs", "3", "--quiet",
+            ]
+            .into_iter()
+            .chain(["--out", out])
+            .collect::<Vec<_>>(),
+        );
+    };
+    train("gaps.csv", "plain.safetensors");
+    train("gaps.csv.gz", "gz.safetensors");
+    let predict = |model: &str, data: &str| {
+        ok(
+            &d,
+            &[
+                "predict", "--model", model, "--data", data, "--proba", "--keep", "age",
+            ],
+        )
+    };
+    assert_eq!(
+        predict("plain.safetensors", "gaps.csv"),
+        predict("gz.safetensors", "gaps.csv.gz")
+    );
+    let eval = |data: &str| {
+        json(&ok(
+            &d,
+            &[
+                "eval",
+                "--model",
+                "gz.safetensors",
+                "--data",
+                data,
+                "--format",
+                "json",
+            ],
+        ))["accuracy"]
+            .clone()
+    };
+    assert_eq!(eval("gaps.csv"), eval("gaps.csv.gz"));
+    std::fs::write(d.path("cut.csv.gz"), &gz[..gz.len() / 2]).unwrap();
+    let err = fails(&d, &["train", "--data", "cut.csv.gz", "--impute", "mean"]);
+    assert!(
+        err.contains("cut.csv.gz: ") && err.contains("deflate"),
+        "{err}"
+    );
+}
+
 /// `eval --importance`: the class of `colors.csv` depends on age and colour, not income; the
 /// colour's three indicators are shuffled as one column.
 #[test]

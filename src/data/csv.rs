@@ -12,7 +12,9 @@
 //! to be filled by an [`Imputer`](super::Imputer), and a category gives no indicator (all zeros).
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
+
+use flate2::read::MultiGzDecoder;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -179,11 +181,23 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
         .unwrap_or(b',')
 }
 
-/// A CSV reader of `file`, its delimiter sniffed from its first bytes.
-fn open_csv(path: &Path) -> Result<csv::Reader<std::io::BufReader<std::fs::File>>> {
+/// The file at `path`, buffered, and whether it is gzip'd (its first bytes gzip's magic number,
+/// whatever its name): a `.csv.gz` is read through a decoder, as pandas' `read_csv` reads it.
+fn open_file(path: &Path, capacity: usize) -> Result<(BufReader<std::fs::File>, bool)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-    let head = std::io::BufRead::fill_buf(&mut reader).map_err(|e| Error::io(path, e))?;
+    let mut reader = BufReader::with_capacity(capacity, file);
+    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    Ok((reader, gzip))
+}
+
+/// A CSV reader of `file` (gzip'd or not), its delimiter sniffed from its first bytes.
+fn open_csv(path: &Path) -> Result<csv::Reader<Box<dyn BufRead>>> {
+    let mut reader: Box<dyn BufRead> = match open_file(path, 1 << 16)? {
+        (r, true) => Box::new(BufReader::new(MultiGzDecoder::new(r))),
+        (r, false) => Box::new(r),
+    };
+    let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
     Ok(csv::ReaderBuilder::new()
         .delimiter(sniff_delimiter(head))
         .flexible(true)
@@ -213,9 +227,13 @@ pub fn read_csv<T: Float>(
     columns: Columns<'_>,
     missing: Missing,
 ) -> Result<Csv<T>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    read_csv_reader(reader, path, target, task, columns, missing)
+    match open_file(path, 1 << 20)? {
+        (r, true) => {
+            let decoded = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(r));
+            read_csv_reader(decoded, path, target, task, columns, missing)
+        }
+        (r, false) => read_csv_reader(r, path, target, task, columns, missing),
+    }
 }
 
 /// Reads CSV text from any reader; `name` stands for the file in messages.

@@ -105,7 +105,7 @@ pub struct EvalArgs {
     /// The model file
     #[arg(long)]
     pub model: PathBuf,
-    /// Labelled data: .csv, .npy, an MNIST folder (its t10k files) or a built-in name
+    /// Labelled data: .csv (or .csv.gz), .npy, an MNIST folder (its t10k files) or a built-in name
     #[arg(long)]
     pub data: String,
     /// The target column [default: the one the model was trained on, else the last]
@@ -137,7 +137,7 @@ pub struct PredictArgs {
     /// The model file
     #[arg(long)]
     pub model: PathBuf,
-    /// Rows to predict: .csv (with or without the target column), .npy, an MNIST folder or a built-in name
+    /// Rows to predict: .csv or .csv.gz (with or without the target column), .npy, an MNIST folder or a built-in name
     #[arg(long)]
     pub data: String,
     /// The target column to ignore, if the data has one [default: the model's target column]

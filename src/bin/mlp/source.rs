@@ -25,11 +25,15 @@ pub struct Loaded<T> {
     pub categorical: Vec<Categorical>,
 }
 
-/// A `.csv` or `.tsv` file (its delimiter, `,` `;` or tab, is found from its header line).
+/// A `.csv` or `.tsv` file (its delimiter, `,` `;` or tab, is found from its header line), or
+/// one gzip'd: `.csv.gz`, `.tsv.gz`.
 pub fn is_csv(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv"))
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    name.ends_with(".csv") || name.ends_with(".tsv")
 }
 
 fn target_column(target: Option<&str>) -> TargetColumn {
@@ -147,7 +151,7 @@ pub fn load<T: Float>(
             "--data {source}: no such file or folder, and not a built-in data set ({})",
             builtin::NAMES.join(", ")
         ))),
-        _ => Err(Error::data(path, "not a .csv, .tsv or .npy file, a folder of MNIST IDX files, or a built-in name (iris, digits)")),
+        _ => Err(Error::data(path, "not a .csv, .tsv (either gzip'd: .csv.gz) or .npy file, a folder of MNIST IDX files, or a built-in name (iris, digits)")),
     }
 }
 
@@ -207,7 +211,8 @@ pub fn load_features<T: Float>(
 pub fn estimate(source: &str, value_bytes: usize) -> Option<String> {
     use std::io::Read;
     let path = Path::new(source);
-    if !is_csv(path) {
+    // A gzip'd file's size says little of its rows.
+    if !is_csv(path) || source.to_ascii_lowercase().ends_with(".gz") {
         return None;
     }
     let size = std::fs::metadata(path).ok()?.len();
