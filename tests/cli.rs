@@ -1754,6 +1754,131 @@ fn gzipped_csv_reads_as_the_plain_file() {
     );
 }
 
+/// `mlp search` is `mlp cv` for every combination of the grid's values (scikit-learn's
+/// `GridSearchCV`): the oracle for each row of its results is `mlp cv` run with that
+/// combination's flags, the same folds and so the same figures to the bit; the ranks follow the
+/// mean score, more accuracy or less loss being better.
+#[test]
+fn search_cross_validates_every_combination_and_ranks_them() {
+    let d = Dir::new("search");
+    let common = [
+        "--data", "iris", "--folds", "3", "--epochs", "15", "--format", "json",
+    ];
+    let search = |grid: &str, extra: &[&str]| {
+        json(&ok(
+            &d,
+            &[&["search", "--grid", grid][..], &common, extra].concat(),
+        ))
+    };
+    let grid = r#"{hidden = [8, "6,4"], lr = [0.03, 0.003]}"#;
+    let s = search(grid, &[]);
+    assert_eq!(s["scoring"], "accuracy");
+    let results = s["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in results {
+        let hidden = r["params"]["hidden"]
+            .as_str()
+            .expect("8 read as the text '8'");
+        let lr = r["params"]["lr"].to_string();
+        let cv = json(&ok(
+            &d,
+            &[&["cv", "--hidden", hidden, "--lr", &lr][..], &common].concat(),
+        ));
+        assert_eq!(r["mean"], cv["mean"], "{r}");
+        assert_eq!(r["std"], cv["std"], "{r}");
+    }
+    let ranked = |s: &Value, score: &str| -> Vec<(u64, f64)> {
+        let mut v: Vec<(u64, f64)> = s["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["rank"].as_u64().unwrap(),
+                    r["mean"][score].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort_by_key(|r| r.0);
+        v
+    };
+    let acc = ranked(&s, "accuracy");
+    assert_eq!(acc[0].0, 1);
+    assert!(acc.windows(2).all(|w| w[0].1 >= w[1].1), "{acc:?}");
+    let best = results.iter().find(|r| r["rank"] == 1).unwrap();
+    assert_eq!(s["best"]["params"], best["params"]);
+    let flags = s["best"]["flags"].as_str().unwrap();
+    assert!(
+        flags.starts_with("--hidden ") && flags.contains(" --lr "),
+        "{flags}"
+    );
+    let by_loss = ranked(&search(grid, &["--scoring", "loss"]), "loss");
+    assert!(by_loss.windows(2).all(|w| w[0].1 <= w[1].1), "{by_loss:?}");
+
+    // A grid from a file; regression is ranked by R² unless told.
+    d.write("grid.toml", "# two depths\nhidden = [\"16\", \"16,16\"]\n");
+    prices_csv(&d);
+    let r = json(&ok(
+        &d,
+        &[
+            "search",
+            "--grid",
+            "grid.toml",
+            "--data",
+            "prices.csv",
+            "--folds",
+            "2",
+            "--epochs",
+            "5",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(r["scoring"], "r2");
+    assert_eq!(r["results"].as_array().unwrap().len(), 2);
+
+    d.write("bad.toml", "lr = [0.1,\nhidden = 3\n");
+    for (grid, extra, want) in [
+        (
+            "{data = [\"x\"]}",
+            &[][..],
+            "--grid: data: not searched over",
+        ),
+        ("{lr = []}", &[], "--grid: lr: an empty list"),
+        ("{lrr = [1]}", &[], "--grid: lrr: unknown field `lrr`"),
+        (
+            "{hidden = [true]}",
+            &[],
+            "--grid: hidden: invalid type: boolean `true`",
+        ),
+        (
+            "{lr = [0.1]}",
+            &["--lr", "0.2"],
+            "--grid: lr: also given as --lr",
+        ),
+        (
+            "{lr = [0.1]}",
+            &["--scoring", "mse"],
+            "--scoring mse: not a figure of this task",
+        ),
+        (
+            "{lr = [0.1]}",
+            &["--scoring", "f2"],
+            "--scoring f2: expected one of accuracy",
+        ),
+        ("bad.toml", &[], "bad.toml:2:8: "),
+        (
+            "{optimizer = [\"sgd\", \"adam\"], momentum = [0.5]}",
+            &[],
+            "momentum=0.5 optimizer=adam: --momentum applies to sgd, momentum and nesterov",
+        ),
+    ] {
+        let args = [&["search", "--grid", grid][..], &common, extra].concat();
+        let err = fails(&d, &args);
+        assert!(err.contains(want), "{grid}: expected «{want}», got «{err}»");
+    }
+}
+
 /// `eval --importance`: the class of `colors.csv` depends on age and colour, not income; the
 /// colour's three indicators are shuffled as one column.
 #[test]

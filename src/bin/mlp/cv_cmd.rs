@@ -27,6 +27,16 @@ pub fn run(a: CvArgs) -> Result<ExitCode> {
 
 fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
     let out = Out::of(args)?;
+    let figures = cross_validate::<T>(args, folds, &out)?;
+    if out.json {
+        println!("{figures}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cross-validates the network and training `args` describe over `folds` folds, printing through
+/// `out` as it goes; returns `{"task", "folds": [per fold], "mean", "std"}`.
+pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out) -> Result<Value> {
     for (flag, given) in [
         ("--test", args.test.is_some()),
         ("--test-split", args.test_split.is_some()),
@@ -168,11 +178,5 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    if out.json {
-        println!(
-            "{}",
-            json!({"task": task, "folds": rows, "mean": mean, "std": std})
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(json!({"task": task, "folds": rows, "mean": mean, "std": std}))
 }

@@ -7,6 +7,7 @@ mod explain_cmd;
 mod inspect;
 mod plot;
 mod progress;
+mod search_cmd;
 mod source;
 mod train_args;
 mod train_cmd;
@@ -39,6 +40,10 @@ enum Command {
     /// per fold and their mean and standard deviation (writes no model).
     #[command(allow_negative_numbers = true)]
     Cv(Box<CvArgs>),
+    /// Grid search: cross-validate every combination of the values of some training flags, ranked
+    /// by the mean held-out score, as scikit-learn's GridSearchCV (writes no model).
+    #[command(allow_negative_numbers = true)]
+    Search(Box<SearchArgs>),
     /// Evaluate a model on labelled data: metrics and, for classification, the confusion matrix.
     Eval(EvalArgs),
     /// Predict with a model, in the original label names or target units.
@@ -95,6 +100,23 @@ pub struct CvArgs {
     pub folds: usize,
     /// The training flags, as for train (without --test, --test-split, --out, --checkpoint,
     /// --resume, --log and --plot)
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// `mlp search`.
+#[derive(Args)]
+pub struct SearchArgs {
+    /// The values to try: a TOML file, or an inline table such as '{hidden = ["32", "64,32"], lr = [0.01, 0.001]}'; keys are train's flags in snake_case
+    #[arg(long)]
+    pub grid: String,
+    /// Folds: each is held out once, the same folds for every combination
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// The figure to rank by: accuracy, macro_f1, roc_auc, r2 (more is better), loss, mse, mae (less is better) [default: accuracy, or r2 for regression]
+    #[arg(long)]
+    pub scoring: Option<String>,
+    /// The training flags every combination shares, as for cv
     #[command(flatten)]
     pub train: TrainArgs,
 }
@@ -229,6 +251,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train_cmd::run(*a),
         Command::Cv(a) => cv_cmd::run(*a),
+        Command::Search(a) => search_cmd::run(*a),
         Command::Eval(a) => inspect::eval(a),
         Command::Predict(a) => inspect::predict(a),
         Command::Info(a) => inspect::info(a),

@@ -227,7 +227,8 @@ pub fn merge(file: &TrainArgs, flags: &TrainArgs) -> Result<TrainArgs, String> {
     serde_json::from_value(merged).map_err(|e| e.to_string())
 }
 
-fn line_col(text: &str, offset: usize) -> (u64, u64) {
+/// The 1-based line and column of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (u64, u64) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() as u64 + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
