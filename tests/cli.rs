@@ -1815,6 +1815,51 @@ fn search_cross_validates_every_combination_and_ranks_them() {
     let by_loss = ranked(&search(grid, &["--scoring", "loss"]), "loss");
     assert!(by_loss.windows(2).all(|w| w[0].1 <= w[1].1), "{by_loss:?}");
 
+    // --out trains the best combination as mlp train does (GridSearchCV's refit), on data of
+    // its own when --test names some: the same file, to the byte, as mlp train with its flags.
+    animals_csv(&d);
+    let base = [
+        "--data",
+        "animals.csv",
+        "--test",
+        "held-out.csv",
+        "--epochs",
+        "10",
+    ];
+    let rows: String = std::fs::read_to_string(d.path("animals.csv"))
+        .unwrap()
+        .lines()
+        .take(60)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    d.write("held-out.csv", &rows);
+    let out = ok(
+        &d,
+        &[
+            &["search", "--grid", "{hidden = [4, 12]}", "--folds", "3"][..],
+            &base,
+            &["--out", "best.safetensors", "--format", "json"],
+        ]
+        .concat(),
+    );
+    let summary = json(out.lines().last().unwrap());
+    let hidden = summary["best"]["params"]["hidden"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &d,
+        &[
+            &["train", "--hidden", &hidden, "--out", "ref.safetensors"][..],
+            &base,
+        ]
+        .concat(),
+    );
+    assert!(
+        std::fs::read(d.path("best.safetensors")).unwrap()
+            == std::fs::read(d.path("ref.safetensors")).unwrap()
+    );
+
     // A grid from a file; regression is ranked by R² unless told.
     d.write("grid.toml", "# two depths\nhidden = [\"16\", \"16,16\"]\n");
     prices_csv(&d);
@@ -1865,6 +1910,11 @@ fn search_cross_validates_every_combination_and_ranks_them() {
             "{lr = [0.1]}",
             &["--scoring", "f2"],
             "--scoring f2: expected one of accuracy",
+        ),
+        (
+            "{lr = [0.1]}",
+            &["--test-split", "0.3"],
+            "--test-split applies to the best combination's model: give --out too",
         ),
         ("bad.toml", &[], "bad.toml:2:8: "),
         (

@@ -1,8 +1,9 @@
 //! `mlp search`: a grid search over training flags by k-fold cross-validation, as scikit-learn's
 //! `GridSearchCV`. Every combination of the grid's values is laid over the other flags and
 //! cross-validated as `mlp cv` does it (the same folds for every combination: they follow from the
-//! data and the seed); the combinations are ranked by their mean held-out score. Writes no model:
-//! the best combination's flags are printed, for `mlp train`.
+//! data and the seed); the combinations are ranked by their mean held-out score. With `--out`, the
+//! best combination is then trained as `mlp train` trains (its test split and all) and written
+//! there, as `GridSearchCV(refit=True)` keeps its `best_estimator_`.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,12 +13,12 @@ use serde_json::{json, Map, Value};
 
 use crate::cv_cmd::cross_validate;
 use crate::train_args::{line_col, merge};
-use crate::train_cmd::{by_precision, resolve, Out};
+use crate::train_cmd::{by_precision, resolve, train, Out};
 use crate::{SearchArgs, TrainArgs};
 
 /// Keys a grid may not vary: where the data and the output are, and how the run is carried out
 /// rather than what is learnt.
-const NOT_SEARCHED: [&str; 16] = [
+const NOT_SEARCHED: [&str; 17] = [
     "data",
     "target",
     "labels",
@@ -25,6 +26,7 @@ const NOT_SEARCHED: [&str; 16] = [
     "test_split",
     "sample_weight",
     "out",
+    "config",
     "checkpoint",
     "checkpoint_every",
     "resume",
@@ -226,13 +228,33 @@ fn grid_search<T: Float>(
         text: false,
         json: false,
     };
+    // The folds write nothing; `--out` (with `--test` or `--test-split`) is for the best
+    // combination's model, trained at the end.
+    if base.out.is_none() {
+        for (flag, given) in [
+            ("--test", base.test.is_some()),
+            ("--test-split", base.test_split.is_some()),
+        ] {
+            if given {
+                return Err(Error::config(format!(
+                    "{flag} applies to the best combination's model: give --out too"
+                )));
+            }
+        }
+    }
+    let folds_base = TrainArgs {
+        out: None,
+        test: None,
+        test_split: None,
+        ..base.clone()
+    };
     let mut results: Vec<(Map<String, Value>, Value, f64)> = Vec::new();
     let mut scoring: Option<(String, bool)> = None;
     for (i, combo) in combos.iter().enumerate() {
         let started = Instant::now();
         let flags: TrainArgs = serde_json::from_value(Value::Object(combo.clone()))
             .map_err(|e| Error::config(format!("--grid: {e}")))?;
-        let args = merge(base, &flags).map_err(Error::config)?;
+        let args = merge(&folds_base, &flags).map_err(Error::config)?;
         let figures = cross_validate::<T>(&args, folds, &silent)
             .map_err(|e| Error::config(format!("{}: {e}", describe(combo))))?;
         let (name, _) = scoring.get_or_insert_with(|| {
@@ -312,6 +334,13 @@ fn grid_search<T: Float>(
         describe(&results[best].0),
         as_flags(&results[best].0)
     ));
+    if base.out.is_some() {
+        out.line("\nthe best combination, trained by mlp train:\n");
+        let flags: TrainArgs = serde_json::from_value(Value::Object(results[best].0.clone()))
+            .map_err(|e| Error::config(format!("--grid: {e}")))?;
+        // With --format json, train's summary line is printed first, the search's after it.
+        train::<T>(&merge(base, &flags).map_err(Error::config)?)?;
+    }
     if out.json {
         let rows: Vec<Value> = results
             .iter()

@@ -794,7 +794,7 @@ impl Out {
     }
 }
 
-fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
+pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let out = Out::of(args)?;
     let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
