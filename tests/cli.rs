@@ -1815,6 +1815,20 @@ fn search_cross_validates_every_combination_and_ranks_them() {
     let by_loss = ranked(&search(grid, &["--scoring", "loss"]), "loss");
     assert!(by_loss.windows(2).all(|w| w[0].1 <= w[1].1), "{by_loss:?}");
 
+    // --n-iter draws from a range (RandomizedSearchCV): each drawn rate, given to cv as a flag,
+    // gives the same figures.
+    let drawn = search("{lr = {loguniform = [1e-3, 1e-1]}}", &["--n-iter", "2"]);
+    assert_eq!(drawn["n_iter"], 2);
+    for r in drawn["results"].as_array().unwrap() {
+        let lr = r["params"]["lr"].as_f64().unwrap();
+        assert!((1e-3..=1e-1).contains(&lr), "{lr}");
+        let cv = json(&ok(
+            &d,
+            &[&["cv", "--lr", &lr.to_string()][..], &common].concat(),
+        ));
+        assert_eq!(r["mean"], cv["mean"], "{r}");
+    }
+
     // --out trains the best combination as mlp train does (GridSearchCV's refit), on data of
     // its own when --test names some: the same file, to the byte, as mlp train with its flags.
     animals_csv(&d);

@@ -113,6 +113,9 @@ pub struct SearchArgs {
     /// Folds: each is held out once, the same folds for every combination
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// Try N combinations drawn at random (seeded by --seed) instead of every one, as scikit-learn's RandomizedSearchCV; needed when the grid holds ranges: lr = {loguniform = [1e-4, 1e-1]}, dropout = {uniform = [0, 0.5]}, hidden = {integer = [16, 256]}
+    #[arg(long, value_name = "N")]
+    pub n_iter: Option<usize>,
     /// The figure to rank by: accuracy, macro_f1, roc_auc, r2 (more is better), loss, mse, mae (less is better) [default: accuracy, or r2 for regression]
     #[arg(long)]
     pub scoring: Option<String>,

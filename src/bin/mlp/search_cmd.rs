@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mlp::{Error, Float, Result};
+use mlp::{Error, Float, Result, Rng};
 use serde_json::{json, Map, Value};
 
 use crate::cv_cmd::cross_validate;
@@ -52,16 +52,115 @@ const SCORES: [(&str, bool); 7] = [
 /// One flag the grid varies, and its values.
 struct Axis {
     key: String,
-    values: Vec<Value>,
+    values: Values,
+}
+
+/// What a flag's values are: a list to take each of, or a range to draw from (with `--n-iter`).
+#[derive(Clone, Debug, PartialEq)]
+enum Values {
+    List(Vec<Value>),
+    /// `uniform = [a, b]`: a number drawn evenly from [a, b].
+    Uniform(f64, f64),
+    /// `loguniform = [a, b]`: a number whose logarithm is drawn evenly (rates, decays), 0 < a.
+    LogUniform(f64, f64),
+    /// `integer = [a, b]`: an integer from a to b, both included.
+    Integer(i64, i64),
+}
+
+impl Values {
+    /// Reads a grid entry: a list, one value, or a one-key table naming a range.
+    fn parse(v: toml::Value) -> std::result::Result<Self, String> {
+        let range = |t: &toml::Table| -> Option<(String, toml::Value, toml::Value)> {
+            let (kind, bounds) = t.iter().next().filter(|_| t.len() == 1)?;
+            match bounds.as_array()?.as_slice() {
+                [a, b] => Some((kind.clone(), a.clone(), b.clone())),
+                _ => None,
+            }
+        };
+        let number = |v: &toml::Value| v.as_float().or(v.as_integer().map(|i| i as f64));
+        let values = match v {
+            toml::Value::Array(v) => {
+                let list = v
+                    .into_iter()
+                    .map(|v| serde_json::to_value(v).map_err(|e| e.to_string()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                if list.is_empty() {
+                    return Err("an empty list; expected at least one value".into());
+                }
+                Values::List(list)
+            }
+            toml::Value::Table(t) => {
+                let shape = "expected a list, or a range: {uniform = [0, 0.5]}, {loguniform = [1e-4, 1e-1]} or {integer = [16, 256]}";
+                let (kind, a, b) = range(&t).ok_or(shape)?;
+                match (kind.as_str(), number(&a), number(&b)) {
+                    ("integer", _, _) => match (a.as_integer(), b.as_integer()) {
+                        (Some(a), Some(b)) if a <= b => Values::Integer(a, b),
+                        _ => {
+                            return Err(format!(
+                            "integer = [{a}, {b}]: expected two integers, the first ≤ the second"
+                        ))
+                        }
+                    },
+                    ("uniform", Some(a), Some(b)) if a <= b => Values::Uniform(a, b),
+                    ("loguniform", Some(a), Some(b)) if 0.0 < a && a <= b => {
+                        Values::LogUniform(a, b)
+                    }
+                    ("uniform" | "loguniform", _, _) => {
+                        return Err(format!(
+                            "{kind} = [{a}, {b}]: expected two numbers, the first ≤ the second{}",
+                            if kind == "loguniform" { " and > 0" } else { "" }
+                        ))
+                    }
+                    _ => return Err(shape.into()),
+                }
+            }
+            v => Values::List(vec![serde_json::to_value(v).map_err(|e| e.to_string())?]),
+        };
+        Ok(values)
+    }
+
+    /// How many values a list has; a range's are without number.
+    fn count(&self) -> Option<usize> {
+        match self {
+            Values::List(v) => Some(v.len()),
+            _ => None,
+        }
+    }
+
+    /// One value drawn from these: a list's at random, a range's to 4 significant digits (so that
+    /// the flags printed are the flags used).
+    fn draw(&self, rng: &mut Rng) -> Value {
+        let round = |x: f64| format!("{x:.3e}").parse::<f64>().unwrap_or(x);
+        match self {
+            Values::List(v) => v[rng.below(v.len())].clone(),
+            Values::Uniform(a, b) => json!(round(rng.uniform_in(*a, *b))),
+            Values::LogUniform(a, b) => json!(round(rng.uniform_in(a.ln(), b.ln()).exp())),
+            Values::Integer(a, b) => json!(a + rng.below((b - a) as usize + 1) as i64),
+        }
+    }
+
+    /// As the grid line shows it: `3` values, or the range.
+    fn describe(&self) -> String {
+        match self {
+            Values::List(v) => v.len().to_string(),
+            Values::Uniform(a, b) => format!("uniform {a}..{b}"),
+            Values::LogUniform(a, b) => format!("loguniform {a:e}..{b:e}"),
+            Values::Integer(a, b) => format!("integer {a}..={b}"),
+        }
+    }
 }
 
 pub fn run(a: SearchArgs) -> Result<ExitCode> {
     let SearchArgs {
         grid,
         folds,
+        n_iter,
         scoring,
         train,
     } = a;
+    if n_iter == Some(0) {
+        return Err(Error::config("--n-iter 0: expected at least 1"));
+    }
     let base = resolve(train)?;
     let axes = parse_grid(&grid, &base)?;
     if folds < 2 {
@@ -79,8 +178,8 @@ pub fn run(a: SearchArgs) -> Result<ExitCode> {
     }
     by_precision(
         &base,
-        |b| grid_search::<f32>(b, &axes, folds, scoring.as_deref()),
-        |b| grid_search::<f64>(b, &axes, folds, scoring.as_deref()),
+        |b| grid_search::<f32>(b, &axes, folds, n_iter, scoring.as_deref()),
+        |b| grid_search::<f64>(b, &axes, folds, n_iter, scoring.as_deref()),
     )
 }
 
@@ -125,20 +224,18 @@ fn parse_grid(spec: &str, base: &TrainArgs) -> Result<Vec<Axis>> {
                 key.replace('_', "-")
             )));
         }
-        let values: Vec<Value> = match value {
-            toml::Value::Array(v) => v,
-            v => vec![v],
-        }
-        .into_iter()
-        .map(|v| serde_json::to_value(v).map_err(|e| bad(e.to_string())))
-        .collect::<Result<_>>()?;
-        if values.is_empty() {
-            return Err(bad("an empty list; expected at least one value".into()));
-        }
-        let values = values
-            .into_iter()
-            .map(|v| flag_value(&key, v).map_err(bad))
-            .collect::<Result<_>>()?;
+        let values = match Values::parse(value).map_err(bad)? {
+            Values::List(list) => Values::List(
+                list.into_iter()
+                    .map(|v| flag_value(&key, v).map_err(bad))
+                    .collect::<Result<_>>()?,
+            ),
+            range => {
+                // The flag must take what the range gives (a number, or its text).
+                flag_value(&key, range.draw(&mut Rng::new(0))).map_err(bad)?;
+                range
+            }
+        };
         axes.push(Axis { key, values });
     }
     if axes.is_empty() {
@@ -163,19 +260,65 @@ fn flag_value(key: &str, v: Value) -> std::result::Result<Value, String> {
     }
 }
 
-/// Every combination, the first axis varying slowest (scikit-learn's `ParameterGrid` order).
-fn combinations(axes: &[Axis]) -> Vec<Map<String, Value>> {
-    axes.iter().fold(vec![Map::new()], |done, axis| {
-        done.iter()
-            .flat_map(|c| {
-                axis.values.iter().map(move |v| {
-                    let mut c = c.clone();
-                    c.insert(axis.key.clone(), v.clone());
-                    c
+/// Every combination of lists, the first axis varying slowest (scikit-learn's `ParameterGrid`
+/// order); `None` where an axis is a range.
+fn combinations(axes: &[Axis]) -> Option<Vec<Map<String, Value>>> {
+    axes.iter().try_fold(vec![Map::new()], |done, axis| {
+        let Values::List(values) = &axis.values else {
+            return None;
+        };
+        Some(
+            done.iter()
+                .flat_map(|c| {
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.insert(axis.key.clone(), v.clone());
+                        c
+                    })
                 })
-            })
-            .collect()
+                .collect(),
+        )
     })
+}
+
+/// The combinations to try: every one, or with `n_iter` that many drawn with `seed`, as
+/// scikit-learn's `ParameterSampler`: from lists alone, distinct combinations (all of them, in
+/// the grid's order, when there are no more than `n_iter`); with a range, each value drawn anew.
+fn candidates(
+    axes: &[Axis],
+    n_iter: Option<usize>,
+    seed: u64,
+) -> std::result::Result<Vec<Map<String, Value>>, String> {
+    let mut rng = Rng::new(seed);
+    match (combinations(axes), n_iter) {
+        (Some(all), None) => Ok(all),
+        (Some(all), Some(n)) if n >= all.len() => Ok(all),
+        (Some(all), Some(n)) => {
+            let mut order: Vec<usize> = (0..all.len()).collect();
+            rng.shuffle(&mut order);
+            let mut chosen = order[..n].to_vec();
+            chosen.sort_unstable();
+            Ok(chosen.into_iter().map(|i| all[i].clone()).collect())
+        }
+        (None, None) => {
+            let range = axes.iter().find(|x| x.values.count().is_none());
+            Err(format!(
+                "{}: a range to draw from; give --n-iter N, the number of combinations to draw",
+                range.map_or("", |x| x.key.as_str())
+            ))
+        }
+        (None, Some(n)) => Ok((0..n)
+            .map(|_| {
+                axes.iter()
+                    .map(|x| {
+                        let v = x.values.draw(&mut rng);
+                        let v = flag_value(&x.key, v.clone()).unwrap_or(v);
+                        (x.key.clone(), v)
+                    })
+                    .collect()
+            })
+            .collect()),
+    }
 }
 
 /// The combination as flags for `mlp train`: `--hidden 64,32 --lr 0.01` (`--no-bias` for true).
@@ -210,16 +353,19 @@ fn grid_search<T: Float>(
     base: &TrainArgs,
     axes: &[Axis],
     folds: usize,
+    n_iter: Option<usize>,
     wanted: Option<&str>,
 ) -> Result<ExitCode> {
     let out = Out::of(base)?;
-    let combos = combinations(axes);
+    let combos = candidates(axes, n_iter, base.seed.unwrap_or(0))
+        .map_err(|e| Error::config(format!("--grid: {e}")))?;
     out.line(format!(
-        "grid     {} combination{} of {}; {} folds each",
+        "grid     {} combination{} {} {}; {} folds each",
         combos.len(),
         if combos.len() == 1 { "" } else { "s" },
+        if n_iter.is_some() { "drawn from" } else { "of" },
         axes.iter()
-            .map(|x| format!("{} ({})", x.key, x.values.len()))
+            .map(|x| format!("{} ({})", x.key, x.values.describe()))
             .collect::<Vec<_>>()
             .join(", "),
         folds
@@ -355,6 +501,7 @@ fn grid_search<T: Float>(
                 "task": results[best].1["task"],
                 "scoring": name,
                 "folds": folds,
+                "n_iter": n_iter,
                 "results": rows,
                 "best": {"params": results[best].0, "flags": as_flags(&results[best].0)},
             })
@@ -372,18 +519,91 @@ mod tests {
         let axes = [
             Axis {
                 key: "hidden".into(),
-                values: vec![json!("8"), json!("16,8")],
+                values: Values::List(vec![json!("8"), json!("16,8")]),
             },
             Axis {
                 key: "lr".into(),
-                values: vec![json!(0.1), json!(0.01), json!(0.001)],
+                values: Values::List(vec![json!(0.1), json!(0.01), json!(0.001)]),
             },
         ];
-        let c = combinations(&axes);
+        let c = combinations(&axes).unwrap();
         assert_eq!(c.len(), 6);
         assert_eq!(describe(&c[0]), "hidden=8 lr=0.1");
         assert_eq!(describe(&c[2]), "hidden=8 lr=0.001");
         assert_eq!(describe(&c[3]), "hidden=16,8 lr=0.1");
         assert_eq!(as_flags(&c[5]), "--hidden 16,8 --lr 0.001");
+
+        // Drawn from lists: distinct combinations, in the grid's order; all of them when asked
+        // for as many or more.
+        let four = candidates(&axes, Some(4), 7).unwrap();
+        assert_eq!(four.len(), 4);
+        let at: Vec<usize> = four
+            .iter()
+            .map(|f| c.iter().position(|g| g == f).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        assert_eq!(candidates(&axes, Some(9), 7).unwrap(), c);
+    }
+
+    /// Ranges give values within their bounds, to 4 significant digits; integers reach both ends;
+    /// a flag that takes text gets the number's text.
+    #[test]
+    fn ranges_draw_within_their_bounds() {
+        let parse = |s: &str| {
+            let t: toml::Table = toml::from_str(&format!("x = {s}")).unwrap();
+            Values::parse(t["x"].clone())
+        };
+        assert_eq!(
+            parse("{loguniform = [1e-4, 0.1]}"),
+            Ok(Values::LogUniform(1e-4, 0.1))
+        );
+        assert_eq!(parse("{integer = [2, 4]}"), Ok(Values::Integer(2, 4)));
+        assert_eq!(parse("3"), Ok(Values::List(vec![json!(3)])));
+        assert!(parse("{loguniform = [0, 1]}").unwrap_err().contains("> 0"));
+        assert!(parse("{integer = [2.5, 4]}")
+            .unwrap_err()
+            .contains("two integers"));
+        assert!(parse("{normal = [0, 1]}")
+            .unwrap_err()
+            .contains("expected a list, or a range"));
+        assert!(parse("[]").unwrap_err().contains("an empty list"));
+        let axes = [
+            Axis {
+                key: "lr".into(),
+                values: Values::LogUniform(1e-4, 0.1),
+            },
+            Axis {
+                key: "hidden".into(),
+                values: Values::Integer(2, 4),
+            },
+        ];
+        let drawn = candidates(&axes, Some(200), 1).unwrap();
+        assert_eq!(drawn.len(), 200);
+        let mut widths = std::collections::BTreeSet::new();
+        for c in &drawn {
+            let lr = c["lr"].as_f64().unwrap();
+            assert!((1e-4..=0.1).contains(&lr), "{lr}");
+            assert_eq!(format!("{lr:.3e}").parse::<f64>().unwrap(), lr);
+            widths.insert(
+                c["hidden"]
+                    .as_str()
+                    .expect("text, as --hidden takes")
+                    .to_string(),
+            );
+        }
+        assert_eq!(widths.into_iter().collect::<Vec<_>>(), ["2", "3", "4"]);
+        // Below 1e-3 as often as above 1e-2: even in the logarithm, not in the value.
+        let low = drawn
+            .iter()
+            .filter(|c| c["lr"].as_f64().unwrap() < 1e-3)
+            .count();
+        let high = drawn
+            .iter()
+            .filter(|c| c["lr"].as_f64().unwrap() > 1e-2)
+            .count();
+        assert!(low > 40 && high > 40, "{low} below 1e-3, {high} above 1e-2");
+        assert!(candidates(&axes, None, 1)
+            .unwrap_err()
+            .contains("lr: a range to draw from; give --n-iter N"));
     }
 }
