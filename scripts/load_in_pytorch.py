@@ -65,6 +65,7 @@ def activation(name):
         "leaky_relu": lambda: nn.LeakyReLU(arg if arg is not None else 0.01),
         "elu": lambda: nn.ELU(arg if arg is not None else 1.0),
         "gelu": lambda: nn.GELU(),  # exact (erf), as mlp's
+        "silu": lambda: nn.SiLU(),
         "softplus": lambda: nn.Softplus(),
         "softmax": lambda: nn.Softmax(dim=1),
     }[name]()

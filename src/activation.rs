@@ -57,6 +57,8 @@ pub enum Activation {
     Gelu,
     /// Φ(z) = ln(1 + e^z); Φ' = σ(z).
     Softplus,
+    /// Φ(z) = z·σ(z) (PyTorch's SiLU, Keras' swish); Φ' = σ(z) + Φ·(1 − σ(z)).
+    Silu,
     /// Row-wise pᵢ = e^{zᵢ}/Σⱼe^{zⱼ}; output layers only.
     Softmax,
     /// The user's own.
@@ -86,12 +88,14 @@ impl Activation {
             Activation::Elu(1.0),
             Activation::Gelu,
             Activation::Softplus,
+            Activation::Silu,
             Activation::Softmax,
         ]
     }
 
     /// Parses `identity`, `sigmoid`, `tanh`, `relu`, `leaky_relu` or `leaky_relu(0.1)`, `elu` or
-    /// `elu(0.5)`, `gelu`, `softplus`, `softmax` (case-insensitive; `linear` and `logistic` too).
+    /// `elu(0.5)`, `gelu`, `softplus`, `silu`, `softmax` (case-insensitive; `linear`, `logistic` and
+    /// `swish` too).
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim().to_ascii_lowercase();
         let (name, arg) = match s.split_once('(') {
@@ -116,10 +120,11 @@ impl Activation {
             ("elu", a) => Activation::Elu(a.unwrap_or(1.0)),
             ("gelu", None) => Activation::Gelu,
             ("softplus", None) => Activation::Softplus,
+            ("silu" | "swish", None) => Activation::Silu,
             ("softmax", None) => Activation::Softmax,
             _ => {
                 return Err(format!(
-                "unknown activation '{s}'; expected one of identity, sigmoid, tanh, relu, leaky_relu(α), elu(α), gelu, softplus, softmax"
+                "unknown activation '{s}'; expected one of identity, sigmoid, tanh, relu, leaky_relu(α), elu(α), gelu, softplus, silu, softmax"
             ))
             }
         })
@@ -191,6 +196,7 @@ impl Activation {
             }
             Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
             Activation::Softplus => map(z, bias, a, cols, softplus),
+            Activation::Silu => map(z, bias, a, cols, |z| z * sigmoid(z)),
             Activation::Custom(f) => map(z, bias, a, cols, |z| T::of(f.value(z.f64()))),
             Activation::Softmax => {
                 map(z, bias, a, cols, |z| z);
@@ -232,6 +238,10 @@ impl Activation {
             }
             Activation::Gelu => zip(z, a, grad, |z, _| normal_cdf(z) + z * normal_pdf(z)),
             Activation::Softplus => zip(z, a, grad, |z, _| sigmoid(z)),
+            Activation::Silu => zip(z, a, grad, |z, a| {
+                let s = sigmoid(z);
+                s + a * (T::ONE - s)
+            }),
             Activation::Custom(f) => zip(z, a, grad, |z, _| T::of(f.derivative(z.f64()))),
             Activation::Softmax => {
                 for (g, p) in grad.chunks_exact_mut(cols).zip(a.chunks_exact(cols)) {
@@ -307,6 +317,7 @@ impl fmt::Display for Activation {
             Activation::Elu(a) => write!(f, "elu({a})"),
             Activation::Gelu => write!(f, "gelu"),
             Activation::Softplus => write!(f, "softplus"),
+            Activation::Silu => write!(f, "silu"),
             Activation::Softmax => write!(f, "softmax"),
             Activation::Custom(c) => write!(f, "custom:{}", c.name()),
         }
@@ -323,7 +334,8 @@ mod tests {
             assert_eq!(Activation::parse(&act.to_string()).unwrap(), act);
         }
         assert_eq!(Activation::parse("ReLU").unwrap(), Activation::Relu);
-        assert!(Activation::parse("swish")
+        assert_eq!(Activation::parse("Swish").unwrap(), Activation::Silu);
+        assert!(Activation::parse("mish")
             .unwrap_err()
             .contains("unknown activation"));
     }
@@ -349,7 +361,12 @@ mod tests {
     #[test]
     fn stable_at_extremes() {
         for z in [-1000.0f64, 1000.0] {
-            for act in [Activation::Sigmoid, Activation::Softplus, Activation::Tanh] {
+            for act in [
+                Activation::Sigmoid,
+                Activation::Softplus,
+                Activation::Tanh,
+                Activation::Silu,
+            ] {
                 assert!(
                     act.value(z).is_finite() && act.derivative(z).is_finite(),
                     "{act} at {z}"

@@ -2636,6 +2636,7 @@ fn pytorch_reproduces_mlp_predict() {
         (&animals, "f32", "gelu,leaky_relu", &[][..]),
         (&animals, "f64", "tanh,elu", &[]),
         (&colors, "f32", "relu,sigmoid", &[]),
+        (&colors, "f32", "silu,silu", &[]),
         (&gaps, "f32", "relu,sigmoid", &["--impute", "mean"]),
         (&homes, "f32", "tanh,relu", &two_targets),
         (&tags, "f32", "relu,tanh", &labels),

@@ -216,6 +216,13 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
         case("relu elu mse", Relu, Elu(1.0), Loss::MeanSquaredError),
         case("tanh gelu mse", Tanh, Gelu, Loss::MeanSquaredError),
         case(
+            "silu softmax cross-entropy",
+            Silu,
+            Softmax,
+            Loss::CrossEntropy,
+        ),
+        case("tanh silu huber", Tanh, Silu, Loss::Huber(0.5)),
+        case(
             "relu leaky mse",
             Relu,
             LeakyRelu(0.2),

@@ -50,6 +50,7 @@ static double act_ref(int act, double a, double z) {
     case ACT_TANH: return std::tanh(z);
     case ACT_RELU: return z > 0 ? z : 0;
     case ACT_GELU: return 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
+    case ACT_SILU: return z / (1 + std::exp(-z));
     default: return z;
     }
 }
@@ -60,6 +61,7 @@ static double act_grad_ref(int act, double a, double z) {
     case ACT_TANH: { double t = std::tanh(z); return 1 - t * t; }
     case ACT_RELU: return z > 0 ? 1 : 0;
     case ACT_GELU: return 0.5 * (1 + std::erf(z / std::sqrt(2.0))) + z * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
+    case ACT_SILU: { double s = 1 / (1 + std::exp(-z)); return s * (1 + z * (1 - s)); }
     default: return 1;
     }
 }
@@ -283,6 +285,7 @@ int main() {
     layer("ReLU", ACT_RELU, 0.5, 37, 13, 16, 2);
     layer("sigmoid, one block strides twice", ACT_SIGMOID, 0.3, 29, 20, 20, 1);
     layer("GELU, a small rate", ACT_GELU, 0.05, 16, 9, 12, 3);
+    layer("SiLU", ACT_SILU, 0.2, 21, 11, 12, 2);
     weighted("softmax cross-entropy", ACT_SOFTMAX, LOSS_CE, 5);
     weighted("sigmoid binary cross-entropy", ACT_SIGMOID, LOSS_BCE, 1);
     weighted("identity MSE", ACT_IDENTITY, LOSS_MSE, 3);

@@ -8,7 +8,7 @@
 // index k and the optimizer's step count t live in device memory (`counters`), so one captured
 // CUDA graph replays every step of every epoch.
 
-// Activation codes: the order of `Activation` in activation.rs (cuda/mod.rs maps them).
+// Activation codes, as cuda/mod.rs `activation_code` maps them (SiLU came last).
 #define ACT_IDENTITY 0
 #define ACT_SIGMOID 1
 #define ACT_TANH 2
@@ -18,6 +18,7 @@
 #define ACT_GELU 6
 #define ACT_SOFTPLUS 7
 #define ACT_SOFTMAX 8
+#define ACT_SILU 9
 
 // Loss codes.
 #define LOSS_MSE 0
@@ -58,6 +59,7 @@ __device__ __forceinline__ float act_value(int act, float alpha, float z) {
     case ACT_ELU: return z > 0.f ? z : alpha * (expf(z) - 1.f);
     case ACT_GELU: return z * normal_cdf_f(z);
     case ACT_SOFTPLUS: return softplus_f(z);
+    case ACT_SILU: return z * sigmoid_f(z);
     default: return z;
     }
 }
@@ -73,6 +75,7 @@ __device__ __forceinline__ float act_backward_one(int act, float alpha, float g,
     case ACT_ELU: return g * (z > 0.f ? 1.f : a + alpha);
     case ACT_GELU: return g * (normal_cdf_f(z) + z * 0.3989422804014327f * expf(-0.5f * z * z));
     case ACT_SOFTPLUS: return g * sigmoid_f(z);
+    case ACT_SILU: { float s = sigmoid_f(z); return g * (s + a * (1.f - s)); }
     default: return g;
     }
 }

@@ -412,6 +412,7 @@ fn activation_code(act: &Activation) -> std::result::Result<(i32, f32), String> 
         Activation::Gelu => (6, 0.0),
         Activation::Softplus => (7, 0.0),
         Activation::Softmax => (8, 0.0),
+        Activation::Silu => (9, 0.0),
         Activation::Custom(c) => {
             return Err(format!(
                 "the custom activation {} runs on the CPU only",
@@ -737,7 +738,7 @@ impl Run {
                 keep_z: i32::from(
                     drop.is_some()
                         || match l.activation {
-                            Activation::Gelu | Activation::Softplus => true,
+                            Activation::Gelu | Activation::Softplus | Activation::Silu => true,
                             Activation::LeakyRelu(a) => a < 0.0,
                             Activation::Elu(a) => a <= 0.0,
                             _ => false,
