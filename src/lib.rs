@@ -24,9 +24,11 @@
 //!
 //! Modules follow the data path: [`data`] → [`batches`] → [`activation`], [`dense`] and [`dropout`]
 //! (forward and backward of each piece) → [`network`] → [`loss`] → [`optim`] → [`train`] → [`metrics`], with
-//! [`gradcheck`] to verify the backward pass against finite differences.
+//! [`gradcheck`] to verify the backward pass against finite differences, [`explain`] to trace one
+//! step, and [`attribution`] to say which inputs a prediction owes to.
 
 pub mod activation;
+pub mod attribution;
 pub mod batches;
 #[cfg(feature = "cuda")]
 mod cuda;

@@ -1943,6 +1943,216 @@ fn search_cross_validates_every_combination_and_ranks_them() {
     }
 }
 
+/// `explain --attributions`: integrated gradients of one row's prediction. Oracles: the value
+/// explained is the probability (or value, in the target's units) `predict` gives; the columns'
+/// attributions add up to it minus the baseline's, to within the reported quadrature gap, which
+/// is small for a smooth (tanh) network; a one-hot column is one row of the table, showing its
+/// category.
+#[test]
+fn attributions_add_up_to_the_prediction_less_the_baseline() {
+    let d = Dir::new("attributions");
+    colors_csv(&d);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "colors.csv",
+            "--activation",
+            "tanh",
+            "--epochs",
+            "30",
+            "--quiet",
+        ],
+    );
+    let explain = |extra: &[&str]| {
+        let args = [
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "colors.csv",
+            "--row",
+            "5",
+            "--attributions",
+            "--format",
+            "json",
+        ];
+        json(&ok(&d, &[&args[..], extra].concat()))
+    };
+    let proba = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "colors.csv",
+            "--proba",
+        ],
+    );
+    let header: Vec<&str> = proba.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = proba.lines().nth(6).unwrap().split(',').collect();
+    let e = explain(&["--steps", "256"]);
+    let out = &e["outputs"][0];
+    let predicted = row[0];
+    assert_eq!(out["output"], format!("p({predicted})"));
+    let at = header
+        .iter()
+        .position(|h| *h == format!("p_{predicted}"))
+        .unwrap();
+    let p: f64 = row[at].parse().unwrap();
+    let value = out["value"].as_f64().unwrap();
+    // The model is f32; explain evaluates it in f64.
+    assert!((value - p).abs() < 1e-6, "{value} against predict's {p}");
+    let columns = out["columns"].as_array().unwrap();
+    let names: Vec<&str> = columns
+        .iter()
+        .map(|c| c["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["age", "color", "income"]);
+    let colour = std::fs::read_to_string(d.path("colors.csv")).unwrap();
+    let colour = colour
+        .lines()
+        .nth(6)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert_eq!(columns[1]["value"], colour.as_str());
+    let sum: f64 = columns
+        .iter()
+        .map(|c| c["attribution"].as_f64().unwrap())
+        .sum();
+    let change = value - out["baseline_value"].as_f64().unwrap();
+    let gap = out["gap"].as_f64().unwrap();
+    assert!(
+        (sum - change - gap).abs() < 1e-12,
+        "{sum} = {change} + {gap}"
+    );
+    assert!(
+        gap.abs() < 1e-4 * (1.0 + change.abs()),
+        "gap {gap} of {change}"
+    );
+    // Another class's probability, on request.
+    let other = if predicted == "yes" { "no" } else { "yes" };
+    let e = explain(&["--class", other]);
+    assert_eq!(e["outputs"][0]["output"], format!("p({other})"));
+
+    // Regression: each target, in its own units, as predict gives it.
+    homes_csv(&d);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "homes.csv",
+            "--target",
+            "price,rent",
+            "--drop",
+            "id",
+            "--quiet",
+        ]
+        .into_iter()
+        .chain(["--out", "homes.safetensors", "--epochs", "20"])
+        .collect::<Vec<_>>(),
+    );
+    let e = json(&ok(
+        &d,
+        &[
+            "explain",
+            "--model",
+            "homes.safetensors",
+            "--data",
+            "homes.csv",
+            "--row",
+            "3",
+        ]
+        .into_iter()
+        .chain(["--attributions", "--format", "json"])
+        .collect::<Vec<_>>(),
+    ));
+    let predicted = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "homes.safetensors",
+            "--data",
+            "homes.csv",
+        ],
+    );
+    let row: Vec<f64> = predicted
+        .lines()
+        .nth(4)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    for (j, name) in ["price", "rent"].iter().enumerate() {
+        let out = &e["outputs"][j];
+        assert_eq!(out["output"], *name);
+        let v = out["value"].as_f64().unwrap();
+        assert!(
+            (v - row[j]).abs() < 1e-5 * row[j].abs(),
+            "{name}: {v} against {}",
+            row[j]
+        );
+        let sum: f64 = out["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["attribution"].as_f64().unwrap())
+            .sum();
+        let change = v - out["baseline_value"].as_f64().unwrap();
+        assert!((sum - change - out["gap"].as_f64().unwrap()).abs() < 1e-9 * (1.0 + change.abs()));
+    }
+
+    for (extra, want) in [
+        (
+            &["--class", "maybe"][..],
+            "--class maybe: not one of the model's classes (no, yes)",
+        ),
+        (
+            &["--format", "markdown"],
+            "--format markdown: attributions are text or json",
+        ),
+        (
+            &["--row", "999"],
+            "--row 999: colors.csv has 240 rows (0 to 239)",
+        ),
+    ] {
+        let args = [
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "colors.csv",
+            "--attributions",
+        ];
+        let err = fails(&d, &[&args[..], extra].concat());
+        assert!(
+            err.contains(want),
+            "{extra:?}: expected «{want}», got «{err}»"
+        );
+    }
+    let err = fails(
+        &d,
+        &[
+            "explain",
+            "--model",
+            "homes.safetensors",
+            "--data",
+            "homes.csv",
+            "--attributions",
+            "--class",
+            "price",
+        ],
+    );
+    assert!(err.contains("--class applies to classifiers"), "{err}");
+}
+
 /// `eval --importance`: the class of `colors.csv` depends on age and colour, not income; the
 /// colour's three indicators are shuffled as one column.
 #[test]

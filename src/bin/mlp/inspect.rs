@@ -118,7 +118,7 @@ fn missing_targets(data: &str, m: &ModelMeta) -> Result<()> {
 }
 
 /// The names of a regression's `cols` targets: the model's target columns, else 1, 2, ….
-fn target_names(m: &ModelMeta, cols: usize) -> Vec<String> {
+pub(crate) fn target_names(m: &ModelMeta, cols: usize) -> Vec<String> {
     match m.target_columns() {
         names if names.len() == cols => names.iter().map(|n| n.to_string()).collect(),
         _ => (1..=cols).map(|j| j.to_string()).collect(),

@@ -24,7 +24,7 @@ pub use train_args::TrainArgs;
     name = "mlp",
     version,
     about = "Feedforward neural networks trained by backpropagation",
-    long_about = "Feedforward neural networks trained by backpropagation: train, cross-validate, evaluate, predict and explain on CSV, NPY or MNIST's IDX files.\nWith no arguments, `mlp train` trains on the built-in digits data set."
+    long_about = "Feedforward neural networks trained by backpropagation: train, cross-validate, search, evaluate, predict and explain on CSV, NPY or MNIST's IDX files.\nWith no arguments, `mlp train` trains on the built-in digits data set."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,7 +48,7 @@ enum Command {
     Eval(EvalArgs),
     /// Predict with a model, in the original label names or target units.
     Predict(PredictArgs),
-    /// Trace one training step in the seed's notation: h' = x·W, h = Φ(h'), δ, ∂E/∂W, ΔW.
+    /// Trace one training step in the seed's notation: h' = x·W, h = Φ(h'), δ, ∂E/∂W, ΔW; or, with --attributions, which input columns a prediction owes to.
     Explain(ExplainArgs),
     /// Check backpropagation against finite differences (f64), layer by layer.
     Gradcheck(Box<GradcheckArgs>),
@@ -203,6 +203,15 @@ pub struct ExplainArgs {
     /// Learning rate α of the traced step [default: the example's 0.5, or the model's training rate]
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Instead of a training step: which input columns the row's prediction owes to, by integrated gradients from the all-mean input (the data need no target column)
+    #[arg(long, requires = "model")]
+    pub attributions: bool,
+    /// With --attributions: the class whose probability is explained [default: the predicted one]
+    #[arg(long, requires = "attributions")]
+    pub class: Option<String>,
+    /// With --attributions: points of the path from the baseline to the row
+    #[arg(long, default_value_t = 64, requires = "attributions")]
+    pub steps: usize,
     /// text, json or markdown
     #[arg(long, default_value = "text")]
     pub format: String,
