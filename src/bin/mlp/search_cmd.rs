@@ -92,12 +92,16 @@ impl Values {
             toml::Value::Table(t) => {
                 let shape = "expected a list, or a range: {uniform = [0, 0.5]}, {loguniform = [1e-4, 1e-1]} or {integer = [16, 256]}";
                 let (kind, a, b) = range(&t).ok_or(shape)?;
-                match (kind.as_str(), number(&a), number(&b)) {
+                let finite = |v: &toml::Value| number(v).filter(|x| x.is_finite());
+                match (kind.as_str(), finite(&a), finite(&b)) {
                     ("integer", _, _) => match (a.as_integer(), b.as_integer()) {
-                        (Some(a), Some(b)) if a <= b => Values::Integer(a, b),
+                        // At most 2³² values: the span fits the draw's arithmetic.
+                        (Some(a), Some(b)) if a <= b && (b as i128 - a as i128) < 1 << 32 => {
+                            Values::Integer(a, b)
+                        }
                         _ => {
                             return Err(format!(
-                            "integer = [{a}, {b}]: expected two integers, the first ≤ the second"
+                            "integer = [{a}, {b}]: expected two integers, the first ≤ the second, at most 2³² apart"
                         ))
                         }
                     },
@@ -107,7 +111,7 @@ impl Values {
                     }
                     ("uniform" | "loguniform", _, _) => {
                         return Err(format!(
-                            "{kind} = [{a}, {b}]: expected two numbers, the first ≤ the second{}",
+                            "{kind} = [{a}, {b}]: expected two finite numbers, the first ≤ the second{}",
                             if kind == "loguniform" { " and > 0" } else { "" }
                         ))
                     }
@@ -563,6 +567,11 @@ mod tests {
         assert!(parse("{integer = [2.5, 4]}")
             .unwrap_err()
             .contains("two integers"));
+        assert!(parse("{uniform = [0, inf]}")
+            .unwrap_err()
+            .contains("two finite numbers"));
+        let huge = format!("{{integer = [{}, {}]}}", i64::MIN, i64::MAX);
+        assert!(parse(&huge).unwrap_err().contains("at most 2³² apart"));
         assert!(parse("{normal = [0, 1]}")
             .unwrap_err()
             .contains("expected a list, or a range"));
