@@ -124,6 +124,29 @@ pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
     Some((positive_ranks - p * (p + 1.0) / 2.0) / (p * n))
 }
 
+/// The ROC curve of `scores` for the rows marked `positive`: (false positive rate, true positive
+/// rate) at every distinct score taken as the threshold, highest first, from (0, 0) to (1, 1) — as
+/// scikit-learn's `roc_curve(drop_intermediate=False)`. Its area (trapezoids) is [`roc_auc`].
+/// `None` where the curve is not defined (every row positive, or none).
+pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Option<Vec<(f64, f64)>> {
+    let p = positive.iter().filter(|&&b| b).count();
+    let n = positive.len() - p;
+    if p == 0 || n == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    for tied in order.chunk_by(|&a, &b| scores[a] == scores[b]) {
+        let hits = tied.iter().filter(|&&r| positive[r]).count();
+        tp += hits;
+        fp += tied.len() - hits;
+        points.push((fp as f64 / n as f64, tp as f64 / p as f64));
+    }
+    Some(points)
+}
+
 /// Each class's one-vs-rest ROC AUC (`None` where it is not defined: no row of the class, or
 /// only), from `probs` `[rows × classes]`, or `[rows × 1]` holding p(class 1) for a binary problem.
 pub fn roc_auc_per_class<T: Float>(
@@ -133,20 +156,44 @@ pub fn roc_auc_per_class<T: Float>(
 ) -> Vec<Option<f64>> {
     (0..classes)
         .map(|c| {
-            if probs.cols > 1 && c >= probs.cols {
-                return None; // no output scores this class
-            }
-            let scores: Vec<f64> = (0..probs.rows)
-                .map(|r| match probs.cols {
-                    1 if c == 0 => 1.0 - probs[(r, 0)].f64(),
-                    1 => probs[(r, 0)].f64(),
-                    _ => probs[(r, c)].f64(),
-                })
-                .collect();
-            let positive: Vec<bool> = truth.iter().map(|&t| t == c).collect();
+            let (scores, positive) = one_vs_rest(probs, truth, c)?;
             roc_auc(&scores, &positive)
         })
         .collect()
+}
+
+/// Each class's one-vs-rest ROC curve ([`roc_curve`]), as [`roc_auc_per_class`] scores it.
+pub fn roc_curve_per_class<T: Float>(
+    probs: &Matrix<T>,
+    truth: &[usize],
+    classes: usize,
+) -> Vec<Option<Vec<(f64, f64)>>> {
+    (0..classes)
+        .map(|c| {
+            let (scores, positive) = one_vs_rest(probs, truth, c)?;
+            roc_curve(&scores, &positive)
+        })
+        .collect()
+}
+
+/// Class c's scores (its probability; with one output, p(class 1) or 1 − it) and which rows are
+/// of class c; `None` where no output scores the class.
+fn one_vs_rest<T: Float>(
+    probs: &Matrix<T>,
+    truth: &[usize],
+    c: usize,
+) -> Option<(Vec<f64>, Vec<bool>)> {
+    if probs.cols > 1 && c >= probs.cols {
+        return None;
+    }
+    let scores = (0..probs.rows)
+        .map(|r| match probs.cols {
+            1 if c == 0 => 1.0 - probs[(r, 0)].f64(),
+            1 => probs[(r, 0)].f64(),
+            _ => probs[(r, c)].f64(),
+        })
+        .collect();
+    Some((scores, truth.iter().map(|&t| t == c).collect()))
 }
 
 /// The ROC AUC of a classifier, as scikit-learn's `roc_auc_score`: with two classes, class 1's;
@@ -165,13 +212,32 @@ pub fn roc_auc_summary(per_class: &[Option<f64>]) -> Option<f64> {
 pub fn roc_auc_per_label<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>) -> Vec<Option<f64>> {
     (0..truth.cols)
         .map(|j| {
-            let scores: Vec<f64> = (0..probs.rows).map(|r| probs[(r, j)].f64()).collect();
-            let positive: Vec<bool> = (0..truth.rows)
-                .map(|r| truth[(r, j)] > T::of(0.5))
-                .collect();
+            let (scores, positive) = label_column(probs, truth, j);
             roc_auc(&scores, &positive)
         })
         .collect()
+}
+
+/// Multi-label: each label's ROC curve ([`roc_curve`]).
+pub fn roc_curve_per_label<T: Float>(
+    probs: &Matrix<T>,
+    truth: &Matrix<T>,
+) -> Vec<Option<Vec<(f64, f64)>>> {
+    (0..truth.cols)
+        .map(|j| {
+            let (scores, positive) = label_column(probs, truth, j);
+            roc_curve(&scores, &positive)
+        })
+        .collect()
+}
+
+/// Label j's scores and which rows have it.
+fn label_column<T: Float>(probs: &Matrix<T>, truth: &Matrix<T>, j: usize) -> (Vec<f64>, Vec<bool>) {
+    let scores = (0..probs.rows).map(|r| probs[(r, j)].f64()).collect();
+    let positive = (0..truth.rows)
+        .map(|r| truth[(r, j)] > T::of(0.5))
+        .collect();
+    (scores, positive)
 }
 
 /// The mean of the figures that are defined; `None` where none is.
@@ -532,6 +598,49 @@ mod tests {
     /// [roc_auc_score([int(t == c) for t in y3], [p[c] for p in p3]) for c in range(3)]
     ///                                       # 0.8333333333333334, 0.8666666666666667, 1.0
     /// ```
+    /// The curve's points are scikit-learn's, and its area by trapezoids is `roc_auc`:
+    ///
+    /// ```python
+    /// from sklearn.metrics import roc_curve
+    /// roc_curve([0, 1, 0, 1, 1, 0], [0.1, 0.4, 0.5, 0.8, 0.4, 0.4], drop_intermediate=False)
+    /// # fpr [0, 0, 1/3, 2/3, 1], tpr [0, 1/3, 1/3, 1, 1], thresholds [inf, 0.8, 0.5, 0.4, 0.1]
+    /// ```
+    #[test]
+    fn roc_curve_is_scikit_learns_and_its_area_the_auc() {
+        let positive = [false, true, false, true, true, false];
+        let curve = roc_curve(&[0.1, 0.4, 0.5, 0.8, 0.4, 0.4], &positive).unwrap();
+        let third = 1.0 / 3.0;
+        let want = [
+            (0.0, 0.0),
+            (0.0, third),
+            (third, third),
+            (2.0 * third, 1.0),
+            (1.0, 1.0),
+        ];
+        assert_eq!(curve.len(), want.len());
+        for (g, w) in curve.iter().zip(want) {
+            assert!(
+                (g.0 - w.0).abs() < 1e-15 && (g.1 - w.1).abs() < 1e-15,
+                "{curve:?}"
+            );
+        }
+        let mut rng = Rng::new(8);
+        for n in [2, 9, 40] {
+            let scores: Vec<f64> = (0..n).map(|_| rng.below(6) as f64 / 5.0).collect();
+            let positive: Vec<bool> = (0..n)
+                .map(|i| i == 0 || (i > 1 && rng.below(2) == 1))
+                .collect();
+            let curve = roc_curve(&scores, &positive).unwrap();
+            let area: f64 = curve
+                .windows(2)
+                .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+                .sum();
+            let auc = roc_auc(&scores, &positive).unwrap();
+            assert!((area - auc).abs() < 1e-12, "{n} rows: {area} against {auc}");
+        }
+        assert_eq!(roc_curve(&[0.3], &[true]), None);
+    }
+
     #[test]
     fn roc_auc_is_the_pairwise_count_and_scikit_learns() {
         let mut rng = Rng::new(3);

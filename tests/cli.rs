@@ -1075,6 +1075,123 @@ fn logs_and_plots() {
     );
     let png = std::fs::read(d.path("curves.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // eval --plot: a classifier's ROC curves, labelled with the AUCs eval reports; a binary one's
+    // for the positive class alone; a regression's predicted against actual values per target.
+    ok(&d, &["train", "--data", "iris", "--epochs", "4", "--quiet"]);
+    let report = json(&ok(
+        &d,
+        &["eval", "--model", "model.safetensors", "--data", "iris"]
+            .into_iter()
+            .chain(["--plot", "roc.svg", "--format", "json"])
+            .collect::<Vec<_>>(),
+    ));
+    let svg = std::fs::read_to_string(d.path("roc.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("ROC curves"));
+    for c in report["per_class"].as_array().unwrap() {
+        let label = format!(
+            "{} (AUC {:.3})",
+            c["class"].as_str().unwrap(),
+            c["roc_auc"].as_f64().unwrap()
+        );
+        assert!(svg.contains(&label), "{label} not in the plot");
+    }
+    animals_csv(&d);
+    let pets: String = std::fs::read_to_string(d.path("animals.csv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with("horse"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    d.write("pets.csv", &pets);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "pets.csv",
+            "--out",
+            "pets.safetensors",
+            "--quiet",
+        ],
+    );
+    ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "pets.safetensors",
+            "--data",
+            "pets.csv",
+            "--plot",
+            "pets.svg",
+        ],
+    );
+    let svg = std::fs::read_to_string(d.path("pets.svg")).unwrap();
+    assert!(
+        svg.contains("dog (AUC") && !svg.contains("cat (AUC"),
+        "the positive class only"
+    );
+    homes_csv(&d);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "homes.csv",
+            "--target",
+            "price,rent",
+            "--drop",
+            "id",
+        ]
+        .into_iter()
+        .chain(["--out", "homes.safetensors", "--epochs", "3", "--quiet"])
+        .collect::<Vec<_>>(),
+    );
+    ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "homes.safetensors",
+            "--data",
+            "homes.csv",
+            "--plot",
+            "fit.png",
+        ],
+    );
+    let png = std::fs::read(d.path("fit.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "homes.safetensors",
+            "--data",
+            "homes.csv",
+            "--plot",
+            "fit.svg",
+        ],
+    );
+    let svg = std::fs::read_to_string(d.path("fit.svg")).unwrap();
+    assert!(svg.contains("\nprice\n") && svg.contains("\nrent\n") && svg.contains("predicted"));
+    let err = fails(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "homes.safetensors",
+            "--data",
+            "homes.csv",
+            "--plot",
+            "fit.txt",
+        ],
+    );
+    assert!(
+        err.contains("--plot fit.txt: expected a .svg or .png file"),
+        "{err}"
+    );
 }
 
 /// IDX files, gzip'd, in a folder with MNIST's names: t10k is the test set.

@@ -9,6 +9,7 @@ use mlp::model_file::{read_meta, write_atomic, Checkpoint, Model, ModelMeta};
 use mlp::{Dataset, Error, Float, Loss, Matrix, Result};
 use serde_json::json;
 
+use crate::plot::{self, Curve, Figure, Scatter};
 use crate::train_cmd::{align_classes, column_list};
 use crate::{source, EvalArgs, InfoArgs, PredictArgs};
 
@@ -229,6 +230,12 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             report["macro_f1"] = json!(avg.f1);
             let auc = metrics::roc_auc_per_class(&probs, truth, n);
             let auc_summary = metrics::roc_auc_summary(&auc);
+            if let Some(path) = &a.plot {
+                // Binary: the positive class's curve (the other's is its mirror image).
+                let shown = if n == 2 { 1..2 } else { 0..n };
+                let curves = metrics::roc_curve_per_class(&probs, truth, n);
+                roc_plot(&m.class_names, &curves, &auc, shown, path)?;
+            }
             report["roc_auc"] = json!(auc_summary);
             report["per_class"] = json!(m
                 .class_names
@@ -290,6 +297,10 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 metrics::micro_scores(&decided, truth),
             );
             let auc = metrics::roc_auc_per_label(&probs, truth);
+            if let Some(path) = &a.plot {
+                let curves = metrics::roc_curve_per_label(&probs, truth);
+                roc_plot(&m.class_names, &curves, &auc, 0..truth.cols, path)?;
+            }
             report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss));
             report["accuracy"] = json!(metrics::subset_accuracy(&decided, truth));
             report["hamming_loss"] = json!(metrics::hamming_loss(&decided, truth));
@@ -336,6 +347,19 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             report["rmse"] = json!(metrics::rmse(&p, truth));
             report["mae"] = json!(metrics::mae(&p, truth));
             report["r2"] = json!(metrics::r2(&p, truth));
+            if let Some(path) = &a.plot {
+                let targets: Vec<Scatter> = target_names(m, p.cols)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, name)| {
+                        let points = (0..p.rows)
+                            .map(|r| (truth[(r, j)].f64(), p[(r, j)].f64()))
+                            .collect();
+                        Scatter { name, points }
+                    })
+                    .collect();
+                plot::draw(Figure::Fit(&targets), path)?;
+            }
             if a.format == "text" {
                 println!("{} rows of {}", d.len(), a.data);
                 println!(
@@ -384,6 +408,28 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
         println!("{report}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `eval --plot` for classes or labels: the ROC curves of those `shown` where they are defined
+/// (a class with no row, or only its rows, has none).
+fn roc_plot(
+    names: &[String],
+    curves: &[Option<Vec<(f64, f64)>>],
+    auc: &[Option<f64>],
+    shown: std::ops::Range<usize>,
+    path: &Path,
+) -> Result<()> {
+    let drawn: Vec<Curve> = shown
+        .filter_map(|c| {
+            let name = names.get(c).cloned().unwrap_or_else(|| c.to_string());
+            Some(Curve {
+                name,
+                points: curves[c].clone()?,
+                auc: auc[c]?,
+            })
+        })
+        .collect();
+    plot::draw(Figure::Roc(&drawn), path)
 }
 
 /// `eval --importance`: each input column's permutation importance on the prepared rows `d`,

@@ -1,5 +1,6 @@
-//! `--plot`: loss and metric curves for training and validation, as SVG or PNG, with `plotters`.
-//! PNG text is drawn with the embedded DejaVu Sans (pure Rust, no system font library).
+//! `--plot`: loss and metric curves for training and validation (`mlp train`), ROC curves or
+//! predicted against actual values (`mlp eval`), as SVG or PNG, with `plotters`. PNG text is drawn
+//! with the embedded DejaVu Sans (pure Rust, no system font library).
 
 use std::path::Path;
 
@@ -9,8 +10,51 @@ use plotters::prelude::*;
 
 const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
-/// Draws `history` to `path` (.svg or .png).
-pub fn draw(history: &History, path: &Path) -> Result<()> {
+/// matplotlib's ten default colours ("tab10"), for curves a reader tells apart.
+const TAB10: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+];
+
+/// An axis label: at most 4 decimals, no trailing zeros (350000, 0.25).
+fn tick(v: &f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// One ROC curve: its class or label, its (false, true positive rate) points, its area.
+pub struct Curve {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub auc: f64,
+}
+
+/// One target's (actual, predicted) values.
+pub struct Scatter {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What a plot shows.
+pub enum Figure<'a> {
+    /// Training: loss and metric per epoch, train and validation.
+    History(&'a History),
+    /// Classification: ROC curves, each (name, (false, true positive rate) points, AUC).
+    Roc(&'a [Curve]),
+    /// Regression: one panel per target, (name, (actual, predicted) points).
+    Fit(&'a [Scatter]),
+}
+
+/// Draws `figure` to `path` (.svg or .png).
+pub fn draw(figure: Figure<'_>, path: &Path) -> Result<()> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -19,15 +63,20 @@ pub fn draw(history: &History, path: &Path) -> Result<()> {
     // Text is measured and drawn with the embedded font, for either backend.
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| fail("cannot load the embedded font".into()))?;
+    let size = match &figure {
+        Figure::History(_) => (1000, 420),
+        Figure::Roc(_) => (620, 560),
+        Figure::Fit(f) => (460 * f.len().clamp(1, 4) as u32, 440),
+    };
     match ext.as_deref() {
         Some("svg") => {
-            let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
-            panels(history, &root).map_err(fail)?;
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            paint(&figure, &root).map_err(fail)?;
             root.present().map_err(|e| fail(e.to_string()))
         }
         Some("png") => {
-            let root = BitMapBackend::new(path, (1000, 420)).into_drawing_area();
-            panels(history, &root).map_err(fail)?;
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            paint(&figure, &root).map_err(fail)?;
             root.present().map_err(|e| fail(e.to_string()))
         }
         _ => Err(Error::config(format!(
@@ -37,11 +86,121 @@ pub fn draw(history: &History, path: &Path) -> Result<()> {
     }
 }
 
+fn paint<DB: DrawingBackend>(
+    figure: &Figure<'_>,
+    root: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    match figure {
+        Figure::History(h) => panels(h, root),
+        Figure::Roc(curves) => roc(curves, root),
+        Figure::Fit(targets) => {
+            let shown = &targets[..targets.len().min(4)];
+            for (t, area) in shown.iter().zip(root.split_evenly((1, shown.len().max(1)))) {
+                fit(&t.name, &t.points, &area)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// ROC curves on the unit square, with the diagonal of a classifier that guesses.
+fn roc<DB: DrawingBackend>(
+    curves: &[Curve],
+    area: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let mut c = ChartBuilder::on(area)
+        .caption("ROC curves", ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+        .map_err(err)?;
+    c.configure_mesh()
+        .x_desc("false positive rate")
+        .y_desc("true positive rate")
+        .draw()
+        .map_err(err)?;
+    c.draw_series(DashedLineSeries::new(
+        [(0.0, 0.0), (1.0, 1.0)],
+        6,
+        4,
+        BLACK.mix(0.4).stroke_width(1),
+    ))
+    .map_err(err)?;
+    for (i, Curve { name, points, auc }) in curves.iter().enumerate() {
+        let (r, g, b) = TAB10[i % TAB10.len()];
+        let color = RGBColor(r, g, b).to_rgba();
+        c.draw_series(LineSeries::new(
+            points.iter().copied(),
+            color.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label(format!("{name} (AUC {auc:.3})"))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+    }
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Predicted against actual values of one target, with the line where they are equal.
+fn fit<DB: DrawingBackend>(
+    name: &str,
+    points: &[(f64, f64)],
+    area: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let all = points
+        .iter()
+        .flat_map(|&(a, p)| [a, p])
+        .filter(|v| v.is_finite());
+    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let range = (lo - pad)..(hi + pad);
+    let mut c = ChartBuilder::on(area)
+        .caption(name, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(84)
+        .build_cartesian_2d(range.clone(), range)
+        .map_err(err)?;
+    c.configure_mesh()
+        .x_desc("actual")
+        .y_desc("predicted")
+        .x_labels(6)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .draw()
+        .map_err(err)?;
+    c.draw_series(DashedLineSeries::new(
+        [(lo - pad, lo - pad), (hi + pad, hi + pad)],
+        6,
+        4,
+        BLACK.mix(0.4).stroke_width(1),
+    ))
+    .map_err(err)?;
+    c.draw_series(
+        points
+            .iter()
+            .map(|&p| Circle::new(p, 2, RGBColor(31, 119, 180).mix(0.5).filled())),
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
 fn panels<DB: DrawingBackend>(
     h: &History,
     root: &DrawingArea<DB, Shift>,
 ) -> std::result::Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let halves = root.split_evenly((1, 2));
     let epochs: Vec<f64> = h.epochs.iter().map(|e| e.epoch as f64).collect();
     let train_loss: Vec<f64> = h.epochs.iter().map(|e| e.train_loss).collect();

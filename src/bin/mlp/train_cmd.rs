@@ -1152,7 +1152,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     };
     model.save(&out_path)?;
     if let Some(p) = &args.plot {
-        plot::draw(&trainer.history, p)?;
+        plot::draw(plot::Figure::History(&trainer.history), p)?;
     }
     summary["model"] = json!(out_path.display().to_string());
     summary["seconds"] = json!(started.elapsed().as_secs_f64());
