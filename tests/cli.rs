@@ -63,6 +63,15 @@ fn fails(dir: &Dir, args: &[&str]) -> String {
     stderr
 }
 
+/// Runs a command that must fail with a message holding `want`.
+fn fails_with(dir: &Dir, args: &[&str], want: &str) {
+    let err = fails(dir, args);
+    assert!(
+        err.starts_with("error: ") && err.contains(want),
+        "mlp {args:?}: expected «{want}», got «{err}»"
+    );
+}
+
 fn json(s: &str) -> Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
@@ -123,6 +132,17 @@ fn colors_with_gaps_csv(dir: &Dir) -> PathBuf {
         s.push('\n');
     }
     dir.write("gaps.csv", &s)
+}
+
+/// [`animals_csv`] without its horses: the rows of two of its three classes.
+fn pets_csv(dir: &Dir) -> PathBuf {
+    let pets: String = std::fs::read_to_string(animals_csv(dir))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with("horse"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    dir.write("pets.csv", &pets)
 }
 
 /// Two targets of the same rows, in their own units: a price in the thousands, a monthly rent in
@@ -1097,13 +1117,7 @@ fn logs_and_plots() {
         assert!(svg.contains(&label), "{label} not in the plot");
     }
     animals_csv(&d);
-    let pets: String = std::fs::read_to_string(d.path("animals.csv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.ends_with("horse"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    d.write("pets.csv", &pets);
+    pets_csv(&d);
     ok(
         &d,
         &[
@@ -1462,11 +1476,7 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
         ),
     ];
     for (args, want) in cases {
-        let err = fails(&d, args);
-        assert!(
-            err.starts_with("error: ") && err.contains(want),
-            "mlp {args:?}: expected «{want}», got «{err}»"
-        );
+        fails_with(&d, args, want);
     }
     // A model used on data with the wrong number of features.
     ok(&d, &["train", "--data", "iris", "--epochs", "1", "--quiet"]);
@@ -1550,13 +1560,8 @@ fn optimizer_constants_are_pytorchs_keywords() {
         ),
         (&["--eps", "0"], "--eps 0: expected a positive number"),
     ] {
-        let mut all = vec!["train", "--data", "iris", "--epochs", "1"];
-        all.extend_from_slice(args);
-        let err = fails(&d, &all);
-        assert!(
-            err.contains(want),
-            "{args:?}: expected «{want}», got «{err}»"
-        );
+        let all = [&["train", "--data", "iris", "--epochs", "1"][..], args].concat();
+        fails_with(&d, &all, want);
     }
 }
 
@@ -1705,13 +1710,7 @@ fn warm_start_goes_on_from_a_models_weights_and_preprocessing() {
             "zoo.safetensors",
         ],
     );
-    let pets: String = std::fs::read_to_string(d.path("animals.csv"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.ends_with("horse"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    d.write("pets.csv", &pets);
+    pets_csv(&d);
     ok(
         &d,
         &[
@@ -1803,11 +1802,7 @@ fn warm_start_goes_on_from_a_models_weights_and_preprocessing() {
             "animals.csv: not a valid safetensors file",
         ),
     ] {
-        let err = fails(&d, args);
-        assert!(
-            err.contains(want),
-            "{args:?}: expected «{want}», got «{err}»"
-        );
+        fails_with(&d, args, want);
     }
 }
 
@@ -2054,9 +2049,11 @@ fn search_cross_validates_every_combination_and_ranks_them() {
             "momentum=0.5 optimizer=adam: --momentum applies to sgd, momentum and nesterov",
         ),
     ] {
-        let args = [&["search", "--grid", grid][..], &common, extra].concat();
-        let err = fails(&d, &args);
-        assert!(err.contains(want), "{grid}: expected «{want}», got «{err}»");
+        fails_with(
+            &d,
+            &[&["search", "--grid", grid][..], &common, extra].concat(),
+            want,
+        );
     }
 }
 
@@ -2248,11 +2245,7 @@ fn attributions_add_up_to_the_prediction_less_the_baseline() {
             "colors.csv",
             "--attributions",
         ];
-        let err = fails(&d, &[&args[..], extra].concat());
-        assert!(
-            err.contains(want),
-            "{extra:?}: expected «{want}», got «{err}»"
-        );
+        fails_with(&d, &[&args[..], extra].concat(), want);
     }
     let err = fails(
         &d,

@@ -11,7 +11,7 @@ use mlp::{
 };
 use serde_json::json;
 
-use crate::inspect::{check_features, target_names};
+use crate::inspect::{check_features, load_rows, target_names};
 use crate::train_cmd::{
     align_classes, categorical_flag, drop_flag, dropout_flag, impute_flag, network_spec,
     preprocess, resolve, scale_flag, task_flag,
@@ -67,14 +67,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 .or_else(|_| load(a.target.as_deref()))?;
             let mut d = loaded.test.unwrap_or(loaded.train);
             check_features(&d, model.network.inputs, &model.meta, data)?;
-            if a.row >= d.len() {
-                return Err(Error::config(format!(
-                    "--row {}: {data} has {} rows (0 to {})",
-                    a.row,
-                    d.len(),
-                    d.len() - 1
-                )));
-            }
+            check_row(a.row, d.len(), data)?;
             align_classes(&mut d, &m.class_names, data)?;
             pre.prepare(&mut d.x);
             if let (Some(s), Targets::Values(v)) = (&m.preprocessing.target, &mut d.y) {
@@ -137,6 +130,17 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--row`: one of the `rows` rows of `data`.
+fn check_row(row: usize, rows: usize, data: &str) -> Result<()> {
+    if row >= rows {
+        return Err(Error::config(format!(
+            "--row {row}: {data} has {rows} rows (0 to {})",
+            rows.saturating_sub(1)
+        )));
+    }
+    Ok(())
+}
+
 /// `mlp explain --attributions`: which input columns one row's prediction owes to. Integrated
 /// gradients of the explained output (a class's probability, or each value or label) from the
 /// all-zero network input — every standardised feature at its training mean, no category of a
@@ -150,23 +154,8 @@ fn attributions(a: &ExplainArgs) -> Result<ExitCode> {
     };
     let model = Model::<f64>::load(path)?;
     let m = &model.meta;
-    let mut d = source::load_features::<f64>(
-        data,
-        a.target.as_deref(),
-        m.target_name.as_deref(),
-        &m.columns(),
-        &m.preprocessing.categorical,
-        m.preprocessing.missing(),
-    )?;
-    check_features(&d, model.network.inputs, m, data)?;
-    if a.row >= d.len() {
-        return Err(Error::config(format!(
-            "--row {}: {data} has {} rows (0 to {})",
-            a.row,
-            d.len(),
-            d.len() - 1
-        )));
-    }
+    let mut d = load_rows::<f64>(data, a.target.as_deref(), m)?;
+    check_row(a.row, d.len(), data)?;
     let raw = d.x.row(a.row).to_vec();
     m.preprocessing.prepare(&mut d.x);
     let net = &model.network;

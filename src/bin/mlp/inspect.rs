@@ -170,6 +170,25 @@ pub(crate) fn load_labelled<T: Float>(
     Ok(loaded)
 }
 
+/// Rows to predict, read as model `m` reads them (see [`source::load_features`]), their number of
+/// features checked. Not yet preprocessed.
+pub(crate) fn load_rows<T: Float>(
+    data: &str,
+    target: Option<&str>,
+    m: &ModelMeta,
+) -> Result<Dataset<T>> {
+    let d = source::load_features::<T>(
+        data,
+        target,
+        m.target_name.as_deref(),
+        &m.columns(),
+        &m.preprocessing.categorical,
+        m.preprocessing.missing(),
+    )?;
+    check_features(&d, m.architecture.inputs, m, data)?;
+    Ok(d)
+}
+
 /// Reads the model file once and hands its bytes to the f32 or f64 path, by its stored precision.
 fn with_precision(
     path: &Path,
@@ -497,15 +516,7 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
 fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
     let model = Model::<T>::from_bytes(bytes, &a.model)?;
     let m = &model.meta;
-    let mut d = source::load_features::<T>(
-        &a.data,
-        a.target.as_deref(),
-        m.target_name.as_deref(),
-        &m.columns(),
-        &m.preprocessing.categorical,
-        m.preprocessing.missing(),
-    )?;
-    check_features(&d, model.network.inputs, &model.meta, &a.data)?;
+    let mut d = load_rows::<T>(&a.data, a.target.as_deref(), m)?;
     // Columns copied beside the predictions (`--keep id`): their header, then each row's text.
     let keep = column_list(a.keep.as_deref());
     let kept = if keep.is_empty() {
