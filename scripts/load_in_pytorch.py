@@ -66,6 +66,7 @@ def activation(name):
         "elu": lambda: nn.ELU(arg if arg is not None else 1.0),
         "gelu": lambda: nn.GELU(),  # exact (erf), as mlp's
         "silu": lambda: nn.SiLU(),
+        "selu": lambda: nn.SELU(),
         "softplus": lambda: nn.Softplus(),
         "softmax": lambda: nn.Softmax(dim=1),
     }[name]()

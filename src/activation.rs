@@ -59,6 +59,10 @@ pub enum Activation {
     Softplus,
     /// Φ(z) = z·σ(z) (PyTorch's SiLU, Keras' swish); Φ' = σ(z) + Φ·(1 − σ(z)).
     Silu,
+    /// Φ(z) = λz if z > 0 else λα(e^z − 1), with PyTorch's λ ≈ 1.0507 and α ≈ 1.6733 (Klambauer
+    /// et al.'s self-normalising networks, with [`Init::LecunNormal`](crate::Init::LecunNormal));
+    /// Φ' = λ or Φ + λα.
+    Selu,
     /// Row-wise pᵢ = e^{zᵢ}/Σⱼe^{zⱼ}; output layers only.
     Softmax,
     /// The user's own.
@@ -89,13 +93,14 @@ impl Activation {
             Activation::Gelu,
             Activation::Softplus,
             Activation::Silu,
+            Activation::Selu,
             Activation::Softmax,
         ]
     }
 
     /// Parses `identity`, `sigmoid`, `tanh`, `relu`, `leaky_relu` or `leaky_relu(0.1)`, `elu` or
-    /// `elu(0.5)`, `gelu`, `softplus`, `silu`, `softmax` (case-insensitive; `linear`, `logistic` and
-    /// `swish` too).
+    /// `elu(0.5)`, `gelu`, `softplus`, `silu`, `selu`, `softmax` (case-insensitive; `linear`,
+    /// `logistic` and `swish` too).
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim().to_ascii_lowercase();
         let (name, arg) = match s.split_once('(') {
@@ -121,10 +126,11 @@ impl Activation {
             ("gelu", None) => Activation::Gelu,
             ("softplus", None) => Activation::Softplus,
             ("silu" | "swish", None) => Activation::Silu,
+            ("selu", None) => Activation::Selu,
             ("softmax", None) => Activation::Softmax,
             _ => {
                 return Err(format!(
-                "unknown activation '{s}'; expected one of identity, sigmoid, tanh, relu, leaky_relu(α), elu(α), gelu, softplus, silu, softmax"
+                "unknown activation '{s}'; expected one of identity, sigmoid, tanh, relu, leaky_relu(α), elu(α), gelu, softplus, silu, selu, softmax"
             ))
             }
         })
@@ -197,6 +203,16 @@ impl Activation {
             Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
             Activation::Softplus => map(z, bias, a, cols, softplus),
             Activation::Silu => map(z, bias, a, cols, |z| z * sigmoid(z)),
+            Activation::Selu => {
+                let (l, la) = (T::of(SELU_SCALE), T::of(SELU_SCALE * SELU_ALPHA));
+                map(z, bias, a, cols, |z| {
+                    if z > T::ZERO {
+                        l * z
+                    } else {
+                        la * (z.exp() - T::ONE)
+                    }
+                })
+            }
             Activation::Custom(f) => map(z, bias, a, cols, |z| T::of(f.value(z.f64()))),
             Activation::Softmax => {
                 map(z, bias, a, cols, |z| z);
@@ -242,6 +258,10 @@ impl Activation {
                 let s = sigmoid(z);
                 s + a * (T::ONE - s)
             }),
+            Activation::Selu => {
+                let (l, la) = (T::of(SELU_SCALE), T::of(SELU_SCALE * SELU_ALPHA));
+                zip(z, a, grad, |z, a| if z > T::ZERO { l } else { a + la })
+            }
             Activation::Custom(f) => zip(z, a, grad, |z, _| T::of(f.derivative(z.f64()))),
             Activation::Softmax => {
                 for (g, p) in grad.chunks_exact_mut(cols).zip(a.chunks_exact(cols)) {
@@ -254,6 +274,10 @@ impl Activation {
         }
     }
 }
+
+/// SELU's λ and α, PyTorch's (`torch.nn.SELU`) to f64's precision.
+pub const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
 
 /// Φ and Φ' of one value, through the batch code so there is one definition of each.
 fn scalar(act: &Activation, z: f64) -> (f64, f64) {
@@ -318,6 +342,7 @@ impl fmt::Display for Activation {
             Activation::Gelu => write!(f, "gelu"),
             Activation::Softplus => write!(f, "softplus"),
             Activation::Silu => write!(f, "silu"),
+            Activation::Selu => write!(f, "selu"),
             Activation::Softmax => write!(f, "softmax"),
             Activation::Custom(c) => write!(f, "custom:{}", c.name()),
         }
@@ -366,6 +391,7 @@ mod tests {
                 Activation::Softplus,
                 Activation::Tanh,
                 Activation::Silu,
+                Activation::Selu,
             ] {
                 assert!(
                     act.value(z).is_finite() && act.derivative(z).is_finite(),

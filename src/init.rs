@@ -70,6 +70,11 @@ pub enum Init {
     HeUniform,
     /// He/Kaiming normal: N(0, 2/fan_in).
     HeNormal,
+    /// LeCun normal: N(0, 1/fan_in), for SELU's self-normalising networks (PyTorch's
+    /// `kaiming_normal_(nonlinearity="linear")`).
+    LecunNormal,
+    /// LeCun uniform: U(−√(3/fan_in), +√(3/fan_in)).
+    LecunUniform,
     /// PyTorch's `nn.Linear` default for weights: U(−1/√fan_in, +1/√fan_in); with [`Bias::Uniform`]
     /// the biases match PyTorch too.
     Torch,
@@ -90,6 +95,11 @@ impl Init {
                 rng.uniform_in(-b, b)
             }
             Init::HeNormal => rng.normal() * (2.0 / fi).sqrt(),
+            Init::LecunNormal => rng.normal() * (1.0 / fi).sqrt(),
+            Init::LecunUniform => {
+                let b = (3.0 / fi).sqrt();
+                rng.uniform_in(-b, b)
+            }
             Init::Torch => {
                 let b = 1.0 / fi.sqrt();
                 rng.uniform_in(-b, b)
@@ -133,6 +143,8 @@ mod tests {
             (Init::GlorotNormal, 2.0 / (100.0 + 50.0)),
             (Init::HeUniform, 2.0 / 100.0),
             (Init::HeNormal, 2.0 / 100.0),
+            (Init::LecunNormal, 1.0 / 100.0),
+            (Init::LecunUniform, 1.0 / 100.0),
             (Init::Torch, 1.0 / 300.0),
         ] {
             let xs: Vec<f64> = (0..n).map(|_| init.weight(&mut rng, 100, 50)).collect();

@@ -2957,6 +2957,7 @@ fn pytorch_reproduces_mlp_predict() {
         (&animals, "f64", "tanh,elu", &[]),
         (&colors, "f32", "relu,sigmoid", &[]),
         (&colors, "f32", "silu,silu", &[]),
+        (&animals, "f32", "selu,selu", &["--init", "lecun_normal"]),
         (&gaps, "f32", "relu,sigmoid", &["--impute", "mean"]),
         (&homes, "f32", "tanh,relu", &two_targets),
         (&tags, "f32", "relu,tanh", &labels),

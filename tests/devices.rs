@@ -223,6 +223,12 @@ fn forward_gradients_and_steps_agree_with_the_cpu() {
         ),
         case("tanh silu huber", Tanh, Silu, Loss::Huber(0.5)),
         case(
+            "selu softmax cross-entropy",
+            Selu,
+            Softmax,
+            Loss::CrossEntropy,
+        ),
+        case(
             "relu leaky mse",
             Relu,
             LeakyRelu(0.2),

@@ -143,9 +143,9 @@ fn every_activation_loss_bias_and_depth() {
             }
         }
     }
-    // 10 hidden activations × (5 element-wise losses × 10 outputs + 3 cross-entropies: binary,
+    // 11 hidden activations × (5 element-wise losses × 11 outputs + 3 cross-entropies: binary,
     // softmax, softmax with label smoothing 0.1) × 2 × 3
-    assert_eq!(checked, 10 * (5 * 10 + 3) * 2 * 3);
+    assert_eq!(checked, 11 * (5 * 11 + 3) * 2 * 3);
     eprintln!(
         "{checked} networks checked; worst relative error {:.2e} ({})",
         worst.0, worst.1
@@ -206,7 +206,7 @@ fn dropout_after_every_hidden_activation() {
             }
         }
     }
-    assert_eq!(checked, 10 * 3 * 2 * 2);
+    assert_eq!(checked, 11 * 3 * 2 * 2);
 }
 
 #[test]

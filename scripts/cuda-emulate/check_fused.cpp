@@ -19,6 +19,7 @@ static double act_ref(int act, double a, double z) {
     case ACT_RELU: return z > 0 ? z : 0;
     case ACT_LEAKY: return z > 0 ? z : a * z;
     case ACT_ELU: return z > 0 ? z : a * (std::exp(z) - 1);
+    case ACT_SELU: return z > 0 ? 1.0507009873554805 * z : 1.7580993408473766 * (std::exp(z) - 1);
     default: return z;
     }
 }
@@ -31,6 +32,7 @@ static double act_grad_ref(int act, double a, double h) {
     case ACT_RELU: return h > 0 ? 1 : 0;
     case ACT_LEAKY: return h > 0 ? 1 : a;
     case ACT_ELU: return h > 0 ? 1 : h + a;
+    case ACT_SELU: return h > 0 ? 1.0507009873554805 : h + 1.7580993408473766;
     default: return 1;
     }
 }
@@ -183,6 +185,8 @@ int main() {
               {{37, 100, ACT_TANH, 0, true}, {100, 128, ACT_SIGMOID, 0, false}, {128, 7, ACT_IDENTITY, 0, true}}, 2, tc);
         check("5-3-6-2, leaky ReLU, ELU, identity", 64,
               {{5, 3, ACT_LEAKY, 0.1f, true}, {3, 6, ACT_ELU, 1.0f, true}, {6, 2, ACT_SOFTMAX, 0, true}}, 3, tc);
+        check("6-12-12-3, SELU", 90,
+              {{6, 12, ACT_SELU, 0, true}, {12, 12, ACT_SELU, 0, true}, {12, 3, ACT_IDENTITY, 0, true}}, 7, tc);
         // Layer 2's W starts 34 floats in: widths that are multiples of 4, at an address that is not.
         check("5-3-4-4-2, a 4-wide layer off the 16-byte grid", 70,
               {{5, 3, ACT_TANH, 0, true}, {3, 4, ACT_RELU, 0, true}, {4, 4, ACT_SIGMOID, 0, true},

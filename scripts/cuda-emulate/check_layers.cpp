@@ -51,6 +51,7 @@ static double act_ref(int act, double a, double z) {
     case ACT_RELU: return z > 0 ? z : 0;
     case ACT_GELU: return 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
     case ACT_SILU: return z / (1 + std::exp(-z));
+    case ACT_SELU: return z > 0 ? 1.0507009873554805 * z : 1.7580993408473766 * (std::exp(z) - 1);
     default: return z;
     }
 }
@@ -62,6 +63,7 @@ static double act_grad_ref(int act, double a, double z) {
     case ACT_RELU: return z > 0 ? 1 : 0;
     case ACT_GELU: return 0.5 * (1 + std::erf(z / std::sqrt(2.0))) + z * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
     case ACT_SILU: { double s = 1 / (1 + std::exp(-z)); return s * (1 + z * (1 - s)); }
+    case ACT_SELU: return z > 0 ? 1.0507009873554805 : 1.7580993408473766 * std::exp(z);
     default: return 1;
     }
 }
@@ -286,6 +288,7 @@ int main() {
     layer("sigmoid, one block strides twice", ACT_SIGMOID, 0.3, 29, 20, 20, 1);
     layer("GELU, a small rate", ACT_GELU, 0.05, 16, 9, 12, 3);
     layer("SiLU", ACT_SILU, 0.2, 21, 11, 12, 2);
+    layer("SELU", ACT_SELU, 0.1, 17, 13, 14, 2);
     weighted("softmax cross-entropy", ACT_SOFTMAX, LOSS_CE, 5);
     weighted("sigmoid binary cross-entropy", ACT_SIGMOID, LOSS_BCE, 1);
     weighted("identity MSE", ACT_IDENTITY, LOSS_MSE, 3);

@@ -19,6 +19,11 @@
 #define ACT_SOFTPLUS 7
 #define ACT_SOFTMAX 8
 #define ACT_SILU 9
+#define ACT_SELU 10
+
+// SELU's λ and λα (activation.rs SELU_SCALE, SELU_SCALE·SELU_ALPHA), rounded to f32.
+#define SELU_L 1.0507009873554805f
+#define SELU_LA 1.7580993408473766f
 
 // Loss codes.
 #define LOSS_MSE 0
@@ -60,6 +65,7 @@ __device__ __forceinline__ float act_value(int act, float alpha, float z) {
     case ACT_GELU: return z * normal_cdf_f(z);
     case ACT_SOFTPLUS: return softplus_f(z);
     case ACT_SILU: return z * sigmoid_f(z);
+    case ACT_SELU: return z > 0.f ? SELU_L * z : SELU_LA * (expf(z) - 1.f);
     default: return z;
     }
 }
@@ -76,6 +82,7 @@ __device__ __forceinline__ float act_backward_one(int act, float alpha, float g,
     case ACT_GELU: return g * (normal_cdf_f(z) + z * 0.3989422804014327f * expf(-0.5f * z * z));
     case ACT_SOFTPLUS: return g * sigmoid_f(z);
     case ACT_SILU: { float s = sigmoid_f(z); return g * (s + a * (1.f - s)); }
+    case ACT_SELU: return g * (z > 0.f ? SELU_L : a + SELU_LA);
     default: return g;
     }
 }

@@ -413,6 +413,7 @@ fn activation_code(act: &Activation) -> std::result::Result<(i32, f32), String> 
         Activation::Softplus => (7, 0.0),
         Activation::Softmax => (8, 0.0),
         Activation::Silu => (9, 0.0),
+        Activation::Selu => (10, 0.0),
         Activation::Custom(c) => {
             return Err(format!(
                 "the custom activation {} runs on the CPU only",

@@ -120,7 +120,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "WEIGHTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class_weight: Option<String>,
-    /// Weight initialiser: he_uniform, he_normal, glorot_uniform, glorot_normal, torch [default: he_uniform]
+    /// Weight initialiser: he_uniform, he_normal, glorot_uniform, glorot_normal, lecun_normal (for selu), lecun_uniform, torch [default: he_uniform]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<String>,

@@ -281,10 +281,12 @@ fn parse_init(s: &str) -> Result<Init> {
         "he_normal" | "kaiming_normal" => Init::HeNormal,
         "glorot_uniform" | "xavier_uniform" => Init::GlorotUniform,
         "glorot_normal" | "xavier_normal" => Init::GlorotNormal,
+        "lecun_normal" => Init::LecunNormal,
+        "lecun_uniform" => Init::LecunUniform,
         "torch" | "pytorch" => Init::Torch,
         _ => {
             return Err(Error::config(format!(
-            "--init {s}: expected he_uniform, he_normal, glorot_uniform, glorot_normal or torch"
+            "--init {s}: expected he_uniform, he_normal, glorot_uniform, glorot_normal, lecun_normal, lecun_uniform or torch"
         )))
         }
     })
