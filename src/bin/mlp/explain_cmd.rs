@@ -130,6 +130,9 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The columns `explain --attributions` lists in text, largest first.
+const SHOWN: usize = 20;
+
 /// `--row`: one of the `rows` rows of `data`.
 fn check_row(row: usize, rows: usize, data: &str) -> Result<()> {
     if row >= rows {
@@ -207,7 +210,11 @@ fn attributions(a: &ExplainArgs) -> Result<ExitCode> {
                     .clone()
                     .position(|j| raw[j] == 1.0)
                     .map_or("(none)".to_string(), |i| c.categories[i].clone()),
-                None => format!("{}", raw[range.start]),
+                None => {
+                    // As a reader writes it: 55.73, 0.9961, 5.
+                    let v = format!("{:.4}", raw[range.start]);
+                    v.trim_end_matches('0').trim_end_matches('.').to_string()
+                }
             }
         })
         .collect();
@@ -260,11 +267,15 @@ fn attributions(a: &ExplainArgs) -> Result<ExitCode> {
         }
         "text" => {
             println!(
-                "why {} predicts as it does on row {} of {data}: integrated gradients ({} steps) from the baseline input, every feature at its training mean{}",
+                "why {} predicts as it does on row {} of {data}: integrated gradients ({} steps) from the baseline input, {}{}",
                 path.display(),
                 a.row,
                 a.steps,
-                if m.preprocessing.categorical.is_empty() { "" } else { " and no category" }
+                match m.preprocessing.features {
+                    Some(_) => "every feature at its training mean",
+                    None => "every feature 0",
+                },
+                if m.preprocessing.categorical.is_empty() { "" } else { ", no category" }
             );
             for (name, value, base, gap, columns) in &report {
                 println!("\n{name} = {value:.4} (baseline {base:.4})");
@@ -283,8 +294,16 @@ fn attributions(a: &ExplainArgs) -> Result<ExitCode> {
                     .unwrap_or(5)
                     .max(5);
                 println!("  {:<w$}  {:>v$}  {:>11}", "column", "value", "attribution");
-                for (c, val, at) in order {
+                // The largest 20; a picture's hundreds of pixels are in the JSON.
+                for (c, val, at) in order.iter().take(SHOWN) {
                     println!("  {c:<w$}  {val:>v$}  {at:>+11.4}");
+                }
+                if order.len() > SHOWN {
+                    let rest: f64 = order[SHOWN..].iter().map(|c| c.2).sum();
+                    println!(
+                        "  ({} more columns, adding up to {rest:+.4}; --format json lists them all)",
+                        order.len() - SHOWN
+                    );
                 }
                 println!(
                     "  {:<w$}  {:>v$}  {:>+11.4} = {value:.4} − {base:.4} to within {:.1e}",
