@@ -2016,6 +2016,11 @@ fn search_cross_validates_every_combination_and_ranks_them() {
             "--grid: data: not searched over",
         ),
         ("{lr = []}", &[], "--grid: lr: an empty list"),
+        (
+            "{seed = [1, 2]}",
+            &[],
+            "--grid: seed: the seed draws the folds",
+        ),
         ("{lrr = [1]}", &[], "--grid: lrr: unknown field `lrr`"),
         (
             "{hidden = [true]}",

@@ -219,6 +219,12 @@ fn parse_grid(spec: &str, base: &TrainArgs) -> Result<Vec<Axis>> {
     let mut axes = Vec::new();
     for (key, value) in table {
         let bad = |m: String| Error::config(format!("{name}: {key}: {m}"));
+        if key == "seed" {
+            return Err(bad(
+                "the seed draws the folds every combination shares; search once per seed instead"
+                    .into(),
+            ));
+        }
         if NOT_SEARCHED.contains(&key.as_str()) {
             return Err(bad("not searched over: it says where the data or the output is, or how the run is shown".into()));
         }
