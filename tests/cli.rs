@@ -1883,6 +1883,18 @@ fn search_cross_validates_every_combination_and_ranks_them() {
         ))
     };
     let grid = r#"{hidden = [8, "6,4"], lr = [0.03, 0.003]}"#;
+    let text = ok(
+        &d,
+        &[
+            "search", "--grid", grid, "--data", "iris", "--folds", "3", "--epochs", "2",
+        ],
+    );
+    assert!(
+        text.starts_with("data     iris (built-in): 150 rows")
+            && text.contains("\ngrid     4 combinations of hidden (2), lr (2); 3 folds each")
+            && text.contains("\nbest     "),
+        "{text}"
+    );
     let s = search(grid, &[]);
     assert_eq!(s["scoring"], "accuracy");
     let results = s["results"].as_array().unwrap();

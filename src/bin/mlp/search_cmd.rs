@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cv_cmd::cross_validate;
 use crate::train_args::{line_col, merge};
-use crate::train_cmd::{by_precision, resolve, train, Out};
+use crate::train_cmd::{by_precision, impute_flag, load_training, resolve, task_flag, train, Out};
 use crate::{SearchArgs, TrainArgs};
 
 /// Keys a grid may not vary: where the data and the output are, and how the run is carried out
@@ -369,6 +369,14 @@ fn grid_search<T: Float>(
     let out = Out::of(base)?;
     let combos = candidates(axes, n_iter, base.seed.unwrap_or(0))
         .map_err(|e| Error::config(format!("--grid: {e}")))?;
+    if out.text {
+        // What the combinations are trained on, as mlp cv says it (one more read of the data).
+        let data = base.data.clone().unwrap_or_else(|| "digits".into());
+        let missing = impute_flag(base)?.1;
+        let loaded = load_training::<T>(base, &data, task_flag(base)?, missing, None)?;
+        out.line(format!("data     {}", loaded.description));
+        out.line(format!("task     {}", loaded.task_reason));
+    }
     out.line(format!(
         "grid     {} combination{} {} {}; {} folds each",
         combos.len(),
