@@ -115,6 +115,15 @@ impl Optimizer {
         })
     }
 
+    /// ε of the rules that divide by √v (Adam, AdamW, RMSprop); `None` for the others.
+    pub fn eps(&self) -> Option<f64> {
+        match self {
+            Optimizer::Adam(p) | Optimizer::AdamW(p) => Some(p.eps),
+            Optimizer::RmsProp(p) => Some(p.eps),
+            _ => None,
+        }
+    }
+
     /// The name, as `parse` reads it.
     pub fn name(&self) -> &'static str {
         match self {

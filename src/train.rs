@@ -158,13 +158,12 @@ impl TrainConfig {
                 return bad(format!("rho must be in [0, 1), not {}", p.rho));
             }
         }
-        let eps = match self.optimizer {
-            Optimizer::Adam(p) | Optimizer::AdamW(p) => p.eps,
-            Optimizer::RmsProp(p) => p.eps,
-            _ => 1.0,
-        };
         // ε keeps W − α·m̂/(√v̂ + ε) finite where a weight's gradient has always been 0 (a dead ReLU).
-        if !(eps > 0.0 && eps.is_finite()) {
+        if let Some(eps) = self
+            .optimizer
+            .eps()
+            .filter(|e| !(*e > 0.0 && e.is_finite()))
+        {
             return bad(format!("eps must be > 0 and finite, not {eps}"));
         }
         if let Optimizer::Lbfgs(_) = self.optimizer {

@@ -11,7 +11,7 @@ use mlp::{
 };
 use serde_json::json;
 
-use crate::inspect::{check_features, load_rows, target_names};
+use crate::inspect::{check_features, load_as, load_rows, target_names};
 use crate::train_cmd::{
     align_classes, categorical_flag, drop_flag, dropout_flag, impute_flag, network_spec,
     preprocess, resolve, scale_flag, task_flag,
@@ -55,14 +55,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 .as_deref()
                 .ok_or_else(|| Error::config("--model needs --data SOURCE and --row K"))?;
             let pre = &m.preprocessing;
-            let names = m.columns();
-            let missing = pre.missing();
-            let known = Columns::Model {
-                names: &names,
-                categorical: &pre.categorical,
-            };
-            let load =
-                |target| source::load::<f64>(data, target, None, Some(m.task), known, missing);
+            let load = |target| load_as::<f64>(data, target, None, m);
             let loaded = load(a.target.as_deref().or(m.target_name.as_deref()))
                 .or_else(|_| load(a.target.as_deref()))?;
             let mut d = loaded.test.unwrap_or(loaded.train);

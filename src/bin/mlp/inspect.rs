@@ -151,7 +151,24 @@ pub(crate) fn load_labelled<T: Float>(
     labels: Option<&str>,
     m: &ModelMeta,
 ) -> Result<source::Loaded<T>> {
-    let mut loaded = source::load::<T>(
+    let mut loaded = load_as::<T>(data, target, labels, m)?;
+    check_features(&loaded.train, m.architecture.inputs, m, data)?;
+    align_classes(&mut loaded.train, &m.class_names, data)?;
+    if let Some(t) = &mut loaded.test {
+        align_classes(t, &m.class_names, data)?;
+    }
+    Ok(loaded)
+}
+
+/// Data read with model `m`'s columns (found by name, its text columns encoded with its
+/// categories), task and handling of missing values; nothing checked yet.
+pub(crate) fn load_as<T: Float>(
+    data: &str,
+    target: Option<&str>,
+    labels: Option<&str>,
+    m: &ModelMeta,
+) -> Result<source::Loaded<T>> {
+    source::load::<T>(
         data,
         target,
         labels,
@@ -161,13 +178,7 @@ pub(crate) fn load_labelled<T: Float>(
             categorical: &m.preprocessing.categorical,
         },
         m.preprocessing.missing(),
-    )?;
-    check_features(&loaded.train, m.architecture.inputs, m, data)?;
-    align_classes(&mut loaded.train, &m.class_names, data)?;
-    if let Some(t) = &mut loaded.test {
-        align_classes(t, &m.class_names, data)?;
-    }
-    Ok(loaded)
+    )
 }
 
 /// Rows to predict, read as model `m` reads them (see [`source::load_features`]), their number of

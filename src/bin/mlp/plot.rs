@@ -24,6 +24,18 @@ const TAB10: [(u8, u8, u8); 10] = [
     (23, 190, 207),
 ];
 
+/// The span of the finite `values` with 5 % to spare each side ([0, 1] when none is finite).
+fn padded(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    (lo - pad)..(hi + pad)
+}
+
 /// An axis label: at most 4 decimals, no trailing zeros (350000, 0.25).
 fn tick(v: &f64) -> String {
     let s = format!("{v:.4}");
@@ -156,16 +168,8 @@ fn fit<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
 ) -> std::result::Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let all = points
-        .iter()
-        .flat_map(|&(a, p)| [a, p])
-        .filter(|v| v.is_finite());
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let pad = ((hi - lo) * 0.05).max(1e-9);
-    let range = (lo - pad)..(hi + pad);
+    let range = padded(points.iter().flat_map(|&(a, p)| [a, p]));
+    let (lo, hi) = (range.start, range.end);
     let mut c = ChartBuilder::on(area)
         .caption(name, ("sans-serif", 20))
         .margin(14)
@@ -182,7 +186,7 @@ fn fit<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     c.draw_series(DashedLineSeries::new(
-        [(lo - pad, lo - pad), (hi + pad, hi + pad)],
+        [(lo, lo), (hi, hi)],
         6,
         4,
         BLACK.mix(0.4).stroke_width(1),
@@ -220,19 +224,14 @@ fn chart<DB: DrawingBackend>(
     val: &[f64],
 ) -> std::result::Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let all = train.iter().chain(val).copied().filter(|v| v.is_finite());
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-        (a.min(v), b.max(v))
-    });
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let range = padded(train.iter().chain(val).copied());
     let x_max = x.last().copied().unwrap_or(1.0).max(2.0);
     let mut c = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
-        .build_cartesian_2d(1.0..x_max, (lo - pad)..(hi + pad))
+        .build_cartesian_2d(1.0..x_max, range)
         .map_err(err)?;
     c.configure_mesh().x_desc("epoch").draw().map_err(err)?;
     c.draw_series(LineSeries::new(

@@ -1249,11 +1249,7 @@ fn effective_config(
             Optimizer::RmsProp(p) => Some(p.rho),
             _ => None,
         },
-        "eps": match c.optimizer {
-            Optimizer::Adam(p) | Optimizer::AdamW(p) => Some(p.eps),
-            Optimizer::RmsProp(p) => Some(p.eps),
-            _ => None,
-        },
+        "eps": c.optimizer.eps(),
         "weight_decay": c.weight_decay,
         "schedule": args.schedule.clone().unwrap_or_else(|| "constant".into()),
         "clip_grad_norm": c.clip_grad_norm,
