@@ -1866,6 +1866,112 @@ fn gzipped_csv_reads_as_the_plain_file() {
     );
 }
 
+/// `mlp` with `input` piped into its standard input.
+fn mlp_piped(dir: &Dir, args: &[&str], input: &[u8]) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(args)
+        .current_dir(&dir.0)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the mlp binary runs");
+    let mut stdin = child.stdin.take().expect("piped");
+    // Written from a thread: mlp may exit (an error) before reading it all.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("mlp ends");
+    writer.join().unwrap();
+    out
+}
+
+/// `--data -` reads the CSV from standard input (a pipe), plain or gzip'd, as the file itself:
+/// `predict` (with `--keep`, which reads the columns again), `eval`, `explain` and `train` give
+/// what they give on the file; messages name it `<stdin>`; it cannot be both `--data` and `--test`.
+#[test]
+fn data_from_standard_input_reads_as_the_file() {
+    let d = Dir::new("stdin");
+    let plain = std::fs::read(colors_with_gaps_csv(&d)).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let train = ["train", "--impute", "mean", "--epochs", "3", "--quiet"];
+    ok(&d, &[&train[..], &["--data", "gaps.csv"]].concat());
+    let piped = |args: &[&str], input: &[u8]| {
+        let out = mlp_piped(&d, args, input);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "mlp {args:?} < input failed: {stderr}"
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for args in [
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--proba",
+            "--keep",
+            "age",
+        ][..],
+        &["eval", "--model", "model.safetensors", "--format", "json"],
+        &[
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--row",
+            "4",
+            "--attributions",
+        ],
+    ] {
+        let from_file = ok(&d, &[args, &["--data", "gaps.csv"]].concat());
+        for input in [&plain, &gz] {
+            let from_stdin = piped(&[args, &["--data", "-"]].concat(), input);
+            let from_stdin = from_stdin
+                .replace("standard input", "gaps.csv")
+                .replace(r#""data":"-""#, r#""data":"gaps.csv""#);
+            assert_eq!(from_stdin, from_file, "mlp {args:?}");
+        }
+    }
+    let printed = piped(
+        &[&train[..], &["--data", "-", "--out", "piped.safetensors"]].concat(),
+        &gz,
+    );
+    assert!(printed.is_empty(), "--quiet: {printed}");
+    let info = |model: &str| json(&ok(&d, &["info", "--model", model, "--format", "json"]));
+    let (from_file, from_stdin) = (info("model.safetensors"), info("piped.safetensors"));
+    assert_eq!(from_stdin["preprocessing"], from_file["preprocessing"]);
+    assert_eq!(from_stdin["training"]["data"], "-");
+    let predict = |model: &str| {
+        ok(
+            &d,
+            &["predict", "--model", model, "--data", "gaps.csv", "--proba"],
+        )
+    };
+    assert_eq!(predict("piped.safetensors"), predict("model.safetensors"));
+
+    let bad = mlp_piped(
+        &d,
+        &["predict", "--model", "model.safetensors", "--data", "-"],
+        b"age,color,income\n31,teal,40\n",
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.starts_with("error: <stdin>:2:"),
+        "{err}"
+    );
+    assert!(err.contains("teal"), "{err}");
+    fails_with(
+        &d,
+        &["train", "--data", "-", "--test", "-"],
+        "standard input holds one file",
+    );
+}
+
 /// `mlp search` is `mlp cv` for every combination of the grid's values (scikit-learn's
 /// `GridSearchCV`): the oracle for each row of its results is `mlp cv` run with that
 /// combination's flags, the same folds and so the same figures to the bit; the ranks follow the

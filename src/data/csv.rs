@@ -181,11 +181,60 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
         .unwrap_or(b',')
 }
 
-/// The file at `path`, buffered, and whether it is gzip'd (its first bytes gzip's magic number,
-/// whatever its name): a `.csv.gz` is read through a decoder, as pandas' `read_csv` reads it.
-fn open_file(path: &Path, capacity: usize) -> Result<(BufReader<std::fs::File>, bool)> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::with_capacity(capacity, file);
+/// The path that names standard input, as most command-line tools read `-`
+/// (`mlp predict --data - < rows.csv`, or at the end of a pipe).
+pub const STDIN: &str = "-";
+
+/// Whether `path` is [`STDIN`].
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN
+}
+
+/// How `path` is named in messages: standard input as `<stdin>`, as compilers name it.
+fn shown(path: &Path) -> &Path {
+    match is_stdin(path) {
+        true => Path::new("<stdin>"),
+        false => path,
+    }
+}
+
+/// Standard input, read to its end on first use and kept for the process: a CSV is read more than
+/// once (its header to find the model's columns, then its rows, then columns to copy beside the
+/// predictions), and a pipe can be read only once. A terminal is refused rather than waited on.
+fn stdin_bytes() -> Result<&'static [u8]> {
+    use std::io::IsTerminal;
+    use std::sync::OnceLock;
+    static BYTES: OnceLock<std::result::Result<Vec<u8>, String>> = OnceLock::new();
+    let read = || {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            return Err("standard input is a terminal: pipe a CSV file into it \
+                        (`mlp predict --model m.safetensors --data - < rows.csv`)"
+                .to_string());
+        }
+        let mut bytes = Vec::new();
+        stdin
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("reading standard input: {e}"))?;
+        Ok(bytes)
+    };
+    match BYTES.get_or_init(read) {
+        Ok(bytes) => Ok(bytes),
+        Err(message) => Err(Error::data(shown(Path::new(STDIN)), message.clone())),
+    }
+}
+
+/// The file at `path` ([`STDIN`]: standard input), buffered, and whether it is gzip'd (its first
+/// bytes gzip's magic number, whatever its name): a `.csv.gz` is read through a decoder, as
+/// pandas' `read_csv` reads it.
+fn open_file(path: &Path, capacity: usize) -> Result<(Box<dyn BufRead>, bool)> {
+    let mut reader: Box<dyn BufRead> = if is_stdin(path) {
+        Box::new(stdin_bytes()?)
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        Box::new(BufReader::with_capacity(capacity, file))
+    };
     let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     Ok((reader, gzip))
@@ -227,12 +276,14 @@ pub fn read_csv<T: Float>(
     columns: Columns<'_>,
     missing: Missing,
 ) -> Result<Csv<T>> {
-    match open_file(path, 1 << 20)? {
-        (r, true) => {
-            let decoded = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(r));
+    let (reader, gzip) = open_file(path, 1 << 20)?;
+    let path = shown(path);
+    match gzip {
+        true => {
+            let decoded = BufReader::with_capacity(1 << 20, MultiGzDecoder::new(reader));
             read_csv_reader(decoded, path, target, task, columns, missing)
         }
-        (r, false) => read_csv_reader(r, path, target, task, columns, missing),
+        false => read_csv_reader(reader, path, target, task, columns, missing),
     }
 }
 
@@ -936,7 +987,7 @@ pub fn csv_headers(path: &Path) -> Result<Vec<String>> {
     let mut rdr = open_csv(path)?;
     let h = rdr
         .headers()
-        .map_err(|e| Error::data(path, e.to_string()))?;
+        .map_err(|e| Error::data(shown(path), e.to_string()))?;
     Ok(h.iter()
         .map(|s| s.trim_start_matches('\u{feff}').to_string())
         .collect())
@@ -952,7 +1003,7 @@ pub fn csv_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>> {
             headers.iter().position(|h| h == n).ok_or_else(|| {
                 Error::config(format!(
                     "{}: no column '{n}'; the columns are: {}",
-                    path.display(),
+                    shown(path).display(),
                     headers.join(", ")
                 ))
             })
@@ -961,7 +1012,7 @@ pub fn csv_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>> {
     let mut rdr = open_csv(path)?;
     let mut rows = Vec::new();
     for record in rdr.records() {
-        let record = record.map_err(|e| Error::data(path, e.to_string()))?;
+        let record = record.map_err(|e| Error::data(shown(path), e.to_string()))?;
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line
         }

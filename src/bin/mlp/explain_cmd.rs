@@ -73,9 +73,10 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             let alpha = a.lr.or_else(|| m.training["lr"].as_f64()).unwrap_or(0.01);
             if a.format == "text" {
                 println!(
-                    "{} on row {} of {data}{}\n",
+                    "{} on row {} of {}{}\n",
                     model_path.display(),
                     a.row,
+                    source::shown(data),
                     if m.preprocessing.features.is_some() {
                         " (features standardised as in training)"
                     } else {
@@ -260,9 +261,10 @@ fn attributions(a: &ExplainArgs) -> Result<ExitCode> {
         }
         "text" => {
             println!(
-                "why {} predicts as it does on row {} of {data}: integrated gradients ({} steps) from the baseline input, {}{}",
+                "why {} predicts as it does on row {} of {}: integrated gradients ({} steps) from the baseline input, {}{}",
                 path.display(),
                 a.row,
+                source::shown(data),
                 a.steps,
                 match m.preprocessing.features {
                     Some(_) => "every feature at its training mean",
@@ -389,7 +391,11 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                 sub.x,
                 sub.y,
                 loss,
-                format!("a network on {} rows of {data}", take.len()),
+                format!(
+                    "a network on {} rows of {}",
+                    take.len(),
+                    source::shown(&data)
+                ),
             )
         }
     };

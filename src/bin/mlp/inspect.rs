@@ -277,7 +277,12 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             report["confusion_matrix"] = json!(cm.counts);
             report["class_names"] = json!(m.class_names);
             if a.format == "text" {
-                println!("{} rows of {}{}", d.len(), a.data, at_threshold(threshold));
+                println!(
+                    "{} rows of {}{}",
+                    d.len(),
+                    source::shown(&a.data),
+                    at_threshold(threshold)
+                );
                 println!(
                     "accuracy {:.4}   loss {:.4}   log-loss {:.4}   macro precision {:.4} recall {:.4} F1 {:.4}",
                     report["accuracy"].as_f64().unwrap_or(0.0),
@@ -350,7 +355,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 println!(
                     "{} rows of {}, {} labels{}",
                     d.len(),
-                    a.data,
+                    source::shown(&a.data),
                     truth.cols,
                     at_threshold(threshold)
                 );
@@ -391,7 +396,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 plot::draw(Figure::Fit(&targets), path)?;
             }
             if a.format == "text" {
-                println!("{} rows of {}", d.len(), a.data);
+                println!("{} rows of {}", d.len(), source::shown(&a.data));
                 println!(
                     "MSE {:.6}   RMSE {:.6}   MAE {:.6}   R² {:.4}   (in the target's units{})",
                     report["mse"].as_f64().unwrap_or(0.0),

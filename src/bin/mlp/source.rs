@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use mlp::data::{
-    builtin, csv_headers, idx, npy, read_csv, read_csv_from, Categorical, Columns, Dataset,
-    Missing, TargetColumn, Task,
+    builtin, csv_headers, idx, is_stdin, npy, read_csv, read_csv_from, Categorical, Columns,
+    Dataset, Missing, TargetColumn, Task,
 };
 use mlp::{Error, Float, Result};
 
@@ -26,14 +26,25 @@ pub struct Loaded<T> {
 }
 
 /// A `.csv` or `.tsv` file (its delimiter, `,` `;` or tab, is found from its header line), or
-/// one gzip'd: `.csv.gz`, `.tsv.gz`.
+/// one gzip'd: `.csv.gz`, `.tsv.gz`; or `-`, standard input, read as a CSV file (gzip'd or not).
 pub fn is_csv(path: &Path) -> bool {
+    if is_stdin(path) {
+        return true;
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let name = name.strip_suffix(".gz").unwrap_or(&name);
     name.ends_with(".csv") || name.ends_with(".tsv")
+}
+
+/// How `--data SOURCE` is named in what is printed: `-` as standard input.
+pub fn shown(source: &str) -> &str {
+    match is_stdin(Path::new(source)) {
+        true => "standard input",
+        false => source,
+    }
 }
 
 fn target_column(target: Option<&str>) -> TargetColumn {
@@ -109,7 +120,8 @@ pub fn load<T: Float>(
             let tc = target_column(target);
             let csv = read_csv::<T>(path, &tc, task, categories, missing)?;
             let d = csv.data;
-            let mut description = format!("{source}: {} rows, {} features", d.len(), d.x.cols);
+            let mut description =
+                format!("{}: {} rows, {} features", shown(source), d.len(), d.x.cols);
             if !csv.categorical.is_empty() {
                 let encoded: Vec<String> = csv
                     .categorical

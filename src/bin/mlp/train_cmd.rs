@@ -169,7 +169,7 @@ pub fn load_training<T: Float>(
         .map(Path::new)
         .filter(|w| w.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")));
     if let (Some(w), None) = (&args.sample_weight, weights_file) {
-        if !(source::is_csv(path) && path.is_file()) {
+        if !(source::is_csv(path) && (path.is_file() || mlp::data::is_stdin(path))) {
             return Err(Error::config(format!(
                 "--sample-weight {w}: the weights are a column of a CSV file, or a .npy file; {data_name} is not a CSV file"
             )));
@@ -838,6 +838,11 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     }
 
     // Data, and the test set.
+    if args.test.as_deref() == Some(mlp::data::STDIN) && data_name == mlp::data::STDIN {
+        return Err(Error::config(
+            "--data - and --test -: standard input holds one file; name the other one's path",
+        ));
+    }
     if let Some(estimate) = source::estimate(&data_name, std::mem::size_of::<T>()) {
         out.line(format!("reading  {estimate}"));
     }
