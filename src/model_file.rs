@@ -28,6 +28,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
+use crate::data::images::ImageShape;
 use crate::data::{feature_columns, Categorical, Imputer, Missing, Standardizer, Task};
 use crate::error::{Error, Result};
 use crate::init::{Bias, Rng};
@@ -70,6 +71,10 @@ pub struct Preprocessing {
     /// Missing values filled with training statistics, before standardising (format version 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impute: Option<Imputer>,
+    /// A model of images (an image folder, MNIST): the shape new images are read to, so that
+    /// `predict` takes image files. Older builds ignore it and read such a model's rows as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageShape>,
 }
 
 impl Preprocessing {

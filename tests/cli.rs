@@ -1208,6 +1208,164 @@ fn logs_and_plots() {
     );
 }
 
+/// A folder of class folders of 8×8 gray PNGs: a bright bar across one of the top four rows
+/// (`top/`) or of the bottom four (`bottom/`), on a noisy background; 40 of each.
+fn bars_folder(d: &Dir) -> PathBuf {
+    let root = d.path("bars");
+    let mut rng = mlp::Rng::new(5);
+    for (class, first_row) in [("bottom", 4), ("top", 0)] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..40 {
+            let at = first_row + rng.below(4) as u32;
+            let noise: Vec<u8> = (0..64).map(|_| (rng.uniform() * 60.0) as u8).collect();
+            let img = image::GrayImage::from_fn(8, 8, |x, y| {
+                image::Luma([if y == at {
+                    230
+                } else {
+                    noise[(8 * y + x) as usize]
+                }])
+            });
+            img.save(root.join(format!("{class}/{i:02}.png"))).unwrap();
+        }
+    }
+    root
+}
+
+/// A folder of class folders trains a classifier, as torchvision's `ImageFolder` reads one: the
+/// classes are the folders, the pixels scaled to [0, 1]. The model keeps the images' shape, so
+/// `predict` takes a folder or one image file (a `file` column first) and `eval` the folder, with
+/// figures that agree; `--image-size` resizes, and new images are resized to the model's size.
+#[test]
+fn image_folders_train_predict_and_eval() {
+    let d = Dir::new("images");
+    bars_folder(&d);
+    let s = json(&ok(
+        &d,
+        &[
+            "train", "--data", "bars", "--hidden", "16", "--epochs", "40", "--format", "json",
+        ],
+    ));
+    assert!(s["test_accuracy"].as_f64().unwrap() >= 0.9, "{s}");
+    let info = json(&ok(
+        &d,
+        &["info", "--model", "model.safetensors", "--format", "json"],
+    ));
+    assert_eq!(
+        info["preprocessing"]["image"],
+        serde_json::json!({"height": 8, "width": 8, "channels": 1})
+    );
+    assert_eq!(info["class_names"], serde_json::json!(["bottom", "top"]));
+    assert!(
+        info["preprocessing"]["features"].is_null(),
+        "pixels are not standardised"
+    );
+
+    // predict on the whole folder: one row per image, in the order eval reads them.
+    let all = ok(
+        &d,
+        &["predict", "--model", "model.safetensors", "--data", "bars"],
+    );
+    let rows: Vec<(&str, &str)> = all
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(',').unwrap())
+        .collect();
+    assert_eq!(all.lines().next(), Some("file,prediction"));
+    assert_eq!(
+        (rows.len(), rows[0].0, rows[79].0),
+        (80, "bottom/00.png", "top/39.png")
+    );
+    let right = rows
+        .iter()
+        .filter(|(file, p)| file.starts_with(&format!("{p}/")))
+        .count();
+    let e = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "bars",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(e["accuracy"].as_f64().unwrap(), right as f64 / 80.0);
+    // One image file: the same prediction as in the folder.
+    let one = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "bars/top/07.png",
+        ],
+    );
+    assert_eq!(
+        one,
+        format!("file,prediction\nbars/top/07.png,{}\n", rows[47].1)
+    );
+
+    // --image-size: the model reads 4×4; 8×8 images given to it are resized to that.
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "bars",
+            "--image-size",
+            "4x4",
+            "--epochs",
+            "3",
+            "--out",
+            "small.safetensors",
+            "--quiet",
+        ],
+    );
+    let info = json(&ok(
+        &d,
+        &["info", "--model", "small.safetensors", "--format", "json"],
+    ));
+    assert_eq!(info["architecture"]["inputs"], 16, "{info}");
+    let small = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "small.safetensors",
+            "--data",
+            "bars/bottom",
+        ],
+    );
+    assert_eq!(small.lines().count(), 41);
+
+    // Images of another size are refused, naming the file and the fix; so is an unreadable one.
+    image::GrayImage::new(9, 8)
+        .save(d.path("bars/top/zz.png"))
+        .unwrap();
+    fails_with(&d, &["train", "--data", "bars"], "zz.png: 9×8 pixels, but");
+    fails_with(&d, &["train", "--data", "bars"], "give --image-size WxH");
+    std::fs::write(d.path("bars/top/zz.png"), b"not a png").unwrap();
+    fails_with(
+        &d,
+        &["train", "--data", "bars", "--image-size", "8x8"],
+        "zz.png: not a readable image",
+    );
+    std::fs::remove_file(d.path("bars/top/zz.png")).unwrap();
+    fails_with(
+        &d,
+        &["train", "--data", "iris", "--image-size", "8x8"],
+        "iris is not a folder of class folders",
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "bars", "--image-size", "8y8"],
+        "expected WIDTHxHEIGHT",
+    );
+}
+
 /// IDX files, gzip'd, in a folder with MNIST's names: t10k is the test set.
 #[test]
 fn an_mnist_style_folder_trains_and_tests_on_t10k() {
@@ -1257,6 +1415,32 @@ fn an_mnist_style_folder_trains_and_tests_on_t10k() {
     assert!(
         text.starts_with("20 rows"),
         "eval on the t10k files: {text}"
+    );
+    // The model knows its images are 4×4: the third t10k image as a PNG predicts as its IDX row,
+    // the same probabilities to the last digit (both pixels / 255).
+    let (px, _) = images(20);
+    image::GrayImage::from_raw(4, 4, px[32..48].to_vec())
+        .unwrap()
+        .save(d.path("third.png"))
+        .unwrap();
+    let predict = |data: &str| {
+        ok(
+            &d,
+            &[
+                "predict",
+                "--model",
+                "model.safetensors",
+                "--data",
+                data,
+                "--proba",
+            ],
+        )
+    };
+    let from_idx = predict(".");
+    let row = from_idx.lines().nth(3).unwrap();
+    assert_eq!(
+        predict("third.png"),
+        format!("file,prediction,p_0,p_1\nthird.png,{row}\n")
     );
     // A truncated gzip file.
     let gz = std::fs::read(d.path("train-labels-idx1-ubyte.gz")).unwrap();

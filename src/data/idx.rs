@@ -9,6 +9,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::images::ImageShape;
 use super::Dataset;
 use crate::error::{Error, Result};
 use crate::tensor::{Float, Matrix};
@@ -103,6 +104,11 @@ pub fn is_mnist_dir(dir: &Path) -> bool {
 
 /// Loads images and labels named `prefix` (`train` or `t10k`) from an MNIST folder.
 pub fn read_mnist_split<T: Float>(dir: &Path, prefix: &str) -> Result<Dataset<T>> {
+    Ok(read_split(dir, prefix)?.0)
+}
+
+/// An MNIST folder's images and labels named `prefix`, and the images' shape.
+fn read_split<T: Float>(dir: &Path, prefix: &str) -> Result<(Dataset<T>, ImageShape)> {
     let img_name = format!("{prefix}-images-idx3-ubyte");
     let lbl_name = format!("{prefix}-labels-idx1-ubyte");
     let img_path = find(dir, &img_name)
@@ -149,18 +155,27 @@ pub fn read_mnist_split<T: Float>(dir: &Path, prefix: &str) -> Result<Dataset<T>
     );
     let classes: Vec<usize> = labels.data.iter().map(|&l| l as usize).collect();
     let mut d = Dataset::classification(x, classes);
-    d.feature_names = (0..features)
-        .map(|i| format!("pixel_{}_{}", i / images.dims[2], i % images.dims[2]))
-        .collect();
-    Ok(d)
+    let shape = ImageShape {
+        height: images.dims[1],
+        width: images.dims[2],
+        channels: 1,
+    };
+    d.feature_names = shape.feature_names();
+    Ok((d, shape))
 }
 
 /// Loads an MNIST folder: (train, test).
 pub fn read_mnist<T: Float>(dir: &Path) -> Result<(Dataset<T>, Dataset<T>)> {
-    Ok((
-        read_mnist_split(dir, "train")?,
-        read_mnist_split(dir, "t10k")?,
-    ))
+    let (train, test, _) = read_mnist_images(dir)?;
+    Ok((train, test))
+}
+
+/// Loads an MNIST folder: (train, test, the images' shape), the shape from the training images
+/// (the test images must have as many pixels).
+pub fn read_mnist_images<T: Float>(dir: &Path) -> Result<(Dataset<T>, Dataset<T>, ImageShape)> {
+    let (train, shape) = read_split(dir, "train")?;
+    let (test, _) = read_split(dir, "t10k")?;
+    Ok((train, test, shape))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod idx;
+pub mod images;
 pub mod npy;
 
 use serde::{Deserialize, Serialize};

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::inspect::{check_features, load_as, load_rows, target_names};
 use crate::train_cmd::{
-    align_classes, categorical_flag, drop_flag, dropout_flag, impute_flag, network_spec,
-    preprocess, resolve, scale_flag, task_flag,
+    align_classes, categorical_flag, drop_flag, dropout_flag, image_flag, impute_flag,
+    network_spec, preprocess, resolve, scale_flag, task_flag,
 };
 use crate::{source, ExplainArgs, GradcheckArgs};
 
@@ -371,6 +371,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                     drop: &drop_flag(&args),
                 },
                 missing,
+                image_flag(&args, &data)?,
             )?;
             // The checked rows, preprocessed as training would: statistics of all the rows.
             let scale = scale_flag(&args, &loaded);

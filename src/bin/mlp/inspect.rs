@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use mlp::data::images::ImageRead;
 use mlp::data::{csv_columns, csv_headers, feature_groups, first_names, Columns, Targets, Task};
 use mlp::metrics::{self, ClassScores, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Checkpoint, Model, ModelMeta};
@@ -178,6 +179,9 @@ pub(crate) fn load_as<T: Float>(
             categorical: &m.preprocessing.categorical,
         },
         m.preprocessing.missing(),
+        m.preprocessing
+            .image
+            .map_or_else(ImageRead::default, ImageRead::as_shape),
     )
 }
 
@@ -195,6 +199,7 @@ pub(crate) fn load_rows<T: Float>(
         &m.columns(),
         &m.preprocessing.categorical,
         m.preprocessing.missing(),
+        m.preprocessing.image,
     )?;
     check_features(&d, m.architecture.inputs, m, data)?;
     Ok(d)
@@ -534,8 +539,22 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
     let m = &model.meta;
     let mut d = load_rows::<T>(&a.data, a.target.as_deref(), m)?;
     // Columns copied beside the predictions (`--keep id`): their header, then each row's text.
-    let keep = column_list(a.keep.as_deref());
-    let kept = if keep.is_empty() {
+    // Images: each row's file, as found under the folder given, comes first.
+    let mut keep = column_list(a.keep.as_deref());
+    let files = source::image_files(&a.data, m.preprocessing.image)?;
+    let kept = if let (Some(files), true) = (&files, keep.is_empty()) {
+        keep.push("file".to_string());
+        let under = |f: &Path| f.strip_prefix(&a.data).unwrap_or(f).display().to_string();
+        files
+            .iter()
+            .map(|f| {
+                vec![match under(f) {
+                    s if s.is_empty() => f.display().to_string(),
+                    s => s,
+                }]
+            })
+            .collect()
+    } else if keep.is_empty() {
         vec![Vec::new(); d.len()]
     } else if !source::is_csv(Path::new(&a.data)) {
         return Err(Error::config(format!(
@@ -756,6 +775,13 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
             c.first_feature,
             c.first_feature + c.categories.len() - 1,
             first_names(&c.categories, 10)
+        );
+    }
+    if let Some(shape) = &m.preprocessing.image {
+        println!(
+            "images         {}, pixels scaled to [0, 1], row by row{}: predict reads image files, resized to it",
+            shape.describe(),
+            if shape.channels == 1 { "" } else { ", channels last" }
         );
     }
     if let Some(i) = &m.preprocessing.impute {

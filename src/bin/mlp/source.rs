@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use mlp::data::images::{ImageRead, ImageShape};
 use mlp::data::{
-    builtin, csv_headers, idx, is_stdin, npy, read_csv, read_csv_from, Categorical, Columns,
-    Dataset, Missing, TargetColumn, Task,
+    builtin, csv_headers, idx, images, is_stdin, npy, read_csv, read_csv_from, Categorical,
+    Columns, Dataset, Missing, TargetColumn, Task,
 };
 use mlp::{Error, Float, Result};
 
@@ -18,8 +19,8 @@ pub struct Loaded<T> {
     pub description: String,
     /// The task, and why.
     pub task_reason: String,
-    /// MNIST pixels, already scaled to [0, 1].
-    pub images: bool,
+    /// Images (MNIST, an image folder): their shape; the pixels are already scaled to [0, 1].
+    pub image: Option<ImageShape>,
     pub target_name: Option<String>,
     /// A CSV's text columns, one-hot encoded.
     pub categorical: Vec<Categorical>,
@@ -52,7 +53,8 @@ fn target_column(target: Option<&str>) -> TargetColumn {
 }
 
 /// Loads `source` with its targets; a CSV's text columns are one-hot encoded as `categories` says,
-/// and its missing values are read (as NaN) or refused as `missing` says.
+/// its missing values are read (as NaN) or refused as `missing` says, and a folder of class
+/// folders' images read as `images` says.
 pub fn load<T: Float>(
     source: &str,
     target: Option<&str>,
@@ -60,6 +62,7 @@ pub fn load<T: Float>(
     task: Option<Task>,
     categories: Columns<'_>,
     missing: Missing,
+    images: ImageRead,
 ) -> Result<Loaded<T>> {
     let path = Path::new(source);
     if let Some(text) = builtin::text(source) {
@@ -86,16 +89,38 @@ pub fn load<T: Float>(
             },
             train: d,
             test: None,
-            images: false,
+            image: None,
             target_name: csv.target_name,
             categorical: csv.categorical,
         });
     }
-    if path.is_dir() {
-        if !idx::is_mnist_dir(path) {
-            return Err(Error::data(path, "a folder, but not of MNIST IDX files (expected train-images-idx3-ubyte[.gz] and the other three)"));
+    if path.is_dir() && !idx::is_mnist_dir(path) {
+        if !images::is_class_folder(path) {
+            return Err(Error::data(path, format!("a folder, but neither of MNIST IDX files (train-images-idx3-ubyte[.gz] and the other three) nor of class folders holding images (.{})", images::EXTENSIONS.join(", ."))));
         }
-        let (train, test) = idx::read_mnist::<T>(path)?;
+        if task.is_some_and(|t| t != Task::Classification) {
+            return Err(Error::config(format!(
+                "--data {source}: a folder of class folders holds a classification"
+            )));
+        }
+        let (train, shape) = images::read_image_folder::<T>(path, images)?;
+        return Ok(Loaded {
+            description: format!(
+                "{source} (image folder): {} images of {} classes, {}, scaled to [0, 1]",
+                train.len(),
+                train.class_names.len(),
+                shape.describe()
+            ),
+            task_reason: "classification: one folder per class".into(),
+            target_name: None,
+            train,
+            test: None,
+            image: Some(shape),
+            categorical: Vec::new(),
+        });
+    }
+    if path.is_dir() {
+        let (train, test, shape) = idx::read_mnist_images::<T>(path)?;
         return Ok(Loaded {
             description: format!(
                 "{source} (MNIST IDX): {} training and {} test images of {} pixels, scaled to [0, 1]",
@@ -106,7 +131,7 @@ pub fn load<T: Float>(
             task_reason: "classification: IDX labels are digits".into(),
             train,
             test: Some(test),
-            images: true,
+            image: Some(shape),
             target_name: Some("label".into()),
             categorical: Vec::new(),
         });
@@ -135,7 +160,7 @@ pub fn load<T: Float>(
                 task_reason: csv.task_reason,
                 train: d,
                 test: None,
-                images: false,
+                image: None,
                 target_name: csv.target_name,
                 categorical: csv.categorical,
             })
@@ -154,7 +179,7 @@ pub fn load<T: Float>(
                 task_reason: reason,
                 train: d,
                 test: None,
-                images: false,
+                image: None,
                 target_name: labels.map(|_| "target".to_string()),
                 categorical: Vec::new(),
             })
@@ -179,14 +204,23 @@ pub fn load_features<T: Float>(
     names: &[String],
     categorical: &[Categorical],
     missing: Missing,
+    image: Option<ImageShape>,
 ) -> Result<Dataset<T>> {
     let path = Path::new(source);
     let known = Columns::Model { names, categorical };
+    if let Some(files) = image_files(source, image)? {
+        let shape = image.expect("images are read for a model of images");
+        let (x, _) = images::read_images::<T>(&files, ImageRead::as_shape(shape))?;
+        let mut d = Dataset::regression(x, mlp::Matrix::zeros(files.len(), 0));
+        d.feature_names = shape.feature_names();
+        return Ok(d);
+    }
     if !is_csv(path) {
         // Built-in, IDX and NPY sources carry their targets separately (or in a column given by --target).
         let regression = Some(Task::Regression);
-        let loaded = load::<T>(source, target, None, regression, known, missing)
-            .or_else(|_| load::<T>(source, target, None, None, known, missing))?;
+        let read = image.map_or_else(ImageRead::default, ImageRead::as_shape);
+        let loaded = load::<T>(source, target, None, regression, known, missing, read)
+            .or_else(|_| load::<T>(source, target, None, None, known, missing, read))?;
         return Ok(loaded.test.unwrap_or(loaded.train));
     }
     let headers = csv_headers(path)?;
@@ -216,6 +250,34 @@ pub fn load_features<T: Float>(
         categorical: &[],
     };
     Ok(read_csv::<T>(path, &TargetColumn::Absent, None, by_position, missing)?.data)
+}
+
+/// For a model of images (`image`), the image files `source` names, one a row: an image file, or
+/// every image in a folder and its subfolders (class folders or not; an MNIST folder is read as
+/// such). `None` for any other source.
+pub fn image_files(
+    source: &str,
+    image: Option<ImageShape>,
+) -> Result<Option<Vec<std::path::PathBuf>>> {
+    let path = Path::new(source);
+    let is_images = match path.is_dir() {
+        true => !idx::is_mnist_dir(path),
+        false => images::is_image(path),
+    };
+    if image.is_none() || !is_images {
+        return Ok(None);
+    }
+    let files = images::image_files(path)?;
+    if files.is_empty() {
+        return Err(Error::data(
+            path,
+            format!(
+                "no images here (files ending in .{})",
+                images::EXTENSIONS.join(", .")
+            ),
+        ));
+    }
+    Ok(Some(files))
 }
 
 /// For a CSV file, before it is read: its size and the memory its values will take, estimated

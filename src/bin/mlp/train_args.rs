@@ -16,7 +16,7 @@ fn is_false(b: &bool) -> bool {
 #[derive(Args, Serialize, Deserialize, Default, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct TrainArgs {
-    /// A .csv (or gzip'd .csv.gz; `-`: a CSV read from standard input) or .npy file, a folder of MNIST IDX files, or a built-in data set: iris, digits [default: digits]
+    /// A .csv (or gzip'd .csv.gz; `-`: a CSV read from standard input) or .npy file, a folder of MNIST IDX files, a folder of class folders of images (PNG, JPEG, BMP, GIF), or a built-in data set: iris, digits [default: digits]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
@@ -36,6 +36,14 @@ pub struct TrainArgs {
     #[arg(long, value_name = "STRATEGY")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impute: Option<String>,
+    /// A folder of class folders of images: resize every image to WIDTHxHEIGHT pixels, e.g. 28x28 (bilinear) [default: every image must be the size of the first]
+    #[arg(long, value_name = "WxH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<String>,
+    /// A folder of class folders of images: read colour images as gray, one value a pixel [default: gray where every image is gray, else red, green, blue]
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub grayscale: bool,
     /// Row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…): a CSV column (left out of the features), or a .npy file of one weight per row [default: every row alike]
     #[arg(long, value_name = "COLUMN|W.npy")]
     #[serde(skip_serializing_if = "Option::is_none")]

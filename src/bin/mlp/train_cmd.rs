@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use mlp::data::images::{self, ImageRead};
 use mlp::data::{
-    feature_columns, Categorical, Columns, Impute, Imputer, Missing, Standardizer, Targets, Task,
+    feature_columns, idx, Categorical, Columns, Impute, Imputer, Missing, Standardizer, Targets,
+    Task,
 };
 use mlp::model_file::{
     read_meta, Architecture, Checkpoint, Model, ModelMeta, Preprocessing, TrainState,
@@ -70,6 +72,8 @@ fn warm_start<T: Float>(args: &TrainArgs, path: &Path) -> Result<Model<T>> {
         ("--impute", args.impute.is_some()),
         ("--no-standardize", args.no_standardize),
         ("--task", args.task.is_some()),
+        ("--image-size", args.image_size.is_some()),
+        ("--grayscale", args.grayscale),
     ] {
         if given {
             return Err(Error::config(format!(
@@ -113,10 +117,36 @@ pub fn val_split_flag(args: &TrainArgs) -> Result<f64> {
 /// Whether the features of `loaded` are standardised: unless `--no-standardize`, or MNIST pixels
 /// (already scaled to [0, 1]).
 pub fn scale_flag<T>(args: &TrainArgs, loaded: &source::Loaded<T>) -> Scale {
-    match args.no_standardize || loaded.images {
+    match args.no_standardize || loaded.image.is_some() {
         true => Scale::AsGiven,
         false => Scale::Standardise,
     }
+}
+
+/// How a folder of class folders' images are read: `--image-size`, `--grayscale`. Refused for any
+/// other data.
+pub fn image_flag(args: &TrainArgs, data_name: &str) -> Result<ImageRead> {
+    let read = ImageRead {
+        size: args
+            .image_size
+            .as_deref()
+            .map(images::parse_size)
+            .transpose()
+            .map_err(Error::config)?,
+        channels: args.grayscale.then_some(1),
+    };
+    let flag = match (&args.image_size, args.grayscale) {
+        (Some(_), _) => "--image-size",
+        (None, true) => "--grayscale",
+        (None, false) => return Ok(read),
+    };
+    let path = Path::new(data_name);
+    if idx::is_mnist_dir(path) || !images::is_class_folder(path) {
+        return Err(Error::config(format!(
+            "{flag}: {data_name} is not a folder of class folders of images; the flag reads such a folder"
+        )));
+    }
+    Ok(read)
 }
 
 /// The task, from `--task` if given.
@@ -193,6 +223,7 @@ pub fn load_training<T: Float>(
                 drop: &drop,
             },
             missing,
+            image_flag(args, data_name)?,
         )?,
         Some(m) => {
             let target = target_for(data_name, args.target.clone(), m);
@@ -614,6 +645,7 @@ pub fn preprocess<T: Float>(
         target,
         categorical: categorical.to_vec(),
         impute,
+        image: None,
     }
 }
 
@@ -867,6 +899,9 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 categorical: &loaded.categorical,
             },
             missing,
+            loaded
+                .image
+                .map_or_else(ImageRead::default, ImageRead::as_shape),
         )?;
         if tl.train.x.cols != loaded.train.x.cols {
             return Err(Error::config(format!(
@@ -906,7 +941,10 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let test_truth = test.y.clone(); // the targets in their own units, for the test figures
     let preprocessing = match warm_meta {
         Some(m) => preprocess_as(&m.preprocessing, [&mut train, &mut test]),
-        None => preprocess((&mut train, &mut test), impute, scale, &loaded.categorical),
+        None => Preprocessing {
+            image: loaded.image,
+            ..preprocess((&mut train, &mut test), impute, scale, &loaded.categorical)
+        },
     };
     if let Some(i) = &preprocessing.impute {
         out.line(format!(
@@ -929,7 +967,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 Some(_) => "standardised with the model's training statistics",
                 None => "standardised with training statistics",
             }
-        } else if loaded.images {
+        } else if loaded.image.is_some() {
             "scaled to [0, 1]"
         } else {
             "as given"
@@ -1272,6 +1310,8 @@ fn effective_config(
         "early_stopping": c.early_stopping,
         "tol": args.tol,
         "sample_weight": args.sample_weight,
+        "image_size": args.image_size,
+        "grayscale": args.grayscale.then_some(true),
     });
     // A warm start's network and preprocessing are the model's: so are the keys that chose them.
     if let Some(m) = warm {
@@ -1285,6 +1325,8 @@ fn effective_config(
             "drop",
             "impute",
             "no_standardize",
+            "image_size",
+            "grayscale",
         ] {
             v[key] = m.training.get(key).cloned().unwrap_or_default();
         }
