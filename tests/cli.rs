@@ -76,6 +76,11 @@ fn json(s: &str) -> Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
+/// `mlp info --format json` of a model file in `dir`.
+fn info_json(dir: &Dir, model: &str) -> Value {
+    json(&ok(dir, &["info", "--model", model, "--format", "json"]))
+}
+
 /// 200 rows of a two-feature, three-class problem with text labels.
 fn animals_csv(dir: &Dir) -> PathBuf {
     let mut s = String::from("weight,height,animal\n");
@@ -1246,10 +1251,7 @@ fn image_folders_train_predict_and_eval() {
         ],
     ));
     assert!(s["test_accuracy"].as_f64().unwrap() >= 0.9, "{s}");
-    let info = json(&ok(
-        &d,
-        &["info", "--model", "model.safetensors", "--format", "json"],
-    ));
+    let info = info_json(&d, "model.safetensors");
     assert_eq!(
         info["preprocessing"]["image"],
         serde_json::json!({"height": 8, "width": 8, "channels": 1})
@@ -1324,10 +1326,7 @@ fn image_folders_train_predict_and_eval() {
             "--quiet",
         ],
     );
-    let info = json(&ok(
-        &d,
-        &["info", "--model", "small.safetensors", "--format", "json"],
-    ));
+    let info = info_json(&d, "small.safetensors");
     assert_eq!(info["architecture"]["inputs"], 16, "{info}");
     let small = ok(
         &d,
@@ -1696,10 +1695,7 @@ fn optimizer_constants_are_pytorchs_keywords() {
     let rms = loss(&["--optimizer", "rmsprop"]);
     assert_eq!(rms, loss(&["--optimizer", "rmsprop", "--rho", "0.99"]));
     assert_ne!(rms, loss(&["--optimizer", "rmsprop", "--rho", "0.5"]));
-    let info = json(&ok(
-        &d,
-        &["info", "--model", "model.safetensors", "--format", "json"],
-    ));
+    let info = info_json(&d, "model.safetensors");
     assert_eq!(info["training"]["rho"], 0.5, "{info}");
     assert_eq!(info["training"]["eps"], 1e-8, "{info}");
     loss(&[
@@ -1710,10 +1706,7 @@ fn optimizer_constants_are_pytorchs_keywords() {
         "--eps",
         "1e-6",
     ]);
-    let info = json(&ok(
-        &d,
-        &["info", "--model", "model.safetensors", "--format", "json"],
-    ));
+    let info = info_json(&d, "model.safetensors");
     assert_eq!(info["training"]["betas"], "0.8,0.95", "{info}");
     assert_eq!(info["training"]["eps"], 1e-6, "{info}");
     for (args, want) in [
@@ -1765,7 +1758,7 @@ fn warm_start_goes_on_from_a_models_weights_and_preprocessing() {
             &[&["predict", "--model", model, "--data", data][..], extra].concat(),
         )
     };
-    let info = |model: &str| json(&ok(&d, &["info", "--model", model, "--format", "json"]));
+    let info = |model: &str| info_json(&d, model);
     let base = ["--data", "gaps.csv", "--impute", "median", "--epochs", "5"];
     ok(
         &d,
@@ -2126,7 +2119,7 @@ fn data_from_standard_input_reads_as_the_file() {
         &gz,
     );
     assert!(printed.is_empty(), "--quiet: {printed}");
-    let info = |model: &str| json(&ok(&d, &["info", "--model", model, "--format", "json"]));
+    let info = |model: &str| info_json(&d, model);
     let (from_file, from_stdin) = (info("model.safetensors"), info("piped.safetensors"));
     assert_eq!(from_stdin["preprocessing"], from_file["preprocessing"]);
     assert_eq!(from_stdin["training"]["data"], "-");
@@ -2985,10 +2978,7 @@ fn missing_values_are_refused_or_filled_with_training_statistics() {
         out.contains("missing  ") && out.contains("values filled with the training rows' median"),
         "{out}"
     );
-    let info = json(&ok(
-        &d,
-        &["info", "--model", "model.safetensors", "--format", "json"],
-    ));
+    let info = info_json(&d, "model.safetensors");
     let impute = &info["preprocessing"]["impute"];
     assert_eq!(impute["strategy"], "median", "{info}");
     let fill: Vec<f64> = impute["fill"]
