@@ -1310,6 +1310,21 @@ fn image_folders_train_predict_and_eval() {
         format!("file,prediction\nbars/top/07.png,{}\n", rows[47].1)
     );
 
+    // explain --attributions --plot: the image beside the heatmap of its pixels' attributions.
+    let why = [
+        "explain",
+        "--model",
+        "model.safetensors",
+        "--data",
+        "bars/top/07.png",
+    ];
+    ok(
+        &d,
+        &[&why[..], &["--attributions", "--plot", "why.png"]].concat(),
+    );
+    let png = image::open(d.path("why.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (640, 360));
+
     // --image-size: the model reads 4×4; 8×8 images given to it are resized to that.
     ok(
         &d,
@@ -2410,6 +2425,17 @@ fn attributions_add_up_to_the_prediction_less_the_baseline() {
     let e = explain(&["--steps", "256"]);
     let out = &e["outputs"][0];
     let predicted = row[0];
+    // --plot: the same attributions as bars, under the explained output and its value.
+    explain(&["--steps", "256", "--plot", "why.svg"]);
+    let svg = std::fs::read_to_string(d.path("why.svg")).unwrap();
+    let title = format!("p({predicted}) = {:.4}", out["value"].as_f64().unwrap());
+    assert!(svg.contains(&title), "{title} not in the plot");
+    for column in ["age", "color", "income"] {
+        assert!(
+            svg.contains(&format!(">\n{column}\n<")),
+            "{column} not in the plot"
+        );
+    }
     assert_eq!(out["output"], format!("p({predicted})"));
     let at = header
         .iter()

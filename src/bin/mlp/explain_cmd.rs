@@ -12,6 +12,7 @@ use mlp::{
 use serde_json::json;
 
 use crate::inspect::{check_features, load_as, load_rows, target_names};
+use crate::plot::{self, Figure, Picture};
 use crate::train_cmd::{
     align_classes, categorical_flag, drop_flag, dropout_flag, image_flag, impute_flag,
     network_spec, preprocess, resolve, scale_flag, task_flag,
@@ -236,6 +237,26 @@ fn attributions(a: &ExplainArgs) -> Result<ExitCode> {
             at.gap() * scale,
             columns,
         ));
+    }
+    if let Some(file) = &a.plot {
+        let explained: Vec<plot::Attributions> = report
+            .iter()
+            .map(|(name, value, _, _, columns)| plot::Attributions {
+                title: format!("{name} = {value:.4}"),
+                columns: columns.iter().map(|(c, _, at)| (c.clone(), *at)).collect(),
+            })
+            .collect();
+        let figure = match m.preprocessing.image {
+            Some(shape) => Figure::Heatmap(
+                Picture {
+                    shape,
+                    pixels: &raw,
+                },
+                &explained,
+            ),
+            None => Figure::Bars(&explained),
+        };
+        plot::draw(figure, file)?;
     }
     match a.format.as_str() {
         "json" => {

@@ -215,6 +215,9 @@ pub struct ExplainArgs {
     /// With --attributions: points of the path from the baseline to the row
     #[arg(long, default_value_t = 64, requires = "attributions")]
     pub steps: usize,
+    /// With --attributions: draw them to this .svg or .png file: the largest as bars, or for a model of images a heatmap over the pixels beside the image
+    #[arg(long, requires = "attributions")]
+    pub plot: Option<PathBuf>,
     /// text, json or markdown
     #[arg(long, default_value = "text")]
     pub format: String,

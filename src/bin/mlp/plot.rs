@@ -1,9 +1,11 @@
 //! `--plot`: loss and metric curves for training and validation (`mlp train`), ROC curves or
-//! predicted against actual values (`mlp eval`), as SVG or PNG, with `plotters`. PNG text is drawn
+//! predicted against actual values (`mlp eval`), attributions as bars or, for images, as a
+//! heatmap over the pixels (`mlp explain --attributions`), as SVG or PNG, with `plotters`. PNG text is drawn
 //! with the embedded DejaVu Sans (pure Rust, no system font library).
 
 use std::path::Path;
 
+use mlp::data::images::ImageShape;
 use mlp::{Error, History, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -55,6 +57,20 @@ pub struct Scatter {
     pub points: Vec<(f64, f64)>,
 }
 
+/// One explained output's attributions (`mlp explain --attributions`).
+pub struct Attributions {
+    /// What is explained: `p(7) = 0.98`.
+    pub title: String,
+    /// Each column's name and attribution, in the output's units.
+    pub columns: Vec<(String, f64)>,
+}
+
+/// An image as the network reads it: height × width × channels values in [0, 1].
+pub struct Picture<'a> {
+    pub shape: ImageShape,
+    pub pixels: &'a [f64],
+}
+
 /// What a plot shows.
 pub enum Figure<'a> {
     /// Training: loss and metric per epoch, train and validation.
@@ -63,6 +79,24 @@ pub enum Figure<'a> {
     Roc(&'a [Curve]),
     /// Regression: one panel per target, (name, (actual, predicted) points).
     Fit(&'a [Scatter]),
+    /// Tabular data: one panel per output, its largest attributions as bars.
+    Bars(&'a [Attributions]),
+    /// Images: the image, then one panel per output with each pixel coloured by its attribution
+    /// (its channels summed).
+    Heatmap(Picture<'a>, &'a [Attributions]),
+}
+
+/// Bars drawn per panel: the largest attributions.
+const BARS: usize = 20;
+
+/// A diverging colour for `v` in [−1, 1]: white at 0, towards tab10's red at 1 and its blue at −1.
+fn diverging(v: f64) -> RGBColor {
+    let ((r, g, b), t) = match v >= 0.0 {
+        true => (TAB10[3], v.min(1.0)),
+        false => (TAB10[0], (-v).min(1.0)),
+    };
+    let mix = |c: u8| (255.0 + (c as f64 - 255.0) * t).round() as u8;
+    RGBColor(mix(r), mix(g), mix(b))
 }
 
 /// Draws `figure` to `path` (.svg or .png).
@@ -79,6 +113,8 @@ pub fn draw(figure: Figure<'_>, path: &Path) -> Result<()> {
         Figure::History(_) => (1000, 420),
         Figure::Roc(_) => (620, 560),
         Figure::Fit(f) => (460 * f.len().clamp(1, 4) as u32, 440),
+        Figure::Bars(b) => (620 * b.len().clamp(1, 4) as u32, 560),
+        Figure::Heatmap(_, a) => (320 * (1 + a.len().clamp(1, 4)) as u32, 360),
     };
     match ext.as_deref() {
         Some("svg") => {
@@ -113,7 +149,177 @@ fn paint<DB: DrawingBackend>(
             }
             Ok(())
         }
+        Figure::Bars(outputs) => {
+            let shown = &outputs[..outputs.len().min(4)];
+            for (o, area) in shown.iter().zip(root.split_evenly((1, shown.len().max(1)))) {
+                bars(o, &area)?;
+            }
+            Ok(())
+        }
+        Figure::Heatmap(picture, outputs) => {
+            let shown = &outputs[..outputs.len().min(4)];
+            let areas = root.split_evenly((1, 1 + shown.len()));
+            image_panel(picture, &areas[0])?;
+            for (o, area) in shown.iter().zip(&areas[1..]) {
+                heatmap(picture.shape, o, area)?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// The square cells of a `width` × `height` grid, as large as fit in `area` below a title, and
+/// centred: (left, top, cell side) in the area's pixels.
+fn grid<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    width: usize,
+    height: usize,
+) -> (i32, i32, i32) {
+    let (w, h) = area.dim_in_pixel();
+    let (top, margin) = (40, 16);
+    let side = ((w as i32 - 2 * margin) / width as i32)
+        .min((h as i32 - top - margin) / height as i32)
+        .max(1);
+    let left = (w as i32 - side * width as i32) / 2;
+    (left, top, side)
+}
+
+/// The image the network read, pixel by pixel.
+fn image_panel<DB: DrawingBackend>(
+    picture: &Picture<'_>,
+    area: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let ImageShape {
+        height,
+        width,
+        channels,
+    } = picture.shape;
+    area.draw_text(
+        &format!("input, {}", picture.shape.describe()),
+        &("sans-serif", 18).into_text_style(area),
+        (14, 12),
+    )
+    .map_err(err)?;
+    let (left, top, side) = grid(area, width, height);
+    let byte = |v: f64| (255.0 * v.clamp(0.0, 1.0)).round() as u8;
+    for r in 0..height {
+        for c in 0..width {
+            let at = (r * width + c) * channels;
+            let color = match channels {
+                1 => RGBColor(
+                    byte(picture.pixels[at]),
+                    byte(picture.pixels[at]),
+                    byte(picture.pixels[at]),
+                ),
+                _ => RGBColor(
+                    byte(picture.pixels[at]),
+                    byte(picture.pixels[at + 1]),
+                    byte(picture.pixels[at + 2]),
+                ),
+            };
+            let (x, y) = (left + c as i32 * side, top + r as i32 * side);
+            area.draw(&Rectangle::new(
+                [(x, y), (x + side, y + side)],
+                color.filled(),
+            ))
+            .map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Each pixel coloured by its attribution (its channels summed), red raising the output and blue
+/// lowering it, on a scale symmetric about 0.
+fn heatmap<DB: DrawingBackend>(
+    shape: ImageShape,
+    o: &Attributions,
+    area: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let per_pixel: Vec<f64> = o
+        .columns
+        .chunks(shape.channels)
+        .map(|ch| ch.iter().map(|(_, v)| v).sum())
+        .collect();
+    let top = per_pixel.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let style = ("sans-serif", 18).into_text_style(area);
+    area.draw_text(&o.title, &style, (14, 4)).map_err(err)?;
+    let scale = format!("red raises it, blue lowers it; darkest ±{top:.3}");
+    area.draw_text(&scale, &("sans-serif", 13).into_text_style(area), (14, 24))
+        .map_err(err)?;
+    let (left, top_px, side) = grid(area, shape.width, shape.height);
+    for r in 0..shape.height {
+        for c in 0..shape.width {
+            let v = per_pixel[r * shape.width + c];
+            let color = diverging(if top > 0.0 { v / top } else { 0.0 });
+            let (x, y) = (left + c as i32 * side, top_px + r as i32 * side);
+            area.draw(&Rectangle::new(
+                [(x, y), (x + side, y + side)],
+                color.filled(),
+            ))
+            .map_err(err)?;
+        }
+    }
+    let (x0, y0) = (left, top_px);
+    let (x1, y1) = (
+        left + side * shape.width as i32,
+        top_px + side * shape.height as i32,
+    );
+    area.draw(&Rectangle::new([(x0, y0), (x1, y1)], BLACK.mix(0.5)))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// The largest attributions of one output as horizontal bars, largest on top: red raises the
+/// output, blue lowers it.
+fn bars<DB: DrawingBackend>(
+    o: &Attributions,
+    area: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let mut order: Vec<&(String, f64)> = o.columns.iter().collect();
+    order.sort_by(|p, q| q.1.abs().total_cmp(&p.1.abs()));
+    order.truncate(BARS);
+    let n = order.len() as i32;
+    let range = padded(order.iter().map(|c| c.1).chain([0.0]));
+    let longest = order.iter().map(|c| c.0.chars().count()).max().unwrap_or(6);
+    // Row k from the top is segment n − 1 − k: `(0..n - 1).into_segmented()` has segments 0 to
+    // n − 1 (one bar: 0..1, an empty segment above it, as 0..0 has no extent).
+    let name = |y: &SegmentValue<i32>| match y {
+        SegmentValue::CenterOf(i) if (0..n).contains(i) => order[(n - 1 - i) as usize].0.clone(),
+        _ => String::new(),
+    };
+    let mut c = ChartBuilder::on(area)
+        .caption(&o.title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(7 * longest.clamp(6, 30) as u32 + 16)
+        .build_cartesian_2d(range, (0..(n - 1).max(1)).into_segmented())
+        .map_err(err)?;
+    c.configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .x_desc("attribution: red raises it, blue lowers it")
+        .x_label_formatter(&tick)
+        .y_labels(n as usize)
+        .y_label_formatter(&name)
+        .draw()
+        .map_err(err)?;
+    c.draw_series(order.iter().enumerate().map(|(k, (_, v))| {
+        let i = n - 1 - k as i32;
+        let mut bar = Rectangle::new(
+            [
+                (0.0, SegmentValue::Exact(i)),
+                (*v, SegmentValue::Exact(i + 1)),
+            ],
+            diverging(v.signum()).filled(),
+        );
+        bar.set_margin(3, 3, 0, 0);
+        bar
+    }))
+    .map_err(err)?;
+    Ok(())
 }
 
 /// ROC curves on the unit square, with the diagonal of a classifier that guesses.
@@ -256,4 +462,60 @@ fn chart<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The heatmap's cells are where `grid` puts them, coloured by their attribution on the
+    /// symmetric scale: the largest positive full red, the largest negative (here as large) full
+    /// blue, zero white; the input panel shows the pixels. Read back from the PNG drawn.
+    #[test]
+    fn heatmap_colours_each_pixel_by_its_attribution() {
+        let shape = ImageShape {
+            height: 2,
+            width: 3,
+            channels: 1,
+        };
+        let pixels = [0.0, 1.0, 0.0, 0.5, 0.0, 1.0];
+        let at = [0.0, 2.0, 0.0, -2.0, 1.0, 0.0];
+        let columns = shape
+            .feature_names()
+            .into_iter()
+            .zip(at)
+            .collect::<Vec<_>>();
+        let explained = [Attributions {
+            title: "p(x) = 0.9".into(),
+            columns,
+        }];
+        let file = std::env::temp_dir().join(format!("mlp-heatmap-{}.png", std::process::id()));
+        let picture = Picture {
+            shape,
+            pixels: &pixels,
+        };
+        draw(Figure::Heatmap(picture, &explained), &file).unwrap();
+        let png = image::open(&file).unwrap().to_rgb8();
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(png.dimensions(), (640, 360));
+        // Each panel is 320 pixels wide; the same grid in both.
+        let (w, h) = (320u32, 360u32);
+        let side = ((w as i32 - 32) / 3).min((h as i32 - 56) / 2);
+        let left = (w as i32 - side * 3) / 2;
+        let centre = |panel: u32, r: i32, c: i32| {
+            let x = panel * w + (left + c * side + side / 2) as u32;
+            let y = (40 + r * side + side / 2) as u32;
+            png.get_pixel(x, y).0
+        };
+        assert_eq!(centre(0, 0, 1), [255, 255, 255], "a pixel of 1 is white");
+        assert_eq!(centre(0, 0, 0), [0, 0, 0]);
+        assert_eq!(centre(0, 1, 0), [128, 128, 128]);
+        let (r, g, b) = TAB10[3];
+        assert_eq!(centre(1, 0, 1), [r, g, b], "the largest positive: full red");
+        let (r, g, b) = TAB10[0];
+        assert_eq!(centre(1, 1, 0), [r, g, b], "as large, negative: full blue");
+        let half = diverging(0.5);
+        assert_eq!(centre(1, 1, 1), [half.0, half.1, half.2]);
+        assert_eq!(centre(1, 0, 0), [255, 255, 255], "no attribution: white");
+    }
 }
