@@ -1380,6 +1380,77 @@ fn image_folders_train_predict_and_eval() {
     );
 }
 
+/// `--val FILE`: validation rows of their own (Keras' `validation_data`) instead of a split. The
+/// training run's last validation loss and accuracy are what `mlp eval` finds for the final model
+/// on that file; no training rows are held out for it; a split as well is refused.
+#[test]
+fn validation_data_from_a_file() {
+    let d = Dir::new("val");
+    let all = std::fs::read_to_string(animals_csv(&d)).unwrap();
+    let (header, rows) = all.split_once('\n').unwrap();
+    let pick = |keep: fn(usize) -> bool| {
+        let kept: Vec<&str> = rows
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, l)| l)
+            .collect();
+        format!("{header}\n{}\n", kept.join("\n"))
+    };
+    d.write("fit.csv", &pick(|i| i % 4 != 0));
+    d.write("check.csv", &pick(|i| i % 4 == 0));
+    let train = [
+        "train",
+        "--data",
+        "fit.csv",
+        "--val",
+        "check.csv",
+        "--epochs",
+        "3",
+    ];
+    let text = ok(&d, &train);
+    assert!(
+        text.contains("split    120 training, 50 validation (--val check.csv), 30 test rows"),
+        "{text}"
+    );
+    let s = json(&ok(
+        &d,
+        &[&train[..], &["--format", "json", "--log", "log.jsonl"]].concat(),
+    ));
+    let e = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "check.csv",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(s["val_loss"], e["loss"]);
+    let log = std::fs::read_to_string(d.path("log.jsonl")).unwrap();
+    let last = json(log.lines().last().unwrap());
+    assert_eq!(last["val_metric"], e["accuracy"], "{last}");
+
+    fails_with(
+        &d,
+        &[&train[..], &["--val-split", "0.1"]].concat(),
+        "give the validation rows one way",
+    );
+    fails_with(
+        &d,
+        &["cv", "--data", "fit.csv", "--val", "check.csv"],
+        "--val does not apply to mlp cv",
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "-", "--val", "-"],
+        "--data - and --val -: standard input holds one file",
+    );
+}
+
 /// IDX files, gzip'd, in a folder with MNIST's names: t10k is the test set.
 #[test]
 fn an_mnist_style_folder_trains_and_tests_on_t10k() {

@@ -193,10 +193,21 @@ pub fn class_files(dir: &Path) -> Result<ClassFiles> {
     })
 }
 
-/// A decoded image, resized to `read.size` if given, kept gray or in colour as it was.
+/// The image in `path`, resized to `size` if given, kept gray or in colour as it was.
 fn decode(path: &Path, size: Option<(usize, usize)>) -> Result<DynamicImage> {
-    let reader = image::io::Reader::open(path)
-        .map_err(|e| Error::io(path, e))?
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_bytes(&bytes, path, size)
+}
+
+/// The image file `bytes` (`path` names it in messages; its format is found from the bytes),
+/// resized to `size` if given, kept gray or in colour as it was. The `image` crate's limits
+/// (512 MiB a decoded image) refuse a header that claims a huge image before it is allocated.
+pub fn decode_bytes(
+    bytes: &[u8],
+    path: &Path,
+    size: Option<(usize, usize)>,
+) -> Result<DynamicImage> {
+    let reader = image::io::Reader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
     let img = reader

@@ -40,6 +40,7 @@ pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out
     for (flag, given) in [
         ("--test", args.test.is_some()),
         ("--test-split", args.test_split.is_some()),
+        ("--val", args.val.is_some()),
         ("--out", args.out.is_some()),
         ("--checkpoint", args.checkpoint.is_some()),
         ("--resume", args.resume.is_some()),

@@ -18,11 +18,12 @@ use crate::{SearchArgs, TrainArgs};
 
 /// Keys a grid may not vary: where the data and the output are, and how the run is carried out
 /// rather than what is learnt.
-const NOT_SEARCHED: [&str; 17] = [
+const NOT_SEARCHED: [&str; 18] = [
     "data",
     "target",
     "labels",
     "test",
+    "val",
     "test_split",
     "sample_weight",
     "out",
@@ -398,6 +399,7 @@ fn grid_search<T: Float>(
         for (flag, given) in [
             ("--test", base.test.is_some()),
             ("--test-split", base.test_split.is_some()),
+            ("--val", base.val.is_some()),
         ] {
             if given {
                 return Err(Error::config(format!(
@@ -410,6 +412,7 @@ fn grid_search<T: Float>(
         out: None,
         test: None,
         test_split: None,
+        val: None,
         ..base.clone()
     };
     let mut results: Vec<(Map<String, Value>, Value, f64)> = Vec::new();

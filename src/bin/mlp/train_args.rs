@@ -56,6 +56,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<String>,
+    /// Validation data (same format as --data) instead of --val-split: what early stopping, the plateau schedule and the val columns watch, as Keras' validation_data
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val: Option<String>,
     /// Fraction held out for testing when there is no --test (and no MNIST t10k files) [default: 0.2]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -102,8 +102,17 @@ pub fn by_precision(
     }
 }
 
-/// The fraction `--val-split` holds out (0.1 by default with early stopping, else none), checked.
+/// The fraction `--val-split` holds out (0.1 by default with early stopping, else none; none with
+/// `--val`'s own rows), checked.
 pub fn val_split_flag(args: &TrainArgs) -> Result<f64> {
+    if let Some(v) = &args.val {
+        return match args.val_split {
+            Some(f) => Err(Error::config(format!(
+                "--val-split {f} and --val {v}: give the validation rows one way"
+            ))),
+            None => Ok(0.0),
+        };
+    }
     match args.val_split {
         Some(f) if !(0.0..1.0).contains(&f) => Err(Error::config(format!(
             "--val-split {f}: expected a fraction in (0, 1)"
@@ -604,6 +613,40 @@ pub fn validation_split<T: Float>(
     }
 }
 
+/// Data given beside the training data (`--test`, `--val`): its columns found as the training
+/// data's (their names, categories, missing values and image shape), its classes numbered as the
+/// training data's.
+fn load_beside<T: Float>(
+    (flag, source): (&str, &str),
+    args: &TrainArgs,
+    loaded: &source::Loaded<T>,
+    missing: Missing,
+) -> Result<Dataset<T>> {
+    let mut beside = source::load::<T>(
+        source,
+        args.target.as_deref(),
+        None,
+        Some(loaded.train.task()),
+        Columns::Model {
+            names: &feature_columns(&loaded.train.feature_names, &loaded.categorical),
+            categorical: &loaded.categorical,
+        },
+        missing,
+        loaded
+            .image
+            .map_or_else(ImageRead::default, ImageRead::as_shape),
+    )?;
+    if beside.train.x.cols != loaded.train.x.cols {
+        return Err(Error::config(format!(
+            "{flag} {source}: {} features, the training data has {}",
+            beside.train.x.cols, loaded.train.x.cols
+        )));
+    }
+    let what = format!("{flag} {source}");
+    align_classes(&mut beside.train, &loaded.train.class_names, &what)?;
+    Ok(beside.train)
+}
+
 /// Whether the features are standardised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scale {
@@ -651,7 +694,10 @@ pub fn preprocess<T: Float>(
 
 /// Applies a model's preprocessing, fitted on its own training rows, to `train` and `test`: a warm
 /// start goes on from weights that expect inputs (and regression targets) scaled that way.
-fn preprocess_as<T: Float>(p: &Preprocessing, sets: [&mut Dataset<T>; 2]) -> Preprocessing {
+fn preprocess_as<T: Float, const N: usize>(
+    p: &Preprocessing,
+    sets: [&mut Dataset<T>; N],
+) -> Preprocessing {
     for d in sets {
         p.prepare(&mut d.x);
         if let (Some(s), Targets::Values(v)) = (&p.target, &mut d.y) {
@@ -870,10 +916,20 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     }
 
     // Data, and the test set.
-    if args.test.as_deref() == Some(mlp::data::STDIN) && data_name == mlp::data::STDIN {
-        return Err(Error::config(
-            "--data - and --test -: standard input holds one file; name the other one's path",
-        ));
+    let from_stdin: Vec<&str> = [
+        ("--data", Some(data_name.as_str())),
+        ("--test", args.test.as_deref()),
+        ("--val", args.val.as_deref()),
+    ]
+    .into_iter()
+    .filter(|(_, source)| *source == Some(mlp::data::STDIN))
+    .map(|(flag, _)| flag)
+    .collect();
+    if from_stdin.len() > 1 {
+        return Err(Error::config(format!(
+            "{} -: standard input holds one file; name the others' paths",
+            from_stdin.join(" - and ")
+        )));
     }
     if let Some(estimate) = source::estimate(&data_name, std::mem::size_of::<T>()) {
         out.line(format!("reading  {estimate}"));
@@ -888,33 +944,13 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         None => out.line(format!("task     {}", loaded.task_reason)),
     }
     let seed = args.seed.unwrap_or(0);
+    let mut val = match &args.val {
+        Some(v) => Some(load_beside(("--val", v), args, &loaded, missing)?),
+        None => None,
+    };
     let (mut train, mut test, test_how) = if let Some(t) = &args.test {
-        let mut tl = source::load::<T>(
-            t,
-            args.target.as_deref(),
-            None,
-            Some(task),
-            Columns::Model {
-                names: &feature_columns(&loaded.train.feature_names, &loaded.categorical),
-                categorical: &loaded.categorical,
-            },
-            missing,
-            loaded
-                .image
-                .map_or_else(ImageRead::default, ImageRead::as_shape),
-        )?;
-        if tl.train.x.cols != loaded.train.x.cols {
-            return Err(Error::config(format!(
-                "--test {t}: {} features, the training data has {}",
-                tl.train.x.cols, loaded.train.x.cols
-            )));
-        }
-        align_classes(
-            &mut tl.train,
-            &loaded.train.class_names,
-            &format!("--test {t}"),
-        )?;
-        (loaded.train, tl.train, format!("--test {t}"))
+        let test = load_beside(("--test", t), args, &loaded, missing)?;
+        (loaded.train, test, format!("--test {t}"))
     } else if let (Some(t), None) = (loaded.test, args.test_split) {
         (loaded.train, t, "the t10k files".to_string())
     } else {
@@ -946,6 +982,9 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             ..preprocess((&mut train, &mut test), impute, scale, &loaded.categorical)
         },
     };
+    if let Some(v) = &mut val {
+        preprocess_as(&preprocessing, [v]);
+    }
     if let Some(i) = &preprocessing.impute {
         out.line(format!(
             "missing  {missing_in_train} training and {missing_in_test} test values filled with the {}' {}",
@@ -956,11 +995,17 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             i.strategy.name()
         ));
     }
-    let (train, val) = validation_split(train, val_split, seed);
+    let (train, val) = match val {
+        Some(v) => (train, Some(v)),
+        None => validation_split(train, val_split, seed),
+    };
     out.line(format!(
-        "split    {} training, {} validation, {} test rows ({test_how}); features {}",
+        "split    {} training, {} validation{}, {} test rows ({test_how}); features {}",
         train.len(),
         val.as_ref().map_or(0, |v| v.len()),
+        args.val
+            .as_ref()
+            .map_or(String::new(), |v| format!(" (--val {v})")),
         test.len(),
         if preprocessing.features.is_some() {
             match warm_meta {
@@ -1306,6 +1351,7 @@ fn effective_config(
         "no_bias": args.no_bias,
         "no_standardize": args.no_standardize,
         "test_split": args.test_split,
+        "val": args.val,
         "val_split": c.validation_split,
         "early_stopping": c.early_stopping,
         "tol": args.tol,
