@@ -28,14 +28,20 @@ fn draw_folder(dir: &std::path::Path) {
         std::fs::create_dir_all(dir.join(class)).unwrap();
         for i in 0..150 {
             let (cx, cy) = (3 + rng.below(6) as i32, 3 + rng.below(6) as i32);
-            let noise: Vec<u8> = (0..SIDE * SIDE).map(|_| (rng.uniform() * 70.0) as u8).collect();
+            let noise: Vec<u8> = (0..SIDE * SIDE)
+                .map(|_| (rng.uniform() * 70.0) as u8)
+                .collect();
             let img = image::GrayImage::from_fn(SIDE, SIDE, |x, y| {
                 let (dx, dy) = (x as i32 - cx, y as i32 - cy);
                 let on = match class {
                     "plus" => (dx == 0 || dy == 0) && dx.abs() <= 2 && dy.abs() <= 2,
                     _ => dx.abs() == dy.abs() && dx.abs() <= 2,
                 };
-                image::Luma([if on { 240 } else { noise[(y * SIDE + x) as usize] }])
+                image::Luma([if on {
+                    240
+                } else {
+                    noise[(y * SIDE + x) as usize]
+                }])
             });
             img.save(dir.join(format!("{class}/{i:03}.png"))).unwrap();
         }
@@ -105,7 +111,9 @@ fn main() -> mlp::Result<()> {
     );
     for y in 0..SIDE as usize {
         let line = |f: &dyn Fn(usize) -> &'static str| -> String {
-            (0..SIDE as usize).map(|x| f(y * SIDE as usize + x)).collect()
+            (0..SIDE as usize)
+                .map(|x| f(y * SIDE as usize + x))
+                .collect()
         };
         let pixel = line(&|i| match x[i] {
             v if v > 0.6 => "##",

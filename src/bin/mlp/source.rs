@@ -96,6 +96,9 @@ pub fn load<T: Float>(
     }
     if path.is_dir() && !idx::is_mnist_dir(path) {
         if !images::is_class_folder(path) {
+            if images::image_files(path).is_ok_and(|f| !f.is_empty()) {
+                return Err(Error::data(path, "images, but not in class folders: put each class's images in a folder named after it (to predict them, give a model of images)"));
+            }
             return Err(Error::data(path, format!("a folder, but neither of MNIST IDX files (train-images-idx3-ubyte[.gz] and the other three) nor of class folders holding images (.{})", images::EXTENSIONS.join(", ."))));
         }
         if task.is_some_and(|t| t != Task::Classification) {
