@@ -1121,6 +1121,19 @@ fn logs_and_plots() {
         );
         assert!(svg.contains(&label), "{label} not in the plot");
     }
+    // Beside them, the confusion matrix eval reports: every cell's count is drawn.
+    assert!(svg.contains("confusion matrix"));
+    for count in report["confusion_matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+    {
+        assert!(
+            svg.contains(&format!(">\n{count}\n<")),
+            "{count} not in the plot"
+        );
+    }
     animals_csv(&d);
     pets_csv(&d);
     ok(

@@ -10,7 +10,7 @@ use mlp::model_file::{read_meta, write_atomic, Checkpoint, Model, ModelMeta};
 use mlp::{Dataset, Error, Float, Loss, Matrix, Result};
 use serde_json::json;
 
-use crate::plot::{self, Curve, Figure, Scatter};
+use crate::plot::{self, Confusion, Curve, Figure, Scatter};
 use crate::train_cmd::{align_classes, column_list};
 use crate::{source, EvalArgs, InfoArgs, PredictArgs};
 
@@ -269,7 +269,19 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 // Binary: the positive class's curve (the other's is its mirror image).
                 let shown = if n == 2 { 1..2 } else { 0..n };
                 let curves = metrics::roc_curve_per_class(&probs, truth, n);
-                roc_plot(&m.class_names, &curves, &auc, shown, path)?;
+                let names: Vec<String> = (0..n)
+                    .map(|c| {
+                        m.class_names
+                            .get(c)
+                            .cloned()
+                            .unwrap_or_else(|| c.to_string())
+                    })
+                    .collect();
+                let confusion = Confusion {
+                    names: &names,
+                    counts: &cm.counts,
+                };
+                roc_plot(&names, &curves, &auc, shown, Some(confusion), path)?;
             }
             report["roc_auc"] = json!(auc_summary);
             report["per_class"] = json!(m
@@ -339,7 +351,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             let auc = metrics::roc_auc_per_label(&probs, truth);
             if let Some(path) = &a.plot {
                 let curves = metrics::roc_curve_per_label(&probs, truth);
-                roc_plot(&m.class_names, &curves, &auc, 0..truth.cols, path)?;
+                roc_plot(&m.class_names, &curves, &auc, 0..truth.cols, None, path)?;
             }
             report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss));
             report["accuracy"] = json!(metrics::subset_accuracy(&decided, truth));
@@ -451,12 +463,13 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
 }
 
 /// `eval --plot` for classes or labels: the ROC curves of those `shown` where they are defined
-/// (a class with no row, or only its rows, has none).
+/// (a class with no row, or only its rows, has none), beside the confusion matrix if given.
 fn roc_plot(
     names: &[String],
     curves: &[Option<Vec<(f64, f64)>>],
     auc: &[Option<f64>],
     shown: std::ops::Range<usize>,
+    confusion: Option<Confusion<'_>>,
     path: &Path,
 ) -> Result<()> {
     let drawn: Vec<Curve> = shown
@@ -469,7 +482,7 @@ fn roc_plot(
             })
         })
         .collect();
-    plot::draw(Figure::Roc(&drawn), path)
+    plot::draw(Figure::Roc(&drawn, confusion), path)
 }
 
 /// `eval --importance`: each input column's permutation importance on the prepared rows `d`,

@@ -151,7 +151,7 @@ pub struct EvalArgs {
     /// Binary or multi-label models: predict the positive class (or a label) where its probability is above this [default: 0.5]
     #[arg(long, value_name = "P")]
     pub threshold: Option<f64>,
-    /// Draw ROC curves (one per class, one-vs-rest; binary: the positive class; multi-label: one per label), or for regression predicted against actual values, to this .svg or .png file
+    /// Draw ROC curves (one per class, one-vs-rest; binary: the positive class; multi-label: one per label) beside the confusion matrix (classes), or for regression predicted against actual values, to this .svg or .png file
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// text or json

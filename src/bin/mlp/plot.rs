@@ -9,6 +9,7 @@ use mlp::data::images::ImageShape;
 use mlp::{Error, History, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
@@ -65,6 +66,12 @@ pub struct Attributions {
     pub columns: Vec<(String, f64)>,
 }
 
+/// A confusion matrix: `counts[t][p]` rows of true class t predicted as p.
+pub struct Confusion<'a> {
+    pub names: &'a [String],
+    pub counts: &'a [Vec<usize>],
+}
+
 /// An image as the network reads it: height × width × channels values in [0, 1].
 pub struct Picture<'a> {
     pub shape: ImageShape,
@@ -75,8 +82,9 @@ pub struct Picture<'a> {
 pub enum Figure<'a> {
     /// Training: loss and metric per epoch, train and validation.
     History(&'a History),
-    /// Classification: ROC curves, each (name, (false, true positive rate) points, AUC).
-    Roc(&'a [Curve]),
+    /// Classification: ROC curves, each (name, (false, true positive rate) points, AUC), and
+    /// beside them the confusion matrix where there is one (not for multi-label).
+    Roc(&'a [Curve], Option<Confusion<'a>>),
     /// Regression: one panel per target, (name, (actual, predicted) points).
     Fit(&'a [Scatter]),
     /// Tabular data: one panel per output, its largest attributions as bars.
@@ -111,7 +119,8 @@ pub fn draw(figure: Figure<'_>, path: &Path) -> Result<()> {
         .map_err(|_| fail("cannot load the embedded font".into()))?;
     let size = match &figure {
         Figure::History(_) => (1000, 420),
-        Figure::Roc(_) => (620, 560),
+        Figure::Roc(_, None) => (620, 560),
+        Figure::Roc(_, Some(_)) => (1240, 560),
         Figure::Fit(f) => (460 * f.len().clamp(1, 4) as u32, 440),
         Figure::Bars(b) => (620 * b.len().clamp(1, 4) as u32, 560),
         Figure::Heatmap(_, a) => (320 * (1 + a.len().clamp(1, 4)) as u32, 360),
@@ -141,7 +150,12 @@ fn paint<DB: DrawingBackend>(
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     match figure {
         Figure::History(h) => panels(h, root),
-        Figure::Roc(curves) => roc(curves, root),
+        Figure::Roc(curves, None) => roc(curves, root),
+        Figure::Roc(curves, Some(confusion)) => {
+            let halves = root.split_evenly((1, 2));
+            roc(curves, &halves[0])?;
+            confusion_panel(confusion, &halves[1])
+        }
         Figure::Fit(targets) => {
             let shown = &targets[..targets.len().min(4)];
             for (t, area) in shown.iter().zip(root.split_evenly((1, shown.len().max(1)))) {
@@ -226,6 +240,82 @@ fn image_panel<DB: DrawingBackend>(
             .map_err(err)?;
         }
     }
+    Ok(())
+}
+
+/// The confusion matrix as a grid: rows the true classes, columns the predicted ones, each cell
+/// its count, shaded by its share of the row (the diagonal's shade is the class's recall).
+fn confusion_panel<DB: DrawingBackend>(
+    m: &Confusion<'_>,
+    area: &DrawingArea<DB, Shift>,
+) -> std::result::Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let n = m.counts.len().max(1) as i32;
+    let (w, h) = area.dim_in_pixel();
+    let short = |name: &String| name.chars().take(12).collect::<String>();
+    let longest = m
+        .names
+        .iter()
+        .map(|s| short(s).chars().count())
+        .max()
+        .unwrap_or(1);
+    let (left, top, bottom, right) = (7 * longest as i32 + 40, 56, 60, 20);
+    let side = ((w as i32 - left - right) / n)
+        .min((h as i32 - top - bottom) / n)
+        .max(1);
+    let title = ("sans-serif", 20).into_text_style(area);
+    area.draw_text("confusion matrix", &title, (left, 8))
+        .map_err(err)?;
+    let note = ("sans-serif", 13).into_text_style(area);
+    area.draw_text("shade: share of the true class's rows", &note, (left, 32))
+        .map_err(err)?;
+    let label = ("sans-serif", 13).into_text_style(area);
+    let centred = label.pos(Pos::new(HPos::Center, VPos::Center));
+    let right_aligned = label.pos(Pos::new(HPos::Right, VPos::Center));
+    let cells = (n * side) as u32;
+    let count_size = (side as f64 * 0.4).clamp(6.0, 16.0);
+    for (t, row) in m.counts.iter().enumerate() {
+        let total = row.iter().sum::<usize>().max(1) as f64;
+        let y = top + t as i32 * side;
+        let name = m.names.get(t).map_or(t.to_string(), short);
+        area.draw_text(&name, &right_aligned, (left - 6, y + side / 2))
+            .map_err(err)?;
+        for (p, &count) in row.iter().enumerate() {
+            let share = count as f64 / total;
+            let x = left + p as i32 * side;
+            let shade = diverging(-share);
+            area.draw(&Rectangle::new(
+                [(x, y), (x + side, y + side)],
+                shade.filled(),
+            ))
+            .map_err(err)?;
+            if side >= 14 {
+                let ink = if share > 0.5 { WHITE } else { BLACK };
+                let style = ("sans-serif", count_size)
+                    .into_text_style(area)
+                    .color(&ink)
+                    .pos(Pos::new(HPos::Center, VPos::Center));
+                area.draw_text(&count.to_string(), &style, (x + side / 2, y + side / 2))
+                    .map_err(err)?;
+            }
+        }
+    }
+    for p in 0..n as usize {
+        let name = m.names.get(p).map_or(p.to_string(), short);
+        let x = left + p as i32 * side + side / 2;
+        let y = top + n * side + 12 + if n > 6 { 14 * (p as i32 % 2) } else { 0 };
+        area.draw_text(&name, &centred, (x, y)).map_err(err)?;
+    }
+    let axis_y = top + n * side + 44;
+    area.draw_text("predicted", &centred, (left + (cells / 2) as i32, axis_y))
+        .map_err(err)?;
+    area.draw_text("true", &right_aligned, (left - 6, top - 10))
+        .map_err(err)?;
+    area.draw(&Rectangle::new(
+        [(left, top), (left + n * side, top + n * side)],
+        BLACK.mix(0.5),
+    ))
+    .map_err(err)?;
     Ok(())
 }
 
