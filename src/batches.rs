@@ -2,10 +2,126 @@
 //!
 //! Batch size 1 is the seed's online update; a batch of the whole set is full-batch gradient descent.
 
+use serde::{Deserialize, Serialize};
+
+use crate::data::images::ImageShape;
 use crate::data::Targets;
+use crate::dropout::Draw;
 use crate::init::Rng;
 use crate::loss::TargetsRef;
 use crate::tensor::{Float, Matrix, View};
+
+/// Random changes to each training image as its batch is gathered — data augmentation, as
+/// torchvision's `RandomAffine(translate=…)` and `RandomHorizontalFlip` or Keras' random
+/// translation and flip layers: every epoch shows the network a new variant of each image, so it
+/// cannot learn the pixels by heart. Validation, test and prediction see the images as they are.
+///
+/// The draws follow from the seed, the epoch, the batch and the row in it (as dropout's masks
+/// do), so a resumed run and any thread count give the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Augment {
+    /// The images' shape (row by row, channels last).
+    pub shape: ImageShape,
+    /// Shift each image by up to this many pixels across and down, each way; the pixels shifted
+    /// in are 0.
+    pub shift: usize,
+    /// Mirror each image left to right with probability 1/2.
+    pub flip: bool,
+}
+
+impl Augment {
+    /// Parses `shift:N`, `flip`, or both: `shift:2,flip`.
+    pub fn parse(text: &str, shape: ImageShape) -> Result<Self, String> {
+        let mut a = Augment {
+            shape,
+            shift: 0,
+            flip: false,
+        };
+        for part in text.split(',').map(str::trim) {
+            match part.split_once(':') {
+                None if part == "flip" => a.flip = true,
+                Some(("shift", n)) => {
+                    a.shift = n
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|&n: &usize| n >= 1 && n < shape.width.max(shape.height))
+                        .ok_or_else(|| {
+                            format!(
+                                "shift:{n}: expected a whole number of pixels from 1 to {}",
+                                shape.width.max(shape.height) - 1
+                            )
+                        })?
+                }
+                _ => {
+                    return Err(format!(
+                        "'{part}': expected shift:N (pixels), flip, or both: shift:2,flip"
+                    ))
+                }
+            }
+        }
+        Ok(a)
+    }
+
+    /// `shift:2,flip`, as parsed.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.shift > 0 {
+            parts.push(format!("shift:{}", self.shift));
+        }
+        if self.flip {
+            parts.push("flip".to_string());
+        }
+        parts.join(",")
+    }
+
+    /// Writes to `out` the image `image` (one row of the data) changed as drawn for row `row` of
+    /// batch `draw`: the pixel at (r, c) moved to (r + dy, c + dx), then the image mirrored.
+    pub fn apply<T: Float>(&self, image: &[T], out: &mut [T], draw: Draw, row: usize) {
+        // A stream apart from dropout's: the seed salted, the row as the layer.
+        let salted = Draw {
+            seed: draw.seed ^ 0xA06E_4E7A_7E00_0000,
+            ..draw
+        };
+        let mut rng = Rng::new(salted.key(row));
+        let reach = self.shift as i64;
+        let mut offset = || match reach {
+            0 => 0,
+            _ => rng.below(2 * self.shift + 1) as i64 - reach,
+        };
+        let (dx, dy) = (offset(), offset());
+        let flip = self.flip && rng.below(2) == 1;
+        let ImageShape {
+            height,
+            width,
+            channels,
+        } = self.shape;
+        let (w, line) = (width as i64, width * channels);
+        // Output columns [lo, hi) come from input columns [lo − dx, hi − dx); the rest are 0.
+        let (lo, hi) = (dx.clamp(0, w) as usize, (w + dx).clamp(0, w) as usize);
+        for (r, dst) in out.chunks_exact_mut(line).enumerate() {
+            let from_r = r as i64 - dy;
+            dst.fill(T::ZERO);
+            if !(0..height as i64).contains(&from_r) || lo >= hi {
+                continue;
+            }
+            let src = &image[from_r as usize * line..][..line];
+            let from = (lo as i64 - dx) as usize;
+            dst[lo * channels..hi * channels]
+                .copy_from_slice(&src[from * channels..(from + hi - lo) * channels]);
+        }
+        if flip {
+            for dst in out.chunks_exact_mut(line) {
+                for c in 0..width / 2 {
+                    let (a, b) = (c * channels, (width - 1 - c) * channels);
+                    for k in 0..channels {
+                        dst.swap(a + k, b + k);
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// The epoch's order of rows and the buffers one batch is gathered into, planned once.
 #[derive(Clone, Debug)]
@@ -80,25 +196,56 @@ impl<T: Float> Batches<T> {
         let f = x.cols;
         copy_rows(&mut self.x[..idx.len() * f], idx, x);
         prefetch_next();
-        let t = match y {
-            Targets::Classes(c) => {
-                for (r, &i) in idx.iter().enumerate() {
-                    self.classes[r] = c[i];
-                }
-                TargetsRef::Classes(&self.classes[..idx.len()])
+        let t = copy_targets(idx, y, &mut self.classes, &mut self.values);
+        (View::new(&self.x, idx.len(), f), t)
+    }
+}
+
+/// Copies the targets of rows `idx` of `y` into `classes` or `values`, and views them.
+fn copy_targets<'a, T: Float>(
+    idx: &[usize],
+    y: &'a Targets<T>,
+    classes: &'a mut [usize],
+    values: &'a mut [T],
+) -> TargetsRef<'a, T> {
+    match y {
+        Targets::Classes(c) => {
+            for (r, &i) in idx.iter().enumerate() {
+                classes[r] = c[i];
             }
-            Targets::Values(v) | Targets::Labels(v) => {
-                let m = v.cols;
-                for (r, &i) in idx.iter().enumerate() {
-                    self.values[r * m..(r + 1) * m].copy_from_slice(v.row(i));
-                }
-                let values = &self.values[..idx.len() * m];
-                match y {
-                    Targets::Labels(_) => TargetsRef::Labels(values),
-                    _ => TargetsRef::Values(values),
-                }
+            TargetsRef::Classes(&classes[..idx.len()])
+        }
+        Targets::Values(v) | Targets::Labels(v) => {
+            let m = v.cols;
+            for (r, &i) in idx.iter().enumerate() {
+                values[r * m..(r + 1) * m].copy_from_slice(v.row(i));
             }
-        };
+            let values = &values[..idx.len() * m];
+            match y {
+                Targets::Labels(_) => TargetsRef::Labels(values),
+                _ => TargetsRef::Values(values),
+            }
+        }
+    }
+}
+
+impl<T: Float> Batches<T> {
+    /// [`gather`](Batches::gather), each row changed on its way as `augment` draws it for batch
+    /// `draw` (a batch of one row is copied too: the data stay as they are).
+    pub fn gather_augmented<'a>(
+        &'a mut self,
+        k: usize,
+        (x, y): (&'a Matrix<T>, &'a Targets<T>),
+        augment: &Augment,
+        draw: Draw,
+    ) -> (View<'a, T>, TargetsRef<'a, T>) {
+        let (start, n) = (k * self.batch_size, self.order.len());
+        let idx = &self.order[start..(start + self.batch_size).min(n)];
+        let f = x.cols;
+        for (r, (out, &i)) in self.x.chunks_exact_mut(f).zip(idx).enumerate() {
+            augment.apply(x.row(i), out, draw, r);
+        }
+        let t = copy_targets(idx, y, &mut self.classes, &mut self.values);
         (View::new(&self.x, idx.len(), f), t)
     }
 }
@@ -138,6 +285,102 @@ fn prefetch<T>(p: *const T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The naive reference: image (height × width × channels) shifted by (dx, dy) — the pixel at
+    /// (r, c) moves to (r + dy, c + dx) — then mirrored if `flip`; 0 where nothing lands.
+    fn shifted(img: &[f64], s: ImageShape, dx: i64, dy: i64, flip: bool) -> Vec<f64> {
+        let mut moved = vec![0.0; img.len()];
+        for r in 0..s.height as i64 {
+            for c in 0..s.width as i64 {
+                let (tr, tc) = (r + dy, c + dx);
+                if (0..s.height as i64).contains(&tr) && (0..s.width as i64).contains(&tc) {
+                    for k in 0..s.channels {
+                        let to = (tr as usize * s.width + tc as usize) * s.channels + k;
+                        moved[to] = img[(r as usize * s.width + c as usize) * s.channels + k];
+                    }
+                }
+            }
+        }
+        if !flip {
+            return moved;
+        }
+        let mut out = vec![0.0; img.len()];
+        for r in 0..s.height {
+            for c in 0..s.width {
+                for k in 0..s.channels {
+                    let from = (r * s.width + (s.width - 1 - c)) * s.channels + k;
+                    out[(r * s.width + c) * s.channels + k] = moved[from];
+                }
+            }
+        }
+        out
+    }
+
+    /// Every augmented image is the original shifted by some (dx, dy) within reach and mirrored
+    /// or not, per the naive reference; over many draws each of the (2·2 + 1)² × 2 variants
+    /// occurs; the same draw gives the same image.
+    #[test]
+    fn augmentation_shifts_and_mirrors_as_the_naive_reference() {
+        let shape = ImageShape {
+            height: 4,
+            width: 5,
+            channels: 3,
+        };
+        let a = Augment::parse("shift:2,flip", shape).unwrap();
+        // Distinct values, none 0, so that every variant differs from every other.
+        let img: Vec<f64> = (0..shape.features()).map(|i| 1.0 + i as f64).collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = vec![0.0; img.len()];
+        for batch in 0..40 {
+            for row in 0..10 {
+                let draw = Draw {
+                    seed: 3,
+                    epoch: 1,
+                    batch,
+                };
+                a.apply(&img, &mut out, draw, row);
+                let found = (-2..=2)
+                    .flat_map(|dx| (-2..=2).flat_map(move |dy| [(dx, dy, false), (dx, dy, true)]))
+                    .find(|&(dx, dy, f)| shifted(&img, shape, dx, dy, f) == out);
+                let variant = found.expect("a shift within reach, mirrored or not");
+                seen.insert(variant);
+                let mut again = vec![-1.0; img.len()];
+                a.apply(&img, &mut again, draw, row);
+                assert_eq!(again, out, "the same draw, the same image");
+            }
+        }
+        assert_eq!(seen.len(), 50, "every variant drawn in 400 images");
+
+        // Shift only: never mirrored; flip only: never shifted.
+        for (spec, can_shift, can_flip) in [("shift:1", true, false), ("flip", false, true)] {
+            let a = Augment::parse(spec, shape).unwrap();
+            for row in 0..50 {
+                let draw = Draw {
+                    seed: 0,
+                    epoch: 2,
+                    batch: 0,
+                };
+                a.apply(&img, &mut out, draw, row);
+                let ok = (-1..=1)
+                    .flat_map(|dx| (-1..=1).map(move |dy| (dx, dy)))
+                    .any(|(dx, dy)| {
+                        [false, true].into_iter().any(|f| {
+                            (can_shift || (dx, dy) == (0, 0))
+                                && (can_flip || !f)
+                                && shifted(&img, shape, dx, dy, f) == out
+                        })
+                    });
+                assert!(ok, "{spec}, row {row}");
+            }
+        }
+        for bad in ["shift:0", "shift:5", "shift:x", "rotate", ""] {
+            assert!(Augment::parse(bad, shape).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Augment::parse("flip, shift:3", shape).unwrap().describe(),
+            "shift:3,flip"
+        );
+    }
 
     /// Batches of one row are the rows themselves, in the epoch's order, with their targets: every
     /// batch at batch size 1, and the last of 5 rows in batches of 2.

@@ -49,6 +49,7 @@ pub mod tensor;
 pub mod train;
 
 pub use activation::{Activation, CustomActivation};
+pub use batches::Augment;
 pub use data::{Dataset, Targets, Task};
 pub use dense::Dense;
 pub use device::{Device, Matmul};

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::batches::Batches;
+use crate::batches::{Augment, Batches};
 use crate::data::{Dataset, Targets};
 use crate::device::{Device, DeviceEpoch, Matmul, Run};
 use crate::dropout::{Draw, Dropout};
@@ -68,6 +68,9 @@ pub struct TrainConfig {
     pub device: crate::device::Device,
     /// How a GPU multiplies matrices: f32 (default), or TF32 or bf16 tensor cores.
     pub matmul: Matmul,
+    /// Random shifts and flips of each training image as its batch is gathered (CPU). Default
+    /// none.
+    pub augment: Option<Augment>,
 }
 
 impl Default for TrainConfig {
@@ -90,6 +93,7 @@ impl Default for TrainConfig {
             threads: 0,
             device: crate::device::Device::Cpu,
             matmul: Matmul::F32,
+            augment: None,
         }
     }
 }
@@ -172,6 +176,9 @@ impl TrainConfig {
             }
             if self.clip_grad_norm.is_some() {
                 return bad("gradient clipping does not apply to L-BFGS, whose line search sets the step's length".into());
+            }
+            if self.augment.is_some() {
+                return bad("augmentation draws new images at every evaluation, and L-BFGS's line search needs the same loss at the same weights: leave out augmentation or choose another optimizer".into());
             }
         }
         Ok(())
@@ -314,6 +321,22 @@ impl<T: Float> Trainer<T> {
         loss.check_output(net.output_activation())
             .map_err(Error::config)?;
         config.dropout.check(net.layers.len() - 1)?;
+        if let Some(a) = &config.augment {
+            if a.shape.features() != net.inputs {
+                return Err(Error::config(format!(
+                    "augmentation of {} images ({} values each) for a network of {} inputs",
+                    a.shape.describe(),
+                    a.shape.features(),
+                    net.inputs
+                )));
+            }
+            if config.device != Device::Cpu {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: "augmentation is done on the CPU only".into(),
+                });
+            }
+        }
         if config.device != Device::Cpu {
             if T::NAME != "f32" {
                 return Err(Error::config(format!(
@@ -598,13 +621,16 @@ impl<T: Float> Trainer<T> {
                         scaled_weights(bw, idx.iter().map(|&i| self.sample_weights[i]));
                         &*bw
                     });
-                    let (x, t) = batches.gather(k, &train.x, &train.y);
-                    let rows = x.rows;
                     let draw = Draw {
                         seed: self.config.seed,
                         epoch,
                         batch: k,
                     };
+                    let (x, t) = match &self.config.augment {
+                        None => batches.gather(k, &train.x, &train.y),
+                        Some(a) => batches.gather_augmented(k, (&train.x, &train.y), a, draw),
+                    };
+                    let rows = x.rows;
                     self.net.forward_train(x, &mut self.ws, self.par, draw);
                     let weighted = t.weighted(&self.class_weights);
                     let loss = match rows_weights {

@@ -1393,6 +1393,92 @@ fn image_folders_train_predict_and_eval() {
     );
 }
 
+/// `--augment shift:N,flip`: each training image shifted and mirrored anew every epoch. The draws
+/// follow from the seed, epoch, batch and row, so any thread count and a resumed run give the
+/// same model, to the byte; the model differs from one trained on the images as they are.
+#[test]
+fn augmented_images_train_reproducibly() {
+    let d = Dir::new("augment");
+    bars_folder(&d);
+    let common = [
+        "--data",
+        "bars",
+        "--hidden",
+        "8",
+        "--augment",
+        "shift:1,flip",
+        "--batch-size",
+        "16",
+    ];
+    let train = |threads: &str, out: &str| {
+        let args = [
+            &[
+                "train",
+                "--epochs",
+                "4",
+                "--threads",
+                threads,
+                "--out",
+                out,
+                "--quiet",
+            ][..],
+            &common,
+        ]
+        .concat();
+        ok(&d, &args);
+        std::fs::read(d.path(out)).unwrap()
+    };
+    let one = train("1", "one.safetensors");
+    assert_eq!(
+        one,
+        train("2", "two.safetensors"),
+        "one thread or two: the same bits"
+    );
+    let plain = [
+        "train",
+        "--data",
+        "bars",
+        "--hidden",
+        "8",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "4",
+    ];
+    ok(
+        &d,
+        &[&plain[..], &["--out", "plain.safetensors", "--quiet"]].concat(),
+    );
+    assert_ne!(one, std::fs::read(d.path("plain.safetensors")).unwrap());
+    let info = info_json(&d, "one.safetensors");
+    assert_eq!(info["training"]["augment"], "shift:1,flip");
+    resumed_equals_uninterrupted(&d, &common, 6);
+
+    fails_with(
+        &d,
+        &["train", "--data", "iris", "--augment", "flip"],
+        "the data are not images",
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "bars", "--augment", "shift:9"],
+        "from 1 to 7",
+    );
+    fails_with(
+        &d,
+        &[
+            "train",
+            "--data",
+            "bars",
+            "--augment",
+            "flip",
+            "--optimizer",
+            "lbfgs",
+        ],
+        "augmentation draws new images",
+    );
+}
+
 /// `--val FILE`: validation rows of their own (Keras' `validation_data`) instead of a split. The
 /// training run's last validation loss and accuracy are what `mlp eval` finds for the final model
 /// on that file; no training rows are held out for it; a split as well is refused.

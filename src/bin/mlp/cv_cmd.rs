@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
-    by_precision, class_weight_line, held_out_figures, impute_flag, load_training, network_spec,
-    preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag, validation_split,
-    Out,
+    augment_flag, by_precision, class_weight_line, held_out_figures, impute_flag, load_training,
+    network_spec, preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag,
+    validation_split, Out,
 };
 use crate::CvArgs;
 
@@ -67,10 +67,11 @@ pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out
         )));
     }
     let val_split = val_split_flag(args)?;
-    let config = train_config(args, val_split)?;
+    let mut config = train_config(args, val_split)?;
     let (impute, missing) = impute_flag(args)?;
     let data_name = args.data.clone().unwrap_or_else(|| "digits".into());
     let loaded = load_training::<T>(args, &data_name, task_flag(args)?, missing, None)?;
+    config.augment = augment_flag(args, loaded.image)?;
     let data = &loaded.train;
     let task = data.task();
     let seed = args.seed.unwrap_or(0);

@@ -44,6 +44,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub grayscale: bool,
+    /// Images: shift each training image by up to N pixels each way, mirror it, or both, new every epoch (data augmentation): shift:N, flip, shift:2,flip [default: none]
+    #[arg(long, value_name = "SPEC")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub augment: Option<String>,
     /// Row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…): a CSV column (left out of the features), or a .npy file of one weight per row [default: every row alike]
     #[arg(long, value_name = "COLUMN|W.npy")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use mlp::data::images::{self, ImageRead};
+use mlp::data::images::{self, ImageRead, ImageShape};
 use mlp::data::{
     feature_columns, idx, Categorical, Columns, Impute, Imputer, Missing, Standardizer, Targets,
     Task,
@@ -17,8 +17,8 @@ use mlp::model_file::{
 };
 use mlp::train::Best;
 use mlp::{
-    metrics, Activation, Bias, ClassWeight, Control, Dataset, Dropout, Error, Float, Init, Loss,
-    NetworkSpec, Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
+    metrics, Activation, Augment, Bias, ClassWeight, Control, Dataset, Dropout, Error, Float, Init,
+    Loss, NetworkSpec, Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
 };
 use serde_json::json;
 
@@ -156,6 +156,21 @@ pub fn image_flag(args: &TrainArgs, data_name: &str) -> Result<ImageRead> {
         )));
     }
     Ok(read)
+}
+
+/// `--augment shift:N,flip` for images of `shape` (MNIST's, an image folder's); refused for other data.
+pub fn augment_flag(args: &TrainArgs, shape: Option<ImageShape>) -> Result<Option<Augment>> {
+    let Some(text) = &args.augment else {
+        return Ok(None);
+    };
+    let Some(shape) = shape else {
+        return Err(Error::config(format!(
+            "--augment {text}: the data are not images (an MNIST folder or a folder of class folders)"
+        )));
+    };
+    Augment::parse(text, shape)
+        .map(Some)
+        .map_err(|e| Error::config(format!("--augment {e}")))
 }
 
 /// The task, from `--task` if given.
@@ -517,6 +532,7 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
             .as_deref()
             .and_then(mlp::Matmul::parse)
             .unwrap_or_default(),
+        augment: None, // set by augment_flag once the images' shape is known
     };
     config.device.check()?;
     config
@@ -938,6 +954,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let loaded = load_training::<T>(args, &data_name, task_given, missing, warm_meta)?;
     let task = loaded.train.task();
     let scale = scale_flag(args, &loaded);
+    config.augment = augment_flag(args, loaded.image)?;
     out.line(format!("data     {}", loaded.description));
     match warm_meta {
         Some(_) => out.line(format!("task     {}, the model's", task.name())),
@@ -1085,7 +1102,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         ),
     };
     out.line(format!(
-        "training {how}, loss {}{}",
+        "training {how}, loss {}{}{}",
         trainer.loss,
         if config.dropout.is_none() {
             String::new()
@@ -1095,6 +1112,13 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 ", dropout {} (in the train columns, not val or test)",
                 config.dropout.describe()
             )
+        },
+        match &config.augment {
+            None => String::new(),
+            Some(a) => format!(
+                ", images augmented {} (in the train columns, not val or test)",
+                a.describe()
+            ),
         }
     ));
     if let Some(line) = class_weights {
@@ -1356,6 +1380,7 @@ fn effective_config(
         "early_stopping": c.early_stopping,
         "tol": args.tol,
         "sample_weight": args.sample_weight,
+        "augment": c.augment.map(|a| a.describe()),
         "image_size": args.image_size,
         "grayscale": args.grayscale.then_some(true),
     });
