@@ -12,9 +12,10 @@ use crate::loss::TargetsRef;
 use crate::tensor::{Float, Matrix, View};
 
 /// Random changes to each training image as its batch is gathered — data augmentation, as
-/// torchvision's `RandomAffine(translate=…)` and `RandomHorizontalFlip` or Keras' random
-/// translation and flip layers: every epoch shows the network a new variant of each image, so it
-/// cannot learn the pixels by heart. Validation, test and prediction see the images as they are.
+/// torchvision's `RandomAffine(degrees, translate, scale)` and `RandomHorizontalFlip` or Keras'
+/// random translation, rotation, zoom and flip layers: every epoch shows the network a new
+/// variant of each image, so it cannot learn the pixels by heart. Validation, test and prediction
+/// see the images as they are.
 ///
 /// The draws follow from the seed, the epoch, the batch and the row in it (as dropout's masks
 /// do), so a resumed run and any thread count give the same bits.
@@ -25,49 +26,78 @@ pub struct Augment {
     /// Shift each image by up to this many pixels across and down, each way; the pixels shifted
     /// in are 0.
     pub shift: usize,
+    /// Rotate each image about its centre by an angle drawn uniformly within ± this many
+    /// degrees (counter-clockwise positive, as torchvision's); 0: none.
+    #[serde(default)]
+    pub rotate: usize,
+    /// Scale each image about its centre by a factor drawn uniformly from
+    /// [1 − zoom/100, 1 + zoom/100] (above 1: larger); 0: none.
+    #[serde(default)]
+    pub zoom: usize,
     /// Mirror each image left to right with probability 1/2.
     pub flip: bool,
 }
 
+/// One image's draw: the pixel at (r, c) goes to (r + dy, c + dx), after the image is rotated
+/// by `degrees` and scaled by `scale` about its centre; then the image is mirrored if `flip`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Variant {
+    pub dx: i64,
+    pub dy: i64,
+    pub degrees: f64,
+    pub scale: f64,
+    pub flip: bool,
+}
+
 impl Augment {
-    /// Parses `shift:N`, `flip`, or both: `shift:2,flip`.
+    /// Parses a list of `shift:N` (pixels), `rotate:DEGREES`, `zoom:PERCENT` and `flip`:
+    /// `shift:2,rotate:10,zoom:10`.
     pub fn parse(text: &str, shape: ImageShape) -> Result<Self, String> {
         let mut a = Augment {
             shape,
             shift: 0,
+            rotate: 0,
+            zoom: 0,
             flip: false,
+        };
+        let side = shape.width.max(shape.height);
+        let whole = |part: &str, n: &str, (lo, hi): (usize, usize), unit: &str| {
+            n.trim()
+                .parse()
+                .ok()
+                .filter(|n: &usize| (lo..=hi).contains(n))
+                .ok_or_else(|| {
+                    format!("{part}: expected a whole number of {unit} from {lo} to {hi}")
+                })
         };
         for part in text.split(',').map(str::trim) {
             match part.split_once(':') {
                 None if part == "flip" => a.flip = true,
-                Some(("shift", n)) => {
-                    a.shift = n
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|&n: &usize| n >= 1 && n < shape.width.max(shape.height))
-                        .ok_or_else(|| {
-                            format!(
-                                "shift:{n}: expected a whole number of pixels from 1 to {}",
-                                shape.width.max(shape.height) - 1
-                            )
-                        })?
-                }
+                Some(("shift", n)) => a.shift = whole(part, n, (1, side - 1), "pixels")?,
+                Some(("rotate", n)) => a.rotate = whole(part, n, (1, 180), "degrees")?,
+                Some(("zoom", n)) => a.zoom = whole(part, n, (1, 50), "percent")?,
                 _ => {
                     return Err(format!(
-                        "'{part}': expected shift:N (pixels), flip, or both: shift:2,flip"
-                    ))
+                    "'{part}': expected shift:N (pixels), rotate:DEGREES, zoom:PERCENT or flip, \
+                         or several: shift:2,rotate:10"
+                ))
                 }
             }
         }
         Ok(a)
     }
 
-    /// `shift:2,flip`, as parsed.
+    /// `shift:2,rotate:10,zoom:10,flip`, as parsed.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        if self.shift > 0 {
-            parts.push(format!("shift:{}", self.shift));
+        for (name, n) in [
+            ("shift", self.shift),
+            ("rotate", self.rotate),
+            ("zoom", self.zoom),
+        ] {
+            if n > 0 {
+                parts.push(format!("{name}:{n}"));
+            }
         }
         if self.flip {
             parts.push("flip".to_string());
@@ -75,9 +105,8 @@ impl Augment {
         parts.join(",")
     }
 
-    /// Writes to `out` the image `image` (one row of the data) changed as drawn for row `row` of
-    /// batch `draw`: the pixel at (r, c) moved to (r + dy, c + dx), then the image mirrored.
-    pub fn apply<T: Float>(&self, image: &[T], out: &mut [T], draw: Draw, row: usize) {
+    /// The change drawn for row `row` of batch `draw`.
+    pub fn variant(&self, draw: Draw, row: usize) -> Variant {
         // A stream apart from dropout's: the seed salted, the row as the layer.
         let salted = Draw {
             seed: draw.seed ^ 0xA06E_4E7A_7E00_0000,
@@ -91,26 +120,43 @@ impl Augment {
         };
         let (dx, dy) = (offset(), offset());
         let flip = self.flip && rng.below(2) == 1;
-        let ImageShape {
-            height,
-            width,
-            channels,
-        } = self.shape;
-        let (w, line) = (width as i64, width * channels);
-        // Output columns [lo, hi) come from input columns [lo − dx, hi − dx); the rest are 0.
-        let (lo, hi) = (dx.clamp(0, w) as usize, (w + dx).clamp(0, w) as usize);
-        for (r, dst) in out.chunks_exact_mut(line).enumerate() {
-            let from_r = r as i64 - dy;
-            dst.fill(T::ZERO);
-            if !(0..height as i64).contains(&from_r) || lo >= hi {
-                continue;
-            }
-            let src = &image[from_r as usize * line..][..line];
-            let from = (lo as i64 - dx) as usize;
-            dst[lo * channels..hi * channels]
-                .copy_from_slice(&src[from * channels..(from + hi - lo) * channels]);
+        // Drawn after the shift and the flip, so `shift:N,flip` draws what it drew before
+        // rotations and zooms existed.
+        let (r, z) = (self.rotate as f64, self.zoom as f64 / 100.0);
+        let degrees = if r > 0.0 { rng.uniform_in(-r, r) } else { 0.0 };
+        let scale = if z > 0.0 {
+            rng.uniform_in(1.0 - z, 1.0 + z)
+        } else {
+            1.0
+        };
+        Variant {
+            dx,
+            dy,
+            degrees,
+            scale,
+            flip,
         }
-        if flip {
+    }
+
+    /// Writes to `out` the image `image` (one row of the data) changed as drawn for row `row` of
+    /// batch `draw`.
+    pub fn apply<T: Float>(&self, image: &[T], out: &mut [T], draw: Draw, row: usize) {
+        self.transform(image, out, self.variant(draw, row));
+    }
+
+    /// Writes to `out` the image `image` changed by `v`. A shift alone moves whole pixels (exact);
+    /// a rotation or zoom samples the image between its pixels (bilinear, 0 outside it).
+    pub fn transform<T: Float>(&self, image: &[T], out: &mut [T], v: Variant) {
+        let ImageShape {
+            width, channels, ..
+        } = self.shape;
+        let line = width * channels;
+        if v.degrees == 0.0 && v.scale == 1.0 {
+            shift(image, out, self.shape, v.dx, v.dy);
+        } else {
+            affine(image, out, self.shape, v);
+        }
+        if v.flip {
             for dst in out.chunks_exact_mut(line) {
                 for c in 0..width / 2 {
                     let (a, b) = (c * channels, (width - 1 - c) * channels);
@@ -118,6 +164,66 @@ impl Augment {
                         dst.swap(a + k, b + k);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// `out` = `image` with the pixel at (r, c) moved to (r + dy, c + dx); 0 where nothing lands.
+fn shift<T: Float>(image: &[T], out: &mut [T], shape: ImageShape, dx: i64, dy: i64) {
+    let (w, line) = (shape.width as i64, shape.width * shape.channels);
+    let channels = shape.channels;
+    // Output columns [lo, hi) come from input columns [lo − dx, hi − dx); the rest are 0.
+    let (lo, hi) = (dx.clamp(0, w) as usize, (w + dx).clamp(0, w) as usize);
+    for (r, dst) in out.chunks_exact_mut(line).enumerate() {
+        let from_r = r as i64 - dy;
+        dst.fill(T::ZERO);
+        if !(0..shape.height as i64).contains(&from_r) || lo >= hi {
+            continue;
+        }
+        let src = &image[from_r as usize * line..][..line];
+        let from = (lo as i64 - dx) as usize;
+        dst[lo * channels..hi * channels]
+            .copy_from_slice(&src[from * channels..(from + hi - lo) * channels]);
+    }
+}
+
+/// `out` = `image` rotated by `v.degrees` and scaled by `v.scale` about its centre, then shifted
+/// by (`v.dx`, `v.dy`): each output pixel p takes the input at c + R(−θ)·(p − c − t)/s, with
+/// c the centre ((w − 1)/2, (h − 1)/2), interpolated between the four pixels around it
+/// (bilinear; those outside the image count as 0, Keras' `fill_mode="constant"`).
+///
+/// Written here rather than taken from the `image` crate: its transforms work on whole
+/// `u8` pictures, and these are rows of f32/f64 features drawn anew per row.
+fn affine<T: Float>(image: &[T], out: &mut [T], shape: ImageShape, v: Variant) {
+    let ImageShape {
+        height,
+        width,
+        channels,
+    } = shape;
+    let (sin, cos) = v.degrees.to_radians().sin_cos();
+    let (cx, cy) = ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0);
+    // Columns go right and rows down, so a counter-clockwise turn on screen is clockwise in (c, r).
+    let (a, b) = (cos / v.scale, sin / v.scale);
+    let pixel = |r: i64, c: i64, k: usize| -> f64 {
+        if (0..height as i64).contains(&r) && (0..width as i64).contains(&c) {
+            image[(r as usize * width + c as usize) * channels + k].f64()
+        } else {
+            0.0
+        }
+    };
+    for r in 0..height {
+        let vr = r as f64 - cy - v.dy as f64;
+        for c in 0..width {
+            let u = c as f64 - cx - v.dx as f64;
+            let (sx, sy) = (cx + a * u - b * vr, cy + b * u + a * vr);
+            let (x0, y0) = (sx.floor(), sy.floor());
+            let (fx, fy) = (sx - x0, sy - y0);
+            let (x0, y0) = (x0 as i64, y0 as i64);
+            for k in 0..channels {
+                let top = pixel(y0, x0, k) * (1.0 - fx) + pixel(y0, x0 + 1, k) * fx;
+                let bottom = pixel(y0 + 1, x0, k) * (1.0 - fx) + pixel(y0 + 1, x0 + 1, k) * fx;
+                out[(r * width + c) * channels + k] = T::of(top * (1.0 - fy) + bottom * fy);
             }
         }
     }
@@ -380,6 +486,160 @@ mod tests {
             Augment::parse("flip, shift:3", shape).unwrap().describe(),
             "shift:3,flip"
         );
+    }
+
+    fn at(img: &[f64], s: ImageShape, r: usize, c: usize, k: usize) -> f64 {
+        img[(r * s.width + c) * s.channels + k]
+    }
+
+    fn turned(degrees: f64, scale: f64, dx: i64, dy: i64) -> Variant {
+        Variant {
+            dx,
+            dy,
+            degrees,
+            scale,
+            flip: false,
+        }
+    }
+
+    /// Quarter and half turns land on whole pixels: they are numpy's `rot90` (counter-clockwise
+    /// for +90°, clockwise for −90°) and the image upside down and mirrored, to rounding; then a
+    /// shift moves the turned image as the naive reference does.
+    #[test]
+    fn quarter_turns_are_numpys_rot90() {
+        for n in [4, 5] {
+            let s = ImageShape {
+                height: n,
+                width: n,
+                channels: 2,
+            };
+            let a = Augment::parse("rotate:180", s).unwrap();
+            let img: Vec<f64> = (0..s.features()).map(|i| 1.0 + i as f64).collect();
+            let mut out = vec![0.0; img.len()];
+            // Where output pixel (i, j) of an n × n image comes from.
+            type From = fn(usize, usize, usize) -> (usize, usize);
+            let cases: [(f64, From); 3] = [
+                (90.0, |n, i, j| (j, n - 1 - i)),
+                (-90.0, |n, i, j| (n - 1 - j, i)),
+                (180.0, |n, i, j| (n - 1 - i, n - 1 - j)),
+            ];
+            for (degrees, from) in cases {
+                a.transform(&img, &mut out, turned(degrees, 1.0, 0, 0));
+                for (i, j, k) in
+                    (0..n).flat_map(|i| (0..n).flat_map(move |j| [(i, j, 0), (i, j, 1)]))
+                {
+                    let (r, c) = from(n, i, j);
+                    let want = at(&img, s, r, c, k);
+                    assert!(
+                        (at(&out, s, i, j, k) - want).abs() < 1e-9,
+                        "{degrees}° n {n}"
+                    );
+                }
+                let turned_only = out.clone();
+                a.transform(&img, &mut out, turned(degrees, 1.0, 1, -2));
+                let want = shifted(&turned_only, s, 1, -2, false);
+                assert!(out.iter().zip(&want).all(|(o, w)| (o - w).abs() < 1e-9));
+            }
+        }
+    }
+
+    /// Bilinear interpolation reproduces a linear ramp exactly, so a turned and scaled ramp has,
+    /// wherever its source point lies inside the image, the ramp's value at that point — found
+    /// here with complex numbers in (x right, y up): the point z of the output came from
+    /// z·e^(−iθ)/s. Outside the image the values fade to 0. A zoom by 2 doubles the distances from
+    /// the centre of pixels exactly.
+    #[test]
+    fn turns_and_zooms_interpolate_a_ramp_exactly() {
+        let s = ImageShape {
+            height: 7,
+            width: 9,
+            channels: 1,
+        };
+        let ramp = |r: f64, c: f64| 2.0 * r - 3.0 * c + 40.0;
+        let img: Vec<f64> = (0..63)
+            .map(|i| ramp((i / 9) as f64, (i % 9) as f64))
+            .collect();
+        let a = Augment::parse("rotate:30,zoom:50", s).unwrap();
+        let mut out = vec![0.0; img.len()];
+        let (cx, cy) = (4.0, 3.0);
+        let mut inside = 0;
+        for (degrees, scale, dx, dy) in [(17.0, 1.0, 0, 0), (-25.0, 1.3, 1, 2), (8.0, 0.7, -1, 0)] {
+            a.transform(&img, &mut out, turned(degrees, scale, dx, dy));
+            let theta: f64 = f64::to_radians(degrees);
+            for r in 0..7 {
+                for c in 0..9 {
+                    // z = (x, y) relative to the centre and the shift; multiply by e^(−iθ)/s.
+                    let (x, y) = (c as f64 - cx - dx as f64, cy - (r as f64 - dy as f64));
+                    let (cos, sin) = (theta.cos() / scale, -theta.sin() / scale);
+                    let (sx, sy) = (x * cos - y * sin, x * sin + y * cos);
+                    let (col, row) = (cx + sx, cy - sy);
+                    let got = out[r * 9 + c];
+                    if (0.0..=6.0).contains(&row) && (0.0..=8.0).contains(&col) {
+                        inside += 1;
+                        assert!(
+                            (got - ramp(row, col)).abs() < 1e-9,
+                            "{degrees}° ×{scale} at ({r}, {c}): {got} vs {}",
+                            ramp(row, col)
+                        );
+                    } else if !(-1.0..=7.0).contains(&row) || !(-1.0..=9.0).contains(&col) {
+                        assert_eq!(got, 0.0);
+                    }
+                }
+            }
+        }
+        assert!(inside > 100, "{inside} pixels checked inside");
+
+        // Zoom by 2 (and by ½) about the centre of an odd image maps pixels onto pixels.
+        let s = ImageShape {
+            height: 7,
+            width: 7,
+            channels: 1,
+        };
+        let img: Vec<f64> = (0..49).map(|i| 1.0 + i as f64).collect();
+        let a = Augment::parse("zoom:50", s).unwrap();
+        let mut big = vec![0.0; 49];
+        let mut small = vec![0.0; 49];
+        a.transform(&img, &mut big, turned(0.0, 2.0, 0, 0));
+        a.transform(&img, &mut small, turned(0.0, 0.5, 0, 0));
+        for (r, c) in (2..5).flat_map(|r| (2..5).map(move |c| (r, c))) {
+            let (r2, c2) = (3 + 2 * (r - 3) as i64, 3 + 2 * (c - 3) as i64);
+            let (r2, c2) = (r2 as usize, c2 as usize);
+            assert_eq!(big[r2 * 7 + c2], img[r * 7 + c], "×2: ({r}, {c})");
+            assert_eq!(small[r * 7 + c], img[r2 * 7 + c2], "×½: ({r}, {c})");
+        }
+    }
+
+    /// Angles and scales are drawn uniformly within their ranges (both ends reached closely);
+    /// adding them leaves the shifts and flips of `shift:2,flip` as they were drawn before.
+    #[test]
+    fn turns_and_zooms_are_drawn_within_their_ranges() {
+        let s = ImageShape {
+            height: 8,
+            width: 8,
+            channels: 1,
+        };
+        let plain = Augment::parse("shift:2,flip", s).unwrap();
+        let more = Augment::parse("flip,zoom:10,shift:2,rotate:15", s).unwrap();
+        assert_eq!(more.describe(), "shift:2,rotate:15,zoom:10,flip");
+        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+        for row in 0..2000 {
+            let draw = Draw {
+                seed: 5,
+                epoch: 3,
+                batch: row / 100,
+            };
+            let (p, m) = (plain.variant(draw, row), more.variant(draw, row));
+            assert_eq!((p.dx, p.dy, p.flip), (m.dx, m.dy, m.flip));
+            assert_eq!((p.degrees, p.scale), (0.0, 1.0));
+            assert!(m.degrees.abs() <= 15.0 && (0.9..=1.1).contains(&m.scale));
+            lo = (lo.0.min(m.degrees), lo.1.min(m.scale));
+            hi = (hi.0.max(m.degrees), hi.1.max(m.scale));
+        }
+        assert!(lo.0 < -14.5 && hi.0 > 14.5, "{lo:?} {hi:?}");
+        assert!(lo.1 < 0.91 && hi.1 > 1.09, "{lo:?} {hi:?}");
+        for bad in ["rotate:0", "rotate:181", "zoom:51", "zoom:0.1", "turn:5"] {
+            assert!(Augment::parse(bad, s).is_err(), "{bad}");
+        }
     }
 
     /// Batches of one row are the rows themselves, in the epoch's order, with their targets: every

@@ -68,7 +68,8 @@ pub struct TrainConfig {
     pub device: crate::device::Device,
     /// How a GPU multiplies matrices: f32 (default), or TF32 or bf16 tensor cores.
     pub matmul: Matmul,
-    /// Random shifts and flips of each training image as its batch is gathered (CPU). Default
+    /// Random shifts, turns, zooms and flips of each training image as its batch is gathered
+    /// (CPU). Default
     /// none.
     pub augment: Option<Augment>,
 }

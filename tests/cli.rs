@@ -1393,7 +1393,8 @@ fn image_folders_train_predict_and_eval() {
     );
 }
 
-/// `--augment shift:N,flip`: each training image shifted and mirrored anew every epoch. The draws
+/// `--augment shift:N,flip` (and `rotate:D,zoom:P`): each training image shifted, mirrored, turned
+/// or zoomed anew every epoch. The draws
 /// follow from the seed, epoch, batch and row, so any thread count and a resumed run give the
 /// same model, to the byte; the model differs from one trained on the images as they are.
 #[test]
@@ -1453,6 +1454,29 @@ fn augmented_images_train_reproducibly() {
     let info = info_json(&d, "one.safetensors");
     assert_eq!(info["training"]["augment"], "shift:1,flip");
     resumed_equals_uninterrupted(&d, &common, 6);
+
+    // Turns and zooms (interpolated between pixels): the same bits on any thread count too.
+    let turn = |threads: &str, out: &str| {
+        let args = [
+            &plain[..],
+            &["--augment", "rotate:20,zoom:10", "--threads", threads],
+            &["--out", out, "--quiet"],
+        ]
+        .concat();
+        ok(&d, &args);
+        std::fs::read(d.path(out)).unwrap()
+    };
+    let turned = turn("1", "turned1.safetensors");
+    assert_eq!(turned, turn("2", "turned2.safetensors"));
+    assert_ne!(turned, one);
+    assert_ne!(turned, std::fs::read(d.path("plain.safetensors")).unwrap());
+    let info = info_json(&d, "turned1.safetensors");
+    assert_eq!(info["training"]["augment"], "rotate:20,zoom:10");
+    fails_with(
+        &d,
+        &["train", "--data", "bars", "--augment", "rotate:200"],
+        "rotate:200: expected a whole number of degrees from 1 to 180",
+    );
 
     fails_with(
         &d,

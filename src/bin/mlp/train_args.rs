@@ -44,7 +44,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub grayscale: bool,
-    /// Images: shift each training image by up to N pixels each way, mirror it, or both, new every epoch (data augmentation): shift:N, flip, shift:2,flip [default: none]
+    /// Images: change each training image anew every epoch (data augmentation): shift:N (pixels each way), rotate:DEGREES (each way), zoom:PERCENT (larger or smaller), flip (left to right), or several: shift:2,rotate:10 [default: none]
     #[arg(long, value_name = "SPEC")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub augment: Option<String>,

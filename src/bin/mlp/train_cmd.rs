@@ -158,7 +158,7 @@ pub fn image_flag(args: &TrainArgs, data_name: &str) -> Result<ImageRead> {
     Ok(read)
 }
 
-/// `--augment shift:N,flip` for images of `shape` (MNIST's, an image folder's); refused for other data.
+/// `--augment shift:N,rotate:D,zoom:P,flip` for images of `shape` (MNIST's, an image folder's); refused for other data.
 pub fn augment_flag(args: &TrainArgs, shape: Option<ImageShape>) -> Result<Option<Augment>> {
     let Some(text) = &args.augment else {
         return Ok(None);
