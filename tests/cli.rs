@@ -1393,6 +1393,213 @@ fn image_folders_train_predict_and_eval() {
     );
 }
 
+/// The predictions of `predict --out P.npy`, as numpy would hold them: (dtype, shape, values as
+/// text). Read with `npyz`, the reader behind `mlp`'s own `.npy` input.
+fn npy_predictions(path: &Path) -> (String, Vec<u64>, Vec<String>) {
+    let bytes = std::fs::read(path).unwrap();
+    let file = npyz::NpyFile::new(&bytes[..]).unwrap();
+    // `descr` is numpy's, quoted: '<f4'.
+    let dtype = file.header().dtype().descr().replace('\'', "");
+    let shape = file.shape().to_vec();
+    let values = match &dtype[1..2] {
+        "U" => file.into_vec::<String>().unwrap(),
+        "i" => file
+            .into_vec::<i64>()
+            .unwrap()
+            .iter()
+            .map(i64::to_string)
+            .collect(),
+        "f" if dtype == "<f4" => file
+            .into_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| (*v as f64).to_string())
+            .collect(),
+        _ => file
+            .into_vec::<f64>()
+            .unwrap()
+            .iter()
+            .map(f64::to_string)
+            .collect(),
+    };
+    (dtype, shape, values)
+}
+
+/// The values of `predict`'s CSV, row by row, from column `from` on, rounded to f32 as an f32
+/// model's `.npy` holds them (its probabilities are f32 already, except a binary model's 1 − p,
+/// which the CSV writes in f64).
+fn csv_values_f32(csv: &str, from: usize) -> Vec<String> {
+    csv_values(csv, from)
+        .iter()
+        .map(|v| (v.parse::<f64>().unwrap() as f32 as f64).to_string())
+        .collect()
+}
+
+/// The values of `predict`'s CSV, row by row, from column `from` on.
+fn csv_values(csv: &str, from: usize) -> Vec<String> {
+    csv.lines()
+        .skip(1)
+        .flat_map(|l| {
+            l.split(',')
+                .skip(from)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `predict --out P.npy`: one numpy array, shaped as scikit-learn's `predict` and
+/// `predict_proba` return them, holding exactly what the CSV says — text classes as `<U`,
+/// integer classes as `<i8`, probabilities and values in the model's precision, multi-label
+/// decisions as 0/1. `--keep` is refused (a CSV keeps columns), and writes nothing.
+#[test]
+fn predictions_as_numpy_arrays() {
+    let d = Dir::new("npy-out");
+    animals_csv(&d);
+    homes_csv(&d);
+    tags_csv(&d);
+    let predict = |model: &str, data: &str, more: &[&str]| {
+        let csv = ok(
+            &d,
+            &[&["predict", "--model", model, "--data", data][..], more].concat(),
+        );
+        let npy = d.path("p.npy");
+        let npy_arg = npy.to_str().unwrap();
+        ok(
+            &d,
+            &[
+                &[
+                    "predict", "--model", model, "--data", data, "--out", npy_arg,
+                ][..],
+                more,
+            ]
+            .concat(),
+        );
+        (csv, npy_predictions(&npy))
+    };
+    let rows = 200u64;
+
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "animals.csv",
+            "--hidden",
+            "8",
+            "--epochs",
+            "30",
+            "--lr",
+            "0.01",
+            "--out",
+            "a.safetensors",
+            "--quiet",
+        ],
+    );
+    let (csv, (dtype, shape, v)) = predict("a.safetensors", "animals.csv", &[]);
+    assert_eq!((dtype.as_str(), shape), ("<U5", vec![rows]));
+    assert_eq!(v, csv_values(&csv, 0));
+    assert!(v.iter().any(|c| c == "horse"));
+    let (csv, (dtype, shape, v)) = predict("a.safetensors", "animals.csv", &["--proba"]);
+    assert_eq!((dtype.as_str(), shape), ("<f4", vec![rows, 3]));
+    let probs: Vec<String> = csv_values_f32(&csv, 1);
+    assert_eq!(v, probs, "each probability as the CSV writes it");
+
+    // Integer class names are numbers; a binary model's one output, both classes' columns.
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "tags.csv",
+            "--target",
+            "small",
+            "--drop",
+            "id,wide,tall",
+            "--output",
+            "sigmoid",
+            "--epochs",
+            "5",
+            "--out",
+            "s.safetensors",
+            "--quiet",
+        ],
+    );
+    let (csv, (dtype, shape, v)) = predict("s.safetensors", "tags.csv", &["--threshold", "0.3"]);
+    assert_eq!((dtype.as_str(), shape), ("<i8", vec![300]));
+    assert_eq!(v, csv_values(&csv, 0));
+    let (csv, (dtype, shape, v)) = predict("s.safetensors", "tags.csv", &["--proba"]);
+    assert_eq!((dtype.as_str(), shape), ("<f4", vec![300, 2]));
+    assert_eq!(v, csv_values_f32(&csv, 1));
+
+    // Labels: rows × labels of 0/1, or their probabilities.
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "tags.csv",
+            "--target",
+            "small,wide,tall",
+            "--drop",
+            "id",
+            "--epochs",
+            "5",
+            "--out",
+            "l.safetensors",
+            "--quiet",
+        ],
+    );
+    let (csv, (dtype, shape, v)) = predict("l.safetensors", "tags.csv", &[]);
+    assert_eq!((dtype.as_str(), shape), ("<i8", vec![300, 3]));
+    assert_eq!(v, csv_values(&csv, 0));
+    let (csv, (dtype, shape, v)) = predict("l.safetensors", "tags.csv", &["--proba"]);
+    assert_eq!((dtype.as_str(), shape), ("<f4", vec![300, 3]));
+    assert_eq!(v, csv_values_f32(&csv, 3));
+
+    // Values: rows × targets in their units, f64 for an f64 model.
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "homes.csv",
+            "--target",
+            "price,rent",
+            "--drop",
+            "id",
+            "--precision",
+            "f64",
+            "--epochs",
+            "5",
+            "--out",
+            "h.safetensors",
+            "--quiet",
+        ],
+    );
+    let (csv, (dtype, shape, v)) = predict("h.safetensors", "homes.csv", &[]);
+    assert_eq!((dtype.as_str(), shape), ("<f8", vec![400, 2]));
+    assert_eq!(v, csv_values(&csv, 0));
+
+    std::fs::remove_file(d.path("p.npy")).unwrap();
+    fails_with(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "a.safetensors",
+            "--data",
+            "animals.csv",
+            "--out",
+            "p.npy",
+            "--keep",
+            "weight",
+        ],
+        "one numpy array of predictions; write a CSV to keep columns",
+    );
+    assert!(!d.path("p.npy").exists());
+}
+
 /// `--augment shift:N,flip` (and `rotate:D,zoom:P`): each training image shifted, mirrored, turned
 /// or zoomed anew every epoch. The draws
 /// follow from the seed, epoch, batch and row, so any thread count and a resumed run give the

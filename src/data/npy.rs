@@ -187,6 +187,64 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
     Ok(Array { shape, data })
 }
 
+/// Values to write to an NPY file, row-major: numbers in the dtype of their Rust type, or text.
+#[derive(Clone, Copy, Debug)]
+pub enum Values<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+    I64(&'a [i64]),
+    Text(&'a [String]),
+}
+
+/// The bytes of an NPY file (format 1.0, C order, little-endian) holding `values` in `shape`:
+/// `<f4`, `<f8` or `<i8`, or text as numpy's fixed-width unicode `<Un`, n the longest string's
+/// characters — all of which `np.load` reads without `allow_pickle`.
+pub fn npy_bytes(shape: &[usize], values: Values) -> std::io::Result<Vec<u8>> {
+    use npyz::WriterBuilder;
+    fn write<V: npyz::Serialize + ?Sized>(
+        shape: &[usize],
+        dtype: npyz::DType,
+        items: impl Iterator<Item = impl std::borrow::Borrow<V>>,
+    ) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let shape: Vec<u64> = shape.iter().map(|&n| n as u64).collect();
+        let mut w = npyz::WriteOptions::<V>::new()
+            .dtype(dtype)
+            .shape(&shape)
+            .writer(&mut out)
+            .begin_nd()?;
+        for item in items {
+            w.push(item.borrow())?;
+        }
+        w.finish()?;
+        Ok(out)
+    }
+    let plain = |s: &str| -> std::io::Result<npyz::DType> {
+        let t = s
+            .parse::<npyz::TypeStr>()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        Ok(npyz::DType::Plain(t))
+    };
+    match values {
+        Values::F32(v) => write::<f32>(shape, plain("<f4")?, v.iter()),
+        Values::F64(v) => write::<f64>(shape, plain("<f8")?, v.iter()),
+        Values::I64(v) => write::<i64>(shape, plain("<i8")?, v.iter()),
+        Values::Text(v) => {
+            let n = v
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            write::<str>(
+                shape,
+                plain(&format!("<U{n}"))?,
+                v.iter().map(String::as_str),
+            )
+        }
+    }
+}
+
 /// Every value finite, or an error naming the first one that is not; with `missing` read, NaN is a
 /// missing value (to be filled by an [`Imputer`](super::Imputer)) and only infinities are refused.
 fn check_finite(a: &Array, path: &Path, missing: Missing) -> Result<()> {

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use mlp::data::images::ImageRead;
+use mlp::data::npy::{npy_bytes, Values};
 use mlp::data::{csv_columns, csv_headers, feature_groups, first_names, Columns, Targets, Task};
 use mlp::metrics::{self, ClassScores, ConfusionMatrix};
 use mlp::model_file::{read_meta, write_atomic, Checkpoint, Model, ModelMeta};
@@ -550,6 +551,18 @@ pub fn predict(a: PredictArgs) -> Result<ExitCode> {
 fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
     let model = Model::<T>::from_bytes(bytes, &a.model)?;
     let m = &model.meta;
+    if a.proba && m.task == Task::Regression {
+        return Err(Error::config(
+            "--proba: the model is a regression model; it predicts values, not probabilities",
+        ));
+    }
+    let npy = a.out.as_deref().filter(|p| writes_npy(p));
+    if let (Some(path), Some(keep)) = (npy, &a.keep) {
+        return Err(Error::config(format!(
+            "--keep {keep}: {} is one numpy array of predictions; write a CSV to keep columns beside them",
+            path.display()
+        )));
+    }
     let mut d = load_rows::<T>(&a.data, a.target.as_deref(), m)?;
     // Columns copied beside the predictions (`--keep id`): their header, then each row's text.
     // Images: each row's file, as found under the folder given, comes first.
@@ -586,6 +599,12 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
     m.preprocessing.prepare(&mut d.x);
     let threshold = check_threshold(a.threshold, m, model.network.outputs())?;
     let mut p = model.network.predict(&d.x);
+    if let Some(path) = npy {
+        let bytes = npy_predictions(a, m, p, threshold).map_err(|e| Error::io(path, e))?;
+        write_atomic(path, &bytes)?;
+        eprintln!("{} predictions written to {}", d.len(), path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| Error::config(format!("writing predictions: {e}"));
     match m.task {
@@ -634,9 +653,6 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             }
         }
         Task::Regression => {
-            if a.proba {
-                return Err(Error::config("--proba: the model is a regression model; it predicts values, not probabilities"));
-            }
             if let Some(s) = &m.preprocessing.target {
                 s.invert(&mut p);
             }
@@ -671,6 +687,79 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `predict --out P.npy`: the file ends in `.npy`.
+fn writes_npy(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// `predict --out P.npy`: the predictions as one numpy array, shaped as scikit-learn's `predict`
+/// and `predict_proba` return them. Classes: one label a row, as numbers where every class name
+/// is an integer (MNIST's digits, −1/1) and else as text (`<U`); with `--proba`, rows × classes
+/// probabilities (a binary model's two columns too). Labels: rows × labels of 0/1, or their
+/// probabilities. Values: one a row, or rows × targets, in the target's units. Probabilities
+/// and values are in the model's precision (`<f4` or `<f8`). The error is the writer's: it writes
+/// to memory, so it has none to give in practice.
+fn npy_predictions<T: Float>(
+    a: &PredictArgs,
+    m: &ModelMeta,
+    mut p: Matrix<T>,
+    threshold: Option<f64>,
+) -> std::io::Result<Vec<u8>> {
+    let floats = |shape: &[usize], v: Vec<f64>| match T::NAME {
+        "f32" => npy_bytes(
+            shape,
+            Values::F32(&v.iter().map(|&x| x as f32).collect::<Vec<_>>()),
+        ),
+        _ => npy_bytes(shape, Values::F64(&v)),
+    };
+    let all = |p: &Matrix<T>| p.data.iter().map(|v| v.f64()).collect::<Vec<f64>>();
+    let rows = p.rows;
+    match m.task {
+        Task::Classification if a.proba => match p.cols {
+            1 => floats(
+                &[rows, 2],
+                p.data
+                    .iter()
+                    .flat_map(|v| [1.0 - v.f64(), v.f64()])
+                    .collect(),
+            ),
+            k => floats(&[rows, k], all(&p)),
+        },
+        Task::Classification => {
+            let names: Vec<String> = decide_classes(&p, threshold)
+                .into_iter()
+                .map(|c| {
+                    m.class_names
+                        .get(c)
+                        .cloned()
+                        .unwrap_or_else(|| c.to_string())
+                })
+                .collect();
+            let numbers: Option<Vec<i64>> = names.iter().map(|n| n.parse().ok()).collect();
+            match numbers {
+                Some(v) => npy_bytes(&[rows], Values::I64(&v)),
+                None => npy_bytes(&[rows], Values::Text(&names)),
+            }
+        }
+        Task::MultiLabel if a.proba => floats(&[rows, p.cols], all(&p)),
+        Task::MultiLabel => {
+            let decided = decide_labels(&p, threshold);
+            let v: Vec<i64> = decided.data.iter().map(|v| v.f64() as i64).collect();
+            npy_bytes(&[rows, p.cols], Values::I64(&v))
+        }
+        Task::Regression => {
+            if let Some(s) = &m.preprocessing.target {
+                s.invert(&mut p);
+            }
+            match p.cols {
+                1 => floats(&[rows], all(&p)),
+                k => floats(&[rows, k], all(&p)),
+            }
+        }
+    }
 }
 
 pub fn info(a: InfoArgs) -> Result<ExitCode> {

@@ -171,10 +171,10 @@ pub struct PredictArgs {
     /// The target column to ignore, if the data has one [default: the model's target column]
     #[arg(long)]
     pub target: Option<String>,
-    /// Write the predictions to this CSV file [default: stdout]
+    /// Write the predictions to this CSV file, or with a .npy name one numpy array (labels, or with --proba probabilities, as scikit-learn's predict and predict_proba) [default: CSV to stdout]
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Add one probability column per class
+    /// Add one probability column per class (.npy: the probabilities instead of the labels)
     #[arg(long)]
     pub proba: bool,
     /// Binary or multi-label models: predict the positive class (or a label) where its probability is above this [default: 0.5]
