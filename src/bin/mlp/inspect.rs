@@ -270,14 +270,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 // Binary: the positive class's curve (the other's is its mirror image).
                 let shown = if n == 2 { 1..2 } else { 0..n };
                 let curves = metrics::roc_curve_per_class(&probs, truth, n);
-                let names: Vec<String> = (0..n)
-                    .map(|c| {
-                        m.class_names
-                            .get(c)
-                            .cloned()
-                            .unwrap_or_else(|| c.to_string())
-                    })
-                    .collect();
+                let names: Vec<String> = (0..n).map(|c| class_name(&m.class_names, c)).collect();
                 let confusion = Confusion {
                     names: &names,
                     counts: &cm.counts,
@@ -475,7 +468,7 @@ fn roc_plot(
 ) -> Result<()> {
     let drawn: Vec<Curve> = shown
         .filter_map(|c| {
-            let name = names.get(c).cloned().unwrap_or_else(|| c.to_string());
+            let name = class_name(names, c);
             Some(Curve {
                 name,
                 points: curves[c].clone()?,
@@ -619,7 +612,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             let classes = decide_classes(&p, threshold);
             for (r, &c) in classes.iter().enumerate() {
                 let mut rec = kept[r].clone();
-                rec.push(names.get(c).cloned().unwrap_or_else(|| c.to_string()));
+                rec.push(class_name(names, c));
                 if a.proba {
                     if p.cols == 1 {
                         let p1 = p[(r, 0)].f64();
@@ -689,6 +682,11 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Class c's name, or its number where the model names none.
+fn class_name(names: &[String], c: usize) -> String {
+    names.get(c).cloned().unwrap_or_else(|| c.to_string())
+}
+
 /// `predict --out P.npy`: the file ends in `.npy`.
 fn writes_npy(path: &Path) -> bool {
     path.extension()
@@ -731,12 +729,7 @@ fn npy_predictions<T: Float>(
         Task::Classification => {
             let names: Vec<String> = decide_classes(&p, threshold)
                 .into_iter()
-                .map(|c| {
-                    m.class_names
-                        .get(c)
-                        .cloned()
-                        .unwrap_or_else(|| c.to_string())
-                })
+                .map(|c| class_name(&m.class_names, c))
                 .collect();
             let numbers: Option<Vec<i64>> = names.iter().map(|n| n.parse().ok()).collect();
             match numbers {
