@@ -1600,6 +1600,249 @@ fn predictions_as_numpy_arrays() {
     assert!(!d.path("p.npy").exists());
 }
 
+/// An NPY file of `descr` values (numpy's type string, e.g. `|u1`) in `shape`, from their bytes.
+fn write_npy_raw(path: &Path, descr: &str, shape: &[usize], data: &[u8], order: &str) {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let shape_txt = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let fortran = if order == "F" { "True" } else { "False" };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape_txt}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    b.extend_from_slice(header.as_bytes());
+    b.extend_from_slice(data);
+    std::fs::write(path, b).unwrap();
+}
+
+/// Images as numpy users hold them (`keras.datasets.mnist`'s (N, 28, 28) `uint8`): 3-D gray or
+/// 4-D with channels, their labels in an array of their own. `uint8` pixels are scaled to [0, 1]
+/// as an image file's are, so a model trained on the array gives the same images saved as PNG
+/// files the same probabilities, to the last digit. The model keeps the shape; arrays of another
+/// shape, of 2 channels, of 5 dimensions, in Fortran order or without labels are refused, naming
+/// what was expected.
+#[test]
+fn npy_arrays_of_images() {
+    let d = Dir::new("npy-images");
+    let root = bars_folder(&d);
+    // The PNGs' pixels in the order `predict` lists the files: class folders, then files, sorted.
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for (k, class) in ["bottom", "top"].iter().enumerate() {
+        for i in 0..40 {
+            let img = image::open(root.join(format!("{class}/{i:02}.png"))).unwrap();
+            pixels.extend_from_slice(img.to_luma8().as_raw());
+            labels.push(k as f64);
+        }
+    }
+    write_npy_raw(&d.path("bars.npy"), "|u1", &[80, 8, 8], &pixels, "C");
+    write_npy(&d.path("labels.npy"), &[80], &labels);
+    let train = ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "bars.npy",
+            "--labels",
+            "labels.npy",
+            "--hidden",
+            "8",
+            "--epochs",
+            "5",
+            "--out",
+            "b.safetensors",
+        ],
+    );
+    assert!(
+        train.contains("80 images, 8×8 gray, uint8 scaled to [0, 1]"),
+        "{train}"
+    );
+    let info = info_json(&d, "b.safetensors");
+    assert_eq!(info["preprocessing"]["image"]["height"], 8);
+    let from_npy = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "b.safetensors",
+            "--data",
+            "bars.npy",
+            "--proba",
+        ],
+    );
+    let from_png = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "b.safetensors",
+            "--data",
+            "bars",
+            "--proba",
+        ],
+    );
+    let without_file: Vec<&str> = from_png
+        .lines()
+        .map(|l| l.split_once(',').unwrap().1)
+        .collect();
+    assert_eq!(from_npy.lines().collect::<Vec<_>>(), without_file);
+    assert_eq!(from_npy.lines().count(), 81);
+
+    // Colour: (rows, height, width, 3), the gray value in each channel.
+    let rgb: Vec<u8> = pixels.iter().flat_map(|&p| [p, p, p]).collect();
+    write_npy_raw(&d.path("rgb.npy"), "|u1", &[80, 8, 8, 3], &rgb, "C");
+    let out = ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "rgb.npy",
+            "--labels",
+            "labels.npy",
+            "--epochs",
+            "1",
+            "--out",
+            "rgb.safetensors",
+        ],
+    );
+    assert!(
+        out.contains("8×8 RGB") && out.contains("network  192-"),
+        "{out}"
+    );
+
+    // Refused, naming what was expected.
+    fails_with(
+        &d,
+        &["train", "--data", "bars.npy"],
+        "bars.npy: images ([80, 64]): give their labels, one a row, in an array of their own (--labels Y.npy)",
+    );
+    write_npy_raw(&d.path("two.npy"), "|u1", &[40, 8, 8, 2], &rgb[..5120], "C");
+    fails_with(
+        &d,
+        &["train", "--data", "two.npy", "--labels", "labels.npy"],
+        "two.npy: images of 2 channels; expected 1 (gray) or 3 (red, green, blue)",
+    );
+    write_npy_raw(
+        &d.path("five.npy"),
+        "|u1",
+        &[5, 2, 8, 8, 1],
+        &pixels[..640],
+        "C",
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "five.npy", "--labels", "labels.npy"],
+        "expected (rows, features), or images: (rows, height, width) or (rows, height, width, channels)",
+    );
+    write_npy_raw(&d.path("fortran.npy"), "|u1", &[80, 8, 8], &pixels, "F");
+    fails_with(
+        &d,
+        &["train", "--data", "fortran.npy", "--labels", "labels.npy"],
+        "in Fortran order; expected C order for more than 2 dimensions",
+    );
+    write_npy_raw(&d.path("wide.npy"), "|u1", &[80, 4, 16], &pixels, "C");
+    for cmd in [
+        &["predict", "--model", "b.safetensors", "--data", "wide.npy"][..],
+        &[
+            "eval",
+            "--model",
+            "b.safetensors",
+            "--data",
+            "wide.npy",
+            "--labels",
+            "labels.npy",
+        ],
+    ] {
+        fails_with(
+            &d,
+            cmd,
+            "wide.npy: images of 16×4 gray; the model reads 8×8 gray",
+        );
+    }
+}
+
+/// `predict` on a 2-D array of exactly the model's features (as `np.save("X.npy", X_test)` writes
+/// it) predicts every column; one with a column more (the target, last or `--target`) leaves it out.
+#[test]
+fn npy_rows_to_predict_with_or_without_their_target() {
+    let d = Dir::new("npy-predict");
+    let mut rng = mlp::Rng::new(8);
+    let (rows, cols) = (120, 3);
+    let x: Vec<f64> = (0..rows * cols).map(|_| rng.normal()).collect();
+    let y: Vec<f64> = x
+        .chunks(cols)
+        .map(|r| f64::from(u8::from(r[0] + r[1] > 0.0)))
+        .collect();
+    write_npy(&d.path("x.npy"), &[rows, cols], &x);
+    write_npy(&d.path("y.npy"), &[rows], &y);
+    let with_y: Vec<f64> = x
+        .chunks(cols)
+        .zip(&y)
+        .flat_map(|(r, &t)| [r, &[t]].concat())
+        .collect();
+    write_npy(&d.path("xy.npy"), &[rows, cols + 1], &with_y);
+    let first_y: Vec<f64> = x
+        .chunks(cols)
+        .zip(&y)
+        .flat_map(|(r, &t)| [&[t], r].concat())
+        .collect();
+    write_npy(&d.path("yx.npy"), &[rows, cols + 1], &first_y);
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "x.npy",
+            "--labels",
+            "y.npy",
+            "--epochs",
+            "5",
+            "--out",
+            "m.safetensors",
+            "--quiet",
+        ],
+    );
+    let predict = |data: &str, more: &[&str]| {
+        ok(
+            &d,
+            &[
+                &[
+                    "predict",
+                    "--model",
+                    "m.safetensors",
+                    "--data",
+                    data,
+                    "--proba",
+                ][..],
+                more,
+            ]
+            .concat(),
+        )
+    };
+    let plain = predict("x.npy", &[]);
+    assert_eq!(plain.lines().count(), rows + 1);
+    assert_eq!(plain, predict("xy.npy", &[]));
+    assert_eq!(plain, predict("yx.npy", &["--target", "0"]));
+    fails_with(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "x.npy",
+            "--target",
+            "5",
+        ],
+        "x.npy: target column 5 does not exist among its 3 columns",
+    );
+}
+
 /// `--augment shift:N,flip` (and `rotate:D,zoom:P`): each training image shifted, mirrored, turned
 /// or zoomed anew every epoch. The draws
 /// follow from the seed, epoch, batch and row, so any thread count and a resumed run give the
@@ -1878,23 +2121,8 @@ fn an_mnist_style_folder_trains_and_tests_on_t10k() {
 
 /// Writes a little-endian f64 .npy array.
 fn write_npy(path: &Path, shape: &[usize], values: &[f64]) {
-    let shape_txt = if shape.len() == 1 {
-        format!("({},)", shape[0])
-    } else {
-        format!("({}, {})", shape[0], shape[1])
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    b.extend_from_slice(header.as_bytes());
-    for v in values {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, b).unwrap();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_npy_raw(path, "<f8", shape, &bytes, "C");
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! NPY: numpy's array files, read with the `npyz` crate. A 2-D array of features (rows × columns,
 //! C or Fortran order, any integer or float type), with the targets either in a second array
-//! (1-D, or rows × outputs) or in one column of the features array.
+//! (1-D, or rows × outputs) or in one column of the features array; or an array of images, 3-D
+//! (rows × height × width) or 4-D (… × channels), with their labels in a second array.
 
 use std::path::Path;
 
 use npyz::{NpyFile, Order, TypeChar};
 
+use super::images::ImageShape;
 use super::{classes_from_numbers, infer_task, Dataset, Missing, Targets, Task};
 use crate::error::{Error, Result};
 use crate::tensor::{Float, Matrix};
@@ -15,6 +17,8 @@ use crate::tensor::{Float, Matrix};
 pub struct Array {
     pub shape: Vec<usize>,
     pub data: Vec<f64>,
+    /// numpy's type string of the values as stored: `<f4`, `|u1`, …
+    pub dtype: String,
 }
 
 /// Reads an NPY file of numbers into a row-major f64 array.
@@ -102,6 +106,13 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
         }
     }
     let order = npy.order();
+    if order == Order::Fortran && shape.len() > 2 {
+        return Err(Error::data(
+            path,
+            format!("shape {shape:?} in Fortran order; expected C order for more than 2 dimensions (np.save(f, np.ascontiguousarray(a)))"),
+        ));
+    }
+    let dtype = ts.to_string();
     let bad = |e: std::io::Error| Error::data(path, format!("cannot read the values: {e}"));
     let data: Vec<f64> = match (ts.type_char(), width) {
         (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?,
@@ -184,7 +195,53 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
     } else {
         data
     };
-    Ok(Array { shape, data })
+    Ok(Array { shape, data, dtype })
+}
+
+/// Images read from an array: their shape, and whether their pixels were `uint8`, scaled to [0, 1].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Images {
+    pub shape: ImageShape,
+    pub scaled: bool,
+}
+
+/// The images an array of 3 dimensions (rows, height, width: gray) or 4 (rows, height, width,
+/// channels: 1 gray or 3 red, green, blue) holds, made rows of height · width · channels values
+/// (already in C order: row by row, a pixel's channels side by side, as image folders are read);
+/// `uint8` pixels are scaled to [0, 1] (÷ 255, as MNIST's and torchvision's `ToTensor`), any other
+/// type is taken as it is. `None` for 2 dimensions, an array of rows of features.
+fn as_images(a: &mut Array, path: &Path) -> Result<Option<Images>> {
+    let image = |height, width, channels| ImageShape {
+        height,
+        width,
+        channels,
+    };
+    let shape = match a.shape[..] {
+        [_, _] => return Ok(None),
+        [_, h, w] => image(h, w, 1),
+        [_, h, w, c @ (1 | 3)] => image(h, w, c),
+        [_, _, _, c] => {
+            return Err(Error::data(
+                path,
+                format!("images of {c} channels; expected 1 (gray) or 3 (red, green, blue)"),
+            ))
+        }
+        _ => {
+            return Err(Error::data(
+                path,
+                format!(
+                    "shape {:?}; expected (rows, features), or images: (rows, height, width) or (rows, height, width, channels)",
+                    a.shape
+                ),
+            ))
+        }
+    };
+    let scaled = a.dtype.ends_with("u1");
+    if scaled {
+        a.data.iter_mut().for_each(|v| *v /= 255.0);
+    }
+    a.shape = vec![a.shape[0], shape.features()];
+    Ok(Some(Images { shape, scaled }))
 }
 
 /// Values to write to an NPY file, row-major: numbers in the dtype of their Rust type, or text.
@@ -270,23 +327,25 @@ fn check_finite(a: &Array, path: &Path, missing: Missing) -> Result<()> {
 }
 
 /// Features from `x_path` (2-D) and targets from `y_path` (1-D or 2-D), or, without `y_path`, from
-/// column `target_column` of the features (default: the last). The string says what task was
-/// inferred and why. A NaN feature is a missing value where `missing` reads them; a target must
-/// be finite.
+/// column `target_column` of the features (default: the last); or images from `x_path` (3-D or
+/// 4-D, see [`as_images`]), which are returned, with their targets from `y_path`. The string
+/// says what task was inferred and why. A NaN feature is a missing value where `missing` reads
+/// them; a target must be finite.
 pub fn read_npy_dataset<T: Float>(
     x_path: &Path,
     y_path: Option<&Path>,
     target_column: Option<usize>,
     task: Option<Task>,
     missing: Missing,
-) -> Result<(Dataset<T>, String)> {
-    let x = read_npy(x_path)?;
+) -> Result<(Dataset<T>, String, Option<Images>)> {
+    let mut x = read_npy(x_path)?;
     check_finite(&x, x_path, missing)?;
-    if x.shape.len() != 2 {
+    let image = as_images(&mut x, x_path)?;
+    if image.is_some() && y_path.is_none() {
         return Err(Error::data(
             x_path,
             format!(
-                "shape {:?}; expected 2 dimensions (rows, features)",
+                "images ({:?}): give their labels, one a row, in an array of their own (--labels Y.npy)",
                 x.shape
             ),
         ));
@@ -403,12 +462,77 @@ pub fn read_npy_dataset<T: Float>(
     };
     Ok((
         Dataset {
-            feature_names: (0..feature_cols).map(|j| format!("x{}", j + 1)).collect(),
+            feature_names: feature_names(image.map(|i| i.shape), feature_cols),
             x: xm,
             y: targets,
             class_names,
             sample_weight: None,
         },
         reason,
+        image,
     ))
+}
+
+/// Features `x1`, `x2`, …, or an image's pixels by row and column.
+fn feature_names(image: Option<ImageShape>, cols: usize) -> Vec<String> {
+    match image {
+        Some(shape) => shape.feature_names(),
+        None => (0..cols).map(|j| format!("x{}", j + 1)).collect(),
+    }
+}
+
+/// Rows to predict from `path`, for a model of `inputs` features (of `image`'s shape, for a model
+/// of images): a 2-D array of exactly those features, or of one column more, the target, which is
+/// left out — column `target_column` if given, else the last; or images of the model's shape.
+pub fn read_npy_features<T: Float>(
+    path: &Path,
+    target_column: Option<usize>,
+    inputs: usize,
+    missing: Missing,
+    image: Option<ImageShape>,
+) -> Result<Dataset<T>> {
+    let mut x = read_npy(path)?;
+    check_finite(&x, path, missing)?;
+    let read = as_images(&mut x, path)?;
+    let (rows, cols) = (x.shape[0], x.shape[1]);
+    match (read, image) {
+        (Some(Images { shape: got, .. }), Some(want)) if got != want => {
+            return Err(Error::data(
+                path,
+                format!(
+                    "images of {}; the model reads {}",
+                    got.describe(),
+                    want.describe()
+                ),
+            ))
+        }
+        (Some(_), _) => {}
+        (None, _) => {
+            let drop = match target_column {
+                Some(t) if t < cols => Some(t),
+                Some(t) => {
+                    return Err(Error::config(format!(
+                        "{}: target column {t} does not exist among its {cols} columns",
+                        path.display()
+                    )))
+                }
+                None if cols == inputs + 1 => Some(cols - 1),
+                None => None,
+            };
+            if let Some(t) = drop {
+                x.data = x
+                    .data
+                    .chunks_exact(cols.max(1))
+                    .flat_map(|r| r.iter().enumerate().filter(move |&(j, _)| j != t))
+                    .map(|(_, &v)| v)
+                    .collect();
+                x.shape[1] = cols - 1;
+            }
+        }
+    }
+    let cols = x.shape[1];
+    let m = Matrix::from_vec(rows, cols, x.data.into_iter().map(T::of).collect());
+    let mut d = Dataset::regression(m, Matrix::zeros(rows, 0));
+    d.feature_names = feature_names(read.map(|i| i.shape), cols);
+    Ok(d)
 }

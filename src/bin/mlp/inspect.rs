@@ -549,7 +549,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             "--proba: the model is a regression model; it predicts values, not probabilities",
         ));
     }
-    let npy = a.out.as_deref().filter(|p| writes_npy(p));
+    let npy = a.out.as_deref().filter(|p| source::is_npy(p));
     if let (Some(path), Some(keep)) = (npy, &a.keep) {
         return Err(Error::config(format!(
             "--keep {keep}: {} is one numpy array of predictions; write a CSV to keep columns beside them",
@@ -685,12 +685,6 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
 /// Class c's name, or its number where the model names none.
 fn class_name(names: &[String], c: usize) -> String {
     names.get(c).cloned().unwrap_or_else(|| c.to_string())
-}
-
-/// `predict --out P.npy`: the file ends in `.npy`.
-fn writes_npy(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
 /// `predict --out P.npy`: the predictions as one numpy array, shaped as scikit-learn's `predict`

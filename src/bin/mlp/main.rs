@@ -165,7 +165,7 @@ pub struct PredictArgs {
     /// The model file
     #[arg(long)]
     pub model: PathBuf,
-    /// Rows to predict: .csv or .csv.gz (with or without the target column; `-`: read from standard input), .npy, an MNIST folder, a built-in name, or for a model of images an image file or a folder of them (a `file` column first)
+    /// Rows to predict: .csv or .csv.gz (with or without the target column; `-`: read from standard input), .npy (the model's features, with or without a target column after them, or images), an MNIST folder, a built-in name, or for a model of images an image file or a folder of them (a `file` column first)
     #[arg(long)]
     pub data: String,
     /// The target column to ignore, if the data has one [default: the model's target column]

@@ -40,6 +40,25 @@ pub fn is_csv(path: &Path) -> bool {
     name.ends_with(".csv") || name.ends_with(".tsv")
 }
 
+/// A `.npy` file, by its name.
+pub fn is_npy(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// `--target` for `.npy` data: a 0-based column index.
+fn npy_column(target: Option<&str>) -> Result<Option<usize>> {
+    target
+        .map(|t| {
+            t.parse::<usize>().map_err(|_| {
+                Error::config(format!(
+                    "--target {t}: for .npy data the target is a 0-based column index"
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// How `--data SOURCE` is named in what is printed: `-` as standard input.
 pub fn shown(source: &str) -> &str {
     match is_stdin(Path::new(source)) {
@@ -169,20 +188,43 @@ pub fn load<T: Float>(
             })
         }
         Some("npy") => {
-            let column = match target {
-                Some(t) => Some(t.parse::<usize>().map_err(|_| {
-                    Error::config(format!("--target {t}: for .npy data the target is a 0-based column index"))
-                })?),
-                None => None,
-            };
-            let (d, reason) =
+            let column = npy_column(target)?;
+            let (d, reason, image) =
                 npy::read_npy_dataset::<T>(path, labels.map(Path::new), column, task, missing)?;
+            let description = match image {
+                Some(npy::Images { shape, scaled }) => {
+                    // A model of images reads them at its own shape only.
+                    if let Some(((height, width), channels)) = images.size.zip(images.channels) {
+                        let want = ImageShape {
+                            height,
+                            width,
+                            channels,
+                        };
+                        if want != shape {
+                            return Err(Error::data(
+                                path,
+                                format!(
+                                    "images of {}; the model reads {}",
+                                    shape.describe(),
+                                    want.describe()
+                                ),
+                            ));
+                        }
+                    }
+                    let how = match scaled {
+                        true => "uint8 scaled to [0, 1]",
+                        false => "as given",
+                    };
+                    format!("{source}: {} images, {}, {how}", d.len(), shape.describe())
+                }
+                None => format!("{source}: {} rows, {} features", d.len(), d.x.cols),
+            };
             Ok(Loaded {
-                description: format!("{source}: {} rows, {} features", d.len(), d.x.cols),
+                description,
                 task_reason: reason,
                 train: d,
                 test: None,
-                image: None,
+                image: image.map(|i| i.shape),
                 target_name: labels.map(|_| "target".to_string()),
                 categorical: Vec::new(),
             })
@@ -218,8 +260,12 @@ pub fn load_features<T: Float>(
         d.feature_names = shape.feature_names();
         return Ok(d);
     }
+    if is_npy(path) {
+        let column = npy_column(target)?;
+        return npy::read_npy_features::<T>(path, column, names.len(), missing, image);
+    }
     if !is_csv(path) {
-        // Built-in, IDX and NPY sources carry their targets separately (or in a column given by --target).
+        // Built-in and IDX sources carry their targets separately (or in a column given by --target).
         let regression = Some(Task::Regression);
         let read = image.map_or_else(ImageRead::default, ImageRead::as_shape);
         let loaded = load::<T>(source, target, None, regression, known, missing, read)

@@ -221,7 +221,7 @@ pub fn load_training<T: Float>(
         .sample_weight
         .as_deref()
         .map(Path::new)
-        .filter(|w| w.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")));
+        .filter(|w| source::is_npy(w));
     if let (Some(w), None) = (&args.sample_weight, weights_file) {
         if !(source::is_csv(path) && (path.is_file() || mlp::data::is_stdin(path))) {
             return Err(Error::config(format!(
