@@ -1843,6 +1843,51 @@ fn npy_rows_to_predict_with_or_without_their_target() {
     );
 }
 
+/// Runs `mlp` with `args` in `dir` for a reader of its output that leaves at once.
+fn without_a_reader(dir: &Dir, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(args)
+        .current_dir(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // before the first line
+    child.wait_with_output().unwrap()
+}
+
+/// `mlp train … | head -1`: the reader of the report goes away, and the run still trains to the
+/// end and saves its model (its lines are a report; a model lost would be work lost), for the
+/// text table and the JSON summary alike; `predict`, whose output is the product, ends quietly
+/// instead, as other command-line tools do.
+#[test]
+fn a_reader_that_goes_away_does_not_stop_training() {
+    let d = Dir::new("pipe");
+    for format in ["text", "json"] {
+        let model = format!("{format}.safetensors");
+        let out = without_a_reader(
+            &d,
+            &[
+                "train", "--data", "iris", "--epochs", "30", "--format", format, "--out", &model,
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(info_json(&d, &model)["training"]["epochs"], 30);
+    }
+    let out = without_a_reader(
+        &d,
+        &["predict", "--model", "text.safetensors", "--data", "iris"],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty(), "quietly");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE");
+    }
+}
+
 /// `--augment shift:N,flip` (and `rotate:D,zoom:P`): each training image shifted, mirrored, turned
 /// or zoomed anew every epoch. The draws
 /// follow from the seed, epoch, batch and row, so any thread count and a resumed run give the

@@ -29,7 +29,7 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
     let out = Out::of(args)?;
     let figures = cross_validate::<T>(args, folds, &out)?;
     if out.json {
-        println!("{figures}");
+        crate::train_cmd::report(figures);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -252,13 +252,6 @@ pub struct InfoArgs {
 }
 
 fn main() -> ExitCode {
-    // Like other command-line tools, end quietly when the reader of our output goes away
-    // (`mlp predict … | head`); Rust ignores SIGPIPE by default, which turns that into an error.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -266,6 +259,22 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
+    // Like other command-line tools, end quietly when the reader of our output goes away
+    // (`mlp predict … | head`); Rust ignores SIGPIPE by default, which turns that into an error.
+    // Not for the runs that train: their lines are a report, and they go on to save their model
+    // (`train_cmd::report` lets a failed write go).
+    #[cfg(unix)]
+    let trains = matches!(
+        cli.command,
+        Command::Train(_) | Command::Cv(_) | Command::Search(_)
+    );
+    #[cfg(unix)]
+    if !trains {
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match cli.command {
         Command::Train(a) => train_cmd::run(*a),
         Command::Cv(a) => cv_cmd::run(*a),

@@ -516,17 +516,14 @@ fn grid_search<T: Float>(
                 json!({"params": c, "rank": r, "mean": f["mean"], "std": f["std"], "seconds": s})
             })
             .collect();
-        println!(
-            "{}",
-            json!({
-                "task": results[best].1["task"],
-                "scoring": name,
-                "folds": folds,
-                "n_iter": n_iter,
-                "results": rows,
-                "best": {"params": results[best].0, "flags": as_flags(&results[best].0)},
-            })
-        );
+        crate::train_cmd::report(json!({
+            "task": results[best].1["task"],
+            "scoring": name,
+            "folds": folds,
+            "n_iter": n_iter,
+            "results": rows,
+            "best": {"params": results[best].0, "flags": as_flags(&results[best].0)},
+        }));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -885,9 +885,16 @@ impl Out {
 
     pub fn line(&self, s: impl AsRef<str>) {
         if self.text {
-            println!("{}", s.as_ref());
+            report(s.as_ref());
         }
     }
+}
+
+/// Writes a line of a run's report to stdout. A reader that went away (`mlp train … | head`) is
+/// no reason to stop: the run goes on to save its model, so a failed write is let go.
+pub fn report(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
@@ -1271,7 +1278,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     summary["model"] = json!(out_path.display().to_string());
     summary["seconds"] = json!(started.elapsed().as_secs_f64());
     if out.json {
-        println!("{summary}");
+        report(summary);
     } else {
         out.line("");
         if let Some(c) = h.converged {
