@@ -1841,6 +1841,79 @@ fn npy_rows_to_predict_with_or_without_their_target() {
         ],
         "x.npy: target column 5 does not exist among its 3 columns",
     );
+
+    // Test and validation arrays take their targets from arrays of their own too: the run's test
+    // figures are eval's on them.
+    let run = json(&ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "x.npy",
+            "--labels",
+            "y.npy",
+            "--test",
+            "x.npy",
+            "--test-labels",
+            "y.npy",
+            "--val",
+            "x.npy",
+            "--val-labels",
+            "y.npy",
+            "--epochs",
+            "5",
+            "--out",
+            "t.safetensors",
+            "--format",
+            "json",
+        ],
+    ));
+    let eval = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "t.safetensors",
+            "--data",
+            "x.npy",
+            "--labels",
+            "y.npy",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(run["test_accuracy"], eval["accuracy"]);
+    assert_eq!(run["test_loss"], eval["loss"]);
+    assert_eq!(
+        info_json(&d, "t.safetensors")["training"]["val_labels"],
+        "y.npy"
+    );
+    fails_with(
+        &d,
+        &[
+            "train",
+            "--data",
+            "x.npy",
+            "--labels",
+            "y.npy",
+            "--test-labels",
+            "y.npy",
+        ],
+        "--test-labels y.npy: the targets of --test data; give --test too",
+    );
+    fails_with(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--val",
+            "iris",
+            "--val-labels",
+            "y.npy",
+        ],
+        "--val iris holds its own targets; only .npy data takes them from an array of their own",
+    );
 }
 
 /// Runs `mlp` with `args` in `dir` for a reader of its output that leaves at once.

@@ -39,8 +39,10 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
 pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out) -> Result<Value> {
     for (flag, given) in [
         ("--test", args.test.is_some()),
+        ("--test-labels", args.test_labels.is_some()),
         ("--test-split", args.test_split.is_some()),
         ("--val", args.val.is_some()),
+        ("--val-labels", args.val_labels.is_some()),
         ("--out", args.out.is_some()),
         ("--checkpoint", args.checkpoint.is_some()),
         ("--resume", args.resume.is_some()),

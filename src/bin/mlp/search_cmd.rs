@@ -18,12 +18,14 @@ use crate::{SearchArgs, TrainArgs};
 
 /// Keys a grid may not vary: where the data and the output are, and how the run is carried out
 /// rather than what is learnt.
-const NOT_SEARCHED: [&str; 18] = [
+const NOT_SEARCHED: [&str; 20] = [
     "data",
     "target",
     "labels",
     "test",
+    "test_labels",
     "val",
+    "val_labels",
     "test_split",
     "sample_weight",
     "out",
@@ -411,8 +413,10 @@ fn grid_search<T: Float>(
     let folds_base = TrainArgs {
         out: None,
         test: None,
+        test_labels: None,
         test_split: None,
         val: None,
+        val_labels: None,
         ..base.clone()
     };
     let mut results: Vec<(Map<String, Value>, Value, f64)> = Vec::new();

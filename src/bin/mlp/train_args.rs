@@ -60,10 +60,18 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<String>,
+    /// For .npy --test data: its targets array, as --labels is for --data
+    #[arg(long, value_name = "Y.npy")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_labels: Option<String>,
     /// Validation data (same format as --data) instead of --val-split: what early stopping, the plateau schedule and the val columns watch, as Keras' validation_data
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val: Option<String>,
+    /// For .npy --val data: its targets array, as --labels is for --data
+    #[arg(long, value_name = "Y.npy")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_labels: Option<String>,
     /// Fraction held out for testing when there is no --test (and no MNIST t10k files) [default: 0.2]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -629,11 +629,38 @@ pub fn validation_split<T: Float>(
     }
 }
 
+/// `--test-labels` and `--val-labels`: the targets of `.npy` test and validation data, each only
+/// with its data.
+fn beside_labels(args: &TrainArgs) -> Result<[Option<&str>; 2]> {
+    fn check<'a>(
+        (flag, labels): (&str, &'a Option<String>),
+        data: &Option<String>,
+    ) -> Result<Option<&'a str>> {
+        let Some(labels) = labels else {
+            return Ok(None);
+        };
+        let data_flag = flag.trim_end_matches("-labels");
+        match data {
+            None => Err(Error::config(format!(
+                "{flag} {labels}: the targets of {data_flag} data; give {data_flag} too"
+            ))),
+            Some(d) if !source::is_npy(Path::new(d)) => Err(Error::config(format!(
+                "{flag} {labels}: {data_flag} {d} holds its own targets; only .npy data takes them from an array of their own"
+            ))),
+            Some(_) => Ok(Some(labels.as_str())),
+        }
+    }
+    Ok([
+        check(("--test-labels", &args.test_labels), &args.test)?,
+        check(("--val-labels", &args.val_labels), &args.val)?,
+    ])
+}
+
 /// Data given beside the training data (`--test`, `--val`): its columns found as the training
 /// data's (their names, categories, missing values and image shape), its classes numbered as the
 /// training data's.
 fn load_beside<T: Float>(
-    (flag, source): (&str, &str),
+    (flag, source, labels): (&str, &str, Option<&str>),
     args: &TrainArgs,
     loaded: &source::Loaded<T>,
     missing: Missing,
@@ -641,7 +668,7 @@ fn load_beside<T: Float>(
     let mut beside = source::load::<T>(
         source,
         args.target.as_deref(),
-        None,
+        labels,
         Some(loaded.train.task()),
         Columns::Model {
             names: &feature_columns(&loaded.train.feature_names, &loaded.categorical),
@@ -957,6 +984,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     if let Some(estimate) = source::estimate(&data_name, std::mem::size_of::<T>()) {
         out.line(format!("reading  {estimate}"));
     }
+    let [test_labels, val_labels] = beside_labels(args)?;
     let (impute, missing) = impute_flag(args)?;
     let loaded = load_training::<T>(args, &data_name, task_given, missing, warm_meta)?;
     let task = loaded.train.task();
@@ -969,11 +997,16 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     }
     let seed = args.seed.unwrap_or(0);
     let mut val = match &args.val {
-        Some(v) => Some(load_beside(("--val", v), args, &loaded, missing)?),
+        Some(v) => Some(load_beside(
+            ("--val", v, val_labels),
+            args,
+            &loaded,
+            missing,
+        )?),
         None => None,
     };
     let (mut train, mut test, test_how) = if let Some(t) = &args.test {
-        let test = load_beside(("--test", t), args, &loaded, missing)?;
+        let test = load_beside(("--test", t, test_labels), args, &loaded, missing)?;
         (loaded.train, test, format!("--test {t}"))
     } else if let (Some(t), None) = (loaded.test, args.test_split) {
         (loaded.train, t, "the t10k files".to_string())
@@ -1383,6 +1416,7 @@ fn effective_config(
         "no_standardize": args.no_standardize,
         "test_split": args.test_split,
         "val": args.val,
+        "val_labels": args.val_labels,
         "val_split": c.validation_split,
         "early_stopping": c.early_stopping,
         "tol": args.tol,
