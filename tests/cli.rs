@@ -1914,6 +1914,34 @@ fn npy_rows_to_predict_with_or_without_their_target() {
         ],
         "--val iris holds its own targets; only .npy data takes them from an array of their own",
     );
+
+    // Arrays with nothing to learn from: refused, not a panic.
+    write_npy(&d.path("none.npy"), &[rows, 0], &[]);
+    write_npy(&d.path("one.npy"), &[rows, 1], &y);
+    write_npy_raw(&d.path("flat.npy"), "|u1", &[rows, 0, 8], &[], "C");
+    for (data, labels, want) in [
+        (
+            "none.npy",
+            Some("y.npy"),
+            "none.npy: shape [120, 0]: no feature columns beside the targets",
+        ),
+        (
+            "one.npy",
+            None,
+            "one.npy: shape [120, 1]: one column; expected feature columns and a target column",
+        ),
+        (
+            "flat.npy",
+            Some("y.npy"),
+            "flat.npy: shape [120, 0, 8]: images without pixels",
+        ),
+    ] {
+        let mut args = vec!["train", "--data", data];
+        if let Some(l) = labels {
+            args.extend(["--labels", l]);
+        }
+        fails_with(&d, &args, want);
+    }
 }
 
 /// Runs `mlp` with `args` in `dir` for a reader of its output that leaves at once.

@@ -236,6 +236,12 @@ fn as_images(a: &mut Array, path: &Path) -> Result<Option<Images>> {
             ))
         }
     };
+    if shape.features() == 0 {
+        return Err(Error::data(
+            path,
+            format!("shape {:?}: images without pixels", a.shape),
+        ));
+    }
     let scaled = a.dtype.ends_with("u1");
     if scaled {
         a.data.iter_mut().for_each(|v| *v /= 255.0);
@@ -372,7 +378,13 @@ pub fn read_npy_dataset<T: Float>(
         }
         None => {
             let t = target_column.unwrap_or(cols.saturating_sub(1));
-            if cols < 2 || t >= cols {
+            if cols < 2 {
+                return Err(Error::data(
+                    x_path,
+                    format!("shape {:?}: one column; expected feature columns and a target column, or the targets in an array of their own (--labels Y.npy)", x.shape),
+                ));
+            }
+            if t >= cols {
                 return Err(Error::config(format!(
                     "{}: target column {t} does not exist among its {cols} columns",
                     x_path.display()
@@ -398,6 +410,12 @@ pub fn read_npy_dataset<T: Float>(
             (f, cols - 1, y, 1, format!("column {t}"))
         }
     };
+    if feature_cols == 0 {
+        return Err(Error::data(
+            x_path,
+            format!("shape {:?}: no feature columns beside the targets", x.shape),
+        ));
+    }
     let binary = y.iter().all(|&v| v == 0.0 || v == 1.0);
     let (task, reason) = match task {
         // Several columns of labels: one label per column (multi-label).
