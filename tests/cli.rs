@@ -1060,6 +1060,65 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
     }
 }
 
+/// `--log run.csv`: the epochs as CSV rows (Keras' `CSVLogger`, for `pandas.read_csv`), the same
+/// figures as the JSON log's; a second run appends its rows under the one header, as a resumed
+/// run does; an epoch without validation leaves its cells empty.
+#[test]
+fn csv_log_holds_the_json_logs_figures() {
+    let d = Dir::new("csv-log");
+    let run = |log: &str, epochs: &str, more: &[&str]| {
+        let args = [
+            &[
+                "train", "--data", "iris", "--epochs", epochs, "--log", log, "--quiet",
+            ][..],
+            more,
+        ]
+        .concat();
+        ok(&d, &args);
+    };
+    let val = ["--val-split", "0.2"];
+    run("run.jsonl", "3", &val);
+    run("run.csv", "3", &val);
+    run("run.csv", "2", &[]);
+    let csv = std::fs::read_to_string(d.path("run.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        [
+            "epoch",
+            "train_loss",
+            "train_metric",
+            "val_loss",
+            "val_metric",
+            "learning_rate",
+            "seconds"
+        ]
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows.len(),
+        5,
+        "3 rows, then 2 appended under the same header"
+    );
+    let jsonl = std::fs::read_to_string(d.path("run.jsonl")).unwrap();
+    for (row, line) in rows.iter().zip(jsonl.lines()) {
+        // The JSON's own text of each figure (serde_json's default parser may round a digit).
+        let text = |k: &str| {
+            let after = &line[line.find(&format!("\"{k}\":")).unwrap() + k.len() + 3..];
+            after[..after.find([',', '}']).unwrap()].to_string()
+        };
+        for (k, cell) in header.iter().zip(row).filter(|(k, _)| **k != "seconds") {
+            assert_eq!(*cell, text(k), "{k}");
+        }
+    }
+    assert_eq!(
+        (rows[3][3], rows[3][4]),
+        ("", ""),
+        "no validation: empty cells"
+    );
+}
+
 #[test]
 fn logs_and_plots() {
     let d = Dir::new("plots");

@@ -208,7 +208,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "MODEL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<PathBuf>,
-    /// Append one JSON object per epoch to this file
+    /// Append one JSON object per epoch to this file, or with a .csv name one CSV row (a header first in a new file)
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<PathBuf>,

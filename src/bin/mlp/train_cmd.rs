@@ -924,6 +924,49 @@ pub fn report(line: impl std::fmt::Display) {
     let _ = writeln!(std::io::stdout(), "{line}");
 }
 
+/// `--log PATH`: a line per epoch, appended (a resumed run goes on with the same file): one JSON
+/// object, or with a `.csv` name a CSV row under a header written once, as Keras' `CSVLogger`.
+enum EpochLog {
+    Json(std::io::BufWriter<std::fs::File>),
+    Csv(Box<csv::Writer<std::fs::File>>),
+}
+
+impl EpochLog {
+    fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        if !path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            return Ok(EpochLog::Json(std::io::BufWriter::new(file)));
+        }
+        let fresh = file.metadata().map_err(|e| Error::io(path, e))?.len() == 0;
+        Ok(EpochLog::Csv(Box::new(
+            csv::WriterBuilder::new()
+                .has_headers(fresh)
+                .from_writer(file),
+        )))
+    }
+
+    fn write(&mut self, r: &mlp::train::EpochRecord) -> std::io::Result<()> {
+        match self {
+            EpochLog::Json(w) => {
+                let line = serde_json::to_string(r).map_err(std::io::Error::other)?;
+                writeln!(w, "{line}")?;
+                w.flush()
+            }
+            EpochLog::Csv(w) => {
+                w.serialize(r).map_err(std::io::Error::other)?;
+                w.flush()
+            }
+        }
+    }
+}
+
 pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let out = Out::of(args)?;
@@ -1181,16 +1224,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         "seconds"
     ));
 
-    let mut log = match &args.log {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| Error::io(p, e))?,
-        )),
-        None => None,
-    };
+    let mut log = args.log.as_deref().map(EpochLog::open).transpose()?;
     let meta = |trainer: &Trainer<T>, metrics: serde_json::Value| ModelMeta {
         format_version: preprocessing.format_version(),
         mlp_version: env!("CARGO_PKG_VERSION").into(),
@@ -1270,9 +1304,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             r.seconds
         ));
         if let Some(l) = &mut log {
-            let line = serde_json::to_string(&r).expect("serialisable");
-            writeln!(l, "{line}")
-                .and_then(|_| l.flush())
+            l.write(&r)
                 .map_err(|e| Error::io(args.log.as_ref().expect("set"), e))?;
         }
         if let Some(c) = &args.checkpoint {
