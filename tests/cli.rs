@@ -1978,6 +1978,7 @@ fn npy_rows_to_predict_with_or_without_their_target() {
     write_npy(&d.path("none.npy"), &[rows, 0], &[]);
     write_npy(&d.path("one.npy"), &[rows, 1], &y);
     write_npy_raw(&d.path("flat.npy"), "|u1", &[rows, 0, 8], &[], "C");
+    write_npy_raw(&d.path("huge.npy"), "|u1", &[0, 1 << 32, 1 << 32], &[], "C");
     for (data, labels, want) in [
         (
             "none.npy",
@@ -1993,6 +1994,11 @@ fn npy_rows_to_predict_with_or_without_their_target() {
             "flat.npy",
             Some("y.npy"),
             "flat.npy: shape [120, 0, 8]: images without pixels",
+        ),
+        (
+            "huge.npy",
+            Some("y.npy"),
+            "huge.npy: the shape claims more values than memory holds; it is corrupt",
         ),
     ] {
         let mut args = vec!["train", "--data", data];

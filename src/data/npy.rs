@@ -82,6 +82,30 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
             ));
         }
     }
+    // npyz multiplies the sides of the shape unchecked as it parses the header: sides whose
+    // product overflows (possible when another side is 0, so the file-size check below passes)
+    // are refused first.
+    let text = String::from_utf8_lossy(header);
+    let sides = text
+        .split_once("'shape'")
+        .and_then(|(_, rest)| rest.split_once('(')?.1.split_once(')'))
+        .map(|(inside, _)| {
+            inside
+                .split(',')
+                .filter_map(|d| d.trim().parse::<u64>().ok())
+        });
+    if let Some(sides) = sides {
+        if sides
+            .filter(|&d| d > 0)
+            .try_fold(1u64, u64::checked_mul)
+            .is_none()
+        {
+            return Err(Error::data(
+                path,
+                "the shape claims more values than memory holds; it is corrupt",
+            ));
+        }
+    }
     let npy =
         NpyFile::new(bytes).map_err(|e| Error::data(path, format!("not a valid NPY file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
@@ -236,11 +260,25 @@ fn as_images(a: &mut Array, path: &Path) -> Result<Option<Images>> {
             ))
         }
     };
-    if shape.features() == 0 {
-        return Err(Error::data(
-            path,
-            format!("shape {:?}: images without pixels", a.shape),
-        ));
+    // An array of no rows passes the file-size check whatever its other sides claim.
+    let pixels = shape.height.checked_mul(shape.width);
+    match pixels.and_then(|p| p.checked_mul(shape.channels)) {
+        Some(0) => {
+            return Err(Error::data(
+                path,
+                format!("shape {:?}: images without pixels", a.shape),
+            ))
+        }
+        None => {
+            return Err(Error::data(
+                path,
+                format!(
+                    "shape {:?}: images of more pixels than memory holds",
+                    a.shape
+                ),
+            ))
+        }
+        Some(_) => {}
     }
     let scaled = a.dtype.ends_with("u1");
     if scaled {
