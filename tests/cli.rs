@@ -1774,6 +1774,36 @@ fn npy_arrays_of_images() {
         "{out}"
     );
 
+    // Floats in [0, 1] are taken as they are: the same model and predictions as the uint8 pixels
+    // when they are those pixels ÷ 255 (here computed as mlp does, in f64, then stored).
+    let floats: Vec<u8> = pixels
+        .iter()
+        .flat_map(|&p| (f64::from(p) / 255.0).to_le_bytes())
+        .collect();
+    write_npy_raw(&d.path("floats.npy"), "<f8", &[80, 8, 8], &floats, "C");
+    let from_floats = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "b.safetensors",
+            "--data",
+            "floats.npy",
+            "--proba",
+        ],
+    );
+    assert_eq!(from_floats, from_npy);
+    let doubled: Vec<u8> = pixels
+        .iter()
+        .flat_map(|&p| (f64::from(p) / 127.5).to_le_bytes())
+        .collect();
+    write_npy_raw(&d.path("over.npy"), "<f8", &[80, 8, 8], &doubled, "C");
+    fails_with(
+        &d,
+        &["predict", "--model", "b.safetensors", "--data", "over.npy"],
+        "over.npy: images of <f8 values, one of them 1.8039",
+    );
+
     // Refused, naming what was expected.
     fails_with(
         &d,

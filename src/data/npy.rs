@@ -233,7 +233,8 @@ pub struct Images {
 /// channels: 1 gray or 3 red, green, blue) holds, made rows of height · width · channels values
 /// (already in C order: row by row, a pixel's channels side by side, as image folders are read);
 /// `uint8` pixels are scaled to [0, 1] (÷ 255, as MNIST's and torchvision's `ToTensor`), any other
-/// type is taken as it is. `None` for 2 dimensions, an array of rows of features.
+/// type must hold values in [0, 1] already, as image files are read. `None` for 2 dimensions, an
+/// array of rows of features.
 fn as_images(a: &mut Array, path: &Path) -> Result<Option<Images>> {
     let image = |height, width, channels| ImageShape {
         height,
@@ -283,6 +284,15 @@ fn as_images(a: &mut Array, path: &Path) -> Result<Option<Images>> {
     let scaled = a.dtype.ends_with("u1");
     if scaled {
         a.data.iter_mut().for_each(|v| *v /= 255.0);
+    } else if let Some(v) = a.data.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+        // A model of images reads image files scaled to [0, 1]: its arrays must be so too.
+        return Err(Error::data(
+            path,
+            format!(
+                "images of {} values, one of them {v}; expected uint8 pixels or values in [0, 1] (x / 255), or rows of features to standardise (x.reshape(len(x), -1))",
+                a.dtype
+            ),
+        ));
     }
     a.shape = vec![a.shape[0], shape.features()];
     Ok(Some(Images { shape, scaled }))
