@@ -213,7 +213,7 @@ pub fn load<T: Float>(
                     }
                     let how = match scaled {
                         true => "uint8 scaled to [0, 1]",
-                        false => "as given",
+                        false => "values in [0, 1] as given",
                     };
                     format!("{source}: {} images, {}, {how}", d.len(), shape.describe())
                 }
