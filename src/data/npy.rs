@@ -382,7 +382,7 @@ fn check_finite(a: &Array, path: &Path, missing: Missing) -> Result<()> {
 
 /// Features from `x_path` (2-D) and targets from `y_path` (1-D or 2-D), or, without `y_path`, from
 /// column `target_column` of the features (default: the last); or images from `x_path` (3-D or
-/// 4-D, see [`as_images`]), which are returned, with their targets from `y_path`. The string
+/// 4-D, see `as_images`), which are returned, with their targets from `y_path`. The string
 /// says what task was inferred and why. A NaN feature is a missing value where `missing` reads
 /// them; a target must be finite.
 pub fn read_npy_dataset<T: Float>(
