@@ -602,7 +602,7 @@ mod tests {
         a.transform(&img, &mut big, turned(0.0, 2.0, 0, 0));
         a.transform(&img, &mut small, turned(0.0, 0.5, 0, 0));
         for (r, c) in (2..5).flat_map(|r| (2..5).map(move |c| (r, c))) {
-            let (r2, c2) = (3 + 2 * (r - 3) as i64, 3 + 2 * (c - 3) as i64);
+            let (r2, c2) = (3 + 2 * (r as i64 - 3), 3 + 2 * (c as i64 - 3));
             let (r2, c2) = (r2 as usize, c2 as usize);
             assert_eq!(big[r2 * 7 + c2], img[r * 7 + c], "×2: ({r}, {c})");
             assert_eq!(small[r * 7 + c], img[r2 * 7 + c2], "×½: ({r}, {c})");
