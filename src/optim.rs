@@ -362,22 +362,34 @@ impl Schedule {
                 None => default.ok_or_else(|| format!("schedule '{s}': missing a value")),
             }
         };
+        // Each value within what it can mean: a learning rate never turns negative or grows
+        // without bound by a typo.
+        let within = |i: usize, default: f64, ok: fn(f64) -> bool, expected: &str| {
+            let v = num(i, Some(default))?;
+            match ok(v) {
+                true => Ok(v),
+                false => Err(format!("schedule '{s}': {v}; expected {expected}")),
+            }
+        };
+        fn whole(v: f64) -> bool {
+            v.fract() == 0.0
+        }
         Ok(match parts[0].to_ascii_lowercase().as_str() {
             "constant" => Schedule::Constant,
             "step" => Schedule::Step {
-                every: num(1, Some(10.0))? as usize,
-                gamma: num(2, Some(0.1))?,
+                every: within(1, 10.0, |v| v >= 1.0 && whole(v), "EVERY, a whole number of epochs ≥ 1")? as usize,
+                gamma: within(2, 0.1, |v| v > 0.0 && v.is_finite(), "GAMMA > 0")?,
             },
             "exponential" | "exp" => Schedule::Exponential {
-                gamma: num(1, Some(0.95))?,
+                gamma: within(1, 0.95, |v| v > 0.0 && v.is_finite(), "GAMMA > 0")?,
             },
             "cosine" => Schedule::Cosine {
-                min_lr: num(1, Some(0.0))?,
+                min_lr: within(1, 0.0, |v| v >= 0.0 && v.is_finite(), "MIN_LR ≥ 0")?,
             },
             "plateau" | "reduce_on_plateau" => Schedule::ReduceOnPlateau {
-                factor: num(1, Some(0.1))?,
-                patience: num(2, Some(5.0))? as usize,
-                min_lr: num(3, Some(0.0))?,
+                factor: within(1, 0.1, |v| v > 0.0 && v < 1.0, "FACTOR in (0, 1), as PyTorch's ReduceLROnPlateau")?,
+                patience: within(2, 5.0, |v| v >= 0.0 && whole(v), "PATIENCE, a whole number of epochs ≥ 0")? as usize,
+                min_lr: within(3, 0.0, |v| v >= 0.0 && v.is_finite(), "MIN_LR ≥ 0")?,
             },
             _ => {
                 return Err(format!(
@@ -671,5 +683,20 @@ mod tests {
                 gamma: 0.5
             }
         );
+        // Values a rate cannot follow are refused, saying what was expected.
+        for (bad, want) in [
+            ("step:0:0.5", "expected EVERY, a whole number of epochs ≥ 1"),
+            ("step:2.5:0.5", "expected EVERY"),
+            ("step:2:-1", "-1; expected GAMMA > 0"),
+            ("exponential:0", "expected GAMMA > 0"),
+            ("cosine:-1", "expected MIN_LR ≥ 0"),
+            ("plateau:2:3", "2; expected FACTOR in (0, 1)"),
+            ("plateau:0.5:-1", "expected PATIENCE"),
+            ("plateau:0.5:2:-0.1", "expected MIN_LR ≥ 0"),
+        ] {
+            let e = Schedule::parse(bad).unwrap_err();
+            assert!(e.contains(want), "{bad}: {e}");
+        }
+        assert!(Schedule::parse("plateau:0.5:0").is_ok());
     }
 }
