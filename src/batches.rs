@@ -205,12 +205,10 @@ fn affine<T: Float>(image: &[T], out: &mut [T], shape: ImageShape, v: Variant) {
     let (cx, cy) = ((width as f64 - 1.0) / 2.0, (height as f64 - 1.0) / 2.0);
     // Columns go right and rows down, so a counter-clockwise turn on screen is clockwise in (c, r).
     let (a, b) = (cos / v.scale, sin / v.scale);
-    let pixel = |r: i64, c: i64, k: usize| -> f64 {
-        if (0..height as i64).contains(&r) && (0..width as i64).contains(&c) {
-            image[(r as usize * width + c as usize) * channels + k].f64()
-        } else {
-            0.0
-        }
+    // Where pixel (r, c) starts in `image`, if it is inside.
+    let start = |r: i64, c: i64| {
+        ((0..height as i64).contains(&r) && (0..width as i64).contains(&c))
+            .then(|| (r as usize * width + c as usize) * channels)
     };
     for r in 0..height {
         let vr = r as f64 - cy - v.dy as f64;
@@ -220,10 +218,20 @@ fn affine<T: Float>(image: &[T], out: &mut [T], shape: ImageShape, v: Variant) {
             let (x0, y0) = (sx.floor(), sy.floor());
             let (fx, fy) = (sx - x0, sy - y0);
             let (x0, y0) = (x0 as i64, y0 as i64);
+            // The four pixels around the source point and their weights, found once for every
+            // channel.
+            let taps = [
+                (start(y0, x0), (1.0 - fx) * (1.0 - fy)),
+                (start(y0, x0 + 1), fx * (1.0 - fy)),
+                (start(y0 + 1, x0), (1.0 - fx) * fy),
+                (start(y0 + 1, x0 + 1), fx * fy),
+            ];
             for k in 0..channels {
-                let top = pixel(y0, x0, k) * (1.0 - fx) + pixel(y0, x0 + 1, k) * fx;
-                let bottom = pixel(y0 + 1, x0, k) * (1.0 - fx) + pixel(y0 + 1, x0 + 1, k) * fx;
-                out[(r * width + c) * channels + k] = T::of(top * (1.0 - fy) + bottom * fy);
+                let sum: f64 = taps
+                    .iter()
+                    .filter_map(|&(at, w)| Some(image[at? + k].f64() * w))
+                    .sum();
+                out[(r * width + c) * channels + k] = T::of(sum);
             }
         }
     }

@@ -354,18 +354,15 @@ impl Schedule {
     /// `plateau[:FACTOR:PATIENCE[:MIN_LR]]`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.trim().split(':').collect();
-        let num = |i: usize, default: Option<f64>| -> Result<f64, String> {
-            match parts.get(i) {
+        // Each value, or its default where the text stops short, within what it can mean: a
+        // learning rate never turns negative or grows without bound by a typo.
+        let num = |i: usize, default: f64, ok: fn(f64) -> bool, expected: &str| {
+            let v = match parts.get(i) {
                 Some(p) => p
                     .parse()
-                    .map_err(|_| format!("schedule '{s}': '{p}' is not a number")),
-                None => default.ok_or_else(|| format!("schedule '{s}': missing a value")),
-            }
-        };
-        // Each value within what it can mean: a learning rate never turns negative or grows
-        // without bound by a typo.
-        let within = |i: usize, default: f64, ok: fn(f64) -> bool, expected: &str| {
-            let v = num(i, Some(default))?;
+                    .map_err(|_| format!("schedule '{s}': '{p}' is not a number"))?,
+                None => default,
+            };
             match ok(v) {
                 true => Ok(v),
                 false => Err(format!("schedule '{s}': {v}; expected {expected}")),
@@ -374,22 +371,28 @@ impl Schedule {
         fn whole(v: f64) -> bool {
             v.fract() == 0.0
         }
+        fn positive(v: f64) -> bool {
+            v > 0.0 && v.is_finite()
+        }
+        fn non_negative(v: f64) -> bool {
+            v >= 0.0 && v.is_finite()
+        }
         Ok(match parts[0].to_ascii_lowercase().as_str() {
             "constant" => Schedule::Constant,
             "step" => Schedule::Step {
-                every: within(1, 10.0, |v| v >= 1.0 && whole(v), "EVERY, a whole number of epochs ≥ 1")? as usize,
-                gamma: within(2, 0.1, |v| v > 0.0 && v.is_finite(), "GAMMA > 0")?,
+                every: num(1, 10.0, |v| v >= 1.0 && whole(v), "EVERY, a whole number of epochs ≥ 1")? as usize,
+                gamma: num(2, 0.1, positive, "GAMMA > 0")?,
             },
             "exponential" | "exp" => Schedule::Exponential {
-                gamma: within(1, 0.95, |v| v > 0.0 && v.is_finite(), "GAMMA > 0")?,
+                gamma: num(1, 0.95, positive, "GAMMA > 0")?,
             },
             "cosine" => Schedule::Cosine {
-                min_lr: within(1, 0.0, |v| v >= 0.0 && v.is_finite(), "MIN_LR ≥ 0")?,
+                min_lr: num(1, 0.0, non_negative, "MIN_LR ≥ 0")?,
             },
             "plateau" | "reduce_on_plateau" => Schedule::ReduceOnPlateau {
-                factor: within(1, 0.1, |v| v > 0.0 && v < 1.0, "FACTOR in (0, 1), as PyTorch's ReduceLROnPlateau")?,
-                patience: within(2, 5.0, |v| v >= 0.0 && whole(v), "PATIENCE, a whole number of epochs ≥ 0")? as usize,
-                min_lr: within(3, 0.0, |v| v >= 0.0 && v.is_finite(), "MIN_LR ≥ 0")?,
+                factor: num(1, 0.1, |v| v > 0.0 && v < 1.0, "FACTOR in (0, 1), as PyTorch's ReduceLROnPlateau")?,
+                patience: num(2, 5.0, |v| v >= 0.0 && whole(v), "PATIENCE, a whole number of epochs ≥ 0")? as usize,
+                min_lr: num(3, 0.0, non_negative, "MIN_LR ≥ 0")?,
             },
             _ => {
                 return Err(format!(

@@ -1537,11 +1537,15 @@ fn predictions_as_numpy_arrays() {
         (csv, npy_predictions(&npy))
     };
     let rows = 200u64;
+    let train = |args: &[&str], out: &str| {
+        ok(
+            &d,
+            &[&["train"][..], args, &["--out", out, "--quiet"]].concat(),
+        );
+    };
 
-    ok(
-        &d,
+    train(
         &[
-            "train",
             "--data",
             "animals.csv",
             "--hidden",
@@ -1550,10 +1554,8 @@ fn predictions_as_numpy_arrays() {
             "30",
             "--lr",
             "0.01",
-            "--out",
-            "a.safetensors",
-            "--quiet",
         ],
+        "a.safetensors",
     );
     let (csv, (dtype, shape, v)) = predict("a.safetensors", "animals.csv", &[]);
     assert_eq!((dtype.as_str(), shape), ("<U5", vec![rows]));
@@ -1565,10 +1567,8 @@ fn predictions_as_numpy_arrays() {
     assert_eq!(v, probs, "each probability as the CSV writes it");
 
     // Integer class names are numbers; a binary model's one output, both classes' columns.
-    ok(
-        &d,
+    train(
         &[
-            "train",
             "--data",
             "tags.csv",
             "--target",
@@ -1579,10 +1579,8 @@ fn predictions_as_numpy_arrays() {
             "sigmoid",
             "--epochs",
             "5",
-            "--out",
-            "s.safetensors",
-            "--quiet",
         ],
+        "s.safetensors",
     );
     let (csv, (dtype, shape, v)) = predict("s.safetensors", "tags.csv", &["--threshold", "0.3"]);
     assert_eq!((dtype.as_str(), shape), ("<i8", vec![300]));
@@ -1592,10 +1590,8 @@ fn predictions_as_numpy_arrays() {
     assert_eq!(v, csv_values_f32(&csv, 1));
 
     // Labels: rows × labels of 0/1, or their probabilities.
-    ok(
-        &d,
+    train(
         &[
-            "train",
             "--data",
             "tags.csv",
             "--target",
@@ -1604,10 +1600,8 @@ fn predictions_as_numpy_arrays() {
             "id",
             "--epochs",
             "5",
-            "--out",
-            "l.safetensors",
-            "--quiet",
         ],
+        "l.safetensors",
     );
     let (csv, (dtype, shape, v)) = predict("l.safetensors", "tags.csv", &[]);
     assert_eq!((dtype.as_str(), shape), ("<i8", vec![300, 3]));
@@ -1617,10 +1611,8 @@ fn predictions_as_numpy_arrays() {
     assert_eq!(v, csv_values_f32(&csv, 3));
 
     // Values: rows × targets in their units, f64 for an f64 model.
-    ok(
-        &d,
+    train(
         &[
-            "train",
             "--data",
             "homes.csv",
             "--target",
@@ -1631,10 +1623,8 @@ fn predictions_as_numpy_arrays() {
             "f64",
             "--epochs",
             "5",
-            "--out",
-            "h.safetensors",
-            "--quiet",
         ],
+        "h.safetensors",
     );
     let (csv, (dtype, shape, v)) = predict("h.safetensors", "homes.csv", &[]);
     assert_eq!((dtype.as_str(), shape), ("<f8", vec![400, 2]));

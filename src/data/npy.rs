@@ -234,8 +234,8 @@ pub struct Images {
 /// (already in C order: row by row, a pixel's channels side by side, as image folders are read);
 /// `uint8` pixels are scaled to [0, 1] (÷ 255, as MNIST's and torchvision's `ToTensor`), any other
 /// type must hold values in [0, 1] already, as image files are read. `None` for 2 dimensions, an
-/// array of rows of features.
-fn as_images(a: &mut Array, path: &Path) -> Result<Option<Images>> {
+/// array of rows of features. A model of images (`want`) reads them at its own shape only.
+fn as_images(a: &mut Array, path: &Path, want: Option<ImageShape>) -> Result<Option<Images>> {
     let image = |height, width, channels| ImageShape {
         height,
         width,
@@ -261,25 +261,22 @@ fn as_images(a: &mut Array, path: &Path) -> Result<Option<Images>> {
             ))
         }
     };
-    // An array of no rows passes the file-size check whatever its other sides claim.
-    let pixels = shape.height.checked_mul(shape.width);
-    match pixels.and_then(|p| p.checked_mul(shape.channels)) {
-        Some(0) => {
-            return Err(Error::data(
-                path,
-                format!("shape {:?}: images without pixels", a.shape),
-            ))
-        }
-        None => {
-            return Err(Error::data(
-                path,
-                format!(
-                    "shape {:?}: images of more pixels than memory holds",
-                    a.shape
-                ),
-            ))
-        }
-        Some(_) => {}
+    // The header's sides were checked to multiply within u64 (`npy_from_bytes`).
+    if shape.features() == 0 {
+        return Err(Error::data(
+            path,
+            format!("shape {:?}: images without pixels", a.shape),
+        ));
+    }
+    if let Some(want) = want.filter(|&w| w != shape) {
+        return Err(Error::data(
+            path,
+            format!(
+                "images of {}; the model reads {}",
+                shape.describe(),
+                want.describe()
+            ),
+        ));
     }
     let scaled = a.dtype.ends_with("u1");
     if scaled {
@@ -382,7 +379,8 @@ fn check_finite(a: &Array, path: &Path, missing: Missing) -> Result<()> {
 
 /// Features from `x_path` (2-D) and targets from `y_path` (1-D or 2-D), or, without `y_path`, from
 /// column `target_column` of the features (default: the last); or images from `x_path` (3-D or
-/// 4-D, see `as_images`), which are returned, with their targets from `y_path`. The string
+/// 4-D, see `as_images`; of the shape `image` if given), which are returned, with their targets
+/// from `y_path`. The string
 /// says what task was inferred and why. A NaN feature is a missing value where `missing` reads
 /// them; a target must be finite.
 pub fn read_npy_dataset<T: Float>(
@@ -391,10 +389,11 @@ pub fn read_npy_dataset<T: Float>(
     target_column: Option<usize>,
     task: Option<Task>,
     missing: Missing,
+    image: Option<ImageShape>,
 ) -> Result<(Dataset<T>, String, Option<Images>)> {
     let mut x = read_npy(x_path)?;
     check_finite(&x, x_path, missing)?;
-    let image = as_images(&mut x, x_path)?;
+    let image = as_images(&mut x, x_path, image)?;
     if image.is_some() && y_path.is_none() {
         return Err(Error::data(
             x_path,
@@ -444,17 +443,7 @@ pub fn read_npy_dataset<T: Float>(
                     format!("the target at row {r}, column {t} is NaN; expected a finite number"),
                 ));
             }
-            let mut f = Vec::with_capacity(rows * (cols - 1));
-            let mut y = Vec::with_capacity(rows);
-            for r in x.data.chunks_exact(cols) {
-                for (j, &v) in r.iter().enumerate() {
-                    if j == t {
-                        y.push(v)
-                    } else {
-                        f.push(v)
-                    }
-                }
-            }
+            let (f, y) = split_column(&x.data, cols, t);
             (f, cols - 1, y, 1, format!("column {t}"))
         }
     };
@@ -539,6 +528,21 @@ pub fn read_npy_dataset<T: Float>(
     ))
 }
 
+/// Row-major `data` of `cols` columns split into the other columns and column `t`.
+fn split_column(data: &[f64], cols: usize, t: usize) -> (Vec<f64>, Vec<f64>) {
+    let rows = data.len() / cols.max(1);
+    let (mut rest, mut column) = (
+        Vec::with_capacity(rows * (cols - 1)),
+        Vec::with_capacity(rows),
+    );
+    for r in data.chunks_exact(cols) {
+        rest.extend_from_slice(&r[..t]);
+        column.push(r[t]);
+        rest.extend_from_slice(&r[t + 1..]);
+    }
+    (rest, column)
+}
+
 /// Features `x1`, `x2`, …, or an image's pixels by row and column.
 fn feature_names(image: Option<ImageShape>, cols: usize) -> Vec<String> {
     match image {
@@ -559,41 +563,23 @@ pub fn read_npy_features<T: Float>(
 ) -> Result<Dataset<T>> {
     let mut x = read_npy(path)?;
     check_finite(&x, path, missing)?;
-    let read = as_images(&mut x, path)?;
+    let read = as_images(&mut x, path, image)?;
     let (rows, cols) = (x.shape[0], x.shape[1]);
-    match (read, image) {
-        (Some(Images { shape: got, .. }), Some(want)) if got != want => {
-            return Err(Error::data(
-                path,
-                format!(
-                    "images of {}; the model reads {}",
-                    got.describe(),
-                    want.describe()
-                ),
-            ))
-        }
-        (Some(_), _) => {}
-        (None, _) => {
-            let drop = match target_column {
-                Some(t) if t < cols => Some(t),
-                Some(t) => {
-                    return Err(Error::config(format!(
-                        "{}: target column {t} does not exist among its {cols} columns",
-                        path.display()
-                    )))
-                }
-                None if cols == inputs + 1 => Some(cols - 1),
-                None => None,
-            };
-            if let Some(t) = drop {
-                x.data = x
-                    .data
-                    .chunks_exact(cols.max(1))
-                    .flat_map(|r| r.iter().enumerate().filter(move |&(j, _)| j != t))
-                    .map(|(_, &v)| v)
-                    .collect();
-                x.shape[1] = cols - 1;
+    if read.is_none() {
+        let drop = match target_column {
+            Some(t) if t < cols => Some(t),
+            Some(t) => {
+                return Err(Error::config(format!(
+                    "{}: target column {t} does not exist among its {cols} columns",
+                    path.display()
+                )))
             }
+            None if cols == inputs + 1 => Some(cols - 1),
+            None => None,
+        };
+        if let Some(t) = drop {
+            x.data = split_column(&x.data, cols, t).0;
+            x.shape[1] = cols - 1;
         }
     }
     let cols = x.shape[1];

@@ -700,25 +700,28 @@ fn npy_predictions<T: Float>(
     mut p: Matrix<T>,
     threshold: Option<f64>,
 ) -> std::io::Result<Vec<u8>> {
-    let floats = |shape: &[usize], v: Vec<f64>| match T::NAME {
-        "f32" => npy_bytes(
-            shape,
-            Values::F32(&v.iter().map(|&x| x as f32).collect::<Vec<_>>()),
-        ),
-        _ => npy_bytes(shape, Values::F64(&v)),
-    };
-    let all = |p: &Matrix<T>| p.data.iter().map(|v| v.f64()).collect::<Vec<f64>>();
+    /// Probabilities or values in the model's precision.
+    fn floats<T: Float>(shape: &[usize], p: &Matrix<T>) -> std::io::Result<Vec<u8>> {
+        match T::NAME {
+            "f32" => {
+                let v: Vec<f32> = p.data.iter().map(|v| v.f64() as f32).collect();
+                npy_bytes(shape, Values::F32(&v))
+            }
+            _ => npy_bytes(
+                shape,
+                Values::F64(&p.data.iter().map(|v| v.f64()).collect::<Vec<_>>()),
+            ),
+        }
+    }
     let rows = p.rows;
     match m.task {
         Task::Classification if a.proba => match p.cols {
-            1 => floats(
-                &[rows, 2],
-                p.data
-                    .iter()
-                    .flat_map(|v| [1.0 - v.f64(), v.f64()])
-                    .collect(),
-            ),
-            k => floats(&[rows, k], all(&p)),
+            // A binary model's one output is p(class 1): both classes' columns, as the CSV's.
+            1 => {
+                let both = p.data.iter().flat_map(|&v| [T::ONE - v, v]).collect();
+                floats(&[rows, 2], &Matrix::from_vec(rows, 2, both))
+            }
+            k => floats(&[rows, k], &p),
         },
         Task::Classification => {
             let names: Vec<String> = decide_classes(&p, threshold)
@@ -731,7 +734,7 @@ fn npy_predictions<T: Float>(
                 None => npy_bytes(&[rows], Values::Text(&names)),
             }
         }
-        Task::MultiLabel if a.proba => floats(&[rows, p.cols], all(&p)),
+        Task::MultiLabel if a.proba => floats(&[rows, p.cols], &p),
         Task::MultiLabel => {
             let decided = decide_labels(&p, threshold);
             let v: Vec<i64> = decided.data.iter().map(|v| v.f64() as i64).collect();
@@ -742,8 +745,8 @@ fn npy_predictions<T: Float>(
                 s.invert(&mut p);
             }
             match p.cols {
-                1 => floats(&[rows], all(&p)),
-                k => floats(&[rows, k], all(&p)),
+                1 => floats(&[rows], &p),
+                k => floats(&[rows, k], &p),
             }
         }
     }

@@ -189,28 +189,25 @@ pub fn load<T: Float>(
         }
         Some("npy") => {
             let column = npy_column(target)?;
-            let (d, reason, image) =
-                npy::read_npy_dataset::<T>(path, labels.map(Path::new), column, task, missing)?;
+            // A model's images: read exactly as its shape (an array cannot be resized).
+            let want = images
+                .size
+                .zip(images.channels)
+                .map(|((height, width), channels)| ImageShape {
+                    height,
+                    width,
+                    channels,
+                });
+            let (d, reason, image) = npy::read_npy_dataset::<T>(
+                path,
+                labels.map(Path::new),
+                column,
+                task,
+                missing,
+                want,
+            )?;
             let description = match image {
                 Some(npy::Images { shape, scaled }) => {
-                    // A model of images reads them at its own shape only.
-                    if let Some(((height, width), channels)) = images.size.zip(images.channels) {
-                        let want = ImageShape {
-                            height,
-                            width,
-                            channels,
-                        };
-                        if want != shape {
-                            return Err(Error::data(
-                                path,
-                                format!(
-                                    "images of {}; the model reads {}",
-                                    shape.describe(),
-                                    want.describe()
-                                ),
-                            ));
-                        }
-                    }
                     let how = match scaled {
                         true => "uint8 scaled to [0, 1]",
                         false => "values in [0, 1] as given",
