@@ -6,7 +6,10 @@ reproduces `mlp predict`.
 
 The file's tensors are named as torch.nn.Sequential names a stack of nn.Linear and activation
 modules (layer k: "{2k}.weight" of shape [out, in] and "{2k}.bias"), so load_state_dict takes
-them unchanged (strict=True). The metadata (the "mlp" JSON document in the safetensors header)
+them unchanged (strict=True). A batch-normalised model ("batch_norm" in the architecture, format
+3) has an nn.BatchNorm1d after each hidden nn.Linear, with its weight (γ), bias (β),
+running_mean, running_var and num_batches_tracked; the module is put in eval() mode, which
+normalises with the running statistics as `mlp predict` does. The metadata (the "mlp" JSON document in the safetensors header)
 gives the architecture and the preprocessing: a text column the model one-hot encodes
 ("categorical": its sorted categories, and where its indicators sit among the features) becomes
 one 0/1 feature per category; a missing value is filled with the stored training mean or median
@@ -42,7 +45,7 @@ def read_safetensors(path):
     header = json.loads(raw[8 : 8 + n])
     meta = json.loads(header.pop("__metadata__")["mlp"])
     data = raw[8 + n :]
-    dtypes = {"F32": torch.float32, "F64": torch.float64}
+    dtypes = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
     tensors = {}
     for name, info in header.items():
         start, end = info["data_offsets"]
@@ -75,9 +78,12 @@ def activation(name):
 def build(meta, tensors):
     arch = meta["architecture"]
     dtype = torch.float64 if meta["precision"] == "f64" else torch.float32
+    bn = arch.get("batch_norm")
     modules, inputs = [], arch["inputs"]
-    for layer in arch["layers"]:
+    for k, layer in enumerate(arch["layers"]):
         modules.append(nn.Linear(inputs, layer["units"], bias=arch["bias"], dtype=dtype))
+        if bn is not None and k + 1 < len(arch["layers"]):
+            modules.append(nn.BatchNorm1d(layer["units"], eps=bn["eps"], momentum=bn["momentum"], dtype=dtype))
         modules.append(activation(layer["activation"]))
         inputs = layer["units"]
     model = nn.Sequential(*modules)

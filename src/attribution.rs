@@ -52,6 +52,14 @@ pub fn input_gradient(net: &Network<f64>, x: &Matrix<f64>, output: usize) -> Mat
             _ => View::new(&ws.a[k - 1][..rows * layer.inputs], rows, layer.inputs),
         };
         let mut dx = vec![0.0; rows * layer.inputs];
+        if layer.norm.is_some() {
+            layer.normalise_backward(
+                &net.params,
+                (&ws.norm[k], ws.stats),
+                &mut delta,
+                &mut unused,
+            );
+        }
         layer.backward(
             &net.params,
             input,

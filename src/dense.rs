@@ -11,12 +11,26 @@
 //!            ∂E/∂x = δ·Wᵀ            [B×out]·[out×in]          → [B×in]
 //! ```
 //!
+//! With batch normalisation, Φ reads u = BN(h') instead of h' ([`crate::batch_norm`]), and the
+//! backward pass turns ∂E/∂u into δ = ∂E/∂h' first ([`Dense::normalise_backward`]).
+//!
 //! `W[i][j]` is the weight from input i to output j, as the seed's W_ij. The layer owns no memory:
 //! its parameters live in the network's one flat buffer at the offsets it records, and every output
 //! is written into a buffer the caller planned (see [`Workspace`](crate::Workspace)).
 
 use crate::activation::Activation;
+use crate::batch_norm::{BatchNorm, NormSpace, Stats};
 use crate::tensor::{matmul, Accum, Float, Par, View};
+
+/// Batch normalisation of a layer's h' before its activation: its settings and where γ, β (in
+/// the parameter buffer, β right after γ) and the running mean and variance (in the network's
+/// buffers, the variance right after the mean) sit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Norm {
+    pub batch_norm: BatchNorm,
+    pub gamma_offset: usize,
+    pub running_offset: usize,
+}
 
 /// One layer: shapes, activation, and where its parameters sit in the flat buffer.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +42,8 @@ pub struct Dense {
     pub weight_offset: usize,
     /// Start of b (`outputs`), when the layer has a bias.
     pub bias_offset: Option<usize>,
+    /// Batch normalisation between h' and Φ, when the layer has it.
+    pub norm: Option<Norm>,
 }
 
 impl Dense {
@@ -36,9 +52,18 @@ impl Dense {
         self.inputs * self.outputs
     }
 
-    /// Number of parameters, weights and biases.
+    /// Number of parameters: weights, biases, and γ and β of a batch normalisation.
     pub fn param_len(&self) -> usize {
-        self.weight_len() + self.bias_offset.map_or(0, |_| self.outputs)
+        self.weight_len()
+            + self.bias_offset.map_or(0, |_| self.outputs)
+            + self.norm.as_ref().map_or(0, |_| 2 * self.outputs)
+    }
+
+    /// γ and β of the layer's batch normalisation, when it has one.
+    pub fn gamma_beta<'a, T: Float>(&self, params: &'a [T]) -> Option<(&'a [T], &'a [T])> {
+        self.norm.as_ref().map(|nm| {
+            params[nm.gamma_offset..nm.gamma_offset + 2 * self.outputs].split_at(self.outputs)
+        })
     }
 
     /// W as an `inputs × outputs` view into `params`.
@@ -74,6 +99,74 @@ impl Dense {
         matmul(z, Accum::Replace, x, self.weight(params), par);
         self.activation
             .forward(z, self.bias(params), a, self.outputs);
+    }
+
+    /// For a batch-normalised layer: h' = x·W + b, u = BN(h') (with the batch's statistics or the
+    /// running ones in `running`, see [`crate::batch_norm`]) and h = Φ(u), u into `z`: what the
+    /// activation's backward pass reads.
+    // Out of line: the plain layers' loops stay as lean as they were (seed-online's batch-1
+    // steps count every instruction; inlined, this cost them 3 %, callgrind).
+    #[inline(never)]
+    pub fn forward_normalised<T: Float>(
+        &self,
+        (params, running): (&[T], &[T]),
+        x: View<'_, T>,
+        (z, a): (&mut [T], &mut [T]),
+        (space, stats): (&mut Option<NormSpace<T>>, Stats),
+        par: Par,
+    ) {
+        let space = space.as_mut().expect("a workspace planned for the layer");
+        let n = x.rows * self.outputs;
+        matmul(
+            &mut space.xhat[..n],
+            Accum::Replace,
+            x,
+            self.weight(params),
+            par,
+        );
+        self.normalise((params, running), (space, stats), &mut z[..n]);
+        self.activation
+            .forward(&mut z[..n], None, &mut a[..n], self.outputs);
+    }
+
+    /// For a batch-normalised layer, from x·W in `space.xhat` (`[rows × outputs]`): adds b, and
+    /// writes u = BN(h') into `u` (`[rows × outputs]`), ĥ into `space.xhat`.
+    pub fn normalise<T: Float>(
+        &self,
+        (params, running): (&[T], &[T]),
+        (space, stats): (&mut NormSpace<T>, Stats),
+        u: &mut [T],
+    ) {
+        let nm = self.norm.as_ref().expect("a batch-normalised layer");
+        if let Some(b) = self.bias(params) {
+            for r in space.xhat[..u.len()].chunks_exact_mut(self.outputs) {
+                r.iter_mut().zip(b).for_each(|(h, &b)| *h += b);
+            }
+        }
+        let gamma_beta = self.gamma_beta(params).expect("a normalised layer");
+        let running = &running[nm.running_offset..nm.running_offset + 2 * self.outputs];
+        nm.batch_norm.forward(gamma_beta, running, stats, space, u);
+    }
+
+    /// The backward pass of [`Dense::normalise`]: `delta` holds ∂E/∂u (`[rows × outputs]`) and
+    /// becomes ∂E/∂h'; ∂E/∂γ and ∂E/∂β go into this layer's slots of `grads`. `stats` and `space`
+    /// are the forward pass's.
+    // Out of line: the plain layers' loops stay as lean as they were (seed-online's batch-1
+    // steps count every instruction; inlined, this cost them 3 %, callgrind).
+    #[inline(never)]
+    pub fn normalise_backward<T: Float>(
+        &self,
+        params: &[T],
+        (space, stats): (&Option<NormSpace<T>>, Stats),
+        delta: &mut [T],
+        grads: &mut [T],
+    ) {
+        let nm = self.norm.as_ref().expect("a batch-normalised layer");
+        let space = space.as_ref().expect("a workspace planned for the layer");
+        let n = self.outputs;
+        let (gamma, _) = self.gamma_beta(params).expect("a normalised layer");
+        let (dgamma, dbeta) = grads[nm.gamma_offset..nm.gamma_offset + 2 * n].split_at_mut(n);
+        BatchNorm::backward(gamma, stats, space, delta, (dgamma, dbeta));
     }
 
     /// From δ = ∂E/∂h' (`[x.rows × outputs]`): writes ∂E/∂W and ∂E/∂b into this layer's slots of

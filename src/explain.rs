@@ -4,7 +4,9 @@
 //! and gradients), not from a second implementation: per layer the input x, h' = x·W (+ b),
 //! h = Φ(h'), Φ'(h'), δ = ∂E/∂h', ∂E/∂W, ΔW = −α·∂E/∂W and the updated W.
 //! `weight[i][j]` is the weight from neuron i of the layer's input to neuron j of its output, the
-//! seed's W_ij.
+//! seed's W_ij. A batch-normalised layer adds u = γ·(h' − μ)/√(σ² + ε) + β between h' and Φ, with
+//! the running μ and σ² (a row alone has no batch: the step traced is inference's gradient, where
+//! training normalises with each batch's own statistics).
 
 use serde::Serialize;
 
@@ -41,6 +43,28 @@ pub struct LayerTrace {
     /// ∂E/∂b = δ.
     pub grad_bias: Option<Vec<f64>>,
     pub updated_bias: Option<Vec<f64>>,
+    /// The layer's batch normalisation, when it has one; then Φ reads u, not h'.
+    pub norm: Option<NormTrace>,
+}
+
+/// u = γ·(h' − μ)/√(σ² + ε) + β, with the running μ and σ².
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NormTrace {
+    /// μ, the running mean.
+    pub mean: Vec<f64>,
+    /// √(σ² + ε), from the running variance.
+    pub std: Vec<f64>,
+    pub gamma: Vec<f64>,
+    pub beta: Vec<f64>,
+    /// u, what Φ reads.
+    pub normalised: Vec<f64>,
+    /// ∂E/∂u = (δ_next·W_nextᵀ) ⊙ Φ'(u); δ = ∂E/∂h' = ∂E/∂u ⊙ γ/√(σ² + ε).
+    pub delta_normalised: Vec<f64>,
+    /// ∂E/∂γ = ∂E/∂u ⊙ (h' − μ)/√(σ² + ε), ∂E/∂β = ∂E/∂u.
+    pub grad_gamma: Vec<f64>,
+    pub grad_beta: Vec<f64>,
+    pub updated_gamma: Vec<f64>,
+    pub updated_beta: Vec<f64>,
 }
 
 /// One SGD step on one row.
@@ -105,9 +129,34 @@ pub fn trace(
                 ws.a[k - 1].clone()
             };
             let (z, a) = (&ws.z[k], &ws.a[k]);
-            let derivative = match &l.activation {
+            let derivative: Vec<f64> = match &l.activation {
                 Activation::Softmax => a.iter().map(|p| p * (1.0 - p)).collect(),
                 act => z.iter().map(|&z| act.derivative(z)).collect(),
+            };
+            let norm = l.norm.as_ref().zip(ws.norm[k].as_ref()).map(|(nm, space)| {
+                let (n, g) = (l.outputs, nm.gamma_offset);
+                let running = &net.buffers[nm.running_offset..nm.running_offset + 2 * n];
+                let std: Vec<f64> = space.inv_std.iter().map(|s| 1.0 / s).collect();
+                NormTrace {
+                    mean: running[..n].to_vec(),
+                    std,
+                    gamma: net.params[g..g + n].to_vec(),
+                    beta: net.params[g + n..g + 2 * n].to_vec(),
+                    normalised: z.clone(),
+                    // One row: ∂E/∂β, the sum of ∂E/∂u over the rows, is ∂E/∂u.
+                    delta_normalised: ws.grads[g + n..g + 2 * n].to_vec(),
+                    grad_gamma: ws.grads[g..g + n].to_vec(),
+                    grad_beta: ws.grads[g + n..g + 2 * n].to_vec(),
+                    updated_gamma: updated.params[g..g + n].to_vec(),
+                    updated_beta: updated.params[g + n..g + 2 * n].to_vec(),
+                }
+            });
+            // h' itself: the normalisation's input, ĥ·√(σ² + ε) + μ.
+            let pre_activation = match (&norm, ws.norm[k].as_ref()) {
+                (Some(nt), Some(space)) => (0..l.outputs)
+                    .map(|j| space.xhat[j] * nt.std[j] + nt.mean[j])
+                    .collect(),
+                _ => z.clone(),
             };
             let w = &net.params[l.weight_offset..l.weight_offset + l.weight_len()];
             let gw = &ws.grads[l.weight_offset..l.weight_offset + l.weight_len()];
@@ -121,7 +170,7 @@ pub fn trace(
             LayerTrace {
                 phi: l.activation.to_string(),
                 input,
-                pre_activation: z.clone(),
+                pre_activation,
                 activation: a.clone(),
                 derivative,
                 delta: ws.delta[k].clone(),
@@ -132,6 +181,7 @@ pub fn trace(
                 bias,
                 grad_bias,
                 updated_bias,
+                norm,
             }
         })
         .collect();
@@ -190,14 +240,42 @@ impl Trace {
                 "  h' = x·W{sup}{b} = {}\n",
                 vector(&l.pre_activation)
             ));
-            s.push_str(&format!("  h = Φ(h')  = {}\n", vector(&l.activation)));
-            s.push_str(&format!("  Φ'(h')     = {}\n", vector(&l.derivative)));
             let how = if k + 1 == n {
                 "from the loss"
             } else {
                 "(δ_next·W_nextᵀ) ⊙ Φ'(h')"
             };
-            s.push_str(&format!("  δ = ∂E/∂h' = {}   {how}\n", vector(&l.delta)));
+            match &l.norm {
+                None => {
+                    s.push_str(&format!("  h = Φ(h')  = {}\n", vector(&l.activation)));
+                    s.push_str(&format!("  Φ'(h')     = {}\n", vector(&l.derivative)));
+                    s.push_str(&format!("  δ = ∂E/∂h' = {}   {how}\n", vector(&l.delta)));
+                }
+                Some(nt) => {
+                    s.push_str(&format!(
+                        "  μ          = {}   running mean\n",
+                        vector(&nt.mean)
+                    ));
+                    s.push_str(&format!(
+                        "  √(σ² + ε)  = {}   σ²: the running variance\n",
+                        vector(&nt.std)
+                    ));
+                    s.push_str(&format!(
+                        "  u = γ{sup}⊙(h' − μ)/√(σ² + ε) + β{sup} = {}   batch normalisation\n",
+                        vector(&nt.normalised)
+                    ));
+                    s.push_str(&format!("  h = Φ(u)   = {}\n", vector(&l.activation)));
+                    s.push_str(&format!("  Φ'(u)      = {}\n", vector(&l.derivative)));
+                    s.push_str(&format!(
+                        "  ∂E/∂u      = {}   (δ_next·W_nextᵀ) ⊙ Φ'(u)\n",
+                        vector(&nt.delta_normalised)
+                    ));
+                    s.push_str(&format!(
+                        "  δ = ∂E/∂h' = {}   ∂E/∂u ⊙ γ{sup}/√(σ² + ε)\n",
+                        vector(&l.delta)
+                    ));
+                }
+            }
             s.push_str(&format!(
                 "  {:<10} {:>12} {:>14} {:>14} {:>12}\n",
                 "weight", "W", "∂E/∂W = xᵢδⱼ", "ΔW = −α∂E/∂W", "W_new"
@@ -224,6 +302,24 @@ impl Trace {
                         nb[j] - b[j],
                         nb[j]
                     ));
+                }
+            }
+            if let Some(nt) = &l.norm {
+                let rows = [
+                    ("γ", &nt.gamma, &nt.grad_gamma, &nt.updated_gamma),
+                    ("β", &nt.beta, &nt.grad_beta, &nt.updated_beta),
+                ];
+                for (name, v, g, u) in rows {
+                    for j in 0..v.len() {
+                        s.push_str(&format!(
+                            "  {:<10} {:>12.6} {:>14.6} {:>14.6} {:>12.6}\n",
+                            format!("{name}{sup}[{}]", j + 1),
+                            v[j],
+                            g[j],
+                            u[j] - v[j],
+                            u[j]
+                        ));
+                    }
                 }
             }
             s.push('\n');
@@ -269,8 +365,22 @@ impl Trace {
                 "$$h' = x W^{{{sup}}}{b} = {}$$\n\n",
                 lx(&l.pre_activation)
             ));
-            s.push_str(&format!("$$h = \\Phi(h') = {}$$\n\n", lx(&l.activation)));
-            s.push_str(&format!("$$\\Phi'(h') = {}$$\n\n", lx(&l.derivative)));
+            match &l.norm {
+                None => {
+                    s.push_str(&format!("$$h = \\Phi(h') = {}$$\n\n", lx(&l.activation)));
+                    s.push_str(&format!("$$\\Phi'(h') = {}$$\n\n", lx(&l.derivative)));
+                }
+                Some(nt) => {
+                    s.push_str(&format!(
+                        "$$u = \\gamma \\odot \\frac{{h' - \\mu}}{{\\sqrt{{\\sigma^2 + \\epsilon}}}} + \\beta = {}, \\quad \\mu = {}, \\quad \\sqrt{{\\sigma^2 + \\epsilon}} = {}$$\n\n",
+                        lx(&nt.normalised),
+                        lx(&nt.mean),
+                        lx(&nt.std)
+                    ));
+                    s.push_str(&format!("$$h = \\Phi(u) = {}$$\n\n", lx(&l.activation)));
+                    s.push_str(&format!("$$\\Phi'(u) = {}$$\n\n", lx(&l.derivative)));
+                }
+            }
             s.push_str(&format!(
                 "$$\\delta = \\frac{{\\partial E}}{{\\partial h'}} = {}$$\n\n",
                 lx(&l.delta)
@@ -328,5 +438,47 @@ mod tests {
         assert!(t.loss_after < t.loss);
         assert!(t.to_text().contains("W2[3][1]"));
         assert!(t.to_markdown().contains("$$h = \\Phi(h')"));
+    }
+
+    /// A batch-normalised layer's trace, against the formulas it prints: u from h', μ, σ², γ, β;
+    /// h = Φ(u); δ = ∂E/∂u·γ/√(σ² + ε); ∂E/∂γ = ∂E/∂u·(h' − μ)/√(σ² + ε); ∂E/∂W = xᵢδⱼ.
+    #[test]
+    fn a_batch_normalised_layer_traces_its_formulas() {
+        let mut net = NetworkSpec::new(2)
+            .batch_norm(crate::BatchNorm::default())
+            .dense(3, Activation::Tanh)
+            .dense(1, Activation::Identity)
+            .build::<f64>(4);
+        net.buffers = vec![0.2, -0.1, 0.3, 1.5, 0.5, 2.0];
+        let g = net.layers[0].norm.as_ref().unwrap().gamma_offset;
+        net.params[g..g + 6].copy_from_slice(&[1.2, -0.8, 0.5, 0.1, 0.2, -0.3]);
+        let x = [0.7, -1.3];
+        let t = trace(
+            &net,
+            &x,
+            TargetsRef::Values(&[0.4]),
+            &Loss::HalfSquaredError,
+            0.1,
+        );
+        let l = &t.layers[0];
+        let nt = l.norm.as_ref().expect("normalised");
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        for j in 0..3 {
+            let h = x[0] * l.weight[0][j] + x[1] * l.weight[1][j] + l.bias.as_ref().unwrap()[j];
+            close(l.pre_activation[j], h);
+            close(nt.std[j], (net.buffers[3 + j] + 1e-5f64).sqrt());
+            let xhat = (h - nt.mean[j]) / nt.std[j];
+            close(nt.normalised[j], nt.gamma[j] * xhat + nt.beta[j]);
+            close(l.activation[j], nt.normalised[j].tanh());
+            let du = (t.output[0] - 0.4) * t.layers[1].weight[j][0] * l.derivative[j];
+            close(nt.delta_normalised[j], du);
+            close(l.delta[j], du * nt.gamma[j] / nt.std[j]);
+            close(nt.grad_gamma[j], du * xhat);
+            for (i, xi) in x.iter().enumerate() {
+                close(l.grad_weight[i][j], xi * l.delta[j]);
+            }
+        }
+        assert!(t.to_text().contains("u = γ1⊙(h' − μ)/√(σ² + ε) + β1"));
+        assert!(t.to_text().contains("β1[3]"));
     }
 }

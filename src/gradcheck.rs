@@ -127,7 +127,9 @@ pub fn gradient_check(
 
 /// As [`gradient_check`], for a training step with `dropout`'s masks of `draw`: with the masks
 /// fixed, E is an ordinary function of the parameters, and its differences check the masked
-/// backward pass.
+/// backward pass. A batch-normalised network is normalised, as in training, with the mean and
+/// variance of `x`'s rows (pass [`Dropout::none`] to check that alone); [`gradient_check`] uses
+/// the running statistics, as inference.
 pub fn gradient_check_with_dropout(
     net: &Network<f64>,
     x: &Matrix<f64>,

@@ -22,13 +22,14 @@
 //! # Ok::<(), mlp::Error>(())
 //! ```
 //!
-//! Modules follow the data path: [`data`] → [`batches`] → [`activation`], [`dense`] and [`dropout`]
-//! (forward and backward of each piece) → [`network`] → [`loss`] → [`optim`] → [`train`] → [`metrics`], with
+//! Modules follow the data path: [`data`] → [`batches`] → [`activation`], [`dense`], [`batch_norm`] and
+//! [`dropout`] (forward and backward of each piece) → [`network`] → [`loss`] → [`optim`] → [`train`] → [`metrics`], with
 //! [`gradcheck`] to verify the backward pass against finite differences, [`explain`] to trace one
 //! step, and [`attribution`] to say which inputs a prediction owes to.
 
 pub mod activation;
 pub mod attribution;
+pub mod batch_norm;
 pub mod batches;
 #[cfg(feature = "cuda")]
 mod cuda;
@@ -49,6 +50,7 @@ pub mod tensor;
 pub mod train;
 
 pub use activation::{Activation, CustomActivation};
+pub use batch_norm::BatchNorm;
 pub use batches::Augment;
 pub use data::{Dataset, Targets, Task};
 pub use dense::Dense;

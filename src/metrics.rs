@@ -8,6 +8,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::batch_norm::{NormSpace, Stats};
 use crate::data::{Dataset, Targets};
 use crate::init::Rng;
 use crate::network::{classes, Network};
@@ -441,13 +442,30 @@ pub fn permutation_importance<T: Float>(
         inputs: first.outputs,
         layers: net.layers[1..].to_vec(),
         params: net.params.clone(),
+        buffers: net.buffers.clone(),
+        batches_tracked: net.batches_tracked,
     };
     let score = |mut z: Matrix<T>| {
         let mut a = Matrix::zeros(z.rows, z.cols);
         let bias = first.bias(&net.params);
-        first
-            .activation
-            .forward(&mut z.data, bias, &mut a.data, z.cols);
+        if first.norm.is_some() {
+            // Batch-normalised with the running statistics, as `predict` does.
+            let mut space = NormSpace::new(0, z.cols);
+            space.xhat = z.data.clone();
+            let running = Stats::Running;
+            first.normalise(
+                (&net.params, &net.buffers),
+                (&mut space, running),
+                &mut z.data,
+            );
+            first
+                .activation
+                .forward(&mut z.data, None, &mut a.data, z.cols);
+        } else {
+            first
+                .activation
+                .forward(&mut z.data, bias, &mut a.data, z.cols);
+        }
         let outputs = if tail.layers.is_empty() {
             a
         } else {

@@ -28,6 +28,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
+use crate::batch_norm::BatchNorm;
 use crate::data::images::ImageShape;
 use crate::data::{feature_columns, Categorical, Imputer, Missing, Standardizer, Task};
 use crate::error::{Error, Result};
@@ -38,9 +39,10 @@ use crate::tensor::{Float, Matrix};
 use crate::train::History;
 
 /// The newest file format this build reads. Version 2 added one-hot encoded text columns
-/// ([`Preprocessing::categorical`]); a file is written in the oldest version that holds it
-/// ([`Preprocessing::format_version`]).
-pub const FORMAT_VERSION: u32 = 2;
+/// ([`Preprocessing::categorical`]), version 3 batch normalisation ([`Architecture::batch_norm`]);
+/// a file is written in the oldest version that holds it ([`Preprocessing::format_version`],
+/// [`Architecture::format_version`]).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// One layer as recorded in a file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,6 +58,10 @@ pub struct Architecture {
     pub inputs: usize,
     pub layers: Vec<LayerMeta>,
     pub bias: bool,
+    /// Batch normalisation of every hidden layer (format version 3): its tensors are those of
+    /// an `nn.BatchNorm1d` after each hidden `nn.Linear` (see [`Network::parameters`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_norm: Option<BatchNorm>,
 }
 
 /// What is done to data before the network sees it, and to its outputs after.
@@ -157,6 +163,16 @@ impl Architecture {
                 })
                 .collect(),
             bias: net.has_bias(),
+            batch_norm: net.spec().batch_norm,
+        }
+    }
+
+    /// The oldest file format that holds this: 3 with batch normalisation, else 1.
+    pub fn format_version(&self) -> u32 {
+        if self.batch_norm.is_some() {
+            3
+        } else {
+            1
         }
     }
 
@@ -177,6 +193,15 @@ impl Architecture {
             }
             spec = spec.dense(l.units, act);
         }
+        if let Some(bn) = self.batch_norm {
+            if !(bn.eps > 0.0 && bn.eps.is_finite() && (0.0..=1.0).contains(&bn.momentum)) {
+                return Err(format!(
+                    "batch normalisation with eps {} and momentum {}; expected eps > 0 and momentum in [0, 1]",
+                    bn.eps, bn.momentum
+                ));
+            }
+            spec = spec.batch_norm(bn);
+        }
         Ok(spec)
     }
 
@@ -184,11 +209,13 @@ impl Architecture {
     pub fn param_count(&self) -> Option<usize> {
         let mut inputs = self.inputs;
         let mut total = 0usize;
-        for l in &self.layers {
+        for (k, l) in self.layers.iter().enumerate() {
             let w = inputs.checked_mul(l.units)?;
+            let normalised = self.batch_norm.is_some() && k + 1 < self.layers.len();
             total = total
                 .checked_add(w)?
-                .checked_add(if self.bias { l.units } else { 0 })?;
+                .checked_add(if self.bias { l.units } else { 0 })?
+                .checked_add(if normalised { 2 * l.units } else { 0 })?;
             inputs = l.units;
         }
         Some(total)
@@ -204,6 +231,9 @@ impl std::fmt::Display for Architecture {
         write!(f, "{} ({})", widths.join("-"), acts.join(", "))?;
         if !self.bias {
             write!(f, ", no bias")?;
+        }
+        if self.batch_norm.is_some() {
+            write!(f, ", batch-normalised")?;
         }
         Ok(())
     }
@@ -287,6 +317,23 @@ impl Tensor {
 
 fn network_tensors<T: Float>(net: &Network<T>) -> Vec<Tensor> {
     let mut out = Vec::new();
+    for p in net.running_stats() {
+        let v = net.buffers[p.offset..p.offset + p.shape[0]].iter().copied();
+        out.push(Tensor::of(p.name, p.shape, v));
+    }
+    for p in net
+        .running_stats()
+        .iter()
+        .filter(|p| p.name.ends_with("mean"))
+    {
+        // PyTorch's count of training batches, an int64 scalar beside the statistics.
+        out.push(Tensor {
+            name: p.name.replace("running_mean", "num_batches_tracked"),
+            dtype: Dtype::I64,
+            shape: vec![],
+            bytes: (net.batches_tracked as i64).to_le_bytes().to_vec(),
+        });
+    }
     for p in net.parameters() {
         if p.shape.len() == 2 {
             let (i, o) = (p.shape[0], p.shape[1]);
@@ -410,7 +457,7 @@ impl<T: Float> Checkpoint<T> {
                     .map_err(|e| bad(format!("checkpoint metadata: {e}")))
             })?;
         let n = network.param_count();
-        let flat = |name: &str, optional: bool| -> Result<Option<Vec<T>>> {
+        let flat = |name: &str, n: usize, optional: bool| -> Result<Option<Vec<T>>> {
             match st.tensor(name) {
                 Ok(t) => {
                     let v = tensor_values::<T>(&t, name, path)?;
@@ -426,9 +473,10 @@ impl<T: Float> Checkpoint<T> {
                 Err(_) => Err(bad(format!("tensor {name} is missing"))),
             }
         };
-        let m = flat("checkpoint.optimizer.m", false)?.unwrap_or_default();
-        let v = flat("checkpoint.optimizer.v", false)?.unwrap_or_default();
-        let best_params = flat("checkpoint.best", true)?;
+        let m = flat("checkpoint.optimizer.m", n, false)?.unwrap_or_default();
+        let v = flat("checkpoint.optimizer.v", n, false)?.unwrap_or_default();
+        // The best network's state: its parameters, then its running statistics.
+        let best_params = flat("checkpoint.best", n + network.buffers.len(), true)?;
         let pairs = |name: &str| -> Result<Vec<Vec<f64>>> {
             let Ok(t) = st.tensor(name) else {
                 return Ok(Vec::new());
@@ -614,6 +662,42 @@ fn read_network<T: Float>(
             net.params[p.offset..p.offset + v.len()].copy_from_slice(&v);
         }
     }
+    for p in net.running_stats() {
+        let t = st
+            .tensor(&p.name)
+            .map_err(|_| bad(format!("tensor {} is missing", p.name)))?;
+        if t.shape() != p.shape.as_slice() {
+            return Err(bad(format!(
+                "tensor {} has shape {:?}; expected {:?}",
+                p.name,
+                t.shape(),
+                p.shape
+            )));
+        }
+        let v = tensor_values::<T>(&t, &p.name, path)?;
+        let variance = p.name.ends_with("running_var");
+        if let Some(i) = v
+            .iter()
+            .position(|x| !x.is_finite() || (variance && x.f64() < 0.0))
+        {
+            return Err(bad(format!(
+                "tensor {} holds {} at index {i}; expected a finite{} number",
+                p.name,
+                v[i],
+                if variance { ", non-negative" } else { "" }
+            )));
+        }
+        net.buffers[p.offset..p.offset + v.len()].copy_from_slice(&v);
+        let count = p.name.replace("running_mean", "num_batches_tracked");
+        if let (false, Ok(t)) = (variance, st.tensor(&count)) {
+            match (t.dtype(), t.data()) {
+                (Dtype::I64, &[a, b, c, d, e, f, g, h]) => {
+                    net.batches_tracked = i64::from_le_bytes([a, b, c, d, e, f, g, h]).max(0) as u64
+                }
+                _ => return Err(bad(format!("tensor {count}: expected one int64"))),
+            }
+        }
+    }
     Ok(net)
 }
 
@@ -689,6 +773,60 @@ mod tests {
         assert_eq!(t.shape(), &[4, 3]);
         let v = tensor_values::<f32>(&t, "0.weight", Path::new("m")).unwrap();
         assert_eq!(v[3 + 2], m.network.params[2 * 4 + 1]); // row 1, column 2
+    }
+
+    /// A batch-normalised model: format version 3, the statistics as PyTorch's `BatchNorm1d`
+    /// keeps them (`running_mean`, `running_var`, an int64 `num_batches_tracked`), and all of it
+    /// back to the bit; a negative variance in a file is refused.
+    #[test]
+    fn batch_normalisation_round_trip() {
+        let mut m = model();
+        let mut net = NetworkSpec::new(3)
+            .batch_norm(BatchNorm::default())
+            .dense(4, Activation::Relu)
+            .dense(2, Activation::Softmax)
+            .build::<f32>(1);
+        net.buffers = vec![0.5, -1.0, 0.25, 2.0, 1.5, 0.75, 3.0, 0.125];
+        net.batches_tracked = 1234;
+        m.meta.architecture = Architecture::of(&net);
+        m.meta.format_version = m.meta.architecture.format_version();
+        assert_eq!(m.meta.format_version, 3);
+        m.network = net;
+        let bytes = m.to_bytes().unwrap();
+        let back = Model::<f32>::from_bytes(&bytes, Path::new("m")).unwrap();
+        assert_eq!(back, m);
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "0.bias",
+                "0.weight",
+                "1.bias",
+                "1.num_batches_tracked",
+                "1.running_mean",
+                "1.running_var",
+                "1.weight",
+                "3.bias",
+                "3.weight"
+            ]
+        );
+        let count = st.tensor("1.num_batches_tracked").unwrap();
+        assert_eq!((count.dtype(), count.shape()), (Dtype::I64, &[][..]));
+        assert_eq!(count.data(), 1234i64.to_le_bytes());
+        let var = st.tensor("1.running_var").unwrap();
+        let v = tensor_values::<f32>(&var, "1.running_var", Path::new("m")).unwrap();
+        assert_eq!(v, [1.5, 0.75, 3.0, 0.125]);
+
+        m.network.buffers[5] = -0.75;
+        let e = Model::<f32>::from_bytes(&m.to_bytes().unwrap(), Path::new("m"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tensor 1.running_var holds -0.75 at index 1; expected a finite, non-negative number"),
+            "{e}"
+        );
     }
 
     /// The preprocessing's statistics come back to the bit: they are f64 in a JSON document, and

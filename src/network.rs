@@ -5,12 +5,18 @@
 //! names  =   0.weight     0.bias   2.weight   2.bias   …      (PyTorch's nn.Sequential indices)
 //! ```
 //!
+//! With batch normalisation ([`crate::batch_norm`]) a hidden layer's γ and β follow its bias, named
+//! as the `nn.BatchNorm1d` after its `nn.Linear` (`1.weight`, `1.bias`, then `3.weight` for the next
+//! Linear), and its running mean and variance live apart, in [`Network::buffers`]: they are learnt
+//! from the batches, not by the gradient.
+//!
 //! The backward pass is the seed's chain rule, layer by layer: δ at the output comes from the loss,
 //! and for a hidden layer δ = (δ_next·W_nextᵀ) ⊙ Φ'(h'). The product δ_next·W_nextᵀ sums, for each
 //! hidden neuron, over every neuron it feeds — the seed's Equation A, "sum over every path".
 
 use crate::activation::Activation;
-use crate::dense::Dense;
+use crate::batch_norm::{BatchNorm, NormSpace, Stats};
+use crate::dense::{Dense, Norm};
 use crate::dropout::{self, Draw, Dropout};
 use crate::init::{Bias, Init, Rng};
 use crate::loss::{Loss, TargetsRef};
@@ -40,6 +46,8 @@ pub struct NetworkSpec {
     pub layers: Vec<Layer>,
     pub bias: Bias,
     pub init: Init,
+    /// Batch normalisation after every hidden layer's product, before its activation.
+    pub batch_norm: Option<BatchNorm>,
 }
 
 impl NetworkSpec {
@@ -50,6 +58,7 @@ impl NetworkSpec {
             layers: Vec::new(),
             bias: Bias::default(),
             init: Init::default(),
+            batch_norm: None,
         }
     }
 
@@ -71,6 +80,13 @@ impl NetworkSpec {
         self
     }
 
+    /// Normalises every hidden layer's h' over the batch before its activation
+    /// (`Linear → BatchNorm1d → activation`, see [`crate::batch_norm`]); γ starts at 1, β at 0.
+    pub fn batch_norm(mut self, batch_norm: BatchNorm) -> Self {
+        self.batch_norm = Some(batch_norm);
+        self
+    }
+
     /// Draws the initial parameters with a seeded generator.
     ///
     /// # Panics
@@ -80,6 +96,7 @@ impl NetworkSpec {
         assert!(!self.layers.is_empty(), "NetworkSpec::build: no layers");
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut offset = 0;
+        let mut running = 0;
         let mut inputs = self.inputs;
         for (k, l) in self.layers.iter().enumerate() {
             assert!(
@@ -96,18 +113,36 @@ impl NetworkSpec {
                 offset += l.units;
                 offset - l.units
             });
+            let hidden = k + 1 < self.layers.len();
+            let norm = self.batch_norm.filter(|_| hidden).map(|batch_norm| {
+                offset += 2 * l.units;
+                running += 2 * l.units;
+                Norm {
+                    batch_norm,
+                    gamma_offset: offset - 2 * l.units,
+                    running_offset: running - 2 * l.units,
+                }
+            });
             layers.push(Dense {
                 inputs,
                 outputs: l.units,
                 activation: l.activation.clone(),
                 weight_offset,
                 bias_offset,
+                norm,
             });
             inputs = l.units;
         }
         let mut params = vec![T::ZERO; offset];
+        let mut buffers = vec![T::ZERO; running];
         let mut rng = Rng::new(seed);
         for d in &layers {
+            if let Some(nm) = &d.norm {
+                // γ = 1, β = 0; running mean 0, running variance 1 (PyTorch's start).
+                params[nm.gamma_offset..nm.gamma_offset + d.outputs].fill(T::ONE);
+                let var = nm.running_offset + d.outputs;
+                buffers[var..var + d.outputs].fill(T::ONE);
+            }
             for w in &mut params[d.weight_offset..d.weight_offset + d.weight_len()] {
                 *w = T::of(self.init.weight(&mut rng, d.inputs, d.outputs));
             }
@@ -128,6 +163,8 @@ impl NetworkSpec {
             inputs: self.inputs,
             layers,
             params,
+            buffers,
+            batches_tracked: 0,
         }
     }
 }
@@ -139,13 +176,20 @@ pub struct Network<T> {
     pub layers: Vec<Dense>,
     /// Every weight and bias, in the order of [`Network::parameters`].
     pub params: Vec<T>,
+    /// The running mean and variance of each batch-normalised layer (learnt, not trained: PyTorch's
+    /// buffers), in layer order; empty without batch normalisation.
+    pub buffers: Vec<T>,
+    /// Training batches that moved the running statistics (PyTorch's `num_batches_tracked`).
+    pub batches_tracked: u64,
 }
 
 /// Name, offset and shape of one parameter tensor in the flat buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamInfo {
-    /// `"{2k}.weight"` / `"{2k}.bias"` for layer k: the names `torch.nn.Sequential` gives a stack of
-    /// `nn.Linear` and activation modules.
+    /// `"{i}.weight"` / `"{i}.bias"` for layer k's `nn.Linear`, and γ, β as `"{i+1}.weight"` /
+    /// `"{i+1}.bias"` of its `nn.BatchNorm1d`: the names `torch.nn.Sequential` gives a stack of
+    /// modules, each layer a Linear, a BatchNorm1d where it has one, and its activation (i = 2k
+    /// without batch normalisation).
     pub name: String,
     pub layer: usize,
     pub offset: usize,
@@ -196,6 +240,10 @@ impl<T: Float> Network<T> {
                 Bias::None
             },
             init: Init::default(),
+            batch_norm: self
+                .layers
+                .iter()
+                .find_map(|l| l.norm.as_ref().map(|nm| nm.batch_norm)),
         }
     }
 
@@ -203,22 +251,103 @@ impl<T: Float> Network<T> {
     pub fn parameters(&self) -> Vec<ParamInfo> {
         let mut out = Vec::new();
         for (k, l) in self.layers.iter().enumerate() {
+            let i = self.module_index(k);
             out.push(ParamInfo {
-                name: format!("{}.weight", 2 * k),
+                name: format!("{i}.weight"),
                 layer: k,
                 offset: l.weight_offset,
                 shape: vec![l.inputs, l.outputs],
             });
             if let Some(o) = l.bias_offset {
                 out.push(ParamInfo {
-                    name: format!("{}.bias", 2 * k),
+                    name: format!("{i}.bias"),
                     layer: k,
                     offset: o,
                     shape: vec![l.outputs],
                 });
             }
+            if let Some(nm) = &l.norm {
+                for (name, o) in [("weight", 0), ("bias", l.outputs)] {
+                    out.push(ParamInfo {
+                        name: format!("{}.{name}", i + 1),
+                        layer: k,
+                        offset: nm.gamma_offset + o,
+                        shape: vec![l.outputs],
+                    });
+                }
+            }
         }
         out
+    }
+
+    /// The running statistics, as [`Network::parameters`] names them but in [`Network::buffers`]:
+    /// `"{i+1}.running_mean"` and `"{i+1}.running_var"` of layer k's `nn.BatchNorm1d`.
+    pub fn running_stats(&self) -> Vec<ParamInfo> {
+        let mut out = Vec::new();
+        for (k, l) in self.layers.iter().enumerate() {
+            if let Some(nm) = &l.norm {
+                let i = self.module_index(k) + 1;
+                for (name, o) in [("running_mean", 0), ("running_var", l.outputs)] {
+                    out.push(ParamInfo {
+                        name: format!("{i}.{name}"),
+                        layer: k,
+                        offset: nm.running_offset + o,
+                        shape: vec![l.outputs],
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Layer k's `nn.Linear` index in the `torch.nn.Sequential` of the network: Linear,
+    /// BatchNorm1d where there is one, and the activation, for every layer before it.
+    pub fn module_index(&self, k: usize) -> usize {
+        self.layers[..k]
+            .iter()
+            .map(|l| 2 + usize::from(l.norm.is_some()))
+            .sum()
+    }
+
+    /// What training changes: the parameters, then the running statistics.
+    pub fn state(&self) -> Vec<T> {
+        [&self.params[..], &self.buffers[..]].concat()
+    }
+
+    /// Sets the parameters and running statistics from a [`Network::state`].
+    ///
+    /// # Panics
+    /// If `state` is not as long as the network's.
+    pub fn set_state(&mut self, state: &[T]) {
+        let (params, buffers) = state.split_at(self.params.len());
+        self.params.copy_from_slice(params);
+        self.buffers.copy_from_slice(buffers);
+    }
+
+    /// Whether some layer is batch-normalised.
+    pub fn has_batch_norm(&self) -> bool {
+        self.layers.iter().any(|l| l.norm.is_some())
+    }
+
+    /// Moves the running statistics of every batch-normalised layer towards the statistics of
+    /// the last training pass in `ws` ([`BatchNorm::update_running`]).
+    #[inline(never)]
+    pub fn update_running_stats(&mut self, ws: &Workspace<T>) {
+        // A batch of one row has no variance to learn from: nothing moves, nothing is counted.
+        if self.buffers.is_empty() || ws.stats != Stats::Batch || ws.rows < 2 {
+            return;
+        }
+        for (l, space) in self.layers.iter().zip(&ws.norm) {
+            if let (Some(nm), Some(space)) = (&l.norm, space) {
+                let o = nm.running_offset;
+                nm.batch_norm.update_running(
+                    &mut self.buffers[o..o + 2 * l.outputs],
+                    space,
+                    ws.rows,
+                );
+            }
+        }
+        self.batches_tracked += 1;
     }
 
     /// The same network in another float type.
@@ -227,17 +356,26 @@ impl<T: Float> Network<T> {
             inputs: self.inputs,
             layers: self.layers.clone(),
             params: self.params.iter().map(|v| U::of(v.f64())).collect(),
+            buffers: self.buffers.iter().map(|v| U::of(v.f64())).collect(),
+            batches_tracked: self.batches_tracked,
         }
     }
 
-    /// Forward pass of `x` (`rows ≤ ws.capacity`) into the workspace, for inference: no dropout.
+    /// Forward pass of `x` (`rows ≤ ws.capacity`) into the workspace, for inference: no dropout,
+    /// and batch normalisation with the running statistics.
     ///
     /// # Panics
     /// If `x` has the wrong number of columns or more rows than the workspace plans for.
     #[track_caller]
     pub fn forward(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par) {
         self.check_batch(x, ws);
+        self.forward_layers(x, ws, par, Stats::Running);
+    }
+
+    /// The layers one after the other, no dropout.
+    fn forward_layers(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par, stats: Stats) {
         ws.dropping = false;
+        ws.stats = stats;
         for (k, layer) in self.layers.iter().enumerate() {
             let (done, rest) = ws.a.split_at_mut(k);
             let input = if k == 0 {
@@ -245,22 +383,36 @@ impl<T: Float> Network<T> {
             } else {
                 View::new(&done[k - 1], x.rows, layer.inputs)
             };
-            layer.forward(&self.params, input, &mut ws.z[k], &mut rest[0], par);
+            // The layer's workspace is looked up only where it has one: looked up for every layer,
+            // seed-online's batch-1 steps took 24 instructions more (callgrind).
+            if layer.norm.is_none() {
+                layer.forward(&self.params, input, &mut ws.z[k], &mut rest[0], par);
+            } else {
+                layer.forward_normalised(
+                    (&self.params, &self.buffers),
+                    input,
+                    (&mut ws.z[k], &mut rest[0]),
+                    (&mut ws.norm[k], stats),
+                    par,
+                );
+            }
         }
     }
 
-    /// Forward pass for a training step: as [`Network::forward`], and where the workspace was
-    /// planned [`with_dropout`](Workspace::with_dropout), each hidden layer's output h is dropped
-    /// to h̃ = h ⊙ m with the masks of `draw`, and the next layer reads h̃ (see [`crate::dropout`]).
-    /// A loop of its own, so that the plain one stays as lean as it was (the batch-1 steps of the
-    /// seed's online rule count every instruction).
+    /// Forward pass for a training step: as [`Network::forward`], but batch-normalised layers use
+    /// the batch's own statistics (see [`Network::update_running_stats`]), and where the
+    /// workspace was planned [`with_dropout`](Workspace::with_dropout), each hidden layer's output
+    /// h is dropped to h̃ = h ⊙ m with the masks of `draw`, and the next layer reads h̃ (see
+    /// [`crate::dropout`]). A loop of its own, so that the plain one stays as lean as it was (the
+    /// batch-1 steps of the seed's online rule count every instruction).
     #[track_caller]
     pub fn forward_train(&self, x: View<'_, T>, ws: &mut Workspace<T>, par: Par, draw: Draw) {
-        if ws.rates.is_empty() {
-            return self.forward(x, ws, par);
-        }
         self.check_batch(x, ws);
+        if ws.rates.is_empty() {
+            return self.forward_layers(x, ws, par, Stats::Batch);
+        }
         ws.dropping = true;
+        ws.stats = Stats::Batch;
         for (k, layer) in self.layers.iter().enumerate() {
             let (done, rest) = ws.a.split_at_mut(k);
             let input = match k {
@@ -268,7 +420,17 @@ impl<T: Float> Network<T> {
                 _ if ws.rates[k - 1] > 0.0 => View::new(&ws.dropped[k - 1], x.rows, layer.inputs),
                 _ => View::new(&done[k - 1], x.rows, layer.inputs),
             };
-            layer.forward(&self.params, input, &mut ws.z[k], &mut rest[0], par);
+            if layer.norm.is_none() {
+                layer.forward(&self.params, input, &mut ws.z[k], &mut rest[0], par);
+            } else {
+                layer.forward_normalised(
+                    (&self.params, &self.buffers),
+                    input,
+                    (&mut ws.z[k], &mut rest[0]),
+                    (&mut ws.norm[k], Stats::Batch),
+                    par,
+                );
+            }
             if ws.rates[k] > 0.0 {
                 let n = x.rows * layer.outputs;
                 dropout::forward(
@@ -333,6 +495,16 @@ impl<T: Float> Network<T> {
                     &mut below[k - 1][..n],
                     prev.outputs,
                 );
+                if prev.norm.is_some() {
+                    // Through a batch normalisation, ∂E/∂u becomes δ = ∂E/∂h'; ∂E/∂γ, ∂E/∂β
+                    // beside. (The output layer has none: every normalised layer is a k − 1.)
+                    prev.normalise_backward(
+                        &self.params,
+                        (&ws.norm[k - 1], ws.stats),
+                        &mut below[k - 1][..n],
+                        &mut ws.grads,
+                    );
+                }
             }
         }
     }
@@ -427,6 +599,10 @@ pub struct Workspace<T> {
     pub dropped: Vec<Vec<T>>,
     /// Whether the last forward pass dropped (a training pass with a rate above 0).
     pub dropping: bool,
+    /// Per batch-normalised layer, its buffers; else `None`.
+    pub norm: Vec<Option<NormSpace<T>>>,
+    /// The statistics the last forward pass normalised with.
+    pub stats: Stats,
 }
 
 impl<T: Float> Workspace<T> {
@@ -449,6 +625,12 @@ impl<T: Float> Workspace<T> {
             mask: vec![Vec::new(); net.layers.len()],
             dropped: vec![Vec::new(); net.layers.len()],
             dropping: false,
+            norm: net
+                .layers
+                .iter()
+                .map(|l| l.norm.as_ref().map(|_| NormSpace::new(capacity, l.outputs)))
+                .collect(),
+            stats: Stats::Running,
         }
     }
 

@@ -257,6 +257,7 @@ pub struct EpochPosition {
 pub struct Best<T> {
     pub loss: f64,
     pub epoch: usize,
+    /// The network's [`state`](Network::state) then: parameters and running statistics.
     pub params: Vec<T>,
     pub bad_epochs: usize,
 }
@@ -279,6 +280,7 @@ pub struct Trainer<T> {
     pub position: Option<EpochPosition>,
     /// When the run finished and early stopping put the best weights into `net`: the weights the
     /// last epoch ended with. A checkpoint saves these, so a resumed run continues exactly.
+    /// (The network's [`state`](Network::state): parameters and running statistics.)
     pub last_params: Option<Vec<T>>,
     ws: Workspace<T>,
     /// Planned on the first epoch, for the training set's shape.
@@ -322,6 +324,23 @@ impl<T: Float> Trainer<T> {
         loss.check_output(net.output_activation())
             .map_err(Error::config)?;
         config.dropout.check(net.layers.len() - 1)?;
+        if net.has_batch_norm() {
+            if let Optimizer::Lbfgs(_) = config.optimizer {
+                return Err(Error::config("batch normalisation learns from mini-batches, and L-BFGS takes all rows at once (in chunks): choose another optimizer"));
+            }
+            if config.batch_size < 2 {
+                return Err(Error::config(format!(
+                    "batch size {} with batch normalisation: a batch of one row has no variance to normalise by; use 2 or more",
+                    config.batch_size
+                )));
+            }
+            if config.device != Device::Cpu {
+                return Err(Error::Device {
+                    device: config.device.to_string(),
+                    message: "batch normalisation is done on the CPU only".into(),
+                });
+            }
+        }
         if let Some(a) = &config.augment {
             if a.shape.features() != net.inputs {
                 return Err(Error::config(format!(
@@ -499,16 +518,17 @@ impl<T: Float> Trainer<T> {
     /// into the network, whether or not early stopping triggered.
     pub fn restore_best(&mut self) {
         if let Some(b) = &self.best {
-            self.last_params = Some(self.net.params.clone());
-            self.net.params.copy_from_slice(&b.params);
+            self.last_params = Some(self.net.state());
+            self.net.set_state(&b.params);
             self.lbfgs_at = None;
             self.history.best_epoch = Some(b.epoch);
         }
     }
 
-    /// The weights training goes on from: the last epoch's, even after the best were restored.
-    pub fn training_params(&self) -> &[T] {
-        self.last_params.as_deref().unwrap_or(&self.net.params)
+    /// The weights (and running statistics) training goes on from: the last epoch's, even after
+    /// the best were restored.
+    pub fn training_state(&self) -> Vec<T> {
+        self.last_params.clone().unwrap_or_else(|| self.net.state())
     }
 
     /// Consumes the trainer, returning the trained network.
@@ -661,6 +681,9 @@ impl<T: Float> Trainer<T> {
                         self.config.weight_decay,
                         &self.decayed,
                     );
+                    if !self.net.buffers.is_empty() {
+                        self.net.update_running_stats(&self.ws);
+                    }
                     sum_loss += loss * rows as f64;
                     rows_done += rows;
                     control = progress(Progress::Batch {
@@ -726,7 +749,7 @@ impl<T: Float> Trainer<T> {
                     if monitored < b.loss {
                         b.loss = monitored;
                         b.epoch = epoch;
-                        b.params.copy_from_slice(&self.net.params);
+                        b.params = self.net.state();
                     }
                     if counts {
                         b.bad_epochs = 0;
@@ -742,7 +765,7 @@ impl<T: Float> Trainer<T> {
                     self.best = Some(Best {
                         loss: monitored,
                         epoch,
-                        params: self.net.params.clone(),
+                        params: self.net.state(),
                         bad_epochs: 0,
                     })
                 }

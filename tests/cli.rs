@@ -4116,6 +4116,159 @@ fn several_target_columns_train_one_output_each() {
     );
 }
 
+/// `--batch-norm` from end to end: a model file of format 3 holding the running statistics,
+/// prediction with them (the same probabilities from `predict` as from the trace of `explain`),
+/// the gradient check of a training pass, and what it cannot be combined with. A model without
+/// it stays in format 1, readable by older builds.
+#[test]
+fn batch_normalisation_on_the_command_line() {
+    let d = Dir::new("batch-norm");
+    let train = [
+        "train",
+        "--data",
+        "iris",
+        "--hidden",
+        "8",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.01",
+        "--batch-norm",
+        "--out",
+        "bn.safetensors",
+        "--format",
+        "json",
+        "--quiet",
+    ];
+    let run = json(&ok(&d, &train));
+    let acc = run["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.85, "test accuracy {acc}");
+    let info = info_json(&d, "bn.safetensors");
+    assert_eq!(info["format_version"], 3, "{info}");
+    assert_eq!(
+        info["architecture"]["batch_norm"],
+        serde_json::json!({"momentum": 0.1, "eps": 1e-5}),
+        "{info}"
+    );
+    assert_eq!(info["training"]["batch_norm"], true, "{info}");
+    let text = ok(&d, &["info", "--model", "bn.safetensors"]);
+    assert!(
+        text.contains("1.running_var")
+            && text.contains("running statistics of 160 training batches"),
+        "{text}"
+    );
+    // Prediction normalises with the running statistics: row 0's probabilities as the trace's y.
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "bn.safetensors",
+            "--data",
+            "iris",
+            "--proba",
+        ],
+    );
+    let row0: Vec<f64> = p
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let trace = json(&ok(
+        &d,
+        &[
+            "explain",
+            "--model",
+            "bn.safetensors",
+            "--data",
+            "iris",
+            "--format",
+            "json",
+        ],
+    ));
+    let y: Vec<f64> = trace["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(row0.len(), 3, "{p}");
+    for (a, b) in row0.iter().zip(&y) {
+        assert!((a - b).abs() < 1e-5, "predict {row0:?}, explain {y:?}");
+    }
+    assert!(trace["layers"][0]["norm"]["mean"].is_array(), "{trace}");
+    let out = ok(
+        &d,
+        &[
+            "gradcheck",
+            "--data",
+            "iris",
+            "--hidden",
+            "6,4",
+            "--batch-norm",
+        ],
+    );
+    assert!(
+        out.contains("batch-normalised with these rows' mean and variance") && out.contains("pass"),
+        "{out}"
+    );
+    fails_with(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--batch-norm",
+            "--optimizer",
+            "lbfgs",
+        ],
+        "batch normalisation learns from mini-batches",
+    );
+    fails_with(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--batch-norm",
+            "--batch-size",
+            "1",
+        ],
+        "a batch of one row has no variance",
+    );
+    fails_with(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--warm-start",
+            "bn.safetensors",
+            "--batch-norm",
+        ],
+        "--batch-norm does not apply with --warm-start",
+    );
+    ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--epochs",
+            "1",
+            "--out",
+            "plain.safetensors",
+            "--quiet",
+        ],
+    );
+    let plain = info_json(&d, "plain.safetensors");
+    assert_eq!(plain["format_version"], 1, "{plain}");
+    assert!(plain["architecture"].get("batch_norm").is_none(), "{plain}");
+}
+
 /// PyTorch loads the model file with `load_state_dict(strict=True)` and predicts what `mlp predict`
 /// does (`scripts/load_in_pytorch.py`). Runs when `MLP_TORCH_PYTHON` names a Python with torch
 /// (e.g. the peers' venv from `../shared/bench/peers/setup.sh`); a clean clone has no torch, so
@@ -4135,6 +4288,7 @@ fn pytorch_reproduces_mlp_predict() {
     let tags = tags_csv(&d); // three labels (multi-label)
     let two_targets = ["--target", "price,rent", "--drop", "id"];
     let labels = ["--target", "small,wide,tall", "--drop", "id"];
+    let normalised = ["--target", "price,rent", "--drop", "id", "--batch-norm"];
     for (csv, precision, acts, more) in [
         (&animals, "f32", "gelu,leaky_relu", &[][..]),
         (&animals, "f64", "tanh,elu", &[]),
@@ -4144,6 +4298,14 @@ fn pytorch_reproduces_mlp_predict() {
         (&gaps, "f32", "relu,sigmoid", &["--impute", "mean"]),
         (&homes, "f32", "tanh,relu", &two_targets),
         (&tags, "f32", "relu,tanh", &labels),
+        (&animals, "f32", "relu,tanh", &["--batch-norm"]),
+        (
+            &colors,
+            "f64",
+            "gelu,relu",
+            &["--batch-norm", "--batch-size", "4"],
+        ),
+        (&homes, "f32", "tanh,relu", &normalised),
     ] {
         let csv = csv.to_str().unwrap();
         let train = [

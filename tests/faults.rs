@@ -153,18 +153,27 @@ fn sigkill_at_random_moments_never_corrupts_the_checkpoint_and_resume_finishes_e
 fn ctrl_c_stops_after_the_batch_writes_a_checkpoint_and_resume_is_exact() {
     let d = Dir::new("sigint");
     // With dropout: its masks come from (seed, epoch, batch), so a run resumed mid-epoch draws
-    // the same ones as the uninterrupted run.
-    assert!(
-        spawn(&d, &["--dropout", "0.2", "--out", "full.safetensors"])
-            .wait()
-            .unwrap()
-            .success()
-    );
+    // the same ones as the uninterrupted run; and with batch normalisation, whose running
+    // statistics the checkpoint keeps.
+    assert!(spawn(
+        &d,
+        &[
+            "--dropout",
+            "0.2",
+            "--batch-norm",
+            "--out",
+            "full.safetensors"
+        ]
+    )
+    .wait()
+    .unwrap()
+    .success());
     let child = spawn(
         &d,
         &[
             "--dropout",
             "0.2",
+            "--batch-norm",
             "--checkpoint",
             "ck.safetensors",
             "--out",
@@ -191,6 +200,7 @@ fn ctrl_c_stops_after_the_batch_writes_a_checkpoint_and_resume_is_exact() {
         &[
             "--dropout",
             "0.2",
+            "--batch-norm",
             "--checkpoint",
             "ck.safetensors",
             "--resume",

@@ -1,11 +1,12 @@
 //! Finite-difference gradient checks (f64, central differences) of every activation × every loss ×
 //! with and without bias × 1, 2 and 3 hidden layers, at odd widths (1, 3, 17); and of dropout after
-//! every hidden activation, one rate or one per layer; and of class- and label-weighted losses.
-//! Relative error < 1e-6.
+//! every hidden activation, one rate or one per layer; of batch normalisation with the batch's
+//! statistics (training) and the running ones (inference); and of class- and label-weighted
+//! losses. Relative error < 1e-6.
 
 use mlp::{
-    gradient_check, gradient_check_with_dropout, Activation, Bias, CustomActivation, CustomLoss,
-    Draw, Dropout, GradCheckReport, Loss, Matrix, NetworkSpec, Rng, TargetsRef,
+    gradient_check, gradient_check_with_dropout, Activation, BatchNorm, Bias, CustomActivation,
+    CustomLoss, Draw, Dropout, GradCheckReport, Loss, Matrix, NetworkSpec, Rng, TargetsRef,
 };
 
 #[derive(Debug)]
@@ -201,6 +202,88 @@ fn dropout_after_every_hidden_activation() {
                     // The masks took effect: the training loss is not the plain one.
                     assert_ne!(report.loss, plain.loss, "{case}");
                     assert_within_tolerance(&report, &case);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 11 * 3 * 2 * 2);
+}
+
+/// Batch normalisation between every hidden product and its activation. In training (the batch's
+/// μ and σ², which depend on every row's h') E is a function of the parameters through the
+/// statistics too, and the differences check the backward pass's two sums over the batch; at
+/// inference (running statistics, set away from their start of 0 and 1) the affine map per column.
+/// γ and β are drawn away from 1 and 0 so that neither hides a mistake; with dropout as well, so
+/// that normalisation and masks meet.
+#[test]
+fn batch_norm_in_training_and_in_inference() {
+    const ROWS: usize = 8;
+    let mut rng = Rng::new(11);
+    let x = Matrix::<f64>::from_vec(
+        ROWS,
+        FEATURES,
+        (0..ROWS * FEATURES).map(|_| rng.normal()).collect(),
+    );
+    let classes: Vec<usize> = (0..ROWS).map(|i| i % 3).collect();
+    let values: Vec<f64> = (0..ROWS * 3).map(|_| rng.normal()).collect();
+    let draw = Draw {
+        seed: 5,
+        epoch: 1,
+        batch: 2,
+    };
+    let mut checked = 0;
+    for hidden in hidden_activations() {
+        for depth in 1..=3 {
+            for bias in [Bias::Constant(0.1), Bias::None] {
+                for (loss, output) in [
+                    (Loss::CrossEntropy, Activation::Softmax),
+                    (Loss::MeanSquaredError, Activation::Identity),
+                ] {
+                    let mut spec = NetworkSpec::new(FEATURES)
+                        .bias(bias)
+                        .batch_norm(BatchNorm::default());
+                    for w in widths(depth) {
+                        spec = spec.dense(w, hidden.clone());
+                    }
+                    let mut net = spec.dense(3, output).build::<f64>(checked + 1);
+                    assert!(net.has_batch_norm());
+                    for p in net.parameters() {
+                        if p.name
+                            .starts_with(&format!("{}.", net.module_index(p.layer) + 1))
+                        {
+                            for v in &mut net.params[p.offset..p.offset + p.shape[0]] {
+                                *v += 0.5 * rng.normal();
+                            }
+                        }
+                    }
+                    for s in net.running_stats() {
+                        let variance = s.name.ends_with("var");
+                        for v in &mut net.buffers[s.offset..s.offset + s.shape[0]] {
+                            *v = if variance {
+                                0.2 + rng.uniform()
+                            } else {
+                                0.3 * rng.normal()
+                            };
+                        }
+                    }
+                    let targets = match loss {
+                        Loss::CrossEntropy => TargetsRef::Classes(&classes),
+                        _ => TargetsRef::Values(&values),
+                    };
+                    let case = format!("hidden {hidden}, depth {depth}, {bias:?}, loss {loss}");
+                    let inference = gradient_check(&net, &x, targets, &loss);
+                    assert_within_tolerance(&inference, &format!("{case}, inference"));
+                    for dropout in [Dropout::none(), Dropout::every(0.3)] {
+                        let training =
+                            gradient_check_with_dropout(&net, &x, targets, &loss, &dropout, draw);
+                        // The batch's statistics are not the running ones: another loss.
+                        assert_ne!(training.loss, inference.loss, "{case}");
+                        assert_within_tolerance(
+                            &training,
+                            &format!("{case}, training {dropout:?}"),
+                        );
+                    }
                     checked += 1;
                 }
             }

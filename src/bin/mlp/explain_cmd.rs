@@ -426,7 +426,9 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
     dropout
         .check(net.layers.len() - 1)
         .map_err(|e| Error::config(format!("--dropout: {e}")))?;
-    let (report, what) = if dropout.is_none() {
+    // With batch normalisation: a training pass, normalised with the checked rows' own statistics
+    // (the harder case: every row's h' moves them).
+    let (report, what) = if dropout.is_none() && !net.has_batch_norm() {
         (gradient_check(&net, &x, y.as_ref(), &loss), what)
     } else {
         let draw = Draw {
@@ -435,10 +437,18 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
             batch: 0,
         };
         let report = gradient_check_with_dropout(&net, &x, y.as_ref(), &loss, &dropout, draw);
-        let what = format!(
-            "{what} with dropout {} (the masks of the first training batch)",
-            dropout.describe()
-        );
+        let mut what = what;
+        if !dropout.is_none() {
+            what = format!(
+                "{what} with dropout {} (the masks of the first training batch)",
+                dropout.describe()
+            );
+        }
+        if net.has_batch_norm() {
+            what = format!(
+                "{what}, batch-normalised with these rows' mean and variance, as in training"
+            );
+        }
         (report, what)
     };
     let worst = report.worst();

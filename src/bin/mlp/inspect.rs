@@ -838,6 +838,15 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
         };
         println!("  tensor       {:<10} {shape}", p.name);
     }
+    if let Some(bn) = &arch.batch_norm {
+        println!(
+            "batch norm     after every hidden layer's product (momentum {}, eps {}); running statistics of {} training batches:",
+            bn.momentum, bn.eps, model.network.batches_tracked
+        );
+        for p in model.network.running_stats() {
+            println!("  buffer       {:<16} {:?}", p.name, p.shape);
+        }
+    }
     println!("task           {}, loss {}", m.task.name(), m.loss);
     match m.task {
         // The labels are the target columns, named below.

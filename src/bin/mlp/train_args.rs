@@ -176,6 +176,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_bias: bool,
+    /// Batch normalisation after every hidden layer's product, before its activation (Linear → BatchNorm1d → activation, PyTorch's momentum 0.1 and eps 1e-5): training normalises with each batch's mean and variance, prediction with their running averages
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub batch_norm: bool,
     /// Do not standardise the features (default: standardised with training statistics; MNIST pixels are only scaled to [0, 1])
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]

@@ -17,8 +17,8 @@ use mlp::model_file::{
 };
 use mlp::train::Best;
 use mlp::{
-    metrics, Activation, Augment, Bias, ClassWeight, Control, Dataset, Dropout, Error, Float, Init,
-    Loss, NetworkSpec, Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
+    metrics, Activation, Augment, BatchNorm, Bias, ClassWeight, Control, Dataset, Dropout, Error,
+    Float, Init, Loss, NetworkSpec, Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
 };
 use serde_json::json;
 
@@ -66,6 +66,7 @@ fn warm_start<T: Float>(args: &TrainArgs, path: &Path) -> Result<Model<T>> {
         ("--activation", args.activation.is_some()),
         ("--output", args.output.is_some()),
         ("--no-bias", args.no_bias),
+        ("--batch-norm", args.batch_norm),
         ("--init", args.init.is_some()),
         ("--categorical", args.categorical.is_some()),
         ("--drop", args.drop.is_some()),
@@ -397,6 +398,9 @@ pub fn network_spec(
         );
     for (k, w) in widths.iter().enumerate() {
         spec = spec.dense(*w, acts[if acts.len() == 1 { 0 } else { k }].clone());
+    }
+    if args.batch_norm {
+        spec = spec.batch_norm(BatchNorm::default());
     }
     Ok(spec.dense(outputs, output))
 }
@@ -1185,8 +1189,15 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         ),
     };
     out.line(format!(
-        "training {how}, loss {}{}{}",
+        "training {how}, loss {}{}{}{}",
         trainer.loss,
+        if trainer.net.has_batch_norm() {
+            // As in PyTorch's train mode: the train columns are measured with the batch's
+            // statistics, val and test with the running ones.
+            ", batch-normalised (the batch's statistics in the train columns, the running ones in val and test)"
+        } else {
+            ""
+        },
         if config.dropout.is_none() {
             String::new()
         } else {
@@ -1226,7 +1237,9 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
 
     let mut log = args.log.as_deref().map(EpochLog::open).transpose()?;
     let meta = |trainer: &Trainer<T>, metrics: serde_json::Value| ModelMeta {
-        format_version: preprocessing.format_version(),
+        format_version: preprocessing
+            .format_version()
+            .max(Architecture::of(&trainer.net).format_version()),
         mlp_version: env!("CARGO_PKG_VERSION").into(),
         precision: T::NAME.into(),
         architecture: Architecture::of(&trainer.net),
@@ -1445,6 +1458,7 @@ fn effective_config(
         "seed": c.seed,
         "precision": precision,
         "no_bias": args.no_bias,
+        "batch_norm": args.batch_norm,
         "no_standardize": args.no_standardize,
         "test_split": args.test_split,
         "val": args.val,
@@ -1465,6 +1479,7 @@ fn effective_config(
             "output",
             "init",
             "no_bias",
+            "batch_norm",
             "categorical",
             "drop",
             "impute",
@@ -1482,7 +1497,7 @@ fn effective_config(
 fn checkpoint<T: Float>(t: &Trainer<T>, meta: ModelMeta, fp: &str) -> Checkpoint<T> {
     // The weights training goes on from, not early stopping's best (those are saved apart).
     let mut network = t.net.clone();
-    network.params.copy_from_slice(t.training_params());
+    network.set_state(&t.training_state());
     Checkpoint {
         model: Model { meta, network },
         state: TrainState {
