@@ -4,7 +4,11 @@
 //! Tensors are named as `torch.nn.Sequential` names a stack of `nn.Linear` and activation modules:
 //! layer k is `nn.Linear` at index 2k followed by its activation module at 2k+1, so its tensors are
 //! `"{2k}.weight"`, shape `[outputs, inputs]` (PyTorch's layout, the transpose of the W of the seed
-//! and of this crate), and `"{2k}.bias"`, shape `[outputs]`. `load_state_dict` takes them unchanged;
+//! and of this crate), and `"{2k}.bias"`, shape `[outputs]`. A batch-normalised network (format 3)
+//! has an `nn.BatchNorm1d` between each hidden Linear and its activation, so the indices step by 3
+//! there: `"{i+1}.weight"` (γ), `"{i+1}.bias"` (β), `"{i+1}.running_mean"`, `"{i+1}.running_var"`
+//! and the int64 scalar `"{i+1}.num_batches_tracked"` after Linear i ([`Network::parameters`],
+//! [`Network::running_stats`]). `load_state_dict` takes them unchanged;
 //! `scripts/load_in_pytorch.py` builds the module from the metadata.
 //!
 //! The safetensors header's `__metadata__` holds one string, `mlp`: a JSON document ([`ModelMeta`])
