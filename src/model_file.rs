@@ -167,7 +167,7 @@ impl Architecture {
                 })
                 .collect(),
             bias: net.has_bias(),
-            batch_norm: net.spec().batch_norm,
+            batch_norm: net.batch_norm(),
         }
     }
 
@@ -322,21 +322,17 @@ impl Tensor {
 fn network_tensors<T: Float>(net: &Network<T>) -> Vec<Tensor> {
     let mut out = Vec::new();
     for p in net.running_stats() {
+        if p.name.ends_with("running_mean") {
+            // PyTorch's count of training batches, an int64 scalar beside the statistics.
+            out.push(Tensor {
+                name: p.name.replace("running_mean", "num_batches_tracked"),
+                dtype: Dtype::I64,
+                shape: vec![],
+                bytes: (net.batches_tracked as i64).to_le_bytes().to_vec(),
+            });
+        }
         let v = net.buffers[p.offset..p.offset + p.shape[0]].iter().copied();
         out.push(Tensor::of(p.name, p.shape, v));
-    }
-    for p in net
-        .running_stats()
-        .iter()
-        .filter(|p| p.name.ends_with("mean"))
-    {
-        // PyTorch's count of training batches, an int64 scalar beside the statistics.
-        out.push(Tensor {
-            name: p.name.replace("running_mean", "num_batches_tracked"),
-            dtype: Dtype::I64,
-            shape: vec![],
-            bytes: (net.batches_tracked as i64).to_le_bytes().to_vec(),
-        });
     }
     for p in net.parameters() {
         if p.shape.len() == 2 {

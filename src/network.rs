@@ -240,10 +240,7 @@ impl<T: Float> Network<T> {
                 Bias::None
             },
             init: Init::default(),
-            batch_norm: self
-                .layers
-                .iter()
-                .find_map(|l| l.norm.as_ref().map(|nm| nm.batch_norm)),
+            batch_norm: self.batch_norm(),
         }
     }
 
@@ -324,9 +321,17 @@ impl<T: Float> Network<T> {
         self.buffers.copy_from_slice(buffers);
     }
 
+    /// The settings of the hidden layers' batch normalisation, when they have one.
+    pub fn batch_norm(&self) -> Option<BatchNorm> {
+        self.layers
+            .iter()
+            .find_map(|l| l.norm.as_ref().map(|nm| nm.batch_norm))
+    }
+
     /// Whether some layer is batch-normalised.
     pub fn has_batch_norm(&self) -> bool {
-        self.layers.iter().any(|l| l.norm.is_some())
+        // Every normalised layer keeps 2·units > 0 running statistics, and only they do.
+        !self.buffers.is_empty()
     }
 
     /// Moves the running statistics of every batch-normalised layer towards the statistics of
@@ -334,7 +339,7 @@ impl<T: Float> Network<T> {
     #[inline(never)]
     pub fn update_running_stats(&mut self, ws: &Workspace<T>) {
         // A batch of one row has no variance to learn from: nothing moves, nothing is counted.
-        if self.buffers.is_empty() || ws.stats != Stats::Batch || ws.rows < 2 {
+        if !self.has_batch_norm() || ws.stats != Stats::Batch || ws.rows < 2 {
             return;
         }
         for (l, space) in self.layers.iter().zip(&ws.norm) {
