@@ -141,6 +141,9 @@ fn kernels(c: &mut Criterion) {
         let mut grad = vec![1f32; rows * cols];
         g.bench_function(format!("backward {act}"), |b| {
             b.iter(|| {
+                // Afresh each time: multiplied again and again by Φ' < 1 the gradient would sink
+                // into subnormals, which the CPU handles hundreds of times slower.
+                grad.fill(1.0);
                 act.backward(&z, &a, &mut grad, cols);
                 black_box(&grad);
             })

@@ -18,7 +18,12 @@ const LABELS: [&str; 3] = ["even", "five or more", "prime"];
 
 /// The digit's three labels, 0 or 1 each.
 fn labels_of(digit: usize) -> [f32; 3] {
-    [digit % 2 == 0, digit >= 5, [2, 3, 5, 7].contains(&digit)].map(|b| f32::from(u8::from(b)))
+    [
+        digit.is_multiple_of(2),
+        digit >= 5,
+        [2, 3, 5, 7].contains(&digit),
+    ]
+    .map(|b| f32::from(u8::from(b)))
 }
 
 /// The same rows with the three labels as targets.

@@ -183,8 +183,15 @@ impl Activation {
         }
         match self {
             Activation::Identity => map(z, bias, a, cols, |z| z),
-            Activation::Sigmoid => map(z, bias, a, cols, sigmoid),
-            Activation::Tanh => map(z, bias, a, cols, |z| z.tanh()),
+            // The bias added and h' copied in one pass, then Φ over the whole slice (in SIMD for f32).
+            Activation::Sigmoid => {
+                map(z, bias, a, cols, |z| z);
+                T::sigmoid_in_place(a)
+            }
+            Activation::Tanh => {
+                map(z, bias, a, cols, |z| z);
+                T::tanh_in_place(a)
+            }
             Activation::Relu => map(z, bias, a, cols, |z| z.max(T::ZERO)),
             Activation::LeakyRelu(alpha) => {
                 let al = T::of(*alpha);
@@ -202,7 +209,11 @@ impl Activation {
             }
             Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
             Activation::Softplus => map(z, bias, a, cols, softplus),
-            Activation::Silu => map(z, bias, a, cols, |z| z * sigmoid(z)),
+            Activation::Silu => {
+                map(z, bias, a, cols, |z| z);
+                T::sigmoid_in_place(a);
+                a.iter_mut().zip(z.iter()).for_each(|(a, &z)| *a *= z)
+            }
             Activation::Selu => {
                 let (l, la) = (T::of(SELU_SCALE), T::of(SELU_SCALE * SELU_ALPHA));
                 map(z, bias, a, cols, |z| {

@@ -48,7 +48,7 @@ impl Bar {
             b.set_prefix(epoch.to_string());
         }
         b.set_position(batch as u64);
-        if batch % 8 == 0 || batch == batches {
+        if batch.is_multiple_of(8) || batch == batches {
             let rate = rows_done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
             b.set_message(format!("loss {loss:.4}  {rate:.0} samples/s"));
         }
