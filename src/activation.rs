@@ -198,14 +198,14 @@ impl Activation {
                 map(z, bias, a, cols, |z| if z > T::ZERO { z } else { al * z })
             }
             Activation::Elu(alpha) => {
+                // e^{h'} of every value in SIMD, then the select: where h' > 0 the (possibly
+                // infinite) exponential is not used; a NaN stays NaN.
                 let al = T::of(*alpha);
-                map(z, bias, a, cols, |z| {
-                    if z > T::ZERO {
-                        z
-                    } else {
-                        al * (z.exp() - T::ONE)
-                    }
-                })
+                map(z, bias, a, cols, |z| z);
+                T::exp_in_place(a);
+                for (a, &z) in a.iter_mut().zip(z.iter()) {
+                    *a = if z > T::ZERO { z } else { al * (*a - T::ONE) };
+                }
             }
             Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
             Activation::Softplus => map(z, bias, a, cols, softplus),
@@ -216,13 +216,15 @@ impl Activation {
             }
             Activation::Selu => {
                 let (l, la) = (T::of(SELU_SCALE), T::of(SELU_SCALE * SELU_ALPHA));
-                map(z, bias, a, cols, |z| {
-                    if z > T::ZERO {
+                map(z, bias, a, cols, |z| z);
+                T::exp_in_place(a);
+                for (a, &z) in a.iter_mut().zip(z.iter()) {
+                    *a = if z > T::ZERO {
                         l * z
                     } else {
-                        la * (z.exp() - T::ONE)
-                    }
-                })
+                        la * (*a - T::ONE)
+                    };
+                }
             }
             Activation::Custom(f) => map(z, bias, a, cols, |z| T::of(f.value(z.f64()))),
             Activation::Softmax => {
@@ -244,6 +246,31 @@ impl Activation {
                 *g *= df(z, a);
             }
         }
+        // As `zip`, with k = kernel(pre(h')) beside h' and h: the whole-slice kernels (σ, exp) run
+        // in SIMD but write in place, so they fill a buffer on the stack a chunk at a time.
+        fn zip_with<T: Float>(
+            z: &[T],
+            a: &[T],
+            g: &mut [T],
+            (pre, kernel): (impl Fn(T) -> T, fn(&mut [T])),
+            df: impl Fn(T, T, T) -> T,
+        ) {
+            const CHUNK: usize = 256;
+            let mut buf = [T::ZERO; CHUNK];
+            for ((z, a), g) in z
+                .chunks(CHUNK)
+                .zip(a.chunks(CHUNK))
+                .zip(g.chunks_mut(CHUNK))
+            {
+                let k = &mut buf[..z.len()];
+                k.iter_mut().zip(z).for_each(|(k, &z)| *k = pre(z));
+                kernel(k);
+                for (((g, &z), &a), &k) in g.iter_mut().zip(z).zip(a).zip(k.iter()) {
+                    *g *= df(z, a, k);
+                }
+            }
+        }
+        let sigma = (|z| z, T::sigmoid_in_place as fn(&mut [T]));
         match self {
             Activation::Identity => {}
             Activation::Sigmoid => zip(z, a, grad, |_, a| a * (T::ONE - a)),
@@ -263,12 +290,14 @@ impl Activation {
                 let al = T::of(*alpha);
                 zip(z, a, grad, |z, a| if z > T::ZERO { T::ONE } else { a + al })
             }
-            Activation::Gelu => zip(z, a, grad, |z, _| normal_cdf(z) + z * normal_pdf(z)),
-            Activation::Softplus => zip(z, a, grad, |z, _| sigmoid(z)),
-            Activation::Silu => zip(z, a, grad, |z, a| {
-                let s = sigmoid(z);
-                s + a * (T::ONE - s)
-            }),
+            // Φ'(h') = Φ(h') + h'·φ(h'), φ(h') = e^{−h'²/2}/√(2π): the exponential in SIMD.
+            Activation::Gelu => {
+                let pdf = (|z: T| T::of(-0.5) * z * z, T::exp_in_place as fn(&mut [T]));
+                let c = T::of(FRAC_1_SQRT_2PI);
+                zip_with(z, a, grad, pdf, |z, _, e| normal_cdf(z) + z * (c * e))
+            }
+            Activation::Softplus => zip_with(z, a, grad, sigma, |_, _, s| s),
+            Activation::Silu => zip_with(z, a, grad, sigma, |_, a, s| s + a * (T::ONE - s)),
             Activation::Selu => {
                 let (l, la) = (T::of(SELU_SCALE), T::of(SELU_SCALE * SELU_ALPHA));
                 zip(z, a, grad, |z, a| if z > T::ZERO { l } else { a + la })
@@ -322,10 +351,8 @@ fn normal_cdf<T: Float>(z: T) -> T {
     T::of(0.5) * (T::ONE + (z * T::of(std::f64::consts::FRAC_1_SQRT_2)).erf())
 }
 
-#[inline(always)]
-fn normal_pdf<T: Float>(z: T) -> T {
-    T::of(0.398_942_280_401_432_7) * (T::of(-0.5) * z * z).exp()
-}
+/// 1/√(2π), the standard normal density's height at 0.
+const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 /// pᵢ = e^{zᵢ − max z} / Σⱼ e^{zⱼ − max z}: shifting by the maximum keeps every exponent ≤ 0.
 pub(crate) fn softmax_in_place<T: Float>(row: &mut [T]) {
