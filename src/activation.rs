@@ -441,4 +441,41 @@ mod tests {
         softmax_in_place(&mut row);
         assert_eq!(row, [1.0, 0.0, 0.0]);
     }
+
+    #[test]
+    fn f32_batches_agree_with_f64_values() {
+        // The f32 batch passes (SIMD kernels for tanh, σ, exp) against the f64 per-value path,
+        // over [−12, 12] and far past it: forward and backward within 1e-6 relative where |Φ| ≥ 1,
+        // 1e-6 absolute below (σ' = a(1 − a) and tanh' = 1 − a² cancel where a nears 1, in f32 as
+        // in PyTorch: relative errors of 1e-6 there come from the formula, not the kernels);
+        // finite where f64 is, and NaN in, NaN out.
+        let mut zs: Vec<f64> = (-1200..=1200).map(|i| i as f64 / 100.0).collect();
+        zs.extend([-1000.0, -90.0, 90.0, 1000.0]);
+        for act in Activation::builtin() {
+            if act == Activation::Softmax {
+                continue; // a row function; softmax_in_place is tested above
+            }
+            let mut z32: Vec<f32> = zs.iter().map(|&z| z as f32).collect();
+            let mut a32 = vec![0f32; z32.len()];
+            act.forward(&mut z32, None, &mut a32, zs.len());
+            let mut g32 = vec![1f32; zs.len()];
+            act.backward(&z32, &a32, &mut g32, zs.len());
+            for (i, &z) in zs.iter().enumerate() {
+                let (a, d) = scalar(&act, z32[i] as f64);
+                for (what, got, want) in [("Φ", a32[i], a), ("Φ'", g32[i], d)] {
+                    let err = (got as f64 - want).abs();
+                    assert!(
+                        err <= 1e-6 * want.abs().max(1.0),
+                        "{act} {what}({z}): f32 {got:e}, f64 {want:e}"
+                    );
+                }
+            }
+            if act != Activation::Relu {
+                // (ReLU's max(NaN, 0) is 0, as IEEE maxNum and f32::max have it.)
+                let (mut z, mut a) = ([f32::NAN; 3], [0f32; 3]);
+                act.forward(&mut z, None, &mut a, 3);
+                assert!(a.iter().all(|v| v.is_nan()), "{act}: NaN in, {a:?} out");
+            }
+        }
+    }
 }
