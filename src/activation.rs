@@ -192,7 +192,8 @@ impl Activation {
                 map(z, bias, a, cols, |z| z);
                 T::tanh_in_place(a)
             }
-            Activation::Relu => map(z, bias, a, cols, |z| z.max(T::ZERO)),
+            // NaN stays NaN, as in PyTorch (max(NaN, 0) would be 0 and hide a diverged layer).
+            Activation::Relu => map(z, bias, a, cols, |z| if z < T::ZERO { T::ZERO } else { z }),
             Activation::LeakyRelu(alpha) => {
                 let al = T::of(*alpha);
                 map(z, bias, a, cols, |z| if z > T::ZERO { z } else { al * z })
@@ -470,12 +471,9 @@ mod tests {
                     );
                 }
             }
-            if act != Activation::Relu {
-                // (ReLU's max(NaN, 0) is 0, as IEEE maxNum and f32::max have it.)
-                let (mut z, mut a) = ([f32::NAN; 3], [0f32; 3]);
-                act.forward(&mut z, None, &mut a, 3);
-                assert!(a.iter().all(|v| v.is_nan()), "{act}: NaN in, {a:?} out");
-            }
+            let (mut z, mut a) = ([f32::NAN; 3], [0f32; 3]);
+            act.forward(&mut z, None, &mut a, 3);
+            assert!(a.iter().all(|v| v.is_nan()), "{act}: NaN in, {a:?} out");
         }
     }
 }
