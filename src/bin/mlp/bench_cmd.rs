@@ -226,6 +226,11 @@ fn gpu_steps(a: &BenchArgs, steps: usize) -> Result<ExitCode> {
 
 pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     if let Some(steps) = a.steps {
+        if a.activation.is_some() {
+            return Err(Error::config(
+                "--activation goes with the protocol's epochs; the --steps cases are ReLU networks, as torch_gpu_mlp.py builds them",
+            ));
+        }
         return gpu_steps(&a, steps);
     }
     if a.batch.is_some() {
@@ -233,7 +238,10 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
             "--batch goes with --steps; the protocol's cases fix their batch",
         ));
     }
-    let (layers, hidden, optimizer, lr, batch) = case(&a.case)?;
+    let (layers, mut hidden, optimizer, lr, batch) = case(&a.case)?;
+    if let Some(act) = &a.activation {
+        hidden = Activation::parse(act).map_err(|e| Error::config(format!("--activation: {e}")))?;
+    }
     let load_started = Instant::now();
     let (train, test) = load(&a.case, &a.data_dir)?;
     let load_seconds = load_started.elapsed().as_secs_f64();
@@ -243,7 +251,7 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     } else {
         Activation::Softmax
     };
-    let net = network(&layers, hidden, output, a.seed);
+    let net = network(&layers, hidden.clone(), output, a.seed);
     let loss = if regression {
         Loss::HalfSquaredError
     } else {
@@ -310,6 +318,9 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
         Targets::Labels(truth) => {
             rec["test_accuracy"] = json!(metrics::subset_accuracy(&net.predict(&test.x), truth))
         }
+    }
+    if a.activation.is_some() {
+        rec["activation"] = json!(hidden.to_string());
     }
     rec["peak_rss_mib_exit"] = json!(rusage().2);
     println!("{rec}");

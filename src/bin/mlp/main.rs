@@ -90,6 +90,10 @@ pub struct BenchArgs {
     /// With --steps: batches of this many rows instead of the case's
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Hidden activation instead of the case's, e.g. sigmoid or tanh: off the protocol, a variant
+    /// to set beside the peers' scripts built the same way (the record gains "activation")
+    #[arg(long)]
+    pub activation: Option<String>,
 }
 
 /// `mlp cv`.

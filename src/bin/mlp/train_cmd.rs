@@ -1155,7 +1155,11 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     // Only a resume or a checkpoint needs it: on MNIST it is 47 M values hashed one after
     // another (a tenth of a second), so it is not paid by runs that write neither.
     let fingerprint = std::cell::OnceCell::new();
-    let fp = || fingerprint.get_or_init(|| self::fingerprint(&train)).as_str();
+    let fp = || {
+        fingerprint
+            .get_or_init(|| self::fingerprint(&train))
+            .as_str()
+    };
     if let Some(path) = &args.resume {
         resume(&mut trainer, path, fp())?;
         out.line(format!(
