@@ -4413,3 +4413,58 @@ fn fuzz_regression_nested_npy_header() {
         .to_string();
     assert!(e.contains("structured array"), "{e}");
 }
+
+#[test]
+fn bench_runs_a_case_with_another_hidden_activation() {
+    // seed-online's files (8 features, one target), small: the protocol's case, its sigmoid
+    // swapped for tanh, prints one JSON record that says so.
+    let d = Dir::new("bench-activation");
+    let rows = |n: usize, seed: usize| {
+        let mut s = (0..8).map(|i| format!("x{i},")).collect::<String>() + "y\n";
+        for r in 0..n {
+            let x: Vec<f64> = (0..8)
+                .map(|i| (((r * 31 + i * 7 + seed) % 97) as f64 / 97.0) - 0.5)
+                .collect();
+            let y = x.iter().sum::<f64>().tanh();
+            let cols: Vec<String> = x.iter().map(|v| format!("{v:.4}")).collect();
+            s += &format!("{},{y:.4}\n", cols.join(","));
+        }
+        s
+    };
+    d.write("seed_online_train.csv", &rows(200, 0));
+    d.write("seed_online_test.csv", &rows(50, 5));
+    let args = [
+        "bench",
+        "--case",
+        "seed-online",
+        "--data-dir",
+        ".",
+        "--threads",
+        "1",
+    ];
+    let plain = json(&ok(&d, &args));
+    assert!(plain.get("activation").is_none(), "{plain}");
+    let tanh = json(&ok(&d, &[&args[..], &["--activation", "tanh"]].concat()));
+    assert_eq!(tanh["activation"], "tanh");
+    assert_eq!(tanh["n_train"], 200);
+    assert!(tanh["test_mse"].as_f64().unwrap().is_finite());
+    assert_ne!(tanh["final_train_loss"], plain["final_train_loss"]);
+    fails_with(
+        &d,
+        &[&args[..], &["--activation", "cubic"]].concat(),
+        "--activation: unknown activation 'cubic'",
+    );
+    fails_with(
+        &d,
+        &[
+            "bench",
+            "--case",
+            "mnist-mlp-small",
+            "--steps",
+            "5",
+            "--activation",
+            "tanh",
+        ],
+        "--activation goes with the protocol's epochs",
+    );
+}
