@@ -240,7 +240,9 @@ pub fn read_images<T: Float>(
             (img.height() as usize, img.width() as usize)
         }
     };
-    let decoded: Vec<DynamicImage> = files
+    // Decoded side by side; the error reported is the first file's in order, not whichever a
+    // thread met first, so the same folder always gives the same message.
+    let decoded: Vec<Result<DynamicImage>> = files
         .par_iter()
         .map(|f| {
             let img = decode(f, read.size)?;
@@ -260,7 +262,8 @@ pub fn read_images<T: Float>(
             }
             Ok(img)
         })
-        .collect::<Result<_>>()?;
+        .collect();
+    let decoded = decoded.into_iter().collect::<Result<Vec<_>>>()?;
     let gray = decoded.iter().all(|i| !i.color().has_color());
     let channels = read.channels.unwrap_or(if gray { 1 } else { 3 });
     let shape = ImageShape {
