@@ -171,20 +171,18 @@ fn ctrl_c_stops_after_the_batch_writes_a_checkpoint_and_resume_is_exact() {
     // The signal nearly always lands inside an epoch. Now and then (on a loaded machine, as CI's
     // was once) it lands in the evaluation and checkpoint between two, and the run stops "after
     // epoch N": right too, but not the case under test, so that attempt is repeated a little later.
+    let interrupted = [
+        "--dropout",
+        "0.2",
+        "--batch-norm",
+        "--checkpoint",
+        "ck.safetensors",
+        "--out",
+        "resumed.safetensors",
+    ];
     let mut attempt = 0;
     let stderr = loop {
-        let child = spawn(
-            &d,
-            &[
-                "--dropout",
-                "0.2",
-                "--batch-norm",
-                "--checkpoint",
-                "ck.safetensors",
-                "--out",
-                "resumed.safetensors",
-            ],
-        );
+        let child = spawn(&d, &interrupted);
         std::thread::sleep(Duration::from_millis(250 + 37 * attempt));
         signal(&child, libc::SIGINT);
         let out = child.wait_with_output().unwrap();
@@ -207,17 +205,7 @@ fn ctrl_c_stops_after_the_batch_writes_a_checkpoint_and_resume_is_exact() {
     assert!(loadable(&d, "ck.safetensors"));
     let resumed = spawn(
         &d,
-        &[
-            "--dropout",
-            "0.2",
-            "--batch-norm",
-            "--checkpoint",
-            "ck.safetensors",
-            "--resume",
-            "ck.safetensors",
-            "--out",
-            "resumed.safetensors",
-        ],
+        &[&interrupted[..], &["--resume", "ck.safetensors"]].concat(),
     )
     .wait_with_output()
     .unwrap();
