@@ -59,7 +59,7 @@ __device__ __forceinline__ float act_value(int act, float alpha, float z) {
     switch (act) {
     case ACT_SIGMOID: return sigmoid_f(z);
     case ACT_TANH: return tanhf(z);
-    case ACT_RELU: return fmaxf(z, 0.f);
+    case ACT_RELU: return z < 0.f ? 0.f : z;  // NaN stays NaN, as on the CPU and in PyTorch
     case ACT_LEAKY: return z > 0.f ? z : alpha * z;
     case ACT_ELU: return z > 0.f ? z : alpha * (expf(z) - 1.f);
     case ACT_GELU: return z * normal_cdf_f(z);
