@@ -209,7 +209,14 @@ impl Activation {
                 }
             }
             Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
-            Activation::Softplus => map(z, bias, a, cols, softplus),
+            // max(h', 0) + ln(1 + e^{−|h'|}): the exponential in SIMD, ln(1 + ·) per value.
+            Activation::Softplus => {
+                map(z, bias, a, cols, |z| -z.abs());
+                T::exp_in_place(a);
+                for (a, &z) in a.iter_mut().zip(z.iter()) {
+                    *a = z.max(T::ZERO) + a.ln_1p();
+                }
+            }
             Activation::Silu => {
                 map(z, bias, a, cols, |z| z);
                 T::sigmoid_in_place(a);
