@@ -61,7 +61,7 @@ pub use gradcheck::{gradient_check, gradient_check_with_dropout, GradCheckReport
 pub use init::{Bias, Init, Rng};
 pub use loss::{ClassWeight, CustomLoss, Loss, TargetsRef};
 pub use network::{Layer, Network, NetworkSpec, Workspace};
-pub use optim::{AdamParams, Optimizer, OptimizerState, RmsPropParams, Schedule};
+pub use optim::{AdamParams, Optimizer, OptimizerState, RmsPropParams, Schedule, Warmup};
 pub use tensor::{Float, Matrix, Par, View};
 pub use train::{
     fit, fit_with_progress, Control, EpochRecord, History, Progress, TrainConfig, Trainer,

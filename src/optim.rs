@@ -340,6 +340,47 @@ pub enum Schedule {
     },
 }
 
+/// Linear warm-up before a [`Schedule`], as PyTorch's
+/// `SequentialLR([LinearLR(start_factor=1/3, total_iters=N), schedule], milestones=[N])`: epoch
+/// e < N runs at α·(1/3 + (2/3)·e/N), rising from α/3; at epoch N the schedule starts afresh, as
+/// if that were its epoch 0 of E − N (a plateau schedule watches the loss from there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Warmup {
+    /// N; 0 is no warm-up.
+    pub epochs: usize,
+}
+
+impl Warmup {
+    /// The state at the start of training.
+    pub fn start(&self, schedule: &Schedule, lr: f64) -> ScheduleState {
+        let mut state = schedule.start(lr);
+        if self.epochs > 0 {
+            state.lr = lr / 3.0;
+        }
+        state
+    }
+
+    /// After epoch `epoch` (from 0) of `epochs`: the rate for the next one, from the warm-up or
+    /// from the schedule.
+    pub fn advance(
+        &self,
+        schedule: &Schedule,
+        state: &mut ScheduleState,
+        base_lr: f64,
+        (epoch, epochs): (usize, usize),
+        monitored: f64,
+    ) {
+        let (next, n) = (epoch + 1, self.epochs);
+        if next < n {
+            state.lr = base_lr * (1.0 / 3.0 + (2.0 / 3.0) * next as f64 / n as f64);
+        } else if next == n {
+            *state = schedule.start(base_lr);
+        } else {
+            schedule.advance(state, base_lr, epoch - n, epochs - n, monitored);
+        }
+    }
+}
+
 /// The schedule's memory (only reduce-on-plateau has any).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScheduleState {
@@ -645,6 +686,77 @@ mod tests {
         let mut g = vec![3.0f32, 4.0];
         assert_eq!(clip_grad_norm(&mut g, 1.0), 5.0);
         assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn warmup_then_a_schedule_matches_pytorchs_sequential_lr() {
+        // PyTorch 2.15, lr 0.1, 10 epochs, the rate each epoch trains at:
+        //   warm = LinearLR(opt, start_factor=1/3, total_iters=3)
+        //   sch = SequentialLR(opt, [warm, main], milestones=[3])
+        //   for e in range(10): lrs.append(opt.param_groups[0]["lr"]); opt.step(); sch.step()
+        // with main = CosineAnnealingLR(opt, T_max=7), StepLR(opt, step_size=2, gamma=0.5) and
+        // ExponentialLR(opt, gamma=0.9).
+        let warm = [
+            0.03333333333333333,
+            0.05555555555555556,
+            0.07777777777777778,
+        ];
+        for (schedule, after) in [
+            (
+                Schedule::Cosine { min_lr: 0.0 },
+                vec![
+                    0.1,
+                    0.09504844339512096,
+                    0.08117449009293669,
+                    0.061126046697815725,
+                    0.03887395330218429,
+                    0.018825509907063328,
+                    0.004951556604879048,
+                ],
+            ),
+            (
+                Schedule::Step {
+                    every: 2,
+                    gamma: 0.5,
+                },
+                vec![0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125],
+            ),
+            (
+                Schedule::Exponential { gamma: 0.9 },
+                vec![
+                    0.1,
+                    0.09000000000000001,
+                    0.08100000000000002,
+                    0.07290000000000002,
+                    0.06561000000000002,
+                    0.05904900000000002,
+                    0.05314410000000002,
+                ],
+            ),
+        ] {
+            let w = Warmup { epochs: 3 };
+            let mut s = w.start(&schedule, 0.1);
+            let mut got = vec![s.lr];
+            for e in 0..9 {
+                w.advance(&schedule, &mut s, 0.1, (e, 10), 0.0);
+                got.push(s.lr);
+            }
+            let want: Vec<f64> = warm.iter().copied().chain(after).collect();
+            for (e, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-12 * w,
+                    "{schedule:?} epoch {e}: {g} against {w}"
+                );
+            }
+        }
+        // No warm-up: the schedule's own rates, to the bit.
+        let cos = Schedule::Cosine { min_lr: 0.01 };
+        let (mut a, mut b) = (cos.start(0.1), Warmup::default().start(&cos, 0.1));
+        for e in 0..10 {
+            cos.advance(&mut a, 0.1, e, 10, 0.0);
+            Warmup::default().advance(&cos, &mut b, 0.1, (e, 10), 0.0);
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::init::Rng;
 use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::optim::lbfgs::{self, Converged, LbfgsParams};
-use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState};
+use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState, Warmup};
 use crate::tensor::{Float, Par};
 
 /// Everything about a training run; every field has a sensible default.
@@ -51,6 +51,8 @@ pub struct TrainConfig {
     pub class_weight: ClassWeight,
     /// Default constant.
     pub schedule: Schedule,
+    /// Epochs of linear warm-up before the schedule ([`Warmup`]). Default none.
+    pub warmup: Warmup,
     /// Fraction of the data held out for validation by [`fit`] (stratified). Default 0.
     pub validation_split: f64,
     /// Stop after this many epochs without a better monitored loss, and restore the best weights
@@ -87,6 +89,7 @@ impl Default for TrainConfig {
             dropout: Dropout::none(),
             class_weight: ClassWeight::Equal,
             schedule: Schedule::Constant,
+            warmup: Warmup::default(),
             validation_split: 0.0,
             early_stopping: None,
             min_improvement: 0.0,
@@ -171,7 +174,16 @@ impl TrainConfig {
         {
             return bad(format!("eps must be > 0 and finite, not {eps}"));
         }
+        if self.warmup.epochs > 0 && self.warmup.epochs >= self.epochs {
+            return bad(format!(
+                "a warm-up of {} epochs in a run of {}: it must end before the run does",
+                self.warmup.epochs, self.epochs
+            ));
+        }
         if let Optimizer::Lbfgs(_) = self.optimizer {
+            if self.warmup.epochs > 0 {
+                return bad("a learning-rate warm-up does not apply to L-BFGS, whose line search sets the step's length".into());
+            }
             if !self.dropout.is_none() {
                 return bad("dropout draws a new loss at every evaluation, and L-BFGS's line search needs the same loss at the same weights: leave out dropout or choose another optimizer".into());
             }
@@ -397,7 +409,7 @@ impl<T: Float> Trainer<T> {
             .map_err(|e| Error::config(format!("cannot start {threads} threads: {e}")))?;
         Ok(Trainer {
             optimizer: config.optimizer.state(net.param_count()),
-            schedule: config.schedule.start(config.learning_rate),
+            schedule: config.warmup.start(&config.schedule, config.learning_rate),
             rng: Rng::new(config.seed),
             epoch: 0,
             history: History::default(),
@@ -723,11 +735,11 @@ impl<T: Float> Trainer<T> {
         };
         self.epoch = epoch;
         let monitored = val_loss.unwrap_or(train_loss);
-        self.config.schedule.advance(
+        self.config.warmup.advance(
+            &self.config.schedule,
             &mut self.schedule,
             self.config.learning_rate,
-            epoch - 1,
-            self.config.epochs,
+            (epoch - 1, self.config.epochs),
             monitored,
         );
         let record = EpochRecord {

@@ -4468,3 +4468,47 @@ fn bench_runs_a_case_with_another_hidden_activation() {
         "--activation goes with the protocol's epochs",
     );
 }
+
+#[test]
+fn warmup_ramps_the_rate_then_hands_over_to_the_schedule() {
+    // α/3, 2α/3 over two epochs of warm-up, then step:1:0.5 from its own start (PyTorch's
+    // SequentialLR of LinearLR(start_factor=1/3, total_iters=2) and StepLR(step_size=1, gamma=0.5)).
+    let d = Dir::new("warmup");
+    let train = [
+        "train",
+        "--data",
+        "iris",
+        "--epochs",
+        "5",
+        "--lr",
+        "0.01",
+        "--warmup",
+        "2",
+        "--schedule",
+        "step:1:0.5",
+        "--quiet",
+    ];
+    ok(&d, &[&train[..], &["--log", "w.jsonl"]].concat());
+    let log = std::fs::read_to_string(d.path("w.jsonl")).unwrap();
+    let lrs: Vec<f64> = log
+        .lines()
+        .map(|l| json(l)["learning_rate"].as_f64().unwrap())
+        .collect();
+    let want = [0.01 / 3.0, 0.02 / 3.0, 0.01, 0.005, 0.0025];
+    assert_eq!(lrs.len(), want.len(), "{log}");
+    for (g, w) in lrs.iter().zip(want) {
+        assert!((g - w).abs() <= 1e-15, "{lrs:?} against {want:?}");
+    }
+    let info = info_json(&d, "model.safetensors");
+    assert_eq!(info["training"]["warmup"], 2, "{info}");
+    fails_with(
+        &d,
+        &["train", "--epochs", "3", "--warmup", "3"],
+        "a warm-up of 3 epochs in a run of 3",
+    );
+    fails_with(
+        &d,
+        &["train", "--optimizer", "lbfgs", "--warmup", "2"],
+        "warm-up does not apply to L-BFGS",
+    );
+}

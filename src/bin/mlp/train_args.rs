@@ -132,6 +132,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// Epochs of linear learning-rate warm-up before the schedule: α/3 rising to α, then the schedule from its start, as PyTorch's LinearLR(start_factor=1/3, total_iters=N) chained by SequentialLR [default: none]
+    #[arg(long, value_name = "EPOCHS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<usize>,
     /// Clip the gradient's global L2 norm to this value [default: no clipping]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

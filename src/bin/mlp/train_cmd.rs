@@ -520,6 +520,9 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         dropout: dropout_flag(args.dropout.as_deref())?,
         class_weight: class_weight_flag(args.class_weight.as_deref())?,
         schedule,
+        warmup: mlp::Warmup {
+            epochs: args.warmup.unwrap_or(0),
+        },
         validation_split: val_split,
         early_stopping: args.early_stopping,
         min_improvement,
@@ -1456,6 +1459,7 @@ fn effective_config(
         "eps": c.optimizer.eps(),
         "weight_decay": c.weight_decay,
         "schedule": args.schedule.clone().unwrap_or_else(|| "constant".into()),
+        "warmup": args.warmup,
         "clip_grad_norm": c.clip_grad_norm,
         "dropout": (!c.dropout.is_none()).then(|| c.dropout.describe()),
         "class_weight": args.class_weight,
