@@ -181,6 +181,26 @@ impl Activation {
                 }
             }
         }
+        // ELU and SELU: λ·h' where h' > 0, else λα·(e^{h'} − 1) (ELU's λ is 1, exact). e^{h'} of
+        // every value in SIMD, then the select: where h' > 0 the (possibly infinite) exponential
+        // is not used; a NaN stays NaN.
+        fn exp_linear<T: Float>(
+            z: &mut [T],
+            bias: Option<&[T]>,
+            a: &mut [T],
+            cols: usize,
+            (l, la): (T, T),
+        ) {
+            map(z, bias, a, cols, |z| z);
+            T::exp_in_place(a);
+            for (a, &z) in a.iter_mut().zip(z.iter()) {
+                *a = if z > T::ZERO {
+                    l * z
+                } else {
+                    la * (*a - T::ONE)
+                };
+            }
+        }
         match self {
             Activation::Identity => map(z, bias, a, cols, |z| z),
             // The bias added and h' copied in one pass, then Φ over the whole slice (in SIMD for f32).
@@ -198,16 +218,7 @@ impl Activation {
                 let al = T::of(*alpha);
                 map(z, bias, a, cols, |z| if z > T::ZERO { z } else { al * z })
             }
-            Activation::Elu(alpha) => {
-                // e^{h'} of every value in SIMD, then the select: where h' > 0 the (possibly
-                // infinite) exponential is not used; a NaN stays NaN.
-                let al = T::of(*alpha);
-                map(z, bias, a, cols, |z| z);
-                T::exp_in_place(a);
-                for (a, &z) in a.iter_mut().zip(z.iter()) {
-                    *a = if z > T::ZERO { z } else { al * (*a - T::ONE) };
-                }
-            }
+            Activation::Elu(alpha) => exp_linear(z, bias, a, cols, (T::ONE, T::of(*alpha))),
             Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
             // max(h', 0) + ln(1 + e^{−|h'|}): the exponential in SIMD, ln(1 + ·) per value.
             Activation::Softplus => {
@@ -223,16 +234,8 @@ impl Activation {
                 a.iter_mut().zip(z.iter()).for_each(|(a, &z)| *a *= z)
             }
             Activation::Selu => {
-                let (l, la) = (T::of(SELU_SCALE), T::of(SELU_SCALE * SELU_ALPHA));
-                map(z, bias, a, cols, |z| z);
-                T::exp_in_place(a);
-                for (a, &z) in a.iter_mut().zip(z.iter()) {
-                    *a = if z > T::ZERO {
-                        l * z
-                    } else {
-                        la * (*a - T::ONE)
-                    };
-                }
+                let scales = (T::of(SELU_SCALE), T::of(SELU_SCALE * SELU_ALPHA));
+                exp_linear(z, bias, a, cols, scales)
             }
             Activation::Custom(f) => map(z, bias, a, cols, |z| T::of(f.value(z.f64()))),
             Activation::Softmax => {

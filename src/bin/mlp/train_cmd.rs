@@ -1157,10 +1157,10 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     let mut trainer = Trainer::new(net, &config)?;
     // Only a resume or a checkpoint needs it: on MNIST it is 47 M values hashed one after
     // another (a tenth of a second), so it is not paid by runs that write neither.
-    let fingerprint = std::cell::OnceCell::new();
+    let data_fingerprint = std::cell::OnceCell::new();
     let fp = || {
-        fingerprint
-            .get_or_init(|| self::fingerprint(&train))
+        data_fingerprint
+            .get_or_init(|| fingerprint(&train))
             .as_str()
     };
     if let Some(path) = &args.resume {
