@@ -20,7 +20,7 @@
 
 use crate::activation::Activation;
 use crate::batch_norm::{BatchNorm, NormSpace, Stats};
-use crate::tensor::{matmul, Accum, Float, Par, View};
+use crate::tensor::{matmul, Accum, Float, Par, View, PARALLEL_MIN_MACS};
 
 /// Batch normalisation of a layer's h' before its activation: its settings and where γ, β (in
 /// the parameter buffer, β right after γ) and the running mean and variance (in the network's
@@ -183,7 +183,20 @@ impl Dense {
         let rows = x.rows;
         let delta = View::new(&delta[..rows * self.outputs], rows, self.outputs);
         let gw = &mut grads[self.weight_offset..self.weight_offset + self.weight_len()];
-        matmul(gw, Accum::Replace, x.t(), delta, par);
+        let dx = dx.map(|dx| &mut dx[..rows * self.inputs]);
+        if let Some(dx) = dx {
+            let wt = self.weight(params).t();
+            if matches!(par, Par::Threads(t) if t > 1)
+                && rows * self.inputs * self.outputs >= PARALLEL_MIN_MACS
+            {
+                side_by_side(gw, dx, (x, delta, wt), par);
+            } else {
+                matmul(gw, Accum::Replace, x.t(), delta, par);
+                matmul(dx, Accum::Replace, delta, wt, par);
+            }
+        } else {
+            matmul(gw, Accum::Replace, x.t(), delta, par);
+        }
         if let Some(o) = self.bias_offset {
             // Summed row after row, so the order (and every bit) is the same on any thread count.
             let gb = &mut grads[o..o + self.outputs];
@@ -194,14 +207,24 @@ impl Dense {
                 }
             }
         }
-        if let Some(dx) = dx {
-            matmul(
-                &mut dx[..rows * self.inputs],
-                Accum::Replace,
-                delta,
-                self.weight(params).t(),
-                par,
-            );
-        }
     }
+}
+
+/// ∂E/∂W = xᵀ·δ and ∂E/∂x = δ·Wᵀ read the same δ and write apart: each on its half of the
+/// threads, side by side. Two one-thread products keep both cores busy where two two-thread
+/// products one after the other wait on each other (mnist-mlp-wide's epoch 3–8 % faster,
+/// BENCHMARKS.md); gemm sums in the same order on any thread count, so the bits are the same.
+// Out of line: the one-row steps of seed-online never come here and count every instruction.
+#[inline(never)]
+fn side_by_side<T: Float>(
+    gw: &mut [T],
+    dx: &mut [T],
+    (x, delta, wt): (View<'_, T>, View<'_, T>, View<'_, T>),
+    par: Par,
+) {
+    let (first, second) = par.halves();
+    rayon::join(
+        || matmul(gw, Accum::Replace, x.t(), delta, first),
+        || matmul(dx, Accum::Replace, delta, wt, second),
+    );
 }

@@ -1,10 +1,13 @@
 //! Row-major matrices, one sample per row, and the one place that multiplies them.
 //!
 //! Matrix products go through the [`gemm`](https://crates.io/crates/gemm) crate, chosen by
-//! measurement at the protocol's shapes (see `BENCHMARKS.md`). Transposes are never
-//! materialised: a [`View`] carries its strides and [`View::t`] swaps them, so `xᵀ·δ` and `δ·Wᵀ`
-//! read the same memory as `x·W`.
+//! measurement at the protocol's shapes (see `BENCHMARKS.md`). A [`View`] carries its strides
+//! and [`View::t`] swaps them, so `xᵀ·δ` and `δ·Wᵀ` read the same memory as `x·W`; the one
+//! transpose ever materialised is a large right factor like `Wᵀ`, copied for the product in
+//! [`matmul`] because gemm reads it slowly (measured there).
 
+use rayon::prelude::*;
+use std::cell::RefCell;
 use std::fmt::{Debug, Display};
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
@@ -55,6 +58,9 @@ pub trait Float:
     fn sigmoid_in_place(xs: &mut [Self]);
     /// e^x of every value, in place: f32 in SIMD as above (within 1 ulp), f64 per value.
     fn exp_in_place(xs: &mut [Self]);
+    /// This thread's buffer for [`matmul`]'s transposed copies, kept between products so that a
+    /// training step allocates nothing.
+    fn scratch() -> &'static std::thread::LocalKey<RefCell<Vec<Self>>>;
 }
 
 /// Only f32 and f64 are floats here (the `gemm` crate dispatches on them).
@@ -126,6 +132,10 @@ macro_rules! impl_float {
             }
             fn exp_in_place(xs: &mut [Self]) {
                 $slices::exp(xs)
+            }
+            fn scratch() -> &'static std::thread::LocalKey<RefCell<Vec<Self>>> {
+                thread_local!(static SCRATCH: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) });
+                &SCRATCH
             }
         }
     };
@@ -368,12 +378,33 @@ pub enum Par {
     Threads(usize),
 }
 
+impl Par {
+    /// The threads shared between two products run side by side (`rayon::join`): half each,
+    /// the odd one to the second.
+    pub fn halves(self) -> (Par, Par) {
+        let share = |t: usize| if t > 1 { Par::Threads(t) } else { Par::Seq };
+        match self {
+            Par::Threads(t) if t > 1 => (share(t / 2), share(t - t / 2)),
+            Par::Threads(_) | Par::Seq => (Par::Seq, Par::Seq),
+        }
+    }
+}
+
 /// Up to this many multiply-adds a product is a plain loop (see `matmul`): measured with
 /// `mlp bench --case seed-online` (`BENCHMARKS.md`).
 const TINY_MACS: usize = 512;
 
 /// Below this many multiply-adds a product runs on one thread: splitting it costs more than it saves.
-const PARALLEL_MIN_MACS: usize = 1 << 18;
+pub const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// From this many values on, a right factor read through a transposed view (`δ·Wᵀ`, the
+/// backward pass's ∂E/∂h) is copied into row-major order before the product. gemm packs such a
+/// factor on one thread, value by value down its columns: inside mnist-mlp-wide's training
+/// step, `δ·W²ᵀ` (128×512·512×512) took 760–820 µs through the view against 390–400 µs for
+/// the same product with W² already transposed. The copy costs 80–90 µs on its own, and more in
+/// a step, where W² has left the cache; whole epochs are the measure (`BENCHMARKS.md`). Below
+/// 2¹⁵ values the copy lost to the view (128×128·128×256 gained 11–14 %, 64×128·128×128 lost).
+const TRANSPOSED_COPY_MIN: usize = 1 << 15;
 
 /// `dst = a·b` or `dst += a·b`, with `dst` row-major `a.rows × b.cols`.
 ///
@@ -396,12 +427,114 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
         tiny(dst, accum, a, b);
         return;
     }
+    let transposed_right = b.row_stride == 1 && b.col_stride > 1 && k > 1 && m > 1;
+    if transposed_right && k * n >= TRANSPOSED_COPY_MIN {
+        return product_of_copy(dst, accum, a, b, par);
+    }
+    gemm_product(dst, accum, a, b, par);
+}
+
+/// [`matmul`] with `b` copied into row-major order first (see [`TRANSPOSED_COPY_MIN`]): the
+/// same products, summed in the same order, so the same bits.
+// Out of line: the small products' calls (seed-online's, many per step) stay as lean as they were.
+#[inline(never)]
+fn product_of_copy<T: Float>(
+    dst: &mut [T],
+    accum: Accum,
+    a: View<'_, T>,
+    b: View<'_, T>,
+    par: Par,
+) {
+    // The thread's buffer is borrowed across the product; should rayon run another product on
+    // this thread meanwhile (it may, while it waits), that one copies into a buffer of its own.
+    T::scratch().with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => copy_then_product(dst, accum, a, b, par, &mut buffer),
+        Err(_) => copy_then_product(dst, accum, a, b, par, &mut Vec::new()),
+    })
+}
+
+fn copy_then_product<T: Float>(
+    dst: &mut [T],
+    accum: Accum,
+    a: View<'_, T>,
+    b: View<'_, T>,
+    par: Par,
+    buffer: &mut Vec<T>,
+) {
+    let (k, n) = (b.rows, b.cols);
+    if buffer.len() < k * n {
+        buffer.resize(k * n, T::ZERO);
+    }
+    let rows = &mut buffer[..k * n];
+    copy_transposed(b, rows, par);
+    gemm_product(dst, accum, a, View::new(rows, k, n), par);
+}
+
+/// `out` = the values of `b` in row-major order, where `b` is a transposed view (row stride 1).
+/// In 16×16 tiles, so that the reads run along `b`'s columns and the writes along `out`'s rows,
+/// 16 values at a time, and in bands of rows, one per thread. Written here rather than taken
+/// from a crate: a few loops, tuned to the one product that needs them.
+fn copy_transposed<T: Float>(b: View<'_, T>, out: &mut [T], par: Par) {
+    const TILE: usize = 16;
+    let (k, n, stride) = (b.rows, b.cols, b.col_stride);
+    // Rows `first..` of `out`, as many as `band` holds.
+    let copy_band = |first: usize, band: &mut [T]| {
+        let last = first + band.len() / n;
+        for c0 in (0..n).step_by(TILE) {
+            let width = TILE.min(n - c0);
+            for r0 in (first..last).step_by(TILE) {
+                let height = TILE.min(last - r0);
+                let mut tile = [[T::ZERO; TILE]; TILE];
+                if width == TILE && height == TILE {
+                    // A whole tile: fixed lengths, so that both loops become vector moves.
+                    for (j, column) in tile.iter_mut().enumerate() {
+                        let from = (c0 + j) * stride + r0;
+                        *column = b.data[from..from + TILE].try_into().expect("16 values");
+                    }
+                    for i in 0..TILE {
+                        let at = (r0 - first + i) * n + c0;
+                        let row: &mut [T; TILE] =
+                            (&mut band[at..at + TILE]).try_into().expect("16");
+                        for (v, column) in row.iter_mut().zip(&tile) {
+                            *v = column[i];
+                        }
+                    }
+                    continue;
+                }
+                for (j, column) in tile[..width].iter_mut().enumerate() {
+                    let from = (c0 + j) * stride + r0;
+                    column[..height].copy_from_slice(&b.data[from..from + height]);
+                }
+                for i in 0..height {
+                    let row = &mut band[(r0 - first + i) * n + c0..][..width];
+                    for (v, column) in row.iter_mut().zip(&tile) {
+                        *v = column[i];
+                    }
+                }
+            }
+        }
+    };
+    match par {
+        Par::Threads(t) if t > 1 => {
+            let rows_each = k.div_ceil(t).next_multiple_of(TILE);
+            out.par_chunks_mut(rows_each * n)
+                .enumerate()
+                .for_each(|(i, band)| copy_band(i * rows_each, band));
+        }
+        Par::Threads(_) | Par::Seq => copy_band(0, out),
+    }
+}
+
+/// The product through gemm, with the views' strides as they are.
+fn gemm_product<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>, par: Par) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     let parallelism = match par {
         Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => gemm::Parallelism::Rayon(t),
         _ => gemm::Parallelism::None,
     };
-    // SAFETY: the assertions above guarantee that every element addressed by the shapes and strides
-    // lies inside `dst`, `a.data` and `b.data`; `dst` is borrowed mutably, so it aliases neither.
+    // SAFETY: `matmul`'s assertions (and `View::new`'s, for a copied factor) guarantee that
+    // every element addressed by the shapes and strides lies inside `dst`, `a.data` and
+    // `b.data`; `dst` is borrowed mutably, so it aliases neither.
     unsafe {
         gemm::gemm(
             m,
@@ -586,6 +719,53 @@ mod tests {
                         assert!((g - 2.0 * w).abs() < 1e-12);
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_copied_transposed_factor_gives_the_bits_of_the_row_major_one() {
+        // From TRANSPOSED_COPY_MIN values on, a·bᵀ copies bᵀ into row-major order first: the
+        // result must be that of the product with bᵀ stored row-major, bit for bit, and the
+        // naive sum's within rounding — at sizes that leave partial 16×16 tiles, one column, on
+        // one thread and two (bands of rows), and when this thread's buffer is already lent out.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a pool");
+        for &(m, k, n) in &[(37, 190, 180), (5, 33, 1000), (3, 40000, 1), (64, 256, 130)] {
+            assert!(k * n >= TRANSPOSED_COPY_MIN);
+            let a = filled(m, k, 5);
+            let bt = filled(n, k, 6);
+            let b = Matrix::from_vec(
+                k,
+                n,
+                (0..k * n).map(|i| bt.view().at(i % n, i / n)).collect(),
+            );
+            let want = naive(a.view(), b.view());
+            for par in [Par::Seq, Par::Threads(2)] {
+                let mut row_major = vec![0.0; m * n];
+                let mut copied = vec![0.0; m * n];
+                pool.install(|| {
+                    matmul(&mut row_major, Accum::Replace, a.view(), b.view(), par);
+                    matmul(&mut copied, Accum::Replace, a.view(), bt.view().t(), par);
+                });
+                assert_eq!(copied, row_major, "{m}×{k}×{n}, {par:?}");
+                for (g, w) in copied.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-12, "{m}×{k}×{n}: {g} vs {w}");
+                }
+                let mut nested = vec![0.0; m * n];
+                f64::scratch().with(|cell| {
+                    let _lent = cell.borrow_mut();
+                    matmul(
+                        &mut nested,
+                        Accum::Replace,
+                        a.view(),
+                        bt.view().t(),
+                        Par::Seq,
+                    );
+                });
+                assert_eq!(nested, row_major, "{m}×{k}×{n}, buffer in use");
             }
         }
     }
