@@ -399,10 +399,10 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// From this many values on, a right factor read through a transposed view (`δ·Wᵀ`, the
 /// backward pass's ∂E/∂h) is copied into row-major order before the product. gemm packs such a
-/// factor on one thread, value by value down its columns: inside mnist-mlp-wide's training
-/// step, `δ·W²ᵀ` (128×512·512×512) took 760–820 µs through the view against 390–400 µs for
-/// the same product with W² already transposed. The copy costs 80–90 µs on its own, and more in
-/// a step, where W² has left the cache; whole epochs are the measure (`BENCHMARKS.md`). Below
+/// factor on one thread, value by value down its columns: mnist-mlp-wide's `δ·W²ᵀ`
+/// (128×512·512×512) took 760–820 µs in the training step, and back to back 730–950 µs
+/// through the view against 370–410 with W² already transposed. The copy costs 80–90 µs on its
+/// own, more where W² has left the cache; whole epochs are the measure (`BENCHMARKS.md`). Below
 /// 2¹⁵ values the copy lost to the view (128×128·128×256 gained 11–14 %, 64×128·128×128 lost).
 const TRANSPOSED_COPY_MIN: usize = 1 << 15;
 
