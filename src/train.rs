@@ -479,7 +479,7 @@ impl<T: Float> Trainer<T> {
         let mut batches = match self.batches.take() {
             Some(b) if b.order.len() == train.len() => b,
             _ => {
-                self.check_data(train)?;
+                self.check_data(train, "training")?;
                 let weights = self.config.class_weight.for_data(train, &self.loss);
                 self.class_weights = weights
                     .map_err(Error::config)?
@@ -506,7 +506,7 @@ impl<T: Float> Trainer<T> {
                     (_, _) => vec![T::ZERO; self.config.batch_size],
                 };
                 if let Some(v) = val {
-                    self.check_data(v)?;
+                    self.check_data(v, "validation")?;
                 }
                 Batches::new(
                     train.len(),
@@ -548,15 +548,16 @@ impl<T: Float> Trainer<T> {
         self.net
     }
 
-    fn check_data(&self, d: &Dataset<T>) -> Result<()> {
+    /// That `d` fits the network; `what` names it in the errors ("training", "validation").
+    fn check_data(&self, d: &Dataset<T>, what: &str) -> Result<()> {
         if d.x.cols != self.net.inputs {
             return Err(Error::config(format!(
-                "the data has {} features, the network takes {}",
+                "the {what} data has {} features, the network takes {}",
                 d.x.cols, self.net.inputs
             )));
         }
         if d.is_empty() {
-            return Err(Error::config("the training data has no rows"));
+            return Err(Error::config(format!("the {what} data has no rows")));
         }
         let out = self.net.outputs();
         match &d.y {

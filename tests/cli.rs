@@ -4512,3 +4512,88 @@ fn warmup_ramps_the_rate_then_hands_over_to_the_schedule() {
         "warm-up does not apply to L-BFGS",
     );
 }
+
+#[test]
+fn a_split_that_leaves_a_side_empty_is_refused_naming_the_flag() {
+    // Stratified, each class holds out its own share rounded: two rows a class give none at
+    // 0.2. The run used to go on and report "accuracy 0.0000 … on 0 rows"; scikit-learn's
+    // train_test_split refuses an empty side, and so does mlp, saying which split and how.
+    let d = Dir::new("empty-split");
+    d.write("four.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n");
+    let train = ["train", "--data", "four.csv", "--epochs", "1", "--quiet"];
+    fails_with(
+        &d,
+        &train,
+        "the default --test-split 0.2 of 4 rows holds out no test rows",
+    );
+    fails_with(
+        &d,
+        &[&train[..], &["--test-split", "0.1"]].concat(),
+        "--test-split 0.1 of 4 rows holds out no test rows (each class's share rounds to none): give a larger one, or --test FILE",
+    );
+    fails_with(
+        &d,
+        &[&train[..], &["--test-split", "0.9"]].concat(),
+        "--test-split 0.9 of 4 rows leaves none to train on; lower it",
+    );
+    fails_with(
+        &d,
+        &[&train[..], &["--test-split", "0.5", "--val-split", "0.2"]].concat(),
+        "--val-split 0.2 of 2 rows holds out no validation rows",
+    );
+    fails_with(
+        &d,
+        &[&train[..], &["--test-split", "0.5", "--val-split", "0.8"]].concat(),
+        "--val-split 0.8 of 2 rows leaves none to train on",
+    );
+    // cv splits off validation rows the same way.
+    fails_with(
+        &d,
+        &[
+            "cv",
+            "--data",
+            "four.csv",
+            "--folds",
+            "2",
+            "--val-split",
+            "0.2",
+            "--epochs",
+            "1",
+        ],
+        "--val-split 0.2 of 2 rows holds out no validation rows",
+    );
+    // Half of two rows a class: one each side, and training goes on.
+    ok(
+        &d,
+        &[
+            &train[..],
+            &["--test-split", "0.5", "--out", "m.safetensors"],
+        ]
+        .concat(),
+    );
+}
+
+#[test]
+fn a_cv_mean_says_how_many_folds_it_was_taken_over() {
+    // Four rows in three folds: two folds test on a single row, one class, where ROC AUC has no
+    // value; its mean is then of the one fold that has it, and says so.
+    let d = Dir::new("cv-counted");
+    d.write("four.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n");
+    let cv = ["cv", "--data", "four.csv", "--folds", "3", "--epochs", "1"];
+    let text = ok(&d, &cv);
+    assert!(
+        text.contains("roc_auc") && text.contains("(1 of 3 folds)"),
+        "{text}"
+    );
+    let mean_line = text
+        .lines()
+        .find(|l| l.starts_with("mean ± std over 3 folds"))
+        .expect("the mean line");
+    for part in mean_line.split(", ") {
+        let counted = part.ends_with("(1 of 3 folds)");
+        assert_eq!(counted, part.starts_with("roc_auc"), "{part}");
+    }
+    let report = json(&ok(&d, &[&cv[..], &["--format", "json"]].concat()));
+    assert_eq!(report["counted"]["roc_auc"], 1, "{report}");
+    assert_eq!(report["counted"]["accuracy"], 3, "{report}");
+}

@@ -393,3 +393,23 @@ fn optimizer_constants_out_of_range_are_refused() {
         );
     }
 }
+
+#[test]
+fn empty_data_is_refused_naming_which() {
+    let (train, val) = digits_split();
+    let none = val.subset(&[]);
+    let spec = NetworkSpec::new(64).dense(10, Activation::Softmax);
+    let config = TrainConfig {
+        epochs: 1,
+        ..Default::default()
+    };
+    let refusal = |t: &mlp::Dataset<f32>, v: Option<&mlp::Dataset<f32>>| {
+        let mut trainer = Trainer::new(spec.build::<f32>(0), &config).unwrap();
+        trainer
+            .fit(t, v, &mut |_| Control::Continue)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(refusal(&none, None).contains("the training data has no rows"));
+    assert!(refusal(&train, Some(&none)).contains("the validation data has no rows"));
+}

@@ -35,7 +35,8 @@ fn cv<T: Float>(args: &crate::TrainArgs, folds: usize) -> Result<ExitCode> {
 }
 
 /// Cross-validates the network and training `args` describe over `folds` folds, printing through
-/// `out` as it goes; returns `{"task", "folds": [per fold], "mean", "std"}`.
+/// `out` as it goes; returns `{"task", "folds": [per fold], "mean", "std", "counted"}` (the
+/// folds each mean was taken over).
 pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out) -> Result<Value> {
     for (flag, given) in [
         ("--test", args.test.is_some()),
@@ -127,7 +128,7 @@ pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out
         let (mut train, mut test) = (data.subset(&rest), data.subset(held_out));
         let truth = test.y.clone(); // the targets in their own units
         let pre = preprocess((&mut train, &mut test), impute, scale, &loaded.categorical);
-        let (train, val) = validation_split(train, val_split, seed);
+        let (train, val) = validation_split(train, val_split, seed)?;
         let mut trainer = Trainer::new(spec.build::<T>(seed), &config)?;
         let mut bar = Bar::new(out.text);
         trainer.fit(&train, val.as_ref(), &mut |p| {
@@ -163,24 +164,25 @@ pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out
         ));
         rows.push(row);
     }
-    let (mut mean, mut std) = (json!({}), json!({}));
+    // A figure a fold cannot have (ROC AUC where its test rows hold one class) is left out of
+    // the mean, and the line says over how many folds it was taken.
+    let (mut mean, mut std, mut counted) = (json!({}), json!({}), json!({}));
+    let mut shown = Vec::new();
     for n in names {
         let v: Vec<f64> = rows.iter().filter_map(|r| r[*n].as_f64()).collect();
         let (m, s) = metrics::mean_std(&v);
         mean[*n] = json!(m);
         std[*n] = json!(s);
+        counted[*n] = json!(v.len());
+        shown.push(match v.len() {
+            0 => format!("{n} n/a (no fold has it)"),
+            k if k < rows.len() => format!("{n} {m:.4} ± {s:.4} ({k} of {folds} folds)"),
+            _ => format!("{n} {m:.4} ± {s:.4}"),
+        });
     }
     out.line(format!(
         "\nmean ± std over {folds} folds: {}",
-        names
-            .iter()
-            .map(|n| format!(
-                "{n} {:.4} ± {:.4}",
-                mean[*n].as_f64().unwrap_or(f64::NAN),
-                std[*n].as_f64().unwrap_or(f64::NAN)
-            ))
-            .collect::<Vec<_>>()
-            .join(", ")
+        shown.join(", ")
     ));
-    Ok(json!({"task": task, "folds": rows, "mean": mean, "std": std}))
+    Ok(json!({"task": task, "folds": rows, "mean": mean, "std": std, "counted": counted}))
 }

@@ -627,13 +627,38 @@ pub fn validation_split<T: Float>(
     train: Dataset<T>,
     val_split: f64,
     seed: u64,
-) -> (Dataset<T>, Option<Dataset<T>>) {
+) -> Result<(Dataset<T>, Option<Dataset<T>>)> {
     if val_split > 0.0 {
+        let rows = train.len();
         let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
-        (t, Some(v))
+        both_sides(("--val-split", val_split), rows, [&t, &v], "validation")?;
+        Ok((t, Some(v)))
     } else {
-        (train, None)
+        Ok((train, None))
     }
+}
+
+/// That a split of `rows` rows by `flag` left rows on both sides (`held_out` names the other
+/// side), as scikit-learn's `train_test_split` refuses an empty side. Stratified, each class
+/// holds out its own share rounded, so a small fraction of a few rows may round to none.
+pub fn both_sides<T: Float>(
+    (flag, fraction): (&str, f64),
+    rows: usize,
+    [kept, taken]: [&Dataset<T>; 2],
+    held_out: &str,
+) -> Result<()> {
+    if taken.is_empty() {
+        return Err(Error::config(format!(
+            "{flag} {fraction} of {rows} rows holds out no {held_out} rows (each class's share rounds to none): give a larger one{}",
+            if held_out == "test" { ", or --test FILE" } else { ", or --val FILE" }
+        )));
+    }
+    if kept.is_empty() {
+        return Err(Error::config(format!(
+            "{flag} {fraction} of {rows} rows leaves none to train on; lower it"
+        )));
+    }
+    Ok(())
 }
 
 /// `--test-labels` and `--val-labels`: the targets of `.npy` test and validation data, each only
@@ -1062,7 +1087,13 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         (loaded.train, t, "the t10k files".to_string())
     } else {
         let f = args.test_split.unwrap_or(0.2);
+        let rows = loaded.train.len();
         let (tr, te) = loaded.train.split_off(f, seed);
+        let flag = match args.test_split {
+            Some(_) => "--test-split",
+            None => "the default --test-split",
+        };
+        both_sides((flag, f), rows, [&tr, &te], "test")?;
         (
             tr,
             te,
@@ -1104,7 +1135,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     }
     let (train, val) = match val {
         Some(v) => (train, Some(v)),
-        None => validation_split(train, val_split, seed),
+        None => validation_split(train, val_split, seed)?,
     };
     out.line(format!(
         "split    {} training, {} validation{}, {} test rows ({test_how}); features {}",
