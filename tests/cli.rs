@@ -4597,3 +4597,65 @@ fn a_cv_mean_says_how_many_folds_it_was_taken_over() {
     assert_eq!(report["counted"]["roc_auc"], 1, "{report}");
     assert_eq!(report["counted"]["accuracy"], 3, "{report}");
 }
+
+#[test]
+fn a_model_evaluates_data_of_one_class_which_training_refuses() {
+    // Rows of one class are a fair test set (scikit-learn's score takes them); only learning
+    // needs two classes. They used to be refused by every reader, eval's included.
+    let d = Dir::new("one-class");
+    d.write("four.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n");
+    d.write("zeros.csv", "a,b,y\n1,2,0\n5,6,0\n");
+    let train = [
+        "train",
+        "--data",
+        "four.csv",
+        "--test-split",
+        "0.5",
+        "--epochs",
+        "1",
+    ];
+    ok(
+        &d,
+        &[&train[..], &["--quiet", "--out", "m.safetensors"]].concat(),
+    );
+    let report = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "zeros.csv",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(report["rows"], 2, "{report}");
+    assert_eq!(report["per_class"][0]["support"], 2, "{report}");
+    assert_eq!(report["per_class"][1]["support"], 0, "{report}");
+    // The same rows as arrays.
+    write_npy(&d.path("x.npy"), &[2, 2], &[1.0, 2.0, 5.0, 6.0]);
+    write_npy(&d.path("y.npy"), &[2], &[0.0, 0.0]);
+    ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "x.npy",
+            "--labels",
+            "y.npy",
+        ],
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "zeros.csv", "--quiet"],
+        "zeros.csv: column 'y' holds a single class ('0'); classification needs at least two",
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "x.npy", "--labels", "y.npy", "--quiet"],
+        "y.npy: the targets hold a single class ('0')",
+    );
+}

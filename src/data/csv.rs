@@ -725,16 +725,6 @@ fn read_csv_reader<T: Float>(
             )
         }
     };
-    if task == Task::Classification && class_names.len() < 2 {
-        return Err(Error::data(
-            path,
-            format!(
-                "column '{}' holds a single class ('{}'); classification needs at least two",
-                headers[t],
-                class_names.first().map_or("", |s| s.as_str())
-            ),
-        ));
-    }
     Ok(Csv {
         data: Dataset {
             x,
@@ -1494,8 +1484,12 @@ mod tests {
     fn errors_name_line_and_column() {
         let e = read("a,b,y\n1,2,0\n1,2\n", None).unwrap_err().to_string();
         assert!(e.starts_with("t.csv:3:3: expected 3 fields"), "{e}");
-        let e = read("a,b,y\n1,2,0\n1,2,0\n", None).unwrap_err().to_string();
-        assert!(e.contains("single class"), "{e}");
+        // One class reads (data to evaluate may hold one); training refuses it (mlp's loader).
+        let (d, _) = read("a,b,y\n1,2,0\n1,2,0\n", None).unwrap();
+        assert_eq!(
+            (d.task(), &d.class_names[..]),
+            (Task::Classification, &["0".to_string()][..])
+        );
         let e = read("a,b,y\n", None).unwrap_err().to_string();
         assert!(e.contains("no data rows"), "{e}");
         let e = read("a,b,y\n1,inf,0\n", None).unwrap_err().to_string();

@@ -476,15 +476,6 @@ pub fn read_npy_dataset<T: Float>(
     let (targets, class_names) = match task {
         Task::Classification if y_cols == 1 => {
             let (ids, names) = classes_from_numbers(&y);
-            if names.len() < 2 {
-                return Err(Error::data(
-                    x_path,
-                    format!(
-                        "the targets hold a single class ('{}'); classification needs at least two",
-                        names[0]
-                    ),
-                ));
-            }
             (Targets::Classes(ids), names)
         }
         Task::Classification => unreachable!("several columns of classes are labels, above"),

@@ -83,6 +83,36 @@ pub fn load<T: Float>(
     missing: Missing,
     images: ImageRead,
 ) -> Result<Loaded<T>> {
+    // Data to learn from needs two classes; data read as a model reads it (to evaluate or
+    // explain, or to train on further) may hold one: the model knows the others.
+    let learning = matches!(categories, Columns::Find { .. });
+    let loaded = load_any(source, target, labels, task, categories, missing, images)?;
+    let d = &loaded.train;
+    if learning && d.task() == Task::Classification && d.class_names.len() < 2 {
+        let class = d.class_names.first().map_or("", |c| c.as_str());
+        let csv = builtin::text(source).is_some() || is_csv(Path::new(source));
+        let (file, holder) = match (&loaded.target_name, labels) {
+            (Some(t), _) if csv => (source, format!("column '{t}' holds")),
+            (_, Some(l)) => (l, "the targets hold".to_string()),
+            _ => (source, "the targets hold".to_string()),
+        };
+        return Err(Error::data(
+            Path::new(file),
+            format!("{holder} a single class ('{class}'); classification needs at least two"),
+        ));
+    }
+    Ok(loaded)
+}
+
+fn load_any<T: Float>(
+    source: &str,
+    target: Option<&str>,
+    labels: Option<&str>,
+    task: Option<Task>,
+    categories: Columns<'_>,
+    missing: Missing,
+    images: ImageRead,
+) -> Result<Loaded<T>> {
     let path = Path::new(source);
     if let Some(text) = builtin::text(source) {
         let tc = target_column(target);
