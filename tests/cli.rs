@@ -4659,3 +4659,39 @@ fn a_model_evaluates_data_of_one_class_which_training_refuses() {
         "y.npy: the targets hold a single class ('0')",
     );
 }
+
+#[test]
+fn search_scores_a_figure_some_folds_lack_as_none_and_says_so() {
+    // As cv: two of the three folds test on one row, where ROC AUC has no value. search shows
+    // over how many folds each mean was taken and ranks such a mean last, as scikit-learn's
+    // GridSearchCV ranks a NaN mean.
+    let d = Dir::new("search-counted");
+    d.write("four.csv", "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n");
+    let text = ok(
+        &d,
+        &[
+            "search",
+            "--data",
+            "four.csv",
+            "--folds",
+            "3",
+            "--epochs",
+            "1",
+            "--scoring",
+            "roc_auc",
+            "--grid",
+            "{lr = [0.01, 0.1]}",
+        ],
+    );
+    let ranked: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("rank"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(ranked.len(), 2, "{text}");
+    assert!(
+        ranked.iter().all(|l| l.contains("(1 of 3 folds)")),
+        "{text}"
+    );
+}

@@ -352,6 +352,30 @@ fn as_flags(c: &Map<String, Value>) -> String {
 }
 
 /// The combination as one line: `hidden=64,32 lr=0.01`.
+/// How many of a cross-validation's folds lack figure `name` (ROC AUC where a fold's test rows
+/// hold one class): its mean over the others is no score, as scikit-learn's mean with a NaN fold.
+fn folds_missing(figures: &Value, name: &str) -> usize {
+    let folds = figures["folds"].as_array().map_or(0, Vec::len);
+    let counted = figures["counted"][name].as_u64().unwrap_or(0) as usize;
+    folds.saturating_sub(counted)
+}
+
+/// Figure `name`'s mean ± std over the folds, saying over how many where some lack it.
+fn mean_std(figures: &Value, name: &str) -> String {
+    let mean = figures["mean"][name].as_f64().unwrap_or(f64::NAN);
+    let std = figures["std"][name].as_f64().unwrap_or(f64::NAN);
+    match folds_missing(figures, name) {
+        0 => format!("{mean:.4} ± {std:.4}"),
+        missing => {
+            let folds = figures["folds"].as_array().map_or(0, Vec::len);
+            format!(
+                "{mean:.4} ± {std:.4} ({} of {folds} folds)",
+                folds - missing
+            )
+        }
+    }
+}
+
 fn describe(c: &Map<String, Value>) -> String {
     c.iter()
         .map(|(k, v)| match v {
@@ -449,11 +473,10 @@ fn grid_search<T: Float>(
         }
         let seconds = started.elapsed().as_secs_f64();
         out.line(format!(
-            "{:>4}/{}  {name} {:.4} ± {:.4}  {:>7.2} s  {}",
+            "{:>4}/{}  {name} {}  {:>7.2} s  {}",
             i + 1,
             combos.len(),
-            figures["mean"][name.as_str()].as_f64().unwrap_or(f64::NAN),
-            figures["std"][name.as_str()].as_f64().unwrap_or(f64::NAN),
+            mean_std(&figures, name),
             seconds,
             describe(combo)
         ));
@@ -461,7 +484,10 @@ fn grid_search<T: Float>(
     }
     let (name, more_is_better) = scoring.expect("at least one combination");
     let score = |f: &Value| {
-        let v = f["mean"][name.as_str()].as_f64().unwrap_or(f64::NAN);
+        let v = match folds_missing(f, &name) {
+            0 => f["mean"][name.as_str()].as_f64().unwrap_or(f64::NAN),
+            _ => f64::NAN,
+        };
         // NaN (a figure undefined on some fold) ranks last either way.
         match (v.is_nan(), more_is_better) {
             (true, _) => f64::NEG_INFINITY,
@@ -492,11 +518,7 @@ fn grid_search<T: Float>(
         out.line(format!(
             "{:>4}  {:<w$}  {}",
             ranks[i],
-            format!(
-                "{:.4} ± {:.4}",
-                f["mean"][name.as_str()].as_f64().unwrap_or(f64::NAN),
-                f["std"][name.as_str()].as_f64().unwrap_or(f64::NAN)
-            ),
+            mean_std(f, &name),
             describe(&results[i].0)
         ));
     }
