@@ -351,7 +351,6 @@ fn as_flags(c: &Map<String, Value>) -> String {
         .join(" ")
 }
 
-/// The combination as one line: `hidden=64,32 lr=0.01`.
 /// How many of a cross-validation's folds lack figure `name` (ROC AUC where a fold's test rows
 /// hold one class): its mean over the others is no score, as scikit-learn's mean with a NaN fold.
 fn folds_missing(figures: &Value, name: &str) -> usize {
@@ -376,6 +375,7 @@ fn mean_std(figures: &Value, name: &str) -> String {
     }
 }
 
+/// The combination as one line: `hidden=64,32 lr=0.01`.
 fn describe(c: &Map<String, Value>) -> String {
     c.iter()
         .map(|(k, v)| match v {

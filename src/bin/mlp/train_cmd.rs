@@ -631,26 +631,31 @@ pub fn validation_split<T: Float>(
     if val_split > 0.0 {
         let rows = train.len();
         let (t, v) = train.split_off(val_split, seed ^ 0x5eed);
-        both_sides(("--val-split", val_split), rows, [&t, &v], "validation")?;
+        both_sides(
+            ("--val-split", val_split),
+            rows,
+            [&t, &v],
+            ("validation", "--val"),
+        )?;
         Ok((t, Some(v)))
     } else {
         Ok((train, None))
     }
 }
 
-/// That a split of `rows` rows by `flag` left rows on both sides (`held_out` names the other
-/// side), as scikit-learn's `train_test_split` refuses an empty side. Stratified, each class
-/// holds out its own share rounded, so a small fraction of a few rows may round to none.
+/// That a split of `rows` rows by `flag` left rows on both sides, as scikit-learn's
+/// `train_test_split` refuses an empty side; `held_out` names the other side and the flag that
+/// gives it as a file instead. Stratified, each class holds out its own share rounded, so a
+/// small fraction of a few rows may round to none.
 pub fn both_sides<T: Float>(
     (flag, fraction): (&str, f64),
     rows: usize,
     [kept, taken]: [&Dataset<T>; 2],
-    held_out: &str,
+    (held_out, file_flag): (&str, &str),
 ) -> Result<()> {
     if taken.is_empty() {
         return Err(Error::config(format!(
-            "{flag} {fraction} of {rows} rows holds out no {held_out} rows (each class's share rounds to none): give a larger one{}",
-            if held_out == "test" { ", or --test FILE" } else { ", or --val FILE" }
+            "{flag} {fraction} of {rows} rows holds out no {held_out} rows (each class's share rounds to none): give a larger one, or {file_flag} FILE"
         )));
     }
     if kept.is_empty() {
@@ -1093,7 +1098,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             Some(_) => "--test-split",
             None => "the default --test-split",
         };
-        both_sides((flag, f), rows, [&tr, &te], "test")?;
+        both_sides((flag, f), rows, [&tr, &te], ("test", "--test"))?;
         (
             tr,
             te,
