@@ -36,8 +36,8 @@ fn main() -> mlp::Result<()> {
     );
     let predicted = net.predict_classes(&test.x);
     let truth = test.classes().unwrap();
-    println!("test accuracy {:.3}", accuracy(&predicted, truth));
-    let cm = ConfusionMatrix::new(&predicted, truth, 3);
+    println!("test accuracy {:.3}", accuracy(&predicted, truth, None));
+    let cm = ConfusionMatrix::new(&predicted, truth, 3, None);
     for (c, scores) in cm.per_class().iter().enumerate() {
         println!(
             "{:<3} precision {:.3} recall {:.3} f1 {:.3}  row {:?}",

@@ -43,7 +43,7 @@ fn main() -> mlp::Result<()> {
         }
         Control::Continue
     })?;
-    let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+    let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
     println!("test accuracy {acc:.4}");
     Ok(())
 }

@@ -80,7 +80,7 @@ fn main() -> mlp::Result<()> {
             ..Default::default()
         };
         fit(&mut net, &train, &config)?;
-        let acc = accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+        let acc = accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
         println!(
             "fold {}: {} rows held out, accuracy {acc:.3}",
             k + 1,

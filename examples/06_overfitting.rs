@@ -89,8 +89,12 @@ fn run(
     fit(&mut net, train, config)?;
     let ce = Loss::CrossEntropy;
     Ok((
-        net.mean_loss(&train.x, train.y.as_ref(), &ce),
-        net.mean_loss(&unseen.x, unseen.y.as_ref(), &ce),
-        accuracy(&net.predict_classes(&unseen.x), unseen.classes().unwrap()),
+        net.mean_loss(&train.x, train.y.as_ref(), &ce, None),
+        net.mean_loss(&unseen.x, unseen.y.as_ref(), &ce, None),
+        accuracy(
+            &net.predict_classes(&unseen.x),
+            unseen.classes().unwrap(),
+            None,
+        ),
     ))
 }

@@ -98,13 +98,13 @@ fn main() -> mlp::Result<()> {
             .count();
         println!(
             "{name:<28} {:>16.4} {:>13.4} {:>15} of {:>3}",
-            subset_accuracy(&probs, truth),
-            hamming_loss(&probs, truth),
+            subset_accuracy(&probs, truth, None),
+            hamming_loss(&probs, truth, None),
             right_several,
             several.len()
         );
         if output == Activation::Sigmoid {
-            for (label, s) in LABELS.iter().zip(label_scores(&probs, truth)) {
+            for (label, s) in LABELS.iter().zip(label_scores(&probs, truth, None)) {
                 println!(
                     "    {label:<14} precision {:.3}  recall {:.3}  F1 {:.3}",
                     s.precision, s.recall, s.f1

@@ -65,7 +65,7 @@ fn train_and_test(data: &Dataset<f64>) -> mlp::Result<(mlp::Network<f64>, f64)> 
         mlp::Targets::Classes(c) => c.clone(),
         _ => unreachable!("a folder of class folders is a classification"),
     };
-    let acc = accuracy(&classes(&net.predict(&test.x)), &truth);
+    let acc = accuracy(&classes(&net.predict(&test.x)), &truth, None);
     Ok((net, acc))
 }
 

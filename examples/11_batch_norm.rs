@@ -59,7 +59,7 @@ fn main() -> mlp::Result<()> {
             let acc = match fit(&mut net, &train, &config) {
                 Ok(_) => {
                     let predicted = net.predict_classes(&test.x);
-                    format!("{:.4}", accuracy(&predicted, test.classes().unwrap()))
+                    format!("{:.4}", accuracy(&predicted, test.classes().unwrap(), None))
                 }
                 Err(e) => format!("stopped: {e}"),
             };

@@ -17,7 +17,7 @@
 //!     .build::<f32>(7);
 //! let config = TrainConfig { epochs: 100, learning_rate: 0.01, ..Default::default() };
 //! mlp::fit(&mut net, &train, &config)?;
-//! let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+//! let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
 //! assert!(acc > 0.9, "accuracy {acc}");
 //! # Ok::<(), mlp::Error>(())
 //! ```

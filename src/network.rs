@@ -529,8 +529,15 @@ impl<T: Float> Network<T> {
         value
     }
 
-    /// The mean loss over all rows of `x` (forward passes only, in chunks).
-    pub fn mean_loss(&self, x: &Matrix<T>, targets: TargetsRef<'_, T>, loss: &Loss) -> f64 {
+    /// The mean loss over all rows of `x` (forward passes only, in chunks); with `weights`, one
+    /// per row, the weighted mean Σ w·Eᵣ / Σ w (scikit-learn's `sample_weight`).
+    pub fn mean_loss(
+        &self,
+        x: &Matrix<T>,
+        targets: TargetsRef<'_, T>,
+        loss: &Loss,
+        weights: Option<&[T]>,
+    ) -> f64 {
         let chunk = x.rows.clamp(1, CHUNK_ROWS);
         let mut ws = Workspace::new(self, chunk);
         let m = self.outputs();
@@ -540,9 +547,19 @@ impl<T: Float> Network<T> {
             let xs = x.view_rows(start, end);
             let t = targets.rows(start, end, m);
             self.forward(xs, &mut ws, Par::Seq);
-            sum += ws.evaluate_loss(self, loss, t, false) * (end - start) as f64;
+            // Each chunk's loss is a mean over its rows (weighted: (1/B)·Σ w·Eᵣ); back to a sum.
+            sum += (end - start) as f64
+                * match weights {
+                    None => ws.evaluate_loss(self, loss, t, false),
+                    Some(w) => ws.evaluate_loss_with_rows(self, loss, t, &w[start..end], false),
+                };
         }
-        sum / x.rows.max(1) as f64
+        let total = weights.map_or(x.rows as f64, |w| w.iter().map(|w| w.f64()).sum());
+        if total > 0.0 {
+            sum / total
+        } else {
+            0.0
+        }
     }
 
     /// The network's outputs Φ(h') of the last layer for every row of `x`.

@@ -334,7 +334,7 @@ fn batch_normalisation_learns_the_digits() {
         ..Default::default()
     };
     fit(&mut net, &train_set, &config).unwrap();
-    let acc = mlp::metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+    let acc = mlp::metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
     assert!(acc > 0.95, "test accuracy {acc}");
 }
 

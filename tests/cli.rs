@@ -1060,6 +1060,196 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
     }
 }
 
+/// Two JSON reports hold the same figures (numbers within `tol`, relative), but for `skip`'s keys.
+fn same_figures(a: &Value, b: &Value, tol: f64, skip: &[&str], at: &str) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
+                let w = y
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{at}.{k}: missing in {b}"));
+                same_figures(v, w, tol, skip, &format!("{at}.{k}"));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                same_figures(v, w, tol, skip, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{at}: {x} against {y}"
+            );
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+/// `eval --sample-weight`: every figure weighted, as scikit-learn's metrics' `sample_weight=`. The
+/// oracle: a row of integer weight k scores as k copies of the row (0: as no row), for classes,
+/// labels and values; a `.npy` file of the same weights gives the same report; bad weights are
+/// named.
+#[test]
+fn eval_sample_weights_score_as_repeated_rows() {
+    let d = Dir::new("eval-weights");
+    let sets = [
+        (animals_csv(&d), "animal", "4"),
+        (tags_csv(&d), "small,wide,tall", "20"),
+        (homes_csv(&d), "price,rent", "20"),
+    ];
+    for (csv, target, epochs) in sets {
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let (mut weighted, mut repeated) = (format!("{header},w\n"), format!("{header}\n"));
+        let mut weights = Vec::new();
+        for (i, line) in lines.enumerate() {
+            let w = (i * 7 + i / 5) % 4;
+            weighted += &format!("{line},{w}\n");
+            repeated += &format!("{line}\n").repeat(w);
+            weights.push(w as f64);
+        }
+        d.write("weighted.csv", &weighted);
+        d.write("repeated.csv", &repeated);
+        write_npy(&d.path("w.npy"), &[weights.len()], &weights);
+        let csv = csv.to_str().unwrap();
+        let train = [
+            "train", "--data", csv, "--target", target, "--epochs", epochs,
+        ];
+        let drop: &[&str] = if csv.ends_with("animals.csv") {
+            &[]
+        } else {
+            &["--drop", "id"]
+        };
+        let more = ["--hidden", "8", "--out", "m.safetensors", "--quiet"];
+        ok(&d, &[&train[..], drop, &more[..]].concat());
+        let eval = |data: &str, weights: &[&str]| {
+            let args = [
+                "eval",
+                "--model",
+                "m.safetensors",
+                "--data",
+                data,
+                "--format",
+                "json",
+            ];
+            json(&ok(&d, &[&args[..], weights].concat()))
+        };
+        let by_column = eval("weighted.csv", &["--sample-weight", "w"]);
+        let copies = eval("repeated.csv", &[]);
+        assert_eq!(by_column["sample_weight"], "w");
+        assert_eq!(by_column["weight_sum"], copies["rows"], "{target}");
+        // The loss is the f32 network's, its rows summed in other chunks: f32's rounding.
+        let skip = [
+            "model",
+            "data",
+            "rows",
+            "sample_weight",
+            "weight_sum",
+            "loss",
+        ];
+        same_figures(&by_column, &copies, 1e-12, &skip, target);
+        if let Some(loss) = copies.get("loss") {
+            same_figures(
+                &by_column["loss"],
+                loss,
+                1e-6,
+                &[],
+                &format!("{target}: loss"),
+            );
+        }
+        // The same weights from a .npy file: the same report.
+        let by_file = eval("weighted.csv", &["--sample-weight", "w.npy"]);
+        same_figures(&by_file, &by_column, 0.0, &["sample_weight"], target);
+        let text = ok(
+            &d,
+            &[
+                "eval",
+                "--model",
+                "m.safetensors",
+                "--data",
+                "weighted.csv",
+                "--sample-weight",
+                "w",
+            ],
+        );
+        let sum = copies["rows"].as_u64().unwrap();
+        assert!(
+            text.contains(&format!("rows weighted by column w (Σ w = {sum})")),
+            "{text}"
+        );
+    }
+    // Bad weights, named: the wrong length, all 0, not a number, no such column, no CSV.
+    write_npy(&d.path("short.npy"), &[3], &[1.0, 2.0, 3.0]);
+    write_npy(&d.path("zeros.npy"), &[400], &[0.0; 400]);
+    d.write(
+        "bad.csv",
+        &std::fs::read_to_string(d.path("weighted.csv"))
+            .unwrap()
+            .replacen(",1\n", ",x\n", 1),
+    );
+    let eval = [
+        "eval",
+        "--model",
+        "m.safetensors",
+        "--data",
+        "weighted.csv",
+        "--sample-weight",
+    ];
+    fails_with(
+        &d,
+        &[&eval[..], &["short.npy"]].concat(),
+        "short.npy: shape [3]; expected (400,): one weight per row of the data",
+    );
+    fails_with(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "weighted.csv",
+            "--sample-weight",
+            "zeros.npy",
+        ],
+        "every sample weight is 0",
+    );
+    fails_with(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "bad.csv",
+            "--sample-weight",
+            "w",
+        ],
+        "'x' is not a number",
+    );
+    fails_with(
+        &d,
+        &[&eval[..], &["weight"]].concat(),
+        "weighted.csv: no column 'weight'",
+    );
+    fails_with(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "iris",
+            "--sample-weight",
+            "w",
+        ],
+        "a column of a CSV file",
+    );
+}
+
 /// `--log run.csv`: the epochs as CSV rows (Keras' `CSVLogger`, for `pandas.read_csv`), the same
 /// figures as the JSON log's; a second run appends its rows under the one header, as a resumed
 /// run does; an epoch without validation leaves its cells empty.

@@ -630,7 +630,7 @@ fn training_reaches_the_same_accuracy() {
             ..Default::default()
         };
         let h = mlp::fit(&mut net, &train, &config).unwrap();
-        let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+        let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
         let last = h.epochs.last().unwrap();
         assert!(acc > 0.93, "{device}: test accuracy {acc}");
         results.push((device, acc, last.train_loss, last.train_metric));

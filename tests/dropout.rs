@@ -116,7 +116,7 @@ fn evaluation_during_training_and_prediction_do_not_drop() {
     let (loss, _) = trainer.evaluate(&val);
     let net = trainer.into_network();
     let y = val.y.as_ref();
-    let expected = net.mean_loss(&val.x, y, &mlp::Loss::CrossEntropy);
+    let expected = net.mean_loss(&val.x, y, &mlp::Loss::CrossEntropy, None);
     assert!(
         (loss - expected).abs() <= 1e-6 * expected,
         "the trainer's validation loss {loss} is not the network's {expected}"
@@ -150,7 +150,7 @@ fn dropout_raises_held_out_accuracy_where_a_wide_network_overfits() {
             ..Default::default()
         };
         fit(&mut net, &small, &config).unwrap();
-        mlp::metrics::accuracy(&net.predict_classes(&rest.x), rest.classes().unwrap())
+        mlp::metrics::accuracy(&net.predict_classes(&rest.x), rest.classes().unwrap(), None)
     };
     let (plain, dropped) = (accuracy(Dropout::none()), accuracy(Dropout::every(0.5)));
     eprintln!("held-out accuracy: {plain:.4} without dropout, {dropped:.4} with p = 0.5");

@@ -335,7 +335,7 @@ fn class_weights_scale_each_rows_loss_and_gradient() {
             .map(|r| {
                 let row = Matrix::from_vec(1, FEATURES, x.row(r).to_vec());
                 let one = TargetsRef::Classes(&classes[r..r + 1]);
-                weights[classes[r]] * net.mean_loss(&row, one, &loss)
+                weights[classes[r]] * net.mean_loss(&row, one, &loss, None)
             })
             .sum::<f64>()
             / ROWS as f64;
@@ -390,7 +390,7 @@ fn label_weights_weigh_each_labels_positives() {
         labels: &labels,
         positive: &[1.0; LABELS],
     };
-    let plain = net.mean_loss(&x, TargetsRef::Labels(&labels), &loss);
-    let unit = net.mean_loss(&x, ones, &loss);
+    let plain = net.mean_loss(&x, TargetsRef::Labels(&labels), &loss, None);
+    let unit = net.mean_loss(&x, ones, &loss, None);
     assert!((plain - unit).abs() < 1e-14, "{plain} vs {unit}");
 }

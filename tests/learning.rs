@@ -45,7 +45,7 @@ fn iris_at_least_95_percent() {
         ..Default::default()
     };
     fit(&mut net, &train, &config).unwrap();
-    let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+    let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
     assert!(acc >= 0.95, "iris test accuracy {acc}");
 }
 
@@ -63,7 +63,7 @@ fn digits_at_least_96_percent() {
         ..Default::default()
     };
     let history = fit(&mut net, &train, &config).unwrap();
-    let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap());
+    let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
     assert!(acc >= 0.96, "digits test accuracy {acc}");
     let first = &history.epochs[0];
     let last = history.epochs.last().unwrap();
@@ -105,7 +105,7 @@ fn smooth_regression_reaches_r2_095() {
     let mlp::Targets::Values(truth) = &test.y else {
         unreachable!()
     };
-    let r2 = metrics::r2(&net.predict(&test.x), truth);
+    let r2 = metrics::r2(&net.predict(&test.x), truth, None);
     assert!(r2 >= 0.95, "test R² {r2}");
 }
 
@@ -141,8 +141,8 @@ fn digits_as_three_labels_at_once() {
         unreachable!()
     };
     let probs = net.predict(&test.x);
-    let subset = metrics::subset_accuracy(&probs, truth);
-    let hamming = metrics::hamming_loss(&probs, truth);
+    let subset = metrics::subset_accuracy(&probs, truth, None);
+    let hamming = metrics::hamming_loss(&probs, truth, None);
     // Seen: 0.967 and 0.013 (12 of 359 rows with a label wrong).
     assert!(
         subset > 0.95 && hamming < 0.025,
@@ -154,7 +154,7 @@ fn digits_as_three_labels_at_once() {
     };
     let last = h.epochs.last().unwrap();
     assert_eq!(h.metric, "accuracy");
-    let now = metrics::subset_accuracy(&net.predict(&train.x), train_truth);
+    let now = metrics::subset_accuracy(&net.predict(&train.x), train_truth, None);
     assert!(
         (last.train_metric - now).abs() < 0.02,
         "tally {} (during the epoch), after it {now}",

@@ -284,7 +284,7 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     let rss_after_train = rusage().2;
 
     let net = &trainer.net;
-    let final_train_loss = net.mean_loss(&train.x, train.y.as_ref(), &loss);
+    let final_train_loss = net.mean_loss(&train.x, train.y.as_ref(), &loss, None);
     let params = net.param_count() as f64;
     let sps = (a.epochs * train.len()) as f64 / train_seconds;
     let mut rec = json!({
@@ -310,13 +310,18 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
     });
     match &test.y {
         Targets::Classes(truth) => {
-            rec["test_accuracy"] = json!(metrics::accuracy(&net.predict_classes(&test.x), truth))
+            rec["test_accuracy"] = json!(metrics::accuracy(
+                &net.predict_classes(&test.x),
+                truth,
+                None
+            ))
         }
         Targets::Values(truth) => {
-            rec["test_mse"] = json!(metrics::mse(&net.predict(&test.x), truth))
+            rec["test_mse"] = json!(metrics::mse(&net.predict(&test.x), truth, None))
         }
         Targets::Labels(truth) => {
-            rec["test_accuracy"] = json!(metrics::subset_accuracy(&net.predict(&test.x), truth))
+            rec["test_accuracy"] =
+                json!(metrics::subset_accuracy(&net.predict(&test.x), truth, None))
         }
     }
     if a.activation.is_some() {

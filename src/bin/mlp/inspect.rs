@@ -93,9 +93,17 @@ fn print_scores(kind: &str, names: &[String], scores: &[ClassScores], auc: &[Opt
             s.precision,
             s.recall,
             s.f1,
-            s.support,
+            plot::shown_count(s.support),
             or_na(*auc)
         );
+    }
+}
+
+/// A count in the JSON report: a whole number as an integer, as it is without sample weights.
+fn count_json(v: f64) -> serde_json::Value {
+    match v.fract() == 0.0 && v.abs() < 2f64.powi(53) {
+        true => json!(v as i64),
+        false => json!(v),
     }
 }
 
@@ -237,8 +245,21 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     if target.is_none() {
         missing_targets(&a.data, m)?;
     }
+    if let Some(spec) = &a.sample_weight {
+        source::weight_column(spec, &a.data)?;
+    }
     let loaded = load_labelled::<T>(&a.data, target.as_deref(), a.labels.as_deref(), m)?;
     let mut d = loaded.test.unwrap_or(loaded.train);
+    if let Some(spec) = &a.sample_weight {
+        let weights = source::sample_weights(spec, &a.data, d.len(), "the data")?;
+        d = d
+            .with_sample_weight(weights)
+            .map_err(|e| Error::config(format!("--sample-weight {spec}: {e}")))?;
+    }
+    // Every figure is weighted by them (scikit-learn's `sample_weight=` of its metrics).
+    let rows_w = d.sample_weight.as_deref();
+    let weights: Option<Vec<f64>> = rows_w.map(|w| w.iter().map(|w| w.f64()).collect());
+    let w = weights.as_deref();
     m.preprocessing.prepare(&mut d.x);
     let loss = Loss::parse(&m.loss).map_err(|e| Error::Model {
         path: a.model.clone(),
@@ -251,25 +272,37 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     if let Some(t) = threshold {
         report["threshold"] = json!(t);
     }
+    // What the header line says of the rows: how many, of what, and how they are weighed.
+    let mut rows_of = format!("{} rows of {}", d.len(), source::shown(&a.data));
+    if let (Some(spec), Some(w)) = (&a.sample_weight, w) {
+        let sum: f64 = w.iter().sum();
+        report["sample_weight"] = json!(spec);
+        report["weight_sum"] = count_json(sum);
+        rows_of += &format!(
+            ", {} (Σ w = {})",
+            source::weighted_by(spec, &a.data),
+            plot::shown_count(sum)
+        );
+    }
     match &d.y {
         Targets::Classes(truth) => {
             let probs = net.predict(&d.x);
             let predicted = decide_classes(&probs, threshold);
             let n = m.class_names.len().max(2);
-            let cm = ConfusionMatrix::new(&predicted, truth, n);
+            let cm = ConfusionMatrix::new(&predicted, truth, n, w);
             let avg = cm.macro_average();
-            report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss));
-            report["accuracy"] = json!(metrics::accuracy(&predicted, truth));
-            report["log_loss"] = json!(metrics::log_loss(&probs, truth));
+            report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss, rows_w));
+            report["accuracy"] = json!(metrics::accuracy(&predicted, truth, w));
+            report["log_loss"] = json!(metrics::log_loss(&probs, truth, w));
             report["macro_precision"] = json!(avg.precision);
             report["macro_recall"] = json!(avg.recall);
             report["macro_f1"] = json!(avg.f1);
-            let auc = metrics::roc_auc_per_class(&probs, truth, n);
+            let auc = metrics::roc_auc_per_class(&probs, truth, n, w);
             let auc_summary = metrics::roc_auc_summary(&auc);
             if let Some(path) = &a.plot {
                 // Binary: the positive class's curve (the other's is its mirror image).
                 let shown = if n == 2 { 1..2 } else { 0..n };
-                let curves = metrics::roc_curve_per_class(&probs, truth, n);
+                let curves = metrics::roc_curve_per_class(&probs, truth, n, w);
                 let names: Vec<String> = (0..n).map(|c| class_name(&m.class_names, c)).collect();
                 let confusion = Confusion {
                     names: &names,
@@ -283,17 +316,16 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 .iter()
                 .zip(cm.per_class())
                 .zip(&auc)
-                .map(|((name, s), auc)| json!({"class": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support, "roc_auc": auc}))
+                .map(|((name, s), auc)| json!({"class": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": count_json(s.support), "roc_auc": auc}))
                 .collect::<Vec<_>>());
-            report["confusion_matrix"] = json!(cm.counts);
+            report["confusion_matrix"] = json!(cm
+                .counts
+                .iter()
+                .map(|row| row.iter().map(|&c| count_json(c)).collect::<Vec<_>>())
+                .collect::<Vec<_>>());
             report["class_names"] = json!(m.class_names);
             if a.format == "text" {
-                println!(
-                    "{} rows of {}{}",
-                    d.len(),
-                    source::shown(&a.data),
-                    at_threshold(threshold)
-                );
+                println!("{rows_of}{}", at_threshold(threshold));
                 println!(
                     "accuracy {:.4}   loss {:.4}   log-loss {:.4}   macro precision {:.4} recall {:.4} F1 {:.4}",
                     report["accuracy"].as_f64().unwrap_or(0.0),
@@ -323,8 +355,8 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 println!();
                 for (c, row) in m.class_names.iter().zip(&cm.counts) {
                     print!("{c:>w$} ");
-                    for v in row {
-                        print!("{v:>w$} ");
+                    for &v in row {
+                        print!("{:>w$} ", plot::shown_count(v));
                     }
                     println!();
                 }
@@ -337,19 +369,19 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             // The metrics of decisions read them at 0.5: give them the 0/1 decisions at the
             // threshold (the same as the probabilities without one); the AUC ranks the probabilities.
             let decided = decide_labels(&probs, threshold);
-            let per_label = metrics::label_scores(&decided, truth);
+            let per_label = metrics::label_scores(&decided, truth, w);
             let (avg, micro) = (
                 metrics::macro_average(&per_label),
-                metrics::micro_scores(&decided, truth),
+                metrics::micro_scores(&decided, truth, w),
             );
-            let auc = metrics::roc_auc_per_label(&probs, truth);
+            let auc = metrics::roc_auc_per_label(&probs, truth, w);
             if let Some(path) = &a.plot {
-                let curves = metrics::roc_curve_per_label(&probs, truth);
+                let curves = metrics::roc_curve_per_label(&probs, truth, w);
                 roc_plot(&m.class_names, &curves, &auc, 0..truth.cols, None, path)?;
             }
-            report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss));
-            report["accuracy"] = json!(metrics::subset_accuracy(&decided, truth));
-            report["hamming_loss"] = json!(metrics::hamming_loss(&decided, truth));
+            report["loss"] = json!(net.mean_loss(&d.x, d.y.as_ref(), &loss, rows_w));
+            report["accuracy"] = json!(metrics::subset_accuracy(&decided, truth, w));
+            report["hamming_loss"] = json!(metrics::hamming_loss(&decided, truth, w));
             report["macro_precision"] = json!(avg.precision);
             report["macro_recall"] = json!(avg.recall);
             report["macro_f1"] = json!(avg.f1);
@@ -360,13 +392,11 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 .iter()
                 .zip(&per_label)
                 .zip(&auc)
-                .map(|((name, s), auc)| json!({"label": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": s.support, "roc_auc": auc}))
+                .map(|((name, s), auc)| json!({"label": name, "precision": s.precision, "recall": s.recall, "f1": s.f1, "support": count_json(s.support), "roc_auc": auc}))
                 .collect::<Vec<_>>());
             if a.format == "text" {
                 println!(
-                    "{} rows of {}, {} labels{}",
-                    d.len(),
-                    source::shown(&a.data),
+                    "{rows_of}; {} labels{}",
                     truth.cols,
                     at_threshold(threshold)
                 );
@@ -389,10 +419,10 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
             if let Some(s) = &m.preprocessing.target {
                 s.invert(&mut p);
             }
-            report["mse"] = json!(metrics::mse(&p, truth));
-            report["rmse"] = json!(metrics::rmse(&p, truth));
-            report["mae"] = json!(metrics::mae(&p, truth));
-            report["r2"] = json!(metrics::r2(&p, truth));
+            report["mse"] = json!(metrics::mse(&p, truth, w));
+            report["rmse"] = json!(metrics::rmse(&p, truth, w));
+            report["mae"] = json!(metrics::mae(&p, truth, w));
+            report["r2"] = json!(metrics::r2(&p, truth, w));
             if let Some(path) = &a.plot {
                 let targets: Vec<Scatter> = target_names(m, p.cols)
                     .into_iter()
@@ -407,7 +437,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 plot::draw(Figure::Fit(&targets), path)?;
             }
             if a.format == "text" {
-                println!("{} rows of {}", d.len(), source::shown(&a.data));
+                println!("{rows_of}");
                 println!(
                     "MSE {:.6}   RMSE {:.6}   MAE {:.6}   R² {:.4}   (in the target's units{})",
                     report["mse"].as_f64().unwrap_or(0.0),
@@ -429,7 +459,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                     .enumerate()
                     .map(|(j, name)| {
                         let (pj, tj) = (p.column(j), truth.column(j));
-                        json!({"target": name, "mse": metrics::mse(&pj, &tj), "mae": metrics::mae(&pj, &tj), "r2": metrics::r2(&pj, &tj)})
+                        json!({"target": name, "mse": metrics::mse(&pj, &tj, w), "mae": metrics::mae(&pj, &tj, w), "r2": metrics::r2(&pj, &tj, w)})
                     })
                     .collect();
                 if a.format == "text" {
@@ -505,7 +535,12 @@ fn importance<T: Float>(a: &EvalArgs, model: &Model<T>, d: &Dataset<T>) -> serde
         Targets::Values(_) => "r2",
     };
     if a.format == "text" {
-        let shown = if metric == "r2" { "R²" } else { metric };
+        let shown = match (metric, &d.sample_weight) {
+            ("r2", None) => "R²",
+            ("r2", Some(_)) => "weighted R²",
+            (_, None) => metric,
+            (_, Some(_)) => "weighted accuracy",
+        };
         println!(
             "\npermutation importance: the fall in {shown} ({score:.4} as the rows are) when one column's values are shuffled across rows; mean ± std of {} shuffles, seed {}",
             a.repeats.max(1),

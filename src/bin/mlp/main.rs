@@ -158,6 +158,9 @@ pub struct EvalArgs {
     /// Draw ROC curves (one per class, one-vs-rest; binary: the positive class; multi-label: one per label) beside the confusion matrix (classes), or for regression predicted against actual values, to this .svg or .png file
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Row weights for every figure, as scikit-learn's metrics' sample_weight=: a CSV column of the data, or a .npy file of one weight per row [default: every row alike]
+    #[arg(long, value_name = "COLUMN|W.npy")]
+    pub sample_weight: Option<String>,
     /// text or json
     #[arg(long, default_value = "text")]
     pub format: String,

@@ -66,10 +66,20 @@ pub struct Attributions {
     pub columns: Vec<(String, f64)>,
 }
 
-/// A confusion matrix: `counts[t][p]` rows of true class t predicted as p.
+/// A confusion matrix: `counts[t][p]` rows of true class t predicted as p (their weights summed,
+/// with sample weights).
 pub struct Confusion<'a> {
     pub names: &'a [String],
-    pub counts: &'a [Vec<usize>],
+    pub counts: &'a [Vec<f64>],
+}
+
+/// A count as shown: a whole number as one (`12`), a sum of fractional weights to two places.
+pub fn shown_count(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 /// An image as the network reads it: height × width × channels values in [0, 1].
@@ -275,13 +285,13 @@ fn confusion_panel<DB: DrawingBackend>(
     let cells = (n * side) as u32;
     let count_size = (side as f64 * 0.4).clamp(6.0, 16.0);
     for (t, row) in m.counts.iter().enumerate() {
-        let total = row.iter().sum::<usize>().max(1) as f64;
+        let total = row.iter().sum::<f64>();
         let y = top + t as i32 * side;
         let name = m.names.get(t).map_or(t.to_string(), short);
         area.draw_text(&name, &right_aligned, (left - 6, y + side / 2))
             .map_err(err)?;
         for (p, &count) in row.iter().enumerate() {
-            let share = count as f64 / total;
+            let share = if total > 0.0 { count / total } else { 0.0 };
             let x = left + p as i32 * side;
             let shade = diverging(-share);
             area.draw(&Rectangle::new(
@@ -295,7 +305,7 @@ fn confusion_panel<DB: DrawingBackend>(
                     .into_text_style(area)
                     .color(&ink)
                     .pos(Pos::new(HPos::Center, VPos::Center));
-                area.draw_text(&count.to_string(), &style, (x + side / 2, y + side / 2))
+                area.draw_text(&shown_count(count), &style, (x + side / 2, y + side / 2))
                     .map_err(err)?;
             }
         }

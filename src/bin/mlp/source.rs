@@ -394,3 +394,80 @@ pub fn estimate(source: &str, value_bytes: usize) -> Option<String> {
         value_bytes * 8
     ))
 }
+
+/// `--sample-weight SPEC` for the data `data`: `Some(column)` where SPEC names a column of the CSV
+/// file, `None` where it is a `.npy` file of weights; an error where it is neither.
+pub fn weight_column<'a>(spec: &'a str, data: &str) -> Result<Option<&'a str>> {
+    if is_npy(Path::new(spec)) {
+        return Ok(None);
+    }
+    let path = Path::new(data);
+    if !(is_csv(path) && (path.is_file() || is_stdin(path))) {
+        return Err(Error::config(format!(
+            "--sample-weight {spec}: the weights are a column of a CSV file, or a .npy file; {} is not a CSV file",
+            shown(data)
+        )));
+    }
+    Ok(Some(spec))
+}
+
+/// `--sample-weight SPEC`: one weight per row of `data` (`rows` rows of `what`, e.g. "the
+/// training data"), from a column of its CSV file or from a `.npy` file. Each is a number here;
+/// [`Dataset::with_sample_weight`] checks them.
+pub fn sample_weights<T: Float>(spec: &str, data: &str, rows: usize, what: &str) -> Result<Vec<T>> {
+    match weight_column(spec, data)? {
+        Some(column) => csv_weights(Path::new(data), column),
+        None => npy_weights(Path::new(spec), rows, what),
+    }
+}
+
+/// What `--sample-weight SPEC` weighs the rows by, for the user.
+pub fn weighted_by(spec: &str, data: &str) -> String {
+    match weight_column(spec, data) {
+        Ok(Some(column)) => format!("rows weighted by column {column}"),
+        _ => format!("rows weighted by {spec}"),
+    }
+}
+
+/// `--sample-weight COLUMN` of the CSV file `path`: one number per data row.
+fn csv_weights<T: Float>(path: &Path, w: &str) -> Result<Vec<T>> {
+    let rows = mlp::data::csv_columns(path, &[w.to_string()])?;
+    rows.iter()
+        .enumerate()
+        .map(|(r, v)| {
+            v[0].trim().parse::<f64>().map(T::of).map_err(|_| {
+                Error::config(format!(
+                    "--sample-weight {w}: {}, data row {}: '{}' is not a number",
+                    path.display(),
+                    r + 1,
+                    v[0]
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `--sample-weight W.npy`: one weight per row of `what`, a 1-D array (or one column). Its values
+/// are checked here, with numpy's 0-based indices.
+fn npy_weights<T: Float>(file: &Path, rows: usize, what: &str) -> Result<Vec<T>> {
+    let a = npy::read_npy(file)?;
+    match a.shape.as_slice() {
+        [n] | [n, 1] if *n == rows => {}
+        s => {
+            return Err(Error::data(
+                file,
+                format!("shape {s:?}; expected ({rows},): one weight per row of {what}"),
+            ))
+        }
+    }
+    if let Some(i) = a.data.iter().position(|w| !(*w >= 0.0 && w.is_finite())) {
+        return Err(Error::data(
+            file,
+            format!(
+                "the weight at index {i} is {}; expected a finite number ≥ 0",
+                a.data[i]
+            ),
+        ));
+    }
+    Ok(a.data.iter().map(|&w| T::of(w)).collect())
+}

@@ -217,24 +217,19 @@ pub fn load_training<T: Float>(
     model: Option<&ModelMeta>,
 ) -> Result<source::Loaded<T>> {
     let mut drop = drop_flag(args);
-    let path = Path::new(data_name);
-    let weights_file = args
+    let weight_column = args
         .sample_weight
         .as_deref()
-        .map(Path::new)
-        .filter(|w| source::is_npy(w));
-    if let (Some(w), None) = (&args.sample_weight, weights_file) {
-        if !(source::is_csv(path) && (path.is_file() || mlp::data::is_stdin(path))) {
-            return Err(Error::config(format!(
-                "--sample-weight {w}: the weights are a column of a CSV file, or a .npy file; {data_name} is not a CSV file"
-            )));
-        }
-        if column_list(args.target.as_deref()).contains(w) {
+        .map(|w| source::weight_column(w, data_name))
+        .transpose()?
+        .flatten();
+    if let Some(w) = weight_column {
+        if column_list(args.target.as_deref()).iter().any(|t| t == w) {
             return Err(Error::config(format!(
                 "--sample-weight {w}: that is the target column"
             )));
         }
-        drop.push(w.clone());
+        drop.push(w.to_string());
     }
     let categorical = categorical_flag(args);
     let mut loaded = match model {
@@ -256,63 +251,15 @@ pub fn load_training<T: Float>(
         }
     };
     if let Some(w) = &args.sample_weight {
-        let weights = match weights_file {
-            Some(file) => npy_weights(file, loaded.train.len())?,
-            None => csv_weights(path, w)?,
-        };
+        let rows = loaded.train.len();
+        let weights = source::sample_weights(w, data_name, rows, "the training data")?;
         loaded.train = loaded
             .train
             .with_sample_weight(weights)
             .map_err(|e| Error::config(format!("--sample-weight {w}: {e}")))?;
-        loaded.description += &match weights_file {
-            Some(_) => format!("; rows weighted by {w}"),
-            None => format!("; rows weighted by column {w}"),
-        };
+        loaded.description += &format!("; {}", source::weighted_by(w, data_name));
     }
     Ok(loaded)
-}
-
-/// `--sample-weight COLUMN` of the CSV file `path`: one number per data row.
-fn csv_weights<T: Float>(path: &Path, w: &str) -> Result<Vec<T>> {
-    let rows = mlp::data::csv_columns(path, &[w.to_string()])?;
-    rows.iter()
-        .enumerate()
-        .map(|(r, v)| {
-            v[0].trim().parse::<f64>().map(T::of).map_err(|_| {
-                Error::config(format!(
-                    "--sample-weight {w}: {}, data row {}: '{}' is not a number",
-                    path.display(),
-                    r + 1,
-                    v[0]
-                ))
-            })
-        })
-        .collect()
-}
-
-/// `--sample-weight W.npy`: one weight per row of the training data, a 1-D array (or one column).
-/// Its values are checked here, with numpy's 0-based indices.
-fn npy_weights<T: Float>(file: &Path, rows: usize) -> Result<Vec<T>> {
-    let a = mlp::data::npy::read_npy(file)?;
-    match a.shape.as_slice() {
-        [n] | [n, 1] if *n == rows => {}
-        s => {
-            return Err(Error::data(
-                file,
-                format!("shape {s:?}; expected ({rows},): one weight per row of the training data"),
-            ))
-        }
-    }
-    if let Some(i) = a.data.iter().position(|w| !(*w >= 0.0 && w.is_finite())) {
-        return Err(Error::data(
-            file,
-            format!(
-                "the weight at index {i} is {}; expected a finite number ≥ 0",
-                a.data[i]
-            ),
-        ));
-    }
-    Ok(a.data.iter().map(|&w| T::of(w)).collect())
 }
 
 /// Parses `--hidden 128,64` (`none` or empty: no hidden layer).
@@ -802,10 +749,10 @@ pub fn held_out_figures<T: Float>(
             let probs = net.predict(&test.x);
             let predicted = mlp::network::classes(&probs);
             let classes = test.class_names.len().max(2);
-            let cm = metrics::ConfusionMatrix::new(&predicted, truth, classes);
-            let auc = metrics::roc_auc_per_class(&probs, truth, classes);
+            let cm = metrics::ConfusionMatrix::new(&predicted, truth, classes, None);
+            let auc = metrics::roc_auc_per_class(&probs, truth, classes, None);
             vec![
-                ("accuracy", metrics::accuracy(&predicted, truth)),
+                ("accuracy", metrics::accuracy(&predicted, truth, None)),
                 ("macro_f1", cm.macro_average().f1),
                 (
                     "roc_auc",
@@ -819,17 +766,17 @@ pub fn held_out_figures<T: Float>(
                 s.invert(&mut p);
             }
             vec![
-                ("mse", metrics::mse(&p, truth)),
-                ("mae", metrics::mae(&p, truth)),
-                ("r2", metrics::r2(&p, truth)),
+                ("mse", metrics::mse(&p, truth, None)),
+                ("mae", metrics::mae(&p, truth, None)),
+                ("r2", metrics::r2(&p, truth, None)),
             ]
         }
         Targets::Labels(truth) => {
             let probs = net.predict(&test.x);
-            let labels = metrics::label_scores(&probs, truth);
-            let auc = metrics::roc_auc_per_label(&probs, truth);
+            let labels = metrics::label_scores(&probs, truth, None);
+            let auc = metrics::roc_auc_per_label(&probs, truth, None);
             vec![
-                ("accuracy", metrics::subset_accuracy(&probs, truth)),
+                ("accuracy", metrics::subset_accuracy(&probs, truth, None)),
                 ("macro_f1", metrics::macro_average(&labels).f1),
                 ("roc_auc", metrics::mean_defined(&auc).unwrap_or(f64::NAN)),
             ]
