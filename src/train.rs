@@ -559,6 +559,13 @@ impl<T: Float> Trainer<T> {
         if d.is_empty() {
             return Err(Error::config(format!("the {what} data has no rows")));
         }
+        if let Some(w) = &d.sample_weight {
+            if w.iter().all(|w| w.f64() == 0.0) {
+                return Err(Error::config(format!(
+                    "every row of the {what} data has sample weight 0: none of them counts"
+                )));
+            }
+        }
         let out = self.net.outputs();
         match &d.y {
             Targets::Classes(c) => {
@@ -681,7 +688,10 @@ impl<T: Float> Trainer<T> {
                             learning_rate: lr,
                         });
                     }
-                    tally.add(self.ws.output(), t, self.net.outputs());
+                    // Rows count their sample weights as the batch's loss does (scaled to
+                    // average 1 over the batch), so the accuracy is averaged as the loss is.
+                    let weight = |r: usize| rows_weights.map_or(1.0, |w| w[r].f64());
+                    tally.add(self.ws.output(), t, self.net.outputs(), weight);
                     self.net.backward(x, &mut self.ws, self.par);
                     if let Some(c) = self.config.clip_grad_norm {
                         clip_grad_norm(&mut self.ws.grads, c);
@@ -947,11 +957,13 @@ impl<T: Float> Trainer<T> {
     }
 
     /// Mean loss and metric (accuracy or R²) of the current network on `data`, forward only,
-    /// in chunks through the training workspace.
+    /// in chunks through the training workspace. Rows with sample weights count theirs in both:
+    /// the loss is Σ w·Eᵣ / Σ w, as scikit-learn scores its early-stopping validation rows.
     pub fn evaluate(&mut self, data: &Dataset<T>) -> (f64, f64) {
         let cap = self.ws.capacity;
         let mut tally = Tally::new(&data.y);
         let mut sum = 0.0;
+        let weights = data.sample_weight.as_deref();
         let pool = &self.pool;
         pool.install(|| {
             for start in (0..data.len()).step_by(cap) {
@@ -959,12 +971,24 @@ impl<T: Float> Trainer<T> {
                 let x = data.x.view_rows(start, end);
                 let t = data.y.as_ref().rows(start, end, self.net.outputs());
                 self.net.forward(x, &mut self.ws, self.par);
-                sum +=
-                    self.ws.evaluate_loss(&self.net, &self.loss, t, false) * (end - start) as f64;
-                tally.add(self.ws.output(), t, self.net.outputs());
+                // Each chunk's loss is a mean over its rows (weighted: (1/B)·Σ w·Eᵣ); back to a sum.
+                sum += (end - start) as f64
+                    * match weights {
+                        None => self.ws.evaluate_loss(&self.net, &self.loss, t, false),
+                        Some(w) => self.ws.evaluate_loss_with_rows(
+                            &self.net,
+                            &self.loss,
+                            t,
+                            &w[start..end],
+                            false,
+                        ),
+                    };
+                let weight = |r: usize| weights.map_or(1.0, |w| w[start + r].f64());
+                tally.add(self.ws.output(), t, self.net.outputs(), weight);
             }
         });
-        (sum / data.len() as f64, tally.metric())
+        let total = weights.map_or(data.len() as f64, |w| w.iter().map(|w| w.f64()).sum());
+        (sum / total, tally.metric())
     }
 }
 
@@ -995,7 +1019,8 @@ fn full_batch<T: Float>(
                 [] => ws.evaluate_loss(net, loss, targets, true),
                 w => ws.evaluate_loss_with_rows(net, loss, targets, &w[start..end], true),
             };
-        tally.add(ws.output(), t, net.outputs());
+        let weight = |r: usize| sample_weights.get(start + r).map_or(1.0, |w| w.f64());
+        tally.add(ws.output(), t, net.outputs(), weight);
         net.backward(x, ws, par);
         for (g, d) in g.iter_mut().zip(&ws.grads) {
             *g += share * d.f64();
@@ -1029,12 +1054,14 @@ fn target_cols<T: Float>(y: &Targets<T>) -> usize {
 }
 
 /// Running accuracy (classes, labels) or the sums behind R² (values), with no allocation per
-/// batch.
+/// batch. Each row counts its sample weight (1 without), as [`crate::metrics`] weighs it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
-    rows: usize,
-    correct: usize,
-    /// Per output column: Σ(y−d)², Σd, Σd².
+    /// Σ w over the rows seen (their number without weights).
+    rows: f64,
+    /// Σ w over the rows predicted right.
+    correct: f64,
+    /// Per output column: Σw(y−d)², Σwd, Σwd².
     sse: Vec<f64>,
     sd: Vec<f64>,
     sdd: Vec<f64>,
@@ -1047,17 +1074,24 @@ impl Tally {
             Targets::Classes(_) | Targets::Labels(_) => 0,
         };
         Tally {
-            rows: 0,
-            correct: 0,
+            rows: 0.0,
+            correct: 0.0,
             sse: vec![0.0; value_cols],
             sd: vec![0.0; value_cols],
             sdd: vec![0.0; value_cols],
         }
     }
 
-    fn add<T: Float>(&mut self, y: &[T], t: TargetsRef<'_, T>, m: usize) {
+    /// Adds a batch's outputs `y` (`m` a row) against its targets `t`, row r counting `weight(r)`.
+    fn add<T: Float>(
+        &mut self,
+        y: &[T],
+        t: TargetsRef<'_, T>,
+        m: usize,
+        weight: impl Fn(usize) -> f64,
+    ) {
         let rows = y.len() / m;
-        self.rows += rows;
+        self.rows += (0..rows).map(&weight).sum::<f64>();
         match t {
             TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } => {
                 for (r, &class) in c.iter().enumerate().take(rows) {
@@ -1073,22 +1107,26 @@ impl Tally {
                         }
                         best
                     };
-                    self.correct += usize::from(pred == class);
+                    if pred == class {
+                        self.correct += weight(r);
+                    }
                 }
             }
             TargetsRef::Labels(d) | TargetsRef::WeightedLabels { labels: d, .. } => {
                 // Right when every label is (subset accuracy).
-                for (yr, dr) in y.chunks_exact(m).zip(d.chunks_exact(m)) {
-                    self.correct += usize::from(crate::metrics::labels_right(yr, dr));
+                for (r, (yr, dr)) in y.chunks_exact(m).zip(d.chunks_exact(m)).enumerate() {
+                    if crate::metrics::labels_right(yr, dr) {
+                        self.correct += weight(r);
+                    }
                 }
             }
             TargetsRef::Values(d) => {
                 for (i, (&yv, &dv)) in y.iter().zip(d).enumerate() {
-                    let j = i % m;
+                    let (j, w) = (i % m, weight(i / m));
                     let (yv, dv) = (yv.f64(), dv.f64());
-                    self.sse[j] += (yv - dv) * (yv - dv);
-                    self.sd[j] += dv;
-                    self.sdd[j] += dv * dv;
+                    self.sse[j] += w * (yv - dv) * (yv - dv);
+                    self.sd[j] += w * dv;
+                    self.sdd[j] += w * dv * dv;
                 }
             }
         }
@@ -1096,8 +1134,8 @@ impl Tally {
 
     /// Adds a device's tally of an epoch.
     fn add_device(&mut self, e: &DeviceEpoch) {
-        self.rows += e.rows.iter().sum::<usize>();
-        self.correct += e.correct.round() as usize;
+        self.rows += e.rows.iter().sum::<usize>() as f64;
+        self.correct += e.correct.round();
         for (acc, add) in [
             (&mut self.sse, &e.sse),
             (&mut self.sd, &e.sd),
@@ -1110,17 +1148,21 @@ impl Tally {
     }
 
     fn metric(&self) -> f64 {
-        if self.sse.is_empty() {
-            return self.correct as f64 / self.rows.max(1) as f64;
+        if self.rows <= 0.0 {
+            return 0.0;
         }
-        let n = self.rows as f64;
+        if self.sse.is_empty() {
+            return self.correct / self.rows;
+        }
+        let n = self.rows;
+        // A constant column scores 1 where it is predicted exactly, as `metrics::r2`.
         let r2: f64 = (0..self.sse.len())
             .map(|j| {
                 let sst = self.sdd[j] - self.sd[j] * self.sd[j] / n;
-                if sst > 0.0 {
-                    1.0 - self.sse[j] / sst
-                } else {
-                    0.0
+                match (sst > 0.0, self.sse[j] > 0.0) {
+                    (true, _) => 1.0 - self.sse[j] / sst,
+                    (false, false) => 1.0,
+                    (false, true) => 0.0,
                 }
             })
             .sum();

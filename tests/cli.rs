@@ -997,6 +997,55 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
     );
     let info = ok(&d, &["info", "--model", "ones.safetensors"]);
     assert!(info.contains("features       2 (weight, height)"), "{info}");
+    // Held-out rows count their weights too (of 1 here: the figures of no weights, to the bit).
+    let summary = |extra: &[&str]| {
+        let args = ["--val-split", "0.2", "--format", "json"];
+        let s = json(&train(
+            "ones.csv",
+            &[extra, &args[..]].concat(),
+            "s.safetensors",
+        ));
+        let figure = |k: &str| s[k].as_f64().unwrap();
+        ["val_loss", "test_loss", "test_accuracy", "test_roc_auc"].map(figure)
+    };
+    assert_eq!(
+        summary(&["--drop", "w"]),
+        summary(&["--sample-weight", "w"])
+    );
+    let args = [
+        "--sample-weight",
+        "w",
+        "--target",
+        "animal",
+        "--epochs",
+        "1",
+    ];
+    let text = ok(
+        &d,
+        &[&["train", "--data", "ones.csv"][..], &args[..]].concat(),
+    );
+    assert!(text.contains("on 39 rows, weighted"), "{text}");
+    // One row of weight 1, the rest 0: one side of the split has nothing that counts, refused.
+    let one = with_w("1")
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i {
+            0 | 1 => format!("{l}\n"),
+            _ => format!("{}\n", l.replacen(",1,", ",0,", 1)),
+        })
+        .collect::<String>();
+    d.write("one.csv", &one);
+    let args = [
+        "train",
+        "--data",
+        "one.csv",
+        "--sample-weight",
+        "w",
+        "--target",
+        "animal",
+    ];
+    let err = fails(&d, &args);
+    assert!(err.contains("sample weight 0"), "{err}");
     // Horses weighted 0 are never learnt: no row is predicted a horse.
     train(
         "no-horses.csv",

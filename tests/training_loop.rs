@@ -340,6 +340,78 @@ fn a_row_of_weight_two_counts_as_the_row_twice_and_weights_of_one_change_no_bit(
     assert!(base.with_sample_weight(vec![0.0; 40]).is_err());
 }
 
+/// Validation and held-out rows count their sample weights, as scikit-learn scores its
+/// early-stopping rows: the loss and accuracy (or R²) of rows weighted 0, 1, 2 and 3 are those of
+/// the rows repeated as many times (f64, to the rounding of the sums' order).
+#[test]
+fn weighted_validation_rows_score_as_repeated_rows() {
+    let iris = builtin::load::<f64>("iris").unwrap();
+    // A regression of the same rows: the petal width from the other three measurements.
+    let values = mlp::Dataset {
+        x: mlp::Matrix::from_vec(
+            150,
+            3,
+            (0..150).flat_map(|r| iris.x.row(r)[..3].to_vec()).collect(),
+        ),
+        y: mlp::Targets::Values(mlp::Matrix::from_vec(
+            150,
+            1,
+            (0..150).map(|r| iris.x[(r, 3)]).collect(),
+        )),
+        feature_names: iris.feature_names[..3].to_vec(),
+        class_names: Vec::new(),
+        sample_weight: None,
+    };
+    let weights: Vec<f64> = (0..150).map(|i| ((i * 7 + i / 5) % 4) as f64).collect();
+    let copies: Vec<usize> = (0..150)
+        .flat_map(|r| vec![r; weights[r] as usize])
+        .collect();
+    for (data, spec) in [
+        (
+            &iris,
+            NetworkSpec::new(4)
+                .dense(6, Activation::Tanh)
+                .dense(3, Activation::Softmax),
+        ),
+        (
+            &values,
+            NetworkSpec::new(3)
+                .dense(6, Activation::Tanh)
+                .dense(1, Activation::Identity),
+        ),
+    ] {
+        let config = TrainConfig {
+            epochs: 2,
+            threads: 1,
+            ..Default::default()
+        };
+        let mut t = Trainer::new(spec.build::<f64>(5), &config).unwrap();
+        t.fit(data, None, &mut |_| Control::Continue).unwrap();
+        let weighted = data.clone().with_sample_weight(weights.clone()).unwrap();
+        let (loss, metric) = t.evaluate(&weighted);
+        let (want_loss, want_metric) = t.evaluate(&data.subset(&copies));
+        assert!((loss - want_loss).abs() < 1e-12, "{loss} vs {want_loss}");
+        assert!(
+            (metric - want_metric).abs() < 1e-12,
+            "{metric} vs {want_metric}"
+        );
+        let plain = t.evaluate(data);
+        assert!(
+            plain.0 != loss && plain.1 != metric,
+            "the weights made no difference"
+        );
+        // The history's validation figures are these.
+        let mut t = Trainer::new(spec.build::<f64>(5), &config).unwrap();
+        t.fit(data, Some(&weighted), &mut |_| Control::Continue)
+            .unwrap();
+        let last = t.history.epochs.last().unwrap();
+        assert_eq!(
+            (last.val_loss, last.val_metric),
+            (Some(t.evaluate(&weighted).0), Some(t.evaluate(&weighted).1))
+        );
+    }
+}
+
 /// The library checks the optimizers' constants once, when the trainer is made, as it does the
 /// learning rate: library users build `AdamParams` and `RmsPropParams` themselves.
 #[test]

@@ -101,8 +101,9 @@ pub struct Dataset<T> {
     pub feature_names: Vec<String>,
     /// For classification, the label of each class index, as written in the data; empty otherwise.
     pub class_names: Vec<String>,
-    /// How much each row counts in the training loss (scikit-learn's `fit(sample_weight=…)`):
-    /// each batch's loss is its weighted mean, Σ w·E / Σ w. `None`: every row alike.
+    /// How much each row counts (scikit-learn's `sample_weight=`): in training, each batch's loss
+    /// is its weighted mean, Σ w·E / Σ w; in validation and the metrics, each row counts its
+    /// weight. Subsets and splits keep their rows' weights. `None`: every row alike.
     pub sample_weight: Option<Vec<T>>,
 }
 

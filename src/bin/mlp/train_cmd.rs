@@ -610,6 +610,15 @@ pub fn both_sides<T: Float>(
             "{flag} {fraction} of {rows} rows leaves none to train on; lower it"
         )));
     }
+    let weightless = |d: &Dataset<T>| {
+        (d.sample_weight.as_ref()).is_some_and(|w| w.iter().all(|w| w.f64() == 0.0))
+    };
+    if weightless(taken) {
+        return Err(Error::config(format!(
+            "{flag} {fraction} of {rows} rows holds out {} {held_out} rows, every one of sample weight 0: none would count; give another, or {file_flag} FILE",
+            taken.len()
+        )));
+    }
     Ok(())
 }
 
@@ -737,22 +746,26 @@ fn preprocess_as<T: Float, const N: usize>(
 /// The figures of `net` on held-out rows `test`, whose targets in their own units are `truth`:
 /// accuracy, macro F1 and ROC AUC (NaN where it is not defined: one class only) of classes or
 /// labels (multi-label: subset accuracy, and the means over the labels), or MSE, MAE and R² of
-/// the predictions mapped back by `target`.
+/// the predictions mapped back by `target`; weighted by the rows' sample weights where they have
+/// them (held out of weighted training data).
 pub fn held_out_figures<T: Float>(
     net: &mlp::Network<T>,
     test: &Dataset<T>,
     truth: &Targets<T>,
     target: Option<&Standardizer>,
 ) -> Vec<(&'static str, f64)> {
+    let weights: Option<Vec<f64>> =
+        (test.sample_weight.as_ref()).map(|w| w.iter().map(|w| w.f64()).collect());
+    let w = weights.as_deref();
     match truth {
         Targets::Classes(truth) => {
             let probs = net.predict(&test.x);
             let predicted = mlp::network::classes(&probs);
             let classes = test.class_names.len().max(2);
-            let cm = metrics::ConfusionMatrix::new(&predicted, truth, classes, None);
-            let auc = metrics::roc_auc_per_class(&probs, truth, classes, None);
+            let cm = metrics::ConfusionMatrix::new(&predicted, truth, classes, w);
+            let auc = metrics::roc_auc_per_class(&probs, truth, classes, w);
             vec![
-                ("accuracy", metrics::accuracy(&predicted, truth, None)),
+                ("accuracy", metrics::accuracy(&predicted, truth, w)),
                 ("macro_f1", cm.macro_average().f1),
                 (
                     "roc_auc",
@@ -766,21 +779,29 @@ pub fn held_out_figures<T: Float>(
                 s.invert(&mut p);
             }
             vec![
-                ("mse", metrics::mse(&p, truth, None)),
-                ("mae", metrics::mae(&p, truth, None)),
-                ("r2", metrics::r2(&p, truth, None)),
+                ("mse", metrics::mse(&p, truth, w)),
+                ("mae", metrics::mae(&p, truth, w)),
+                ("r2", metrics::r2(&p, truth, w)),
             ]
         }
         Targets::Labels(truth) => {
             let probs = net.predict(&test.x);
-            let labels = metrics::label_scores(&probs, truth, None);
-            let auc = metrics::roc_auc_per_label(&probs, truth, None);
+            let labels = metrics::label_scores(&probs, truth, w);
+            let auc = metrics::roc_auc_per_label(&probs, truth, w);
             vec![
-                ("accuracy", metrics::subset_accuracy(&probs, truth, None)),
+                ("accuracy", metrics::subset_accuracy(&probs, truth, w)),
                 ("macro_f1", metrics::macro_average(&labels).f1),
                 ("roc_auc", metrics::mean_defined(&auc).unwrap_or(f64::NAN)),
             ]
         }
+    }
+}
+
+/// "30 rows", or "30 rows, weighted" where they carry sample weights and every figure counts them.
+fn rows_shown<T: Float>(d: &Dataset<T>) -> String {
+    match d.sample_weight {
+        Some(_) => format!("{} rows, weighted", d.len()),
+        None => format!("{} rows", d.len()),
     }
 }
 
@@ -1370,7 +1391,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         }
         match task {
             Task::Classification | Task::MultiLabel => out.line(format!(
-                "test     {}accuracy {:.4}, macro F1 {:.4}, ROC AUC {:.4}, loss {:.4} on {} rows",
+                "test     {}accuracy {:.4}, macro F1 {:.4}, ROC AUC {:.4}, loss {:.4} on {}",
                 match task {
                     Task::MultiLabel => "subset ",
                     _ => "",
@@ -1379,14 +1400,14 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
                 summary["test_macro_f1"].as_f64().unwrap_or(f64::NAN),
                 summary["test_roc_auc"].as_f64().unwrap_or(f64::NAN),
                 test_loss,
-                test.len()
+                rows_shown(&test)
             )),
             Task::Regression => out.line(format!(
-                "test     MSE {:.6}, MAE {:.6}, R² {:.4} on {} rows (in the target's units{})",
+                "test     MSE {:.6}, MAE {:.6}, R² {:.4} on {} (in the target's units{})",
                 summary["test_mse"].as_f64().unwrap_or(f64::NAN),
                 summary["test_mae"].as_f64().unwrap_or(f64::NAN),
                 summary["test_r2"].as_f64().unwrap_or(f64::NAN),
-                test.len(),
+                rows_shown(&test),
                 match trainer.net.outputs() {
                     1 => String::new(),
                     n => format!("; averaged over the {n} targets"),
