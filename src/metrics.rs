@@ -650,6 +650,28 @@ mod tests {
         wins / pairs
     }
 
+    /// The indicator matrix `y` and the probabilities `p` of the multi-label tests (their scripts'
+    /// `y` and `p`).
+    fn six_rows_three_labels() -> (Matrix<f64>, Matrix<f64>) {
+        let y = Matrix::from_vec(
+            6,
+            3,
+            vec![
+                1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0,
+                1.0, 1.0,
+            ],
+        );
+        let p = Matrix::from_vec(
+            6,
+            3,
+            vec![
+                0.9, 0.2, 0.6, 0.3, 0.7, 0.4, 0.8, 0.4, 0.1, 0.2, 0.1, 0.3, 0.6, 0.55, 0.2, 0.1,
+                0.8, 0.9,
+            ],
+        );
+        (y, p)
+    }
+
     /// The multi-label figures against scikit-learn's on an indicator matrix:
     ///
     /// ```text
@@ -668,22 +690,7 @@ mod tests {
     /// ```
     #[test]
     fn multi_label_figures_are_scikit_learns() {
-        let y = Matrix::from_vec(
-            6,
-            3,
-            vec![
-                1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0,
-                1.0, 1.0,
-            ],
-        );
-        let p = Matrix::from_vec(
-            6,
-            3,
-            vec![
-                0.9, 0.2, 0.6, 0.3, 0.7, 0.4, 0.8, 0.4, 0.1, 0.2, 0.1, 0.3, 0.6, 0.55, 0.2, 0.1,
-                0.8, 0.9,
-            ],
-        );
+        let (y, p) = six_rows_three_labels();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
         assert!(close(subset_accuracy(&p, &y, None), 0.5));
         assert!(close(hamming_loss(&p, &y, None), 1.0 / 6.0));
@@ -1096,22 +1103,7 @@ mod tests {
         );
 
         let wl = [2.0, 1.0, 0.5, 3.0, 1.0, 0.25];
-        let y = Matrix::from_vec(
-            6,
-            3,
-            vec![
-                1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0,
-                1.0, 1.0,
-            ],
-        );
-        let p = Matrix::from_vec(
-            6,
-            3,
-            vec![
-                0.9, 0.2, 0.6, 0.3, 0.7, 0.4, 0.8, 0.4, 0.1, 0.2, 0.1, 0.3, 0.6, 0.55, 0.2, 0.1,
-                0.8, 0.9,
-            ],
-        );
+        let (y, p) = six_rows_three_labels();
         assert!(close(
             subset_accuracy(&p, &y, Some(&wl)),
             0.41935483870967744

@@ -1240,63 +1240,24 @@ fn eval_sample_weights_score_as_repeated_rows() {
             .unwrap()
             .replacen(",1\n", ",x\n", 1),
     );
-    let eval = [
-        "eval",
-        "--model",
-        "m.safetensors",
-        "--data",
-        "weighted.csv",
-        "--sample-weight",
-    ];
-    fails_with(
-        &d,
-        &[&eval[..], &["short.npy"]].concat(),
-        "short.npy: shape [3]; expected (400,): one weight per row of the data",
-    );
-    fails_with(
-        &d,
-        &[
-            "eval",
-            "--model",
-            "m.safetensors",
-            "--data",
+    for (data, weights, want) in [
+        (
             "weighted.csv",
-            "--sample-weight",
-            "zeros.npy",
-        ],
-        "every sample weight is 0",
-    );
-    fails_with(
-        &d,
-        &[
-            "eval",
-            "--model",
-            "m.safetensors",
-            "--data",
-            "bad.csv",
-            "--sample-weight",
-            "w",
-        ],
-        "'x' is not a number",
-    );
-    fails_with(
-        &d,
-        &[&eval[..], &["weight"]].concat(),
-        "weighted.csv: no column 'weight'",
-    );
-    fails_with(
-        &d,
-        &[
-            "eval",
-            "--model",
-            "m.safetensors",
-            "--data",
-            "iris",
-            "--sample-weight",
-            "w",
-        ],
-        "a column of a CSV file",
-    );
+            "short.npy",
+            "short.npy: shape [3]; expected (400,): one weight per row of the data",
+        ),
+        ("weighted.csv", "zeros.npy", "every sample weight is 0"),
+        ("bad.csv", "w", "'x' is not a number"),
+        ("weighted.csv", "weight", "weighted.csv: no column 'weight'"),
+        ("iris", "w", "a column of a CSV file"),
+    ] {
+        let args = ["eval", "--model", "m.safetensors", "--data", data];
+        fails_with(
+            &d,
+            &[&args[..], &["--sample-weight", weights]].concat(),
+            want,
+        );
+    }
 }
 
 /// `--log run.csv`: the epochs as CSV rows (Keras' `CSVLogger`, for `pandas.read_csv`), the same
