@@ -52,7 +52,7 @@ pub enum Activation {
     LeakyRelu(f64),
     /// Φ(z) = z if z > 0 else α(e^z − 1); Φ' = 1 or Φ + α.
     Elu(f64),
-    /// Φ(z) = z·Ψ(z), Ψ the standard normal CDF (exact, with erf, as PyTorch's default);
+    /// Φ(z) = z·Ψ(z), Ψ the standard normal CDF (exact, as PyTorch's default, through erfc);
     /// Φ' = Ψ(z) + z·ψ(z), ψ its density.
     Gelu,
     /// Φ(z) = ln(1 + e^z); Φ' = σ(z).
@@ -219,7 +219,11 @@ impl Activation {
                 map(z, bias, a, cols, |z| if z > T::ZERO { z } else { al * z })
             }
             Activation::Elu(alpha) => exp_linear(z, bias, a, cols, (T::ONE, T::of(*alpha))),
-            Activation::Gelu => map(z, bias, a, cols, |z| z * normal_cdf(z)),
+            Activation::Gelu => {
+                map(z, bias, a, cols, |z| z);
+                T::normal_cdf_in_place(a);
+                a.iter_mut().zip(z.iter()).for_each(|(a, &z)| *a *= z)
+            }
             // max(h', 0) + ln(1 + e^{−|h'|}): the exponential in SIMD, ln(1 + ·) per value.
             Activation::Softplus => {
                 map(z, bias, a, cols, |z| -z.abs());
@@ -301,11 +305,24 @@ impl Activation {
                 let al = T::of(*alpha);
                 zip(z, a, grad, |z, a| if z > T::ZERO { T::ONE } else { a + al })
             }
-            // Φ'(h') = Φ(h') + h'·φ(h'), φ(h') = e^{−h'²/2}/√(2π): the exponential in SIMD.
+            // Φ'(h') = Ψ(h') + h'·φ(h'), φ(h') = e^{−h'²/2}/√(2π): Ψ and the exponential over
+            // whole chunks (SIMD for f32).
             Activation::Gelu => {
-                let pdf = (|z: T| T::of(-0.5) * z * z, T::exp_in_place as fn(&mut [T]));
+                const CHUNK: usize = 256;
+                let (mut cdf, mut pdf) = ([T::ZERO; CHUNK], [T::ZERO; CHUNK]);
                 let c = T::of(FRAC_1_SQRT_2PI);
-                zip_with(z, a, grad, pdf, |z, _, e| normal_cdf(z) + z * (c * e))
+                for (z, g) in z.chunks(CHUNK).zip(grad.chunks_mut(CHUNK)) {
+                    let (p, e) = (&mut cdf[..z.len()], &mut pdf[..z.len()]);
+                    p.copy_from_slice(z);
+                    T::normal_cdf_in_place(p);
+                    e.iter_mut()
+                        .zip(z)
+                        .for_each(|(e, &z)| *e = T::of(-0.5) * z * z);
+                    T::exp_in_place(e);
+                    for (((g, &z), &p), &e) in g.iter_mut().zip(z).zip(p.iter()).zip(e.iter()) {
+                        *g *= p + z * (c * e);
+                    }
+                }
             }
             Activation::Softplus => zip_with(z, a, grad, sigma, |_, _, s| s),
             Activation::Silu => zip_with(z, a, grad, sigma, |_, a, s| s + a * (T::ONE - s)),
@@ -355,11 +372,6 @@ pub(crate) fn sigmoid<T: Float>(z: T) -> T {
 #[inline(always)]
 pub(crate) fn softplus<T: Float>(z: T) -> T {
     z.max(T::ZERO) + (-z.abs()).exp().ln_1p()
-}
-
-#[inline(always)]
-fn normal_cdf<T: Float>(z: T) -> T {
-    T::of(0.5) * (T::ONE + (z * T::of(std::f64::consts::FRAC_1_SQRT_2)).erf())
 }
 
 /// 1/√(2π), the standard normal density's height at 0.

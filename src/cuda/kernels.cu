@@ -52,7 +52,8 @@ __device__ __forceinline__ float sigmoid_f(float z) {
 
 __device__ __forceinline__ float softplus_f(float z) { return fmaxf(z, 0.f) + log1pf(expf(-fabsf(z))); }
 
-__device__ __forceinline__ float normal_cdf_f(float z) { return 0.5f * (1.f + erff(z * 0.70710678118654752f)); }
+// Ψ(z) = ½·erfc(−z/√2): through erfc a negative z keeps its digits, as on the CPU (activation.rs).
+__device__ __forceinline__ float normal_cdf_f(float z) { return 0.5f * erfcf(-z * 0.70710678118654752f); }
 
 // Φ(z), for every activation but softmax (row-wise, in output_layer).
 __device__ __forceinline__ float act_value(int act, float alpha, float z) {
