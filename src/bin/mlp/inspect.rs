@@ -341,10 +341,10 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                 }
                 print_scores("class", &m.class_names, &cm.per_class(), &auc);
                 println!("\nconfusion matrix (rows: true class, columns: predicted)");
-                let w = m
-                    .class_names
-                    .iter()
-                    .map(|c| c.len())
+                // As wide as the longest class name or count (a sum of weights: 1234.50).
+                let counts = cm.counts.iter().flatten();
+                let w = (m.class_names.iter().map(|c| c.len()))
+                    .chain(counts.map(|&v| plot::shown_count(v).len()))
                     .max()
                     .unwrap_or(1)
                     .max(5);
