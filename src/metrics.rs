@@ -25,7 +25,8 @@ fn total_weight(weights: Option<&[f64]>, rows: usize) -> f64 {
     weights.map_or(rows as f64, |w| w.iter().sum())
 }
 
-/// `part / whole`, 0 where `whole` is 0 (no row, or rows of weight 0).
+/// `part / whole`, 0 where `whole` is 0: scikit-learn's `zero_division=0` for precision and recall.
+/// (A mean over rows of total weight 0 is no figure: NaN, as 0/0 is.)
 fn share(part: f64, whole: f64) -> f64 {
     if whole > 0.0 {
         part / whole
@@ -40,7 +41,7 @@ pub fn accuracy(predicted: &[usize], truth: &[usize], weights: Option<&[f64]>) -
         .filter(|&r| predicted[r] == truth[r])
         .map(|r| weight(weights, r))
         .sum();
-    share(hits, total_weight(weights, truth.len()))
+    hits / total_weight(weights, truth.len())
 }
 
 /// `counts[t][p]`: the rows (their weights summed) of true class t predicted as p.
@@ -121,7 +122,7 @@ pub fn log_loss<T: Float>(probs: &Matrix<T>, truth: &[usize], weights: Option<&[
             weight(weights, r) * -p.clamp(1e-15, 1.0).ln()
         })
         .sum();
-    share(total, total_weight(weights, truth.len()))
+    total / total_weight(weights, truth.len())
 }
 
 /// Area under the ROC curve of `scores` for the rows marked `positive`: the probability that a
@@ -315,7 +316,7 @@ pub fn subset_accuracy<T: Float>(
         .filter(|(_, (p, t))| labels_right(p, t))
         .map(|(r, _)| weight(weights, r))
         .sum();
-    share(right, total_weight(weights, truth.rows))
+    right / total_weight(weights, truth.rows)
 }
 
 /// Multi-label: whether one row's outputs `probs` put every label on its side of 0.5 (`truth`:
@@ -351,7 +352,7 @@ pub fn hamming_loss<T: Float>(
             weight(weights, r) * n as f64
         })
         .sum();
-    share(wrong, total_weight(weights, truth.rows) * truth.cols as f64)
+    wrong / (total_weight(weights, truth.rows) * truth.cols as f64)
 }
 
 /// Multi-label: each label's precision, recall, F1 and support (rows that have it, or their
@@ -440,7 +441,7 @@ fn mean_over_values<T: Float>(
             weight(weights, r) * row
         })
         .sum();
-    share(s, total_weight(weights, truth.rows) * truth.cols as f64)
+    s / (total_weight(weights, truth.rows) * truth.cols as f64)
 }
 
 /// Mean squared error over all values: Σ w·(p − t)² / (Σ w · targets).
@@ -466,9 +467,12 @@ pub fn r2<T: Float>(predicted: &Matrix<T>, truth: &Matrix<T>, weights: Option<&[
     let (n, m) = (truth.rows, truth.cols);
     let w = |r| weight(weights, r);
     let total_w = total_weight(weights, n);
+    if total_w == 0.0 {
+        return f64::NAN; // no row counts: no figure
+    }
     let mut total = 0.0;
     for j in 0..m {
-        let mean = share((0..n).map(|r| w(r) * truth[(r, j)].f64()).sum(), total_w);
+        let mean = (0..n).map(|r| w(r) * truth[(r, j)].f64()).sum::<f64>() / total_w;
         let ss_tot: f64 = (0..n)
             .map(|r| w(r) * (truth[(r, j)].f64() - mean).powi(2))
             .sum();
@@ -1248,6 +1252,14 @@ mod tests {
             r2(&r_fitted, &r_values, None)
         ));
 
+        // Rows that all weigh 0 have no figure (NaN, where scikit-learn divides by zero).
+        let zeros = vec![0.0; n];
+        let none = Some(&zeros[..]);
+        assert!(accuracy(&predicted, &truth, none).is_nan());
+        assert!(log_loss(&probs, &truth, none).is_nan() && r2(&fitted, &values, none).is_nan());
+        assert!(
+            mse(&fitted, &values, none).is_nan() && hamming_loss(&probs, &labels, none).is_nan()
+        );
         // Weights of 1 are no weights, to the bit.
         let ones = vec![1.0; n];
         let ones = Some(&ones[..]);

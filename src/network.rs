@@ -554,11 +554,10 @@ impl<T: Float> Network<T> {
                     Some(w) => ws.evaluate_loss_with_rows(self, loss, t, &w[start..end], false),
                 };
         }
-        let total = weights.map_or(x.rows as f64, |w| w.iter().map(|w| w.f64()).sum());
-        if total > 0.0 {
-            sum / total
-        } else {
-            0.0
+        match weights {
+            None => sum / x.rows.max(1) as f64,
+            // Rows that all weigh 0: no figure (0/0, NaN), as the metrics say.
+            Some(w) => sum / w.iter().map(|w| w.f64()).sum::<f64>(),
         }
     }
 
