@@ -690,8 +690,7 @@ impl<T: Float> Trainer<T> {
                     }
                     // Rows count their sample weights as the batch's loss does (scaled to
                     // average 1 over the batch), so the accuracy is averaged as the loss is.
-                    let weight = |r: usize| rows_weights.map_or(1.0, |w| w[r].f64());
-                    tally.add(self.ws.output(), t, self.net.outputs(), weight);
+                    tally.add(self.ws.output(), t, self.net.outputs(), rows_weights);
                     self.net.backward(x, &mut self.ws, self.par);
                     if let Some(c) = self.config.clip_grad_norm {
                         clip_grad_norm(&mut self.ws.grads, c);
@@ -983,8 +982,8 @@ impl<T: Float> Trainer<T> {
                             false,
                         ),
                     };
-                let weight = |r: usize| weights.map_or(1.0, |w| w[start + r].f64());
-                tally.add(self.ws.output(), t, self.net.outputs(), weight);
+                let rows_weights = weights.map(|w| &w[start..end]);
+                tally.add(self.ws.output(), t, self.net.outputs(), rows_weights);
             }
         });
         let total = weights.map_or(data.len() as f64, |w| w.iter().map(|w| w.f64()).sum());
@@ -1019,8 +1018,8 @@ fn full_batch<T: Float>(
                 [] => ws.evaluate_loss(net, loss, targets, true),
                 w => ws.evaluate_loss_with_rows(net, loss, targets, &w[start..end], true),
             };
-        let weight = |r: usize| sample_weights.get(start + r).map_or(1.0, |w| w.f64());
-        tally.add(ws.output(), t, net.outputs(), weight);
+        let rows_weights = (!sample_weights.is_empty()).then(|| &sample_weights[start..end]);
+        tally.add(ws.output(), t, net.outputs(), rows_weights);
         net.backward(x, ws, par);
         for (g, d) in g.iter_mut().zip(&ws.grads) {
             *g += share * d.f64();
@@ -1082,8 +1081,25 @@ impl Tally {
         }
     }
 
-    /// Adds a batch's outputs `y` (`m` a row) against its targets `t`, row r counting `weight(r)`.
-    fn add<T: Float>(
+    /// Adds a batch's outputs `y` (`m` a row) against its targets `t`, row r counting
+    /// `weights[r]` (1 without).
+    fn add<T: Float>(&mut self, y: &[T], t: TargetsRef<'_, T>, m: usize, weights: Option<&[T]>) {
+        let rows = y.len() / m;
+        // Two copies of the loops, so that without weights each row adds a constant 1 (a batch
+        // of one row is seed-online's whole step).
+        match weights {
+            None => {
+                self.rows += rows as f64;
+                self.add_rows(y, t, m, |_| 1.0)
+            }
+            Some(w) => {
+                self.rows += w[..rows].iter().map(|w| w.f64()).sum::<f64>();
+                self.add_rows(y, t, m, |r| w[r].f64())
+            }
+        }
+    }
+
+    fn add_rows<T: Float>(
         &mut self,
         y: &[T],
         t: TargetsRef<'_, T>,
@@ -1091,7 +1107,6 @@ impl Tally {
         weight: impl Fn(usize) -> f64,
     ) {
         let rows = y.len() / m;
-        self.rows += (0..rows).map(&weight).sum::<f64>();
         match t {
             TargetsRef::Classes(c) | TargetsRef::Weighted { classes: c, .. } => {
                 for (r, &class) in c.iter().enumerate().take(rows) {
@@ -1107,9 +1122,7 @@ impl Tally {
                         }
                         best
                     };
-                    if pred == class {
-                        self.correct += weight(r);
-                    }
+                    self.correct += if pred == class { weight(r) } else { 0.0 };
                 }
             }
             TargetsRef::Labels(d) | TargetsRef::WeightedLabels { labels: d, .. } => {
