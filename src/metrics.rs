@@ -549,10 +549,7 @@ pub fn permutation_importance<T: Float>(
         batches_tracked: net.batches_tracked,
     };
     // Rows keep their weights while a column's values move between them.
-    let weights: Option<Vec<f64>> = data
-        .sample_weight
-        .as_ref()
-        .map(|w| w.iter().map(|w| w.f64()).collect());
+    let weights = data.weights();
     let score = |mut z: Matrix<T>| {
         let mut a = Matrix::zeros(z.rows, z.cols);
         let bias = first.bias(&net.params);

@@ -559,12 +559,10 @@ impl<T: Float> Trainer<T> {
         if d.is_empty() {
             return Err(Error::config(format!("the {what} data has no rows")));
         }
-        if let Some(w) = &d.sample_weight {
-            if w.iter().all(|w| w.f64() == 0.0) {
-                return Err(Error::config(format!(
-                    "every row of the {what} data has sample weight 0: none of them counts"
-                )));
-            }
+        if d.weightless() {
+            return Err(Error::config(format!(
+                "every row of the {what} data has sample weight 0: none of them counts"
+            )));
         }
         let out = self.net.outputs();
         match &d.y {

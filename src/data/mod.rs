@@ -205,11 +205,22 @@ impl<T: Float> Dataset<T> {
                 weights[r].f64()
             )));
         }
-        if weights.iter().all(|w| w.f64() == 0.0) {
+        self.sample_weight = Some(weights);
+        if self.weightless() {
             return Err(Error::config("every sample weight is 0"));
         }
-        self.sample_weight = Some(weights);
         Ok(self)
+    }
+
+    /// The sample weights in f64, as [`crate::metrics`] takes them (`None`: every row alike).
+    pub fn weights(&self) -> Option<Vec<f64>> {
+        (self.sample_weight.as_ref()).map(|w| w.iter().map(|w| w.f64()).collect())
+    }
+
+    /// Whether the rows have sample weights and every one is 0: no row counts (a split may
+    /// leave such a side; [`Dataset::with_sample_weight`] refuses it for a whole set).
+    pub fn weightless(&self) -> bool {
+        (self.sample_weight.as_ref()).is_some_and(|w| w.iter().all(|w| w.f64() == 0.0))
     }
 
     /// Number of rows.

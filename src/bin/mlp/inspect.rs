@@ -245,20 +245,20 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     if target.is_none() {
         missing_targets(&a.data, m)?;
     }
-    if let Some(spec) = &a.sample_weight {
-        source::weight_column(spec, &a.data)?;
-    }
+    let weighted_by = (a.sample_weight.as_deref())
+        .map(|w| source::WeightSource::of(w, &a.data))
+        .transpose()?;
     let loaded = load_labelled::<T>(&a.data, target.as_deref(), a.labels.as_deref(), m)?;
     let mut d = loaded.test.unwrap_or(loaded.train);
-    if let Some(spec) = &a.sample_weight {
-        let weights = source::sample_weights(spec, &a.data, d.len(), "the data")?;
+    if let (Some(spec), Some(from)) = (&a.sample_weight, &weighted_by) {
+        let values = from.read(&a.data, d.len(), "the data")?;
         d = d
-            .with_sample_weight(weights)
+            .with_sample_weight(values)
             .map_err(|e| Error::config(format!("--sample-weight {spec}: {e}")))?;
     }
     // Every figure is weighted by them (scikit-learn's `sample_weight=` of its metrics).
     let rows_w = d.sample_weight.as_deref();
-    let weights: Option<Vec<f64>> = rows_w.map(|w| w.iter().map(|w| w.f64()).collect());
+    let weights = d.weights();
     let w = weights.as_deref();
     m.preprocessing.prepare(&mut d.x);
     let loss = Loss::parse(&m.loss).map_err(|e| Error::Model {
@@ -274,15 +274,11 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     }
     // What the header line says of the rows: how many, of what, and how they are weighed.
     let mut rows_of = format!("{} rows of {}", d.len(), source::shown(&a.data));
-    if let (Some(spec), Some(w)) = (&a.sample_weight, w) {
+    if let (Some(spec), Some(from), Some(w)) = (&a.sample_weight, &weighted_by, w) {
         let sum: f64 = w.iter().sum();
         report["sample_weight"] = json!(spec);
         report["weight_sum"] = count_json(sum);
-        rows_of += &format!(
-            ", {} (Σ w = {})",
-            source::weighted_by(spec, &a.data),
-            plot::shown_count(sum)
-        );
+        rows_of += &format!(", {} (Σ w = {})", from.describe(), plot::shown_count(sum));
     }
     match &d.y {
         Targets::Classes(truth) => {

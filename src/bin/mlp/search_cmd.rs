@@ -351,27 +351,24 @@ fn as_flags(c: &Map<String, Value>) -> String {
         .join(" ")
 }
 
-/// How many of a cross-validation's folds lack figure `name` (ROC AUC where a fold's test rows
-/// hold one class): its mean over the others is no score, as scikit-learn's mean with a NaN fold.
-fn folds_missing(figures: &Value, name: &str) -> usize {
+/// Of a cross-validation's folds, how many have figure `name`, and how many there are: ROC AUC
+/// lacks a fold whose test rows hold one class, and its mean over the others is no score (as
+/// scikit-learn's mean with a NaN fold).
+fn fold_counts(figures: &Value, name: &str) -> (usize, usize) {
     let folds = figures["folds"].as_array().map_or(0, Vec::len);
     let counted = figures["counted"][name].as_u64().unwrap_or(0) as usize;
-    folds.saturating_sub(counted)
+    (counted, folds)
 }
 
 /// Figure `name`'s mean ± std over the folds, saying over how many where some lack it.
 fn mean_std(figures: &Value, name: &str) -> String {
     let mean = figures["mean"][name].as_f64().unwrap_or(f64::NAN);
     let std = figures["std"][name].as_f64().unwrap_or(f64::NAN);
-    match folds_missing(figures, name) {
-        0 => format!("{mean:.4} ± {std:.4}"),
-        missing => {
-            let folds = figures["folds"].as_array().map_or(0, Vec::len);
-            format!(
-                "{mean:.4} ± {std:.4} ({} of {folds} folds)",
-                folds - missing
-            )
+    match fold_counts(figures, name) {
+        (counted, folds) if counted < folds => {
+            format!("{mean:.4} ± {std:.4} ({counted} of {folds} folds)")
         }
+        _ => format!("{mean:.4} ± {std:.4}"),
     }
 }
 
@@ -484,9 +481,9 @@ fn grid_search<T: Float>(
     }
     let (name, more_is_better) = scoring.expect("at least one combination");
     let score = |f: &Value| {
-        let v = match folds_missing(f, &name) {
-            0 => f["mean"][name.as_str()].as_f64().unwrap_or(f64::NAN),
-            _ => f64::NAN,
+        let v = match fold_counts(f, &name) {
+            (counted, folds) if counted < folds => f64::NAN,
+            _ => f["mean"][name.as_str()].as_f64().unwrap_or(f64::NAN),
         };
         // NaN (a figure undefined on some fold) ranks last either way.
         match (v.is_nan(), more_is_better) {

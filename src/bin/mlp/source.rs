@@ -395,37 +395,46 @@ pub fn estimate(source: &str, value_bytes: usize) -> Option<String> {
     ))
 }
 
-/// `--sample-weight SPEC` for the data `data`: `Some(column)` where SPEC names a column of the CSV
-/// file, `None` where it is a `.npy` file of weights; an error where it is neither.
-pub fn weight_column<'a>(spec: &'a str, data: &str) -> Result<Option<&'a str>> {
-    if is_npy(Path::new(spec)) {
-        return Ok(None);
-    }
-    let path = Path::new(data);
-    if !(is_csv(path) && (path.is_file() || is_stdin(path))) {
-        return Err(Error::config(format!(
-            "--sample-weight {spec}: the weights are a column of a CSV file, or a .npy file; {} is not a CSV file",
-            shown(data)
-        )));
-    }
-    Ok(Some(spec))
+/// Where `--sample-weight SPEC` takes the rows' weights from: parsed once, before the data is read.
+pub enum WeightSource<'a> {
+    /// A column of the data's CSV file (not a feature when training).
+    Column(&'a str),
+    /// A `.npy` file of one weight per row.
+    File(&'a str),
 }
 
-/// `--sample-weight SPEC`: one weight per row of `data` (`rows` rows of `what`, e.g. "the
-/// training data"), from a column of its CSV file or from a `.npy` file. Each is a number here;
-/// [`Dataset::with_sample_weight`] checks them.
-pub fn sample_weights<T: Float>(spec: &str, data: &str, rows: usize, what: &str) -> Result<Vec<T>> {
-    match weight_column(spec, data)? {
-        Some(column) => csv_weights(Path::new(data), column),
-        None => npy_weights(Path::new(spec), rows, what),
+impl<'a> WeightSource<'a> {
+    /// `--sample-weight SPEC` for the data `data`: a `.npy` file by its name, else a column of the
+    /// data's CSV file; an error where the data is no CSV file.
+    pub fn of(spec: &'a str, data: &str) -> Result<Self> {
+        if is_npy(Path::new(spec)) {
+            return Ok(WeightSource::File(spec));
+        }
+        let path = Path::new(data);
+        if !(is_csv(path) && (path.is_file() || is_stdin(path))) {
+            return Err(Error::config(format!(
+                "--sample-weight {spec}: the weights are a column of a CSV file, or a .npy file; {} is not a CSV file",
+                shown(data)
+            )));
+        }
+        Ok(WeightSource::Column(spec))
     }
-}
 
-/// What `--sample-weight SPEC` weighs the rows by, for the user.
-pub fn weighted_by(spec: &str, data: &str) -> String {
-    match weight_column(spec, data) {
-        Ok(Some(column)) => format!("rows weighted by column {column}"),
-        _ => format!("rows weighted by {spec}"),
+    /// One weight per row of `data` (`rows` rows of `what`, e.g. "the training data"), each a
+    /// number here; [`Dataset::with_sample_weight`] checks them.
+    pub fn read<T: Float>(&self, data: &str, rows: usize, what: &str) -> Result<Vec<T>> {
+        match self {
+            WeightSource::Column(column) => csv_weights(Path::new(data), column),
+            WeightSource::File(file) => npy_weights(Path::new(file), rows, what),
+        }
+    }
+
+    /// What the rows are weighted by, for the user.
+    pub fn describe(&self) -> String {
+        match self {
+            WeightSource::Column(column) => format!("rows weighted by column {column}"),
+            WeightSource::File(file) => format!("rows weighted by {file}"),
+        }
     }
 }
 

@@ -217,13 +217,10 @@ pub fn load_training<T: Float>(
     model: Option<&ModelMeta>,
 ) -> Result<source::Loaded<T>> {
     let mut drop = drop_flag(args);
-    let weight_column = args
-        .sample_weight
-        .as_deref()
-        .map(|w| source::weight_column(w, data_name))
-        .transpose()?
-        .flatten();
-    if let Some(w) = weight_column {
+    let weights = (args.sample_weight.as_deref())
+        .map(|w| source::WeightSource::of(w, data_name))
+        .transpose()?;
+    if let Some(source::WeightSource::Column(w)) = weights {
         if column_list(args.target.as_deref()).iter().any(|t| t == w) {
             return Err(Error::config(format!(
                 "--sample-weight {w}: that is the target column"
@@ -250,14 +247,14 @@ pub fn load_training<T: Float>(
             load_labelled::<T>(data_name, target.as_deref(), args.labels.as_deref(), m)?
         }
     };
-    if let Some(w) = &args.sample_weight {
+    if let (Some(w), Some(from)) = (&args.sample_weight, &weights) {
         let rows = loaded.train.len();
-        let weights = source::sample_weights(w, data_name, rows, "the training data")?;
+        let values = from.read(data_name, rows, "the training data")?;
         loaded.train = loaded
             .train
-            .with_sample_weight(weights)
+            .with_sample_weight(values)
             .map_err(|e| Error::config(format!("--sample-weight {w}: {e}")))?;
-        loaded.description += &format!("; {}", source::weighted_by(w, data_name));
+        loaded.description += &format!("; {}", from.describe());
     }
     Ok(loaded)
 }
@@ -610,10 +607,7 @@ pub fn both_sides<T: Float>(
             "{flag} {fraction} of {rows} rows leaves none to train on; lower it"
         )));
     }
-    let weightless = |d: &Dataset<T>| {
-        (d.sample_weight.as_ref()).is_some_and(|w| w.iter().all(|w| w.f64() == 0.0))
-    };
-    if weightless(taken) {
+    if taken.weightless() {
         return Err(Error::config(format!(
             "{flag} {fraction} of {rows} rows holds out {} {held_out} rows, every one of sample weight 0: none would count; give another, or {file_flag} FILE",
             taken.len()
@@ -754,8 +748,7 @@ pub fn held_out_figures<T: Float>(
     truth: &Targets<T>,
     target: Option<&Standardizer>,
 ) -> Vec<(&'static str, f64)> {
-    let weights: Option<Vec<f64>> =
-        (test.sample_weight.as_ref()).map(|w| w.iter().map(|w| w.f64()).collect());
+    let weights = test.weights();
     let w = weights.as_deref();
     match truth {
         Targets::Classes(truth) => {
