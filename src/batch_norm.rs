@@ -54,20 +54,25 @@ pub enum Stats {
     Running,
 }
 
-/// The buffers one normalised layer needs in a forward and backward pass.
+/// The buffers one normalised layer needs in a forward and backward pass, batch or layer
+/// normalisation ([`BatchNorm::space`], [`LayerNorm::space`](crate::LayerNorm::space)).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NormSpace<T> {
     /// ĥ, `[capacity × n]`.
     pub xhat: Vec<T>,
-    /// s = 1/√(σ² + ε) of the last pass, `[n]`.
+    /// s = 1/√(σ² + ε) of the last pass: `[n]`, one a column (batch normalisation), or
+    /// `[capacity]`, one a row (layer normalisation).
     pub inv_std: Vec<T>,
-    /// The last training batch's μ and σ² (biased), `[n]` each.
+    /// μ of the last pass: `[n]`, the batch's (batch normalisation), or `[capacity]`, each row's
+    /// (layer normalisation).
     pub mean: Vec<T>,
+    /// The last training batch's σ² (biased), `[n]` (batch normalisation only).
     pub var: Vec<T>,
 }
 
-impl<T: Float> NormSpace<T> {
-    pub fn new(capacity: usize, n: usize) -> Self {
+impl BatchNorm {
+    /// The buffers of one layer of `n` units for batches of up to `capacity` rows.
+    pub fn space<T: Float>(capacity: usize, n: usize) -> NormSpace<T> {
         NormSpace {
             xhat: vec![T::ZERO; capacity * n],
             inv_std: vec![T::ZERO; n],
@@ -75,9 +80,7 @@ impl<T: Float> NormSpace<T> {
             var: vec![T::ZERO; n],
         }
     }
-}
 
-impl BatchNorm {
     /// Forward: reads h' from `ws.xhat` (`[rows × n]`, overwritten by ĥ) and writes u = γ·ĥ + β
     /// into `u`. `running` holds the running mean then the running variance (`[2n]`).
     pub fn forward<T: Float>(
@@ -204,7 +207,7 @@ mod tests {
             momentum: 0.1,
             eps: 0.5,
         };
-        let mut ws = NormSpace::<f64>::new(4, 2);
+        let mut ws = BatchNorm::space::<f64>(4, 2);
         ws.xhat
             .copy_from_slice(&[1.0, 5.0, 2.0, 5.0, 3.0, 5.0, 6.0, 5.0]);
         let mut u = vec![0.0; 8];
@@ -248,7 +251,7 @@ mod tests {
         let running = [0.1, -0.2, 0.3, 0.5, 2.0, 0.9];
         for stats in [Stats::Batch, Stats::Running] {
             let energy = |h: &[f64], gamma: &[f64], beta: &[f64]| {
-                let mut ws = NormSpace::new(rows, n);
+                let mut ws = BatchNorm::space(rows, n);
                 ws.xhat.copy_from_slice(h);
                 let mut u = vec![0.0; rows * n];
                 bn.forward((gamma, beta), &running, stats, &mut ws, &mut u);
@@ -257,7 +260,7 @@ mod tests {
                     .map(|(u, c)| c * u + 0.5 * u * u)
                     .sum::<f64>()
             };
-            let mut ws = NormSpace::new(rows, n);
+            let mut ws = BatchNorm::space(rows, n);
             ws.xhat.copy_from_slice(&h);
             let mut u = vec![0.0; rows * n];
             bn.forward((&gamma, &beta), &running, stats, &mut ws, &mut u);

@@ -11,8 +11,9 @@
 //!            ∂E/∂x = δ·Wᵀ            [B×out]·[out×in]          → [B×in]
 //! ```
 //!
-//! With batch normalisation, Φ reads u = BN(h') instead of h' ([`crate::batch_norm`]), and the
-//! backward pass turns ∂E/∂u into δ = ∂E/∂h' first ([`Dense::normalise_backward`]).
+//! With batch or layer normalisation, Φ reads u = BN(h') or LN(h') instead of h'
+//! ([`crate::batch_norm`], [`crate::layer_norm`]), and the backward pass turns ∂E/∂u into
+//! δ = ∂E/∂h' first ([`Dense::normalise_backward`]).
 //!
 //! `W[i][j]` is the weight from input i to output j, as the seed's W_ij. The layer owns no memory:
 //! its parameters live in the network's one flat buffer at the offsets it records, and every output
@@ -20,14 +21,43 @@
 
 use crate::activation::Activation;
 use crate::batch_norm::{BatchNorm, NormSpace, Stats};
+use crate::layer_norm::LayerNorm;
 use crate::tensor::{matmul, Accum, Float, Par, View, PARALLEL_MIN_MACS};
 
-/// Batch normalisation of a layer's h' before its activation: its settings and where γ, β (in
-/// the parameter buffer, β right after γ) and the running mean and variance (in the network's
-/// buffers, the variance right after the mean) sit.
+/// How a hidden layer's h' is normalised before its activation, u = γ·ĥ + β.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Normalization {
+    /// Each column over the batch; running statistics for inference ([`crate::batch_norm`]).
+    Batch(BatchNorm),
+    /// Each row over its units; the same in training and inference ([`crate::layer_norm`]).
+    Layer(LayerNorm),
+}
+
+impl Normalization {
+    /// The buffers of one layer of `n` units for batches of up to `capacity` rows.
+    pub fn space<T: Float>(&self, capacity: usize, n: usize) -> NormSpace<T> {
+        match self {
+            Normalization::Batch(_) => BatchNorm::space(capacity, n),
+            Normalization::Layer(_) => LayerNorm::space(capacity, n),
+        }
+    }
+
+    /// Running statistics a layer of `n` units keeps: mean and variance with batch
+    /// normalisation, none with layer normalisation.
+    pub fn running_len(&self, n: usize) -> usize {
+        match self {
+            Normalization::Batch(_) => 2 * n,
+            Normalization::Layer(_) => 0,
+        }
+    }
+}
+
+/// The normalisation of a layer's h' before its activation: its kind and where γ, β (in the
+/// parameter buffer, β right after γ) and, for batch normalisation, the running mean and variance
+/// (in the network's buffers, the variance right after the mean) sit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Norm {
-    pub batch_norm: BatchNorm,
+    pub kind: Normalization,
     pub gamma_offset: usize,
     pub running_offset: usize,
 }
@@ -52,14 +82,14 @@ impl Dense {
         self.inputs * self.outputs
     }
 
-    /// Number of parameters: weights, biases, and γ and β of a batch normalisation.
+    /// Number of parameters: weights, biases, and γ and β of a normalisation.
     pub fn param_len(&self) -> usize {
         self.weight_len()
             + self.bias_offset.map_or(0, |_| self.outputs)
             + self.norm.as_ref().map_or(0, |_| 2 * self.outputs)
     }
 
-    /// γ and β of the layer's batch normalisation, when it has one.
+    /// γ and β of the layer's normalisation, when it has one.
     pub fn gamma_beta<'a, T: Float>(&self, params: &'a [T]) -> Option<(&'a [T], &'a [T])> {
         self.norm.as_ref().map(|nm| {
             params[nm.gamma_offset..nm.gamma_offset + 2 * self.outputs].split_at(self.outputs)
@@ -101,9 +131,9 @@ impl Dense {
             .forward(z, self.bias(params), a, self.outputs);
     }
 
-    /// For a batch-normalised layer: h' = x·W + b, u = BN(h') (with the batch's statistics or the
-    /// running ones in `running`, see [`crate::batch_norm`]) and h = Φ(u), u into `z`: what the
-    /// activation's backward pass reads.
+    /// For a normalised layer: h' = x·W + b, u = BN(h') (with the batch's statistics or the
+    /// running ones in `running`, see [`crate::batch_norm`]) or LN(h') ([`crate::layer_norm`]),
+    /// and h = Φ(u), u into `z`: what the activation's backward pass reads.
     // Out of line: the plain layers' loops stay as lean as they were (seed-online's batch-1
     // steps count every instruction; inlined, this cost them 3 %, callgrind).
     #[inline(never)]
@@ -129,23 +159,29 @@ impl Dense {
             .forward(&mut z[..n], None, &mut a[..n], self.outputs);
     }
 
-    /// For a batch-normalised layer, from x·W in `space.xhat` (`[rows × outputs]`): adds b, and
-    /// writes u = BN(h') into `u` (`[rows × outputs]`), ĥ into `space.xhat`.
+    /// For a normalised layer, from x·W in `space.xhat` (`[rows × outputs]`): adds b, and writes
+    /// u = BN(h') or LN(h') into `u` (`[rows × outputs]`), ĥ into `space.xhat`. Layer
+    /// normalisation reads neither `running` nor `stats`: its rows are their own statistics.
     pub fn normalise<T: Float>(
         &self,
         (params, running): (&[T], &[T]),
         (space, stats): (&mut NormSpace<T>, Stats),
         u: &mut [T],
     ) {
-        let nm = self.norm.as_ref().expect("a batch-normalised layer");
+        let nm = self.norm.as_ref().expect("a normalised layer");
         if let Some(b) = self.bias(params) {
             for r in space.xhat[..u.len()].chunks_exact_mut(self.outputs) {
                 r.iter_mut().zip(b).for_each(|(h, &b)| *h += b);
             }
         }
         let gamma_beta = self.gamma_beta(params).expect("a normalised layer");
-        let running = &running[nm.running_offset..nm.running_offset + 2 * self.outputs];
-        nm.batch_norm.forward(gamma_beta, running, stats, space, u);
+        match nm.kind {
+            Normalization::Batch(bn) => {
+                let running = &running[nm.running_offset..nm.running_offset + 2 * self.outputs];
+                bn.forward(gamma_beta, running, stats, space, u);
+            }
+            Normalization::Layer(ln) => ln.forward(gamma_beta, space, u),
+        }
     }
 
     /// The backward pass of [`Dense::normalise`]: `delta` holds ∂E/∂u (`[rows × outputs]`) and
@@ -161,12 +197,17 @@ impl Dense {
         delta: &mut [T],
         grads: &mut [T],
     ) {
-        let nm = self.norm.as_ref().expect("a batch-normalised layer");
+        let nm = self.norm.as_ref().expect("a normalised layer");
         let space = space.as_ref().expect("a workspace planned for the layer");
         let n = self.outputs;
         let (gamma, _) = self.gamma_beta(params).expect("a normalised layer");
         let (dgamma, dbeta) = grads[nm.gamma_offset..nm.gamma_offset + 2 * n].split_at_mut(n);
-        BatchNorm::backward(gamma, stats, space, delta, (dgamma, dbeta));
+        match nm.kind {
+            Normalization::Batch(_) => {
+                BatchNorm::backward(gamma, stats, space, delta, (dgamma, dbeta))
+            }
+            Normalization::Layer(_) => LayerNorm::backward(gamma, space, delta, (dgamma, dbeta)),
+        }
     }
 
     /// From δ = ∂E/∂h' (`[x.rows × outputs]`): writes ∂E/∂W and ∂E/∂b into this layer's slots of

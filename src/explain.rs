@@ -6,11 +6,13 @@
 //! `weight[i][j]` is the weight from neuron i of the layer's input to neuron j of its output, the
 //! seed's W_ij. A batch-normalised layer adds u = γ·(h' − μ)/√(σ² + ε) + β between h' and Φ, with
 //! the running μ and σ² (a row alone has no batch: the step traced is inference's gradient, where
-//! training normalises with each batch's own statistics).
+//! training normalises with each batch's own statistics); a layer-normalised one the same formula
+//! with the row's own μ and σ² over the layer's units, as in training.
 
 use serde::Serialize;
 
 use crate::activation::Activation;
+use crate::dense::Normalization;
 use crate::init::Bias;
 use crate::loss::{Loss, TargetsRef};
 use crate::network::{Network, NetworkSpec, Workspace};
@@ -43,22 +45,27 @@ pub struct LayerTrace {
     /// ∂E/∂b = δ.
     pub grad_bias: Option<Vec<f64>>,
     pub updated_bias: Option<Vec<f64>>,
-    /// The layer's batch normalisation, when it has one; then Φ reads u, not h'.
+    /// The layer's batch or layer normalisation, when it has one; then Φ reads u, not h'.
     pub norm: Option<NormTrace>,
 }
 
-/// u = γ·(h' − μ)/√(σ² + ε) + β, with the running μ and σ².
+/// u = γ·(h' − μ)/√(σ² + ε) + β: batch normalisation with the running μ and σ² of each unit, or
+/// layer normalisation with the row's μ and σ² over the layer's units.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NormTrace {
-    /// μ, the running mean.
+    /// `"batch"` or `"layer"`.
+    pub kind: &'static str,
+    /// μ: the running mean of each unit (batch), or the one mean of the row's h' (layer).
     pub mean: Vec<f64>,
-    /// √(σ² + ε), from the running variance.
+    /// √(σ² + ε): from the running variance of each unit (batch), or the one variance of the
+    /// row's h' (layer).
     pub std: Vec<f64>,
     pub gamma: Vec<f64>,
     pub beta: Vec<f64>,
     /// u, what Φ reads.
     pub normalised: Vec<f64>,
-    /// ∂E/∂u = (δ_next·W_nextᵀ) ⊙ Φ'(u); δ = ∂E/∂h' = ∂E/∂u ⊙ γ/√(σ² + ε).
+    /// ∂E/∂u = (δ_next·W_nextᵀ) ⊙ Φ'(u); δ = ∂E/∂h' = ∂E/∂u ⊙ γ/√(σ² + ε) (batch), or, with
+    /// d = γ ⊙ ∂E/∂u, (d − mean(d) − ĥ·mean(d ⊙ ĥ))/√(σ² + ε) (layer).
     pub delta_normalised: Vec<f64>,
     /// ∂E/∂γ = ∂E/∂u ⊙ (h' − μ)/√(σ² + ε), ∂E/∂β = ∂E/∂u.
     pub grad_gamma: Vec<f64>,
@@ -135,10 +142,19 @@ pub fn trace(
             };
             let norm = l.norm.as_ref().zip(ws.norm[k].as_ref()).map(|(nm, space)| {
                 let (n, g) = (l.outputs, nm.gamma_offset);
-                let running = &net.buffers[nm.running_offset..nm.running_offset + 2 * n];
-                let std: Vec<f64> = space.inv_std.iter().map(|s| 1.0 / s).collect();
+                let (kind, mean, std) = match nm.kind {
+                    Normalization::Batch(_) => (
+                        "batch",
+                        net.buffers[nm.running_offset..nm.running_offset + n].to_vec(),
+                        space.inv_std.iter().map(|s| 1.0 / s).collect(),
+                    ),
+                    Normalization::Layer(_) => {
+                        ("layer", vec![space.mean[0]], vec![1.0 / space.inv_std[0]])
+                    }
+                };
                 NormTrace {
-                    mean: running[..n].to_vec(),
+                    kind,
+                    mean,
                     std,
                     gamma: net.params[g..g + n].to_vec(),
                     beta: net.params[g + n..g + 2 * n].to_vec(),
@@ -151,10 +167,14 @@ pub fn trace(
                     updated_beta: updated.params[g + n..g + 2 * n].to_vec(),
                 }
             });
-            // h' itself: the normalisation's input, ĥ·√(σ² + ε) + μ.
+            // h' itself: the normalisation's input, ĥ·√(σ² + ε) + μ (one μ and σ² for the
+            // row with layer normalisation).
             let pre_activation = match (&norm, ws.norm[k].as_ref()) {
                 (Some(nt), Some(space)) => (0..l.outputs)
-                    .map(|j| space.xhat[j] * nt.std[j] + nt.mean[j])
+                    .map(|j| {
+                        let at = if nt.kind == "layer" { 0 } else { j };
+                        space.xhat[j] * nt.std[at] + nt.mean[at]
+                    })
                     .collect(),
                 _ => z.clone(),
             };
@@ -252,16 +272,25 @@ impl Trace {
                     s.push_str(&format!("  δ = ∂E/∂h' = {}   {how}\n", vector(&l.delta)));
                 }
                 Some(nt) => {
+                    let (mean, var, what, chain) = if nt.kind == "layer" {
+                        (
+                            "the mean of h' over the layer's units",
+                            "σ²: the variance of h' over the layer's units",
+                            "layer normalisation",
+                            format!("(d − mean(d) − ĥ·mean(d⊙ĥ))/√(σ² + ε), d = γ{sup}⊙∂E/∂u, ĥ = (h' − μ)/√(σ² + ε)"),
+                        )
+                    } else {
+                        (
+                            "running mean",
+                            "σ²: the running variance",
+                            "batch normalisation",
+                            format!("∂E/∂u ⊙ γ{sup}/√(σ² + ε)"),
+                        )
+                    };
+                    s.push_str(&format!("  μ          = {}   {mean}\n", vector(&nt.mean)));
+                    s.push_str(&format!("  √(σ² + ε)  = {}   {var}\n", vector(&nt.std)));
                     s.push_str(&format!(
-                        "  μ          = {}   running mean\n",
-                        vector(&nt.mean)
-                    ));
-                    s.push_str(&format!(
-                        "  √(σ² + ε)  = {}   σ²: the running variance\n",
-                        vector(&nt.std)
-                    ));
-                    s.push_str(&format!(
-                        "  u = γ{sup}⊙(h' − μ)/√(σ² + ε) + β{sup} = {}   batch normalisation\n",
+                        "  u = γ{sup}⊙(h' − μ)/√(σ² + ε) + β{sup} = {}   {what}\n",
                         vector(&nt.normalised)
                     ));
                     s.push_str(&format!("  h = Φ(u)   = {}\n", vector(&l.activation)));
@@ -270,10 +299,7 @@ impl Trace {
                         "  ∂E/∂u      = {}   (δ_next·W_nextᵀ) ⊙ Φ'(u)\n",
                         vector(&nt.delta_normalised)
                     ));
-                    s.push_str(&format!(
-                        "  δ = ∂E/∂h' = {}   ∂E/∂u ⊙ γ{sup}/√(σ² + ε)\n",
-                        vector(&l.delta)
-                    ));
+                    s.push_str(&format!("  δ = ∂E/∂h' = {}   {chain}\n", vector(&l.delta)));
                 }
             }
             s.push_str(&format!(
@@ -480,5 +506,63 @@ mod tests {
         }
         assert!(t.to_text().contains("u = γ1⊙(h' − μ)/√(σ² + ε) + β1"));
         assert!(t.to_text().contains("β1[3]"));
+    }
+
+    /// A layer-normalised layer's trace, against the formulas it prints: μ and σ² of the row's
+    /// h' over the layer's units, u from them, and δ = (d − mean(d) − ĥ·mean(d⊙ĥ))/√(σ² + ε).
+    #[test]
+    fn a_layer_normalised_layer_traces_its_formulas() {
+        let mut net = NetworkSpec::new(2)
+            .layer_norm(crate::LayerNorm::default())
+            .dense(3, Activation::Tanh)
+            .dense(1, Activation::Identity)
+            .build::<f64>(4);
+        assert!(net.buffers.is_empty(), "no running statistics");
+        let g = net.layers[0].norm.as_ref().unwrap().gamma_offset;
+        net.params[g..g + 6].copy_from_slice(&[1.2, -0.8, 0.5, 0.1, 0.2, -0.3]);
+        let x = [0.7, -1.3];
+        let t = trace(
+            &net,
+            &x,
+            TargetsRef::Values(&[0.4]),
+            &Loss::HalfSquaredError,
+            0.1,
+        );
+        let l = &t.layers[0];
+        let nt = l.norm.as_ref().expect("normalised");
+        assert_eq!(nt.kind, "layer");
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        let h: Vec<f64> = (0..3)
+            .map(|j| x[0] * l.weight[0][j] + x[1] * l.weight[1][j] + l.bias.as_ref().unwrap()[j])
+            .collect();
+        let mu = h.iter().sum::<f64>() / 3.0;
+        let var = h.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / 3.0;
+        close(nt.mean[0], mu);
+        close(nt.std[0], (var + 1e-5).sqrt());
+        let xhat: Vec<f64> = h.iter().map(|v| (v - mu) / nt.std[0]).collect();
+        let du: Vec<f64> = (0..3)
+            .map(|j| (t.output[0] - 0.4) * t.layers[1].weight[j][0] * l.derivative[j])
+            .collect();
+        let d: Vec<f64> = (0..3).map(|j| nt.gamma[j] * du[j]).collect();
+        let mean_d = d.iter().sum::<f64>() / 3.0;
+        let mean_dx = (0..3).map(|j| d[j] * xhat[j]).sum::<f64>() / 3.0;
+        for j in 0..3 {
+            close(l.pre_activation[j], h[j]);
+            close(nt.normalised[j], nt.gamma[j] * xhat[j] + nt.beta[j]);
+            close(l.activation[j], nt.normalised[j].tanh());
+            close(nt.delta_normalised[j], du[j]);
+            close(l.delta[j], (d[j] - mean_d - xhat[j] * mean_dx) / nt.std[0]);
+            close(nt.grad_gamma[j], du[j] * xhat[j]);
+            for (i, xi) in x.iter().enumerate() {
+                close(l.grad_weight[i][j], xi * l.delta[j]);
+            }
+        }
+        let text = t.to_text();
+        assert!(text.contains("u = γ1⊙(h' − μ)/√(σ² + ε) + β1"), "{text}");
+        assert!(text.contains("layer normalisation"), "{text}");
+        assert!(
+            text.contains("the mean of h' over the layer's units"),
+            "{text}"
+        );
     }
 }

@@ -22,8 +22,8 @@
 //! # Ok::<(), mlp::Error>(())
 //! ```
 //!
-//! Modules follow the data path: [`data`] → [`batches`] → [`activation`], [`dense`], [`batch_norm`] and
-//! [`dropout`] (forward and backward of each piece) → [`network`] → [`loss`] → [`optim`] → [`train`] → [`metrics`], with
+//! Modules follow the data path: [`data`] → [`batches`] → [`activation`], [`dense`], [`batch_norm`],
+//! [`layer_norm`] and [`dropout`] (forward and backward of each piece) → [`network`] → [`loss`] → [`optim`] → [`train`] → [`metrics`], with
 //! [`gradcheck`] to verify the backward pass against finite differences, [`explain`] to trace one
 //! step, and [`attribution`] to say which inputs a prediction owes to.
 
@@ -41,6 +41,7 @@ pub mod error;
 pub mod explain;
 pub mod gradcheck;
 pub mod init;
+pub mod layer_norm;
 pub mod loss;
 pub mod metrics;
 pub mod model_file;
@@ -53,12 +54,13 @@ pub use activation::{Activation, CustomActivation};
 pub use batch_norm::BatchNorm;
 pub use batches::Augment;
 pub use data::{Dataset, Targets, Task};
-pub use dense::Dense;
+pub use dense::{Dense, Normalization};
 pub use device::{Device, Matmul};
 pub use dropout::{Draw, Dropout};
 pub use error::{Error, Result};
 pub use gradcheck::{gradient_check, gradient_check_with_dropout, GradCheckReport};
 pub use init::{Bias, Init, Rng};
+pub use layer_norm::LayerNorm;
 pub use loss::{ClassWeight, CustomLoss, Loss, TargetsRef};
 pub use network::{Layer, Network, NetworkSpec, Workspace};
 pub use optim::{AdamParams, Optimizer, OptimizerState, RmsPropParams, Schedule, Warmup};

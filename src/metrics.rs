@@ -8,7 +8,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::batch_norm::{NormSpace, Stats};
+use crate::batch_norm::Stats;
 use crate::data::{Dataset, Targets};
 use crate::init::Rng;
 use crate::network::{classes, Network};
@@ -553,10 +553,10 @@ pub fn permutation_importance<T: Float>(
     let score = |mut z: Matrix<T>| {
         let mut a = Matrix::zeros(z.rows, z.cols);
         let bias = first.bias(&net.params);
-        if first.norm.is_some() {
-            // Batch-normalised with the running statistics, as `predict` does.
-            let mut space = NormSpace::new(0, z.cols);
-            space.xhat = z.data.clone();
+        if let Some(nm) = &first.norm {
+            // Normalised as `predict` does: batch normalisation with the running statistics.
+            let mut space = nm.kind.space(z.rows, z.cols);
+            space.xhat.copy_from_slice(&z.data);
             let running = Stats::Running;
             first.normalise(
                 (&net.params, &net.buffers),

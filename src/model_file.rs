@@ -8,7 +8,8 @@
 //! has an `nn.BatchNorm1d` between each hidden Linear and its activation, so the indices step by 3
 //! there: `"{i+1}.weight"` (γ), `"{i+1}.bias"` (β), `"{i+1}.running_mean"`, `"{i+1}.running_var"`
 //! and the int64 scalar `"{i+1}.num_batches_tracked"` after Linear i ([`Network::parameters`],
-//! [`Network::running_stats`]). `load_state_dict` takes them unchanged;
+//! [`Network::running_stats`]). A layer-normalised network (format 4) has an `nn.LayerNorm` there
+//! instead, with `"{i+1}.weight"` (γ) and `"{i+1}.bias"` (β) only. `load_state_dict` takes them unchanged;
 //! `scripts/load_in_pytorch.py` builds the module from the metadata.
 //!
 //! The safetensors header's `__metadata__` holds one string, `mlp`: a JSON document ([`ModelMeta`])
@@ -37,16 +38,17 @@ use crate::data::images::ImageShape;
 use crate::data::{feature_columns, Categorical, Imputer, Missing, Standardizer, Task};
 use crate::error::{Error, Result};
 use crate::init::{Bias, Rng};
+use crate::layer_norm::LayerNorm;
 use crate::network::{Network, NetworkSpec};
 use crate::optim::{OptimizerState, ScheduleState};
 use crate::tensor::{Float, Matrix};
 use crate::train::History;
 
 /// The newest file format this build reads. Version 2 added one-hot encoded text columns
-/// ([`Preprocessing::categorical`]), version 3 batch normalisation ([`Architecture::batch_norm`]);
-/// a file is written in the oldest version that holds it ([`Preprocessing::format_version`],
-/// [`Architecture::format_version`]).
-pub const FORMAT_VERSION: u32 = 3;
+/// ([`Preprocessing::categorical`]), version 3 batch normalisation ([`Architecture::batch_norm`]),
+/// version 4 layer normalisation ([`Architecture::layer_norm`]); a file is written in the oldest
+/// version that holds it ([`Preprocessing::format_version`], [`Architecture::format_version`]).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// One layer as recorded in a file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,6 +68,10 @@ pub struct Architecture {
     /// an `nn.BatchNorm1d` after each hidden `nn.Linear` (see [`Network::parameters`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_norm: Option<BatchNorm>,
+    /// Layer normalisation of every hidden layer (format version 4): its tensors are those of an
+    /// `nn.LayerNorm` after each hidden `nn.Linear`, γ and β (no running statistics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_norm: Option<LayerNorm>,
 }
 
 /// What is done to data before the network sees it, and to its outputs after.
@@ -168,12 +174,16 @@ impl Architecture {
                 .collect(),
             bias: net.has_bias(),
             batch_norm: net.batch_norm(),
+            layer_norm: net.layer_norm(),
         }
     }
 
-    /// The oldest file format that holds this: 3 with batch normalisation, else 1.
+    /// The oldest file format that holds this: 4 with layer normalisation, 3 with batch
+    /// normalisation, else 1.
     pub fn format_version(&self) -> u32 {
-        if self.batch_norm.is_some() {
+        if self.layer_norm.is_some() {
+            4
+        } else if self.batch_norm.is_some() {
             3
         } else {
             1
@@ -206,6 +216,20 @@ impl Architecture {
             }
             spec = spec.batch_norm(bn);
         }
+        if let Some(ln) = self.layer_norm {
+            if self.batch_norm.is_some() {
+                return Err(
+                    "both batch and layer normalisation; a layer has one or the other".into(),
+                );
+            }
+            if !(ln.eps > 0.0 && ln.eps.is_finite()) {
+                return Err(format!(
+                    "layer normalisation with eps {}; expected eps > 0",
+                    ln.eps
+                ));
+            }
+            spec = spec.layer_norm(ln);
+        }
         Ok(spec)
     }
 
@@ -215,7 +239,8 @@ impl Architecture {
         let mut total = 0usize;
         for (k, l) in self.layers.iter().enumerate() {
             let w = inputs.checked_mul(l.units)?;
-            let normalised = self.batch_norm.is_some() && k + 1 < self.layers.len();
+            let normalised = (self.batch_norm.is_some() || self.layer_norm.is_some())
+                && k + 1 < self.layers.len();
             total = total
                 .checked_add(w)?
                 .checked_add(if self.bias { l.units } else { 0 })?
@@ -238,6 +263,9 @@ impl std::fmt::Display for Architecture {
         }
         if self.batch_norm.is_some() {
             write!(f, ", batch-normalised")?;
+        }
+        if self.layer_norm.is_some() {
+            write!(f, ", layer-normalised")?;
         }
         Ok(())
     }
@@ -773,6 +801,51 @@ mod tests {
         assert_eq!(t.shape(), &[4, 3]);
         let v = tensor_values::<f32>(&t, "0.weight", Path::new("m")).unwrap();
         assert_eq!(v[3 + 2], m.network.params[2 * 4 + 1]); // row 1, column 2
+    }
+
+    /// A layer-normalised model: format version 4, γ and β as `nn.LayerNorm`'s weight and bias,
+    /// no running statistics, and all of it back to the bit; an architecture that claims both
+    /// normalisations is refused.
+    #[test]
+    fn layer_normalisation_round_trip() {
+        let mut m = model();
+        let mut net = NetworkSpec::new(3)
+            .layer_norm(LayerNorm { eps: 1e-3 })
+            .dense(4, Activation::Relu)
+            .dense(2, Activation::Softmax)
+            .build::<f32>(1);
+        let g = net.layers[0].norm.as_ref().unwrap().gamma_offset;
+        net.params[g..g + 8].copy_from_slice(&[0.5, -1.0, 0.25, 2.0, 1.5, 0.75, 3.0, 0.125]);
+        m.meta.architecture = Architecture::of(&net);
+        m.meta.format_version = m.meta.architecture.format_version();
+        assert_eq!(m.meta.format_version, 4);
+        m.network = net;
+        let bytes = m.to_bytes().unwrap();
+        let back = Model::<f32>::from_bytes(&bytes, Path::new("m")).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.network.layer_norm(), Some(LayerNorm { eps: 1e-3 }));
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["0.bias", "0.weight", "1.bias", "1.weight", "3.bias", "3.weight"]
+        );
+        let beta = st.tensor("1.bias").unwrap();
+        let v = tensor_values::<f32>(&beta, "1.bias", Path::new("m")).unwrap();
+        assert_eq!(v, [1.5, 0.75, 3.0, 0.125]);
+
+        let mut both = m.meta.architecture.clone();
+        both.batch_norm = Some(BatchNorm::default());
+        let e = both.spec().unwrap_err();
+        assert!(e.contains("both batch and layer normalisation"), "{e}");
+        let mut bad = m.meta.architecture.clone();
+        bad.layer_norm = Some(LayerNorm { eps: 0.0 });
+        let e = bad.spec().unwrap_err();
+        assert!(
+            e.contains("layer normalisation with eps 0; expected eps > 0"),
+            "{e}"
+        );
     }
 
     /// A batch-normalised model: format version 3, the statistics as PyTorch's `BatchNorm1d`

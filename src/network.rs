@@ -5,10 +5,11 @@
 //! names  =   0.weight     0.bias   2.weight   2.bias   …      (PyTorch's nn.Sequential indices)
 //! ```
 //!
-//! With batch normalisation ([`crate::batch_norm`]) a hidden layer's γ and β follow its bias, named
-//! as the `nn.BatchNorm1d` after its `nn.Linear` (`1.weight`, `1.bias`, then `3.weight` for the next
-//! Linear), and its running mean and variance live apart, in [`Network::buffers`]: they are learnt
-//! from the batches, not by the gradient.
+//! With batch or layer normalisation ([`crate::batch_norm`], [`crate::layer_norm`]) a hidden
+//! layer's γ and β follow its bias, named as the `nn.BatchNorm1d` or `nn.LayerNorm` after its
+//! `nn.Linear` (`1.weight`, `1.bias`, then `3.weight` for the next Linear). Batch normalisation's
+//! running mean and variance live apart, in [`Network::buffers`]: they are learnt from the
+//! batches, not by the gradient.
 //!
 //! The backward pass is the seed's chain rule, layer by layer: δ at the output comes from the loss,
 //! and for a hidden layer δ = (δ_next·W_nextᵀ) ⊙ Φ'(h'). The product δ_next·W_nextᵀ sums, for each
@@ -16,9 +17,10 @@
 
 use crate::activation::Activation;
 use crate::batch_norm::{BatchNorm, NormSpace, Stats};
-use crate::dense::{Dense, Norm};
+use crate::dense::{Dense, Norm, Normalization};
 use crate::dropout::{self, Draw, Dropout};
 use crate::init::{Bias, Init, Rng};
+use crate::layer_norm::LayerNorm;
 use crate::loss::{Loss, TargetsRef};
 use crate::tensor::{Float, Matrix, Par, View};
 
@@ -46,8 +48,8 @@ pub struct NetworkSpec {
     pub layers: Vec<Layer>,
     pub bias: Bias,
     pub init: Init,
-    /// Batch normalisation after every hidden layer's product, before its activation.
-    pub batch_norm: Option<BatchNorm>,
+    /// Batch or layer normalisation after every hidden layer's product, before its activation.
+    pub norm: Option<Normalization>,
 }
 
 impl NetworkSpec {
@@ -58,7 +60,7 @@ impl NetworkSpec {
             layers: Vec::new(),
             bias: Bias::default(),
             init: Init::default(),
-            batch_norm: None,
+            norm: None,
         }
     }
 
@@ -83,7 +85,14 @@ impl NetworkSpec {
     /// Normalises every hidden layer's h' over the batch before its activation
     /// (`Linear → BatchNorm1d → activation`, see [`crate::batch_norm`]); γ starts at 1, β at 0.
     pub fn batch_norm(mut self, batch_norm: BatchNorm) -> Self {
-        self.batch_norm = Some(batch_norm);
+        self.norm = Some(Normalization::Batch(batch_norm));
+        self
+    }
+
+    /// Normalises every hidden layer's h' over its units, row by row, before its activation
+    /// (`Linear → LayerNorm → activation`, see [`crate::layer_norm`]); γ starts at 1, β at 0.
+    pub fn layer_norm(mut self, layer_norm: LayerNorm) -> Self {
+        self.norm = Some(Normalization::Layer(layer_norm));
         self
     }
 
@@ -114,13 +123,14 @@ impl NetworkSpec {
                 offset - l.units
             });
             let hidden = k + 1 < self.layers.len();
-            let norm = self.batch_norm.filter(|_| hidden).map(|batch_norm| {
+            let norm = self.norm.filter(|_| hidden).map(|kind| {
                 offset += 2 * l.units;
-                running += 2 * l.units;
+                let running_offset = running;
+                running += kind.running_len(l.units);
                 Norm {
-                    batch_norm,
+                    kind,
                     gamma_offset: offset - 2 * l.units,
-                    running_offset: running - 2 * l.units,
+                    running_offset,
                 }
             });
             layers.push(Dense {
@@ -140,8 +150,10 @@ impl NetworkSpec {
             if let Some(nm) = &d.norm {
                 // γ = 1, β = 0; running mean 0, running variance 1 (PyTorch's start).
                 params[nm.gamma_offset..nm.gamma_offset + d.outputs].fill(T::ONE);
-                let var = nm.running_offset + d.outputs;
-                buffers[var..var + d.outputs].fill(T::ONE);
+                if let Normalization::Batch(_) = nm.kind {
+                    let var = nm.running_offset + d.outputs;
+                    buffers[var..var + d.outputs].fill(T::ONE);
+                }
             }
             for w in &mut params[d.weight_offset..d.weight_offset + d.weight_len()] {
                 *w = T::of(self.init.weight(&mut rng, d.inputs, d.outputs));
@@ -187,9 +199,9 @@ pub struct Network<T> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamInfo {
     /// `"{i}.weight"` / `"{i}.bias"` for layer k's `nn.Linear`, and γ, β as `"{i+1}.weight"` /
-    /// `"{i+1}.bias"` of its `nn.BatchNorm1d`: the names `torch.nn.Sequential` gives a stack of
-    /// modules, each layer a Linear, a BatchNorm1d where it has one, and its activation (i = 2k
-    /// without batch normalisation).
+    /// `"{i+1}.bias"` of its `nn.BatchNorm1d` or `nn.LayerNorm`: the names `torch.nn.Sequential`
+    /// gives a stack of modules, each layer a Linear, a BatchNorm1d or LayerNorm where it has one,
+    /// and its activation (i = 2k without normalisation).
     pub name: String,
     pub layer: usize,
     pub offset: usize,
@@ -240,7 +252,7 @@ impl<T: Float> Network<T> {
                 Bias::None
             },
             init: Init::default(),
-            batch_norm: self.batch_norm(),
+            norm: self.normalization(),
         }
     }
 
@@ -282,7 +294,8 @@ impl<T: Float> Network<T> {
     pub fn running_stats(&self) -> Vec<ParamInfo> {
         let mut out = Vec::new();
         for (k, l) in self.layers.iter().enumerate() {
-            if let Some(nm) = &l.norm {
+            let batch_norm = |nm: &&Norm| matches!(nm.kind, Normalization::Batch(_));
+            if let Some(nm) = l.norm.as_ref().filter(batch_norm) {
                 let i = self.module_index(k) + 1;
                 for (name, o) in [("running_mean", 0), ("running_var", l.outputs)] {
                     out.push(ParamInfo {
@@ -298,7 +311,7 @@ impl<T: Float> Network<T> {
     }
 
     /// Layer k's `nn.Linear` index in the `torch.nn.Sequential` of the network: Linear,
-    /// BatchNorm1d where there is one, and the activation, for every layer before it.
+    /// BatchNorm1d or LayerNorm where there is one, and the activation, for every layer before it.
     pub fn module_index(&self, k: usize) -> usize {
         self.layers[..k]
             .iter()
@@ -321,16 +334,32 @@ impl<T: Float> Network<T> {
         self.buffers.copy_from_slice(buffers);
     }
 
-    /// The settings of the hidden layers' batch normalisation, when they have one.
-    pub fn batch_norm(&self) -> Option<BatchNorm> {
+    /// How the hidden layers are normalised, when they are.
+    pub fn normalization(&self) -> Option<Normalization> {
         self.layers
             .iter()
-            .find_map(|l| l.norm.as_ref().map(|nm| nm.batch_norm))
+            .find_map(|l| l.norm.as_ref().map(|nm| nm.kind))
+    }
+
+    /// The settings of the hidden layers' batch normalisation, when they have one.
+    pub fn batch_norm(&self) -> Option<BatchNorm> {
+        match self.normalization() {
+            Some(Normalization::Batch(bn)) => Some(bn),
+            _ => None,
+        }
+    }
+
+    /// The settings of the hidden layers' layer normalisation, when they have one.
+    pub fn layer_norm(&self) -> Option<LayerNorm> {
+        match self.normalization() {
+            Some(Normalization::Layer(ln)) => Some(ln),
+            _ => None,
+        }
     }
 
     /// Whether some layer is batch-normalised.
     pub fn has_batch_norm(&self) -> bool {
-        // Every normalised layer keeps 2·units > 0 running statistics, and only they do.
+        // Every batch-normalised layer keeps 2·units > 0 running statistics, and only they do.
         !self.buffers.is_empty()
     }
 
@@ -344,12 +373,11 @@ impl<T: Float> Network<T> {
         }
         for (l, space) in self.layers.iter().zip(&ws.norm) {
             if let (Some(nm), Some(space)) = (&l.norm, space) {
+                let Normalization::Batch(bn) = nm.kind else {
+                    continue;
+                };
                 let o = nm.running_offset;
-                nm.batch_norm.update_running(
-                    &mut self.buffers[o..o + 2 * l.outputs],
-                    space,
-                    ws.rows,
-                );
+                bn.update_running(&mut self.buffers[o..o + 2 * l.outputs], space, ws.rows);
             }
         }
         self.batches_tracked += 1;
@@ -501,7 +529,7 @@ impl<T: Float> Network<T> {
                     prev.outputs,
                 );
                 if prev.norm.is_some() {
-                    // Through a batch normalisation, ∂E/∂u becomes δ = ∂E/∂h'; ∂E/∂γ, ∂E/∂β
+                    // Through a normalisation, ∂E/∂u becomes δ = ∂E/∂h'; ∂E/∂γ, ∂E/∂β
                     // beside. (The output layer has none: every normalised layer is a k − 1.)
                     prev.normalise_backward(
                         &self.params,
@@ -620,7 +648,7 @@ pub struct Workspace<T> {
     pub dropped: Vec<Vec<T>>,
     /// Whether the last forward pass dropped (a training pass with a rate above 0).
     pub dropping: bool,
-    /// Per batch-normalised layer, its buffers; else `None`.
+    /// Per normalised layer, its buffers; else `None`.
     pub norm: Vec<Option<NormSpace<T>>>,
     /// The statistics the last forward pass normalised with.
     pub stats: Stats,
@@ -649,7 +677,7 @@ impl<T: Float> Workspace<T> {
             norm: net
                 .layers
                 .iter()
-                .map(|l| l.norm.as_ref().map(|_| NormSpace::new(capacity, l.outputs)))
+                .map(|l| l.norm.as_ref().map(|nm| nm.kind.space(capacity, l.outputs)))
                 .collect(),
             stats: Stats::Running,
         }

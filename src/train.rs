@@ -353,6 +353,12 @@ impl<T: Float> Trainer<T> {
                 });
             }
         }
+        if net.layer_norm().is_some() && config.device != Device::Cpu {
+            return Err(Error::Device {
+                device: config.device.to_string(),
+                message: "layer normalisation is done on the CPU only".into(),
+            });
+        }
         if let Some(a) = &config.augment {
             if a.shape.features() != net.inputs {
                 return Err(Error::config(format!(

@@ -6,7 +6,8 @@
 
 use mlp::{
     gradient_check, gradient_check_with_dropout, Activation, BatchNorm, Bias, CustomActivation,
-    CustomLoss, Draw, Dropout, GradCheckReport, Loss, Matrix, NetworkSpec, Rng, TargetsRef,
+    CustomLoss, Draw, Dropout, GradCheckReport, LayerNorm, Loss, Matrix, NetworkSpec, Rng,
+    TargetsRef,
 };
 
 #[derive(Debug)]
@@ -284,6 +285,88 @@ fn batch_norm_in_training_and_in_inference() {
                             &format!("{case}, training {dropout:?}"),
                         );
                     }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 11 * 3 * 2 * 2);
+}
+
+/// Layer normalisation between every hidden product and its activation: each row's μ and σ² over
+/// the layer's units depend on every unit's h', and the differences check the backward pass's two
+/// sums along the row. The same in training and inference, and on a batch of one row (where batch
+/// normalisation has nothing to normalise by); γ and β drawn away from 1 and 0; with dropout too.
+#[test]
+fn layer_norm_on_batches_and_on_one_row() {
+    const ROWS: usize = 8;
+    let mut rng = Rng::new(12);
+    let x = Matrix::<f64>::from_vec(
+        ROWS,
+        FEATURES,
+        (0..ROWS * FEATURES).map(|_| rng.normal()).collect(),
+    );
+    let one_row = Matrix::from_vec(1, FEATURES, x.data[..FEATURES].to_vec());
+    let classes: Vec<usize> = (0..ROWS).map(|i| i % 3).collect();
+    let values: Vec<f64> = (0..ROWS * 3).map(|_| rng.normal()).collect();
+    let draw = Draw {
+        seed: 5,
+        epoch: 1,
+        batch: 2,
+    };
+    let mut checked = 0;
+    for hidden in hidden_activations() {
+        for depth in 1..=3 {
+            for bias in [Bias::Constant(0.1), Bias::None] {
+                for (loss, output) in [
+                    (Loss::CrossEntropy, Activation::Softmax),
+                    (Loss::MeanSquaredError, Activation::Identity),
+                ] {
+                    let mut spec = NetworkSpec::new(FEATURES)
+                        .bias(bias)
+                        .layer_norm(LayerNorm::default());
+                    for w in widths(depth) {
+                        spec = spec.dense(w, hidden.clone());
+                    }
+                    let mut net = spec.dense(3, output).build::<f64>(checked + 1);
+                    assert!(net.layer_norm().is_some() && net.buffers.is_empty());
+                    for p in net.parameters() {
+                        if p.name
+                            .starts_with(&format!("{}.", net.module_index(p.layer) + 1))
+                        {
+                            for v in &mut net.params[p.offset..p.offset + p.shape[0]] {
+                                *v += 0.5 * rng.normal();
+                            }
+                        }
+                    }
+                    let targets = match loss {
+                        Loss::CrossEntropy => TargetsRef::Classes(&classes),
+                        _ => TargetsRef::Values(&values),
+                    };
+                    let case = format!("hidden {hidden}, depth {depth}, {bias:?}, loss {loss}");
+                    let inference = gradient_check(&net, &x, targets, &loss);
+                    assert_within_tolerance(&inference, &format!("{case}, inference"));
+                    let training = gradient_check_with_dropout(
+                        &net,
+                        &x,
+                        targets,
+                        &loss,
+                        &Dropout::none(),
+                        draw,
+                    );
+                    // Rows are their own statistics: training and inference are one function.
+                    assert_eq!(training.loss, inference.loss, "{case}");
+                    assert_within_tolerance(&training, &format!("{case}, training"));
+                    let dropout = Dropout::every(0.3);
+                    let dropped =
+                        gradient_check_with_dropout(&net, &x, targets, &loss, &dropout, draw);
+                    assert_within_tolerance(&dropped, &format!("{case}, dropout"));
+                    let one = match loss {
+                        Loss::CrossEntropy => TargetsRef::Classes(&classes[..1]),
+                        _ => TargetsRef::Values(&values[..3]),
+                    };
+                    let single = gradient_check(&net, &one_row, one, &loss);
+                    assert_within_tolerance(&single, &format!("{case}, one row"));
                     checked += 1;
                 }
             }
