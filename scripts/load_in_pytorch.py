@@ -9,7 +9,8 @@ modules (layer k: "{2k}.weight" of shape [out, in] and "{2k}.bias"), so load_sta
 them unchanged (strict=True). A batch-normalised model ("batch_norm" in the architecture, format
 3) has an nn.BatchNorm1d after each hidden nn.Linear, with its weight (γ), bias (β),
 running_mean, running_var and num_batches_tracked; the module is put in eval() mode, which
-normalises with the running statistics as `mlp predict` does. The metadata (the "mlp" JSON document in the safetensors header)
+normalises with the running statistics as `mlp predict` does. A layer-normalised model
+("layer_norm", format 4) has an nn.LayerNorm there instead, with its weight (γ) and bias (β). The metadata (the "mlp" JSON document in the safetensors header)
 gives the architecture and the preprocessing: a text column the model one-hot encodes
 ("categorical": its sorted categories, and where its indicators sit among the features) becomes
 one 0/1 feature per category; a missing value is filled with the stored training mean or median
@@ -78,12 +79,14 @@ def activation(name):
 def build(meta, tensors):
     arch = meta["architecture"]
     dtype = torch.float64 if meta["precision"] == "f64" else torch.float32
-    bn = arch.get("batch_norm")
+    bn, ln = arch.get("batch_norm"), arch.get("layer_norm")
     modules, inputs = [], arch["inputs"]
     for k, layer in enumerate(arch["layers"]):
         modules.append(nn.Linear(inputs, layer["units"], bias=arch["bias"], dtype=dtype))
         if bn is not None and k + 1 < len(arch["layers"]):
             modules.append(nn.BatchNorm1d(layer["units"], eps=bn["eps"], momentum=bn["momentum"], dtype=dtype))
+        if ln is not None and k + 1 < len(arch["layers"]):
+            modules.append(nn.LayerNorm(layer["units"], eps=ln["eps"], dtype=dtype))
         modules.append(activation(layer["activation"]))
         inputs = layer["units"]
     model = nn.Sequential(*modules)

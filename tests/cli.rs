@@ -4469,6 +4469,155 @@ fn batch_normalisation_on_the_command_line() {
     assert!(plain["architecture"].get("batch_norm").is_none(), "{plain}");
 }
 
+/// `--layer-norm` from end to end: a model file of format 4 with γ and β and no running
+/// statistics, prediction that `explain`'s trace reproduces, the gradient check, training where
+/// batch normalisation is refused (lbfgs, batches of one row), and what it cannot be combined with.
+#[test]
+fn layer_normalisation_on_the_command_line() {
+    let d = Dir::new("layer-norm");
+    let train = [
+        "train",
+        "--data",
+        "iris",
+        "--hidden",
+        "8",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.01",
+        "--layer-norm",
+        "--out",
+        "ln.safetensors",
+        "--format",
+        "json",
+        "--quiet",
+    ];
+    let run = json(&ok(&d, &train));
+    let acc = run["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.85, "test accuracy {acc}");
+    let info = info_json(&d, "ln.safetensors");
+    assert_eq!(info["format_version"], 4, "{info}");
+    assert_eq!(
+        info["architecture"]["layer_norm"],
+        serde_json::json!({"eps": 1e-5}),
+        "{info}"
+    );
+    assert!(info["architecture"].get("batch_norm").is_none(), "{info}");
+    assert_eq!(info["training"]["layer_norm"], true, "{info}");
+    let text = ok(&d, &["info", "--model", "ln.safetensors"]);
+    assert!(
+        text.contains("layer norm") && text.contains("1.weight") && !text.contains("running_"),
+        "{text}"
+    );
+    let p = ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "ln.safetensors",
+            "--data",
+            "iris",
+            "--proba",
+        ],
+    );
+    let row0: Vec<f64> = p
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let trace = json(&ok(
+        &d,
+        &[
+            "explain",
+            "--model",
+            "ln.safetensors",
+            "--data",
+            "iris",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(trace["layers"][0]["norm"]["kind"], "layer", "{trace}");
+    let y: Vec<f64> = trace["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(row0.len(), 3, "{p}");
+    for (a, b) in row0.iter().zip(&y) {
+        assert!((a - b).abs() < 1e-5, "predict {row0:?}, explain {y:?}");
+    }
+    let out = ok(
+        &d,
+        &[
+            "gradcheck",
+            "--data",
+            "iris",
+            "--hidden",
+            "6,4",
+            "--layer-norm",
+        ],
+    );
+    assert!(
+        out.contains("layer-normalised with each row's own mean and variance")
+            && out.contains("pass"),
+        "{out}"
+    );
+    for more in [&["--optimizer", "lbfgs"][..], &["--batch-size", "1"]] {
+        let args = ["train", "--data", "iris", "--layer-norm", "--epochs", "5"];
+        let run = json(&ok(
+            &d,
+            &[&args[..], more, &["--format", "json", "--quiet"]].concat(),
+        ));
+        assert!(
+            run["test_accuracy"].as_f64().unwrap() > 0.8,
+            "{more:?}: {run}"
+        );
+    }
+    fails_with(
+        &d,
+        &["train", "--data", "iris", "--layer-norm", "--batch-norm"],
+        "--batch-norm and --layer-norm: a hidden layer is normalised one way or the other",
+    );
+    fails_with(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--warm-start",
+            "ln.safetensors",
+            "--layer-norm",
+        ],
+        "--layer-norm does not apply with --warm-start",
+    );
+    // A warm start goes on with the model's normalisation.
+    let more = json(&ok(
+        &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--warm-start",
+            "ln.safetensors",
+            "--epochs",
+            "2",
+            "--out",
+            "more.safetensors",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+    ));
+    assert!(more["test_accuracy"].as_f64().unwrap() > 0.85, "{more}");
+    let info = info_json(&d, "more.safetensors");
+    assert_eq!(info["architecture"]["layer_norm"]["eps"], 1e-5, "{info}");
+}
+
 /// PyTorch loads the model file with `load_state_dict(strict=True)` and predicts what `mlp predict`
 /// does (`scripts/load_in_pytorch.py`). Runs when `MLP_TORCH_PYTHON` names a Python with torch
 /// (e.g. the peers' venv from `../shared/bench/peers/setup.sh`); a clean clone has no torch, so
@@ -4489,6 +4638,13 @@ fn pytorch_reproduces_mlp_predict() {
     let two_targets = ["--target", "price,rent", "--drop", "id"];
     let labels = ["--target", "small,wide,tall", "--drop", "id"];
     let normalised = ["--target", "price,rent", "--drop", "id", "--batch-norm"];
+    let layer_normalised = [
+        "--target",
+        "small,wide,tall",
+        "--drop",
+        "id",
+        "--layer-norm",
+    ];
     for (csv, precision, acts, more) in [
         (&animals, "f32", "gelu,leaky_relu", &[][..]),
         (&animals, "f64", "tanh,elu", &[]),
@@ -4506,6 +4662,8 @@ fn pytorch_reproduces_mlp_predict() {
             &["--batch-norm", "--batch-size", "4"],
         ),
         (&homes, "f32", "tanh,relu", &normalised),
+        (&animals, "f32", "gelu,tanh", &["--layer-norm"]),
+        (&tags, "f64", "relu,silu", &layer_normalised),
     ] {
         let csv = csv.to_str().unwrap();
         let train = [

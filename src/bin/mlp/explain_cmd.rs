@@ -451,6 +451,11 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
         }
         (report, what)
     };
+    let what = if net.layer_norm().is_some() {
+        format!("{what}, layer-normalised with each row's own mean and variance")
+    } else {
+        what
+    };
     let worst = report.worst();
     let pass = worst < a.tolerance;
     if args.format.as_deref() == Some("json") {

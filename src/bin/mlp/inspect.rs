@@ -869,6 +869,12 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
         };
         println!("  tensor       {:<10} {shape}", p.name);
     }
+    if let Some(ln) = &arch.layer_norm {
+        println!(
+            "layer norm     after every hidden layer's product, each row over the layer's units (eps {}); no running statistics",
+            ln.eps
+        );
+    }
     if let Some(bn) = &arch.batch_norm {
         println!(
             "batch norm     after every hidden layer's product (momentum {}, eps {}); running statistics of {} training batches:",

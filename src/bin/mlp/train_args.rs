@@ -184,6 +184,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub batch_norm: bool,
+    /// Layer normalisation after every hidden layer's product, before its activation (Linear → LayerNorm → activation, PyTorch's eps 1e-5): each row normalised with its own mean and variance over the layer's units, the same in training and prediction; works with any batch size and with lbfgs
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub layer_norm: bool,
     /// Do not standardise the features (default: standardised with training statistics; MNIST pixels are only scaled to [0, 1])
     #[arg(long)]
     #[serde(default, skip_serializing_if = "is_false")]

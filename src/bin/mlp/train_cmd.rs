@@ -18,7 +18,8 @@ use mlp::model_file::{
 use mlp::train::Best;
 use mlp::{
     metrics, Activation, Augment, BatchNorm, Bias, ClassWeight, Control, Dataset, Dropout, Error,
-    Float, Init, Loss, NetworkSpec, Optimizer, Progress, Result, Schedule, TrainConfig, Trainer,
+    Float, Init, LayerNorm, Loss, NetworkSpec, Optimizer, Progress, Result, Schedule, TrainConfig,
+    Trainer,
 };
 use serde_json::json;
 
@@ -67,6 +68,7 @@ fn warm_start<T: Float>(args: &TrainArgs, path: &Path) -> Result<Model<T>> {
         ("--output", args.output.is_some()),
         ("--no-bias", args.no_bias),
         ("--batch-norm", args.batch_norm),
+        ("--layer-norm", args.layer_norm),
         ("--init", args.init.is_some()),
         ("--categorical", args.categorical.is_some()),
         ("--drop", args.drop.is_some()),
@@ -343,8 +345,15 @@ pub fn network_spec(
     for (k, w) in widths.iter().enumerate() {
         spec = spec.dense(*w, acts[if acts.len() == 1 { 0 } else { k }].clone());
     }
-    if args.batch_norm {
-        spec = spec.batch_norm(BatchNorm::default());
+    match (args.batch_norm, args.layer_norm) {
+        (true, true) => {
+            return Err(Error::config(
+                "--batch-norm and --layer-norm: a hidden layer is normalised one way or the other; choose one",
+            ))
+        }
+        (true, false) => spec = spec.batch_norm(BatchNorm::default()),
+        (false, true) => spec = spec.layer_norm(LayerNorm::default()),
+        (false, false) => {}
     }
     Ok(spec.dense(outputs, output))
 }
@@ -1202,6 +1211,8 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             // As in PyTorch's train mode: the train columns are measured with the batch's
             // statistics, val and test with the running ones.
             ", batch-normalised (the batch's statistics in the train columns, the running ones in val and test)"
+        } else if trainer.net.layer_norm().is_some() {
+            ", layer-normalised"
         } else {
             ""
         },
@@ -1467,6 +1478,7 @@ fn effective_config(
         "precision": precision,
         "no_bias": args.no_bias,
         "batch_norm": args.batch_norm,
+        "layer_norm": args.layer_norm,
         "no_standardize": args.no_standardize,
         "test_split": args.test_split,
         "val": args.val,
@@ -1488,6 +1500,7 @@ fn effective_config(
             "init",
             "no_bias",
             "batch_norm",
+            "layer_norm",
             "categorical",
             "drop",
             "impute",
