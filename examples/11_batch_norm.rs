@@ -13,15 +13,27 @@
 //! Its backward pass is the chain rule through μ and σ² as well, since every row's h' moves them
 //! (`src/batch_norm.rs`). At prediction, μ and σ² are running averages kept during training.
 //!
+//! Layer normalisation (`src/layer_norm.rs`) takes μ and σ² along the row instead, over the
+//! layer's units: each row is normalised by itself, so training and prediction are the same map,
+//! nothing is kept, and a batch of one row (the seed's online rule) is as good as any.
+//!
 //! Here a 64-32-32-32-10 network of sigmoids learns the digits by plain SGD (the seed's rule, in
-//! batches of 32) at three learning rates, with and without it. The table is measured when you run
-//! it: nothing below is written in advance.
+//! batches of 32) at three learning rates: plain, with batch normalisation, and with layer
+//! normalisation. The table is measured when you run it: nothing below is written in advance.
 //!
 //! Run: `cargo run --release --example 11_batch_norm`
 
 use mlp::data::{builtin, Standardizer};
 use mlp::metrics::accuracy;
-use mlp::{fit, Activation, BatchNorm, NetworkSpec, Optimizer, TrainConfig};
+use mlp::{fit, Activation, BatchNorm, LayerNorm, NetworkSpec, Optimizer, TrainConfig};
+
+/// How the hidden layers are normalised in one column of the table.
+#[derive(Clone, Copy)]
+enum Norm {
+    Plain,
+    Batch,
+    Layer,
+}
 
 fn main() -> mlp::Result<()> {
     let digits = builtin::load::<f32>("digits")?;
@@ -35,15 +47,17 @@ fn main() -> mlp::Result<()> {
         test.len()
     );
     println!(
-        "{:>6}  {:>22}  {:>22}",
-        "α", "test acc: plain", "with batch norm"
+        "{:>6}  {:>22}  {:>22}  {:>22}",
+        "α", "test acc: plain", "with batch norm", "with layer norm"
     );
     for lr in [0.01, 0.1, 1.0] {
         let mut row = format!("{lr:>6}");
-        for normalised in [false, true] {
+        for norm in [Norm::Plain, Norm::Batch, Norm::Layer] {
             let mut spec = NetworkSpec::new(64);
-            if normalised {
-                spec = spec.batch_norm(BatchNorm::default());
+            match norm {
+                Norm::Plain => {}
+                Norm::Batch => spec = spec.batch_norm(BatchNorm::default()),
+                Norm::Layer => spec = spec.layer_norm(LayerNorm::default()),
             }
             for _ in 0..3 {
                 spec = spec.dense(32, Activation::Sigmoid);
@@ -68,8 +82,9 @@ fn main() -> mlp::Result<()> {
         println!("{row}");
     }
     println!(
-        "\nThe running statistics the normalised network predicts with are in its model file as\n\
-         PyTorch's BatchNorm1d keeps them: `mlp train --batch-norm`, then `mlp info`."
+        "\nThe running statistics the batch-normalised network predicts with are in its model file\n\
+         as PyTorch's BatchNorm1d keeps them: `mlp train --batch-norm`, then `mlp info`; a\n\
+         layer-normalised one (`--layer-norm`) keeps only γ and β, as PyTorch's LayerNorm."
     );
     Ok(())
 }
