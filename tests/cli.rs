@@ -1109,6 +1109,114 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
     }
 }
 
+/// `--test FILE` and `--val FILE` with `--sample-weight COLUMN`: where the file has the column, its
+/// rows are weighted by it, and the held-out figures equal those of a file holding each row as
+/// many times as its (integer) weight says; where it has not, its rows count alike.
+#[test]
+fn held_out_files_are_weighted_by_the_same_column() {
+    let d = Dir::new("held-out-weights");
+    let animals = std::fs::read_to_string(animals_csv(&d)).unwrap();
+    let rows: Vec<(&str, &str)> = animals
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit_once(',').unwrap())
+        .collect();
+    let header = "weight,height,w,animal\n";
+    let mut train = String::from(header);
+    for (features, label) in &rows[40..] {
+        train += &format!("{features},1,{label}\n");
+    }
+    // Rows 0..40 held out, weighted 0, 1, 2, 3 in turn; and the same rows repeated that often.
+    let (mut weighted, mut repeated, mut bare) = (
+        String::from(header),
+        String::from(header),
+        String::from("weight,height,animal\n"),
+    );
+    for (i, (features, label)) in rows[..40].iter().enumerate() {
+        weighted += &format!("{features},{},{label}\n", i % 4);
+        repeated += &format!("{features},1,{label}\n").repeat(i % 4);
+        bare += &format!("{features},{label}\n");
+    }
+    d.write("train.csv", &train);
+    d.write("weighted.csv", &weighted);
+    d.write("repeated.csv", &repeated);
+    d.write("bare.csv", &bare);
+    let run = |held_out: &str| {
+        let args = [
+            "train",
+            "--data",
+            "train.csv",
+            "--target",
+            "animal",
+            "--sample-weight",
+            "w",
+            "--epochs",
+            "5",
+            "--test",
+            held_out,
+            "--val",
+            held_out,
+            "--out",
+            "m.safetensors",
+        ];
+        let text = ok(&d, &args);
+        let report = json(&ok(
+            &d,
+            &[&args[..], &["--format", "json", "--quiet"]].concat(),
+        ));
+        (text, report)
+    };
+    let (text, weighted) = run("weighted.csv");
+    assert!(
+        text.contains("(--val weighted.csv, weighted by column w)")
+            && text.contains("(--test weighted.csv, weighted by column w)"),
+        "{text}"
+    );
+    let (_, repeated) = run("repeated.csv");
+    for key in [
+        "test_loss",
+        "test_accuracy",
+        "test_macro_f1",
+        "test_roc_auc",
+        "val_loss",
+    ] {
+        let (a, b) = (
+            weighted[key].as_f64().unwrap(),
+            repeated[key].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+            "{key}: {a} against {b}"
+        );
+    }
+    let (text, bare) = run("bare.csv");
+    assert!(!text.contains(", weighted by column"), "{text}");
+    assert_ne!(bare["test_loss"], weighted["test_loss"]);
+    // Every held-out weight 0: nothing to score, refused with the file named.
+    let zero = String::from(header)
+        + &rows[..40]
+            .iter()
+            .map(|(f, l)| format!("{f},0,{l}\n"))
+            .collect::<String>();
+    d.write("zeros.csv", &zero);
+    let args = [
+        "train",
+        "--data",
+        "train.csv",
+        "--target",
+        "animal",
+        "--sample-weight",
+        "w",
+        "--test",
+        "zeros.csv",
+    ];
+    fails_with(
+        &d,
+        &args,
+        "--test zeros.csv: --sample-weight w: every sample weight is 0",
+    );
+}
+
 /// Two JSON reports hold the same figures (numbers within `tol`, relative), but for `skip`'s keys.
 fn same_figures(a: &Value, b: &Value, tol: f64, skip: &[&str], at: &str) {
     match (a, b) {

@@ -48,7 +48,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "SPEC")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub augment: Option<String>,
-    /// Row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…): a CSV column (left out of the features), or a .npy file of one weight per row. Rows held out by --val-split and --test-split keep theirs, and their figures count them [default: every row alike]
+    /// Row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…): a CSV column (left out of the features), or a .npy file of one weight per row. Rows held out by --val-split and --test-split keep theirs, and their figures count them, as do the rows of a --val or --test CSV file that has the same column [default: every row alike]
     #[arg(long, value_name = "COLUMN|W.npy")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_weight: Option<String>,

@@ -683,7 +683,29 @@ fn load_beside<T: Float>(
     }
     let what = format!("{flag} {source}");
     align_classes(&mut beside.train, &loaded.train.class_names, &what)?;
-    Ok(beside.train)
+    let mut held_out = beside.train;
+    // The column that weighs the training rows weighs this file's rows too, where it has it: its
+    // figures are then weighted as scikit-learn's score(X, y, sample_weight=…) weighs them.
+    let column = (args.sample_weight.as_deref()).filter(|w| !source::is_npy(Path::new(w)));
+    let path = Path::new(source);
+    if let Some(w) = column.filter(|_| source::is_csv(path)) {
+        if mlp::data::csv_headers(path)?.iter().any(|h| h == w) {
+            let values = source::WeightSource::Column(w).read(source, held_out.len(), &what)?;
+            held_out = held_out
+                .with_sample_weight(values)
+                .map_err(|e| Error::config(format!("{what}: --sample-weight {w}: {e}")))?;
+        }
+    }
+    Ok(held_out)
+}
+
+/// `, weighted by column W` where a `--test` or `--val` file's rows carry the `--sample-weight`
+/// column's weights.
+fn weighted_by<T: Float>(args: &TrainArgs, held_out: &Dataset<T>) -> String {
+    match (&args.sample_weight, &held_out.sample_weight) {
+        (Some(w), Some(_)) => format!(", weighted by column {w}"),
+        _ => String::new(),
+    }
 }
 
 /// Whether the features are standardised.
@@ -1057,7 +1079,8 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
     };
     let (mut train, mut test, test_how) = if let Some(t) = &args.test {
         let test = load_beside(("--test", t, test_labels), args, &loaded, missing)?;
-        (loaded.train, test, format!("--test {t}"))
+        let how = format!("--test {t}{}", weighted_by(args, &test));
+        (loaded.train, test, how)
     } else if let (Some(t), None) = (loaded.test, args.test_split) {
         (loaded.train, t, "the t10k files".to_string())
     } else {
@@ -1116,9 +1139,10 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         "split    {} training, {} validation{}, {} test rows ({test_how}); features {}",
         train.len(),
         val.as_ref().map_or(0, |v| v.len()),
-        args.val
-            .as_ref()
-            .map_or(String::new(), |v| format!(" (--val {v})")),
+        match (&args.val, &val) {
+            (Some(v), Some(rows)) => format!(" (--val {v}{})", weighted_by(args, rows)),
+            _ => String::new(),
+        },
         test.len(),
         if preprocessing.features.is_some() {
             match warm_meta {
