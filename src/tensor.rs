@@ -449,6 +449,11 @@ impl Par {
 /// `mlp bench --case seed-online` (`BENCHMARKS.md`).
 const TINY_MACS: usize = 512;
 
+/// Whether [`matmul`] writes an `m×k · k×n` product out as a plain loop rather than calling gemm.
+pub fn is_plain_loop(m: usize, k: usize, n: usize) -> bool {
+    m * n * k <= TINY_MACS
+}
+
 /// Below this many multiply-adds a product runs on one thread: splitting it costs more than it saves.
 pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 
@@ -478,7 +483,7 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
     if m == 0 || n == 0 {
         return;
     }
-    if m * n * k <= TINY_MACS {
+    if is_plain_loop(m, k, n) {
         tiny(dst, accum, a, b);
         return;
     }
@@ -487,6 +492,30 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
         return product_of_copy(dst, accum, a, b, par);
     }
     gemm_product(dst, accum, a, b, par);
+}
+
+/// `dst ← dst − α·(a·b)`: plain gradient descent on a weight matrix whose gradient is the product
+/// `a·b` (∂E/∂W = xᵀ·δ), with the update folded into the product, so that the gradient is never
+/// written and read back. Returns `false`, touching nothing, for a product [`matmul`] would write
+/// out as a plain loop: there the caller keeps the gradient and steps as before.
+///
+/// gemm adds −α·Σ onto each element of `dst` with one fused multiply-add as it stores the sums,
+/// once per block of the inner dimension (one block at the batch sizes of a training step), where
+/// W − α·g rounds α·g first: the same update to within a rounding of each weight. Each element is
+/// still summed in one order on any number of threads.
+///
+/// # Panics
+/// If the shapes do not agree or `dst` is too short.
+#[track_caller]
+pub fn descend<T: Float>(dst: &mut [T], lr: T, a: View<'_, T>, b: View<'_, T>, par: Par) -> bool {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(k, b.rows, "descend: {m}×{k} · {}×{n}", b.rows);
+    assert!(dst.len() >= m * n, "descend: destination too short");
+    if is_plain_loop(m, k, n) {
+        return false;
+    }
+    gemm_call(dst, (true, -lr), a, b, par);
+    true
 }
 
 /// [`matmul`] with `b` copied into row-major order first (see [`TRANSPOSED_COPY_MIN`]): the
@@ -582,6 +611,17 @@ fn copy_transposed<T: Float>(b: View<'_, T>, out: &mut [T], par: Par) {
 
 /// The product through gemm, with the views' strides as they are.
 fn gemm_product<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>, par: Par) {
+    gemm_call(dst, (accum == Accum::Add, T::ONE), a, b, par)
+}
+
+/// `dst = β·(a·b)`, or with `read_dst` `dst += β·(a·b)`, through gemm.
+fn gemm_call<T: Float>(
+    dst: &mut [T],
+    (read_dst, beta): (bool, T),
+    a: View<'_, T>,
+    b: View<'_, T>,
+    par: Par,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let parallelism = match par {
         Par::Threads(t) if t > 1 && m * n * k >= PARALLEL_MIN_MACS => gemm::Parallelism::Rayon(t),
@@ -598,7 +638,7 @@ fn gemm_product<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'
             dst.as_mut_ptr(),
             1,
             n as isize,
-            accum == Accum::Add,
+            read_dst,
             a.data.as_ptr(),
             a.col_stride as isize,
             a.row_stride as isize,
@@ -606,7 +646,7 @@ fn gemm_product<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'
             b.col_stride as isize,
             b.row_stride as isize,
             T::ONE,
-            T::ONE,
+            beta,
             false,
             false,
             false,

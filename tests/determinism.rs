@@ -2,7 +2,7 @@
 
 use mlp::data::builtin;
 use mlp::tensor::{matmul, Accum};
-use mlp::{fit, Activation, Matrix, NetworkSpec, Par, Rng, TrainConfig};
+use mlp::{fit, Activation, Matrix, NetworkSpec, Optimizer, Par, Rng, TrainConfig};
 
 fn random(rows: usize, cols: usize, seed: u64) -> Matrix<f32> {
     let mut rng = Rng::new(seed);
@@ -52,29 +52,39 @@ fn training_on_one_and_two_threads_gives_identical_bits() {
         .dense(256, Activation::Relu)
         .dense(256, Activation::Tanh)
         .dense(10, Activation::Softmax);
-    let run = |threads: usize| {
-        let mut net = spec.build::<f32>(4);
-        let config = TrainConfig {
-            epochs: 2,
-            batch_size: 128,
-            threads,
-            validation_split: 0.1,
-            ..Default::default()
+    // Adam; and plain SGD, whose step the backward pass takes, each weight's update folded into
+    // the product that gives its gradient.
+    for optimizer in [Optimizer::default(), Optimizer::Sgd] {
+        let run = |threads: usize| {
+            let mut net = spec.build::<f32>(4);
+            let config = TrainConfig {
+                epochs: 2,
+                batch_size: 128,
+                threads,
+                optimizer,
+                learning_rate: if optimizer == Optimizer::Sgd {
+                    0.05
+                } else {
+                    0.001
+                },
+                validation_split: 0.1,
+                ..Default::default()
+            };
+            let history = fit(&mut net, &data, &config).unwrap();
+            (net, history)
         };
-        let history = fit(&mut net, &data, &config).unwrap();
-        (net, history)
-    };
-    let (one, h1) = run(1);
-    let (two, h2) = run(2);
-    assert!(
-        one.params
-            .iter()
-            .zip(&two.params)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
-        "weights differ between 1 and 2 threads"
-    );
-    for (a, b) in h1.epochs.iter().zip(&h2.epochs) {
-        assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits());
-        assert_eq!(a.val_loss.map(f64::to_bits), b.val_loss.map(f64::to_bits));
+        let (one, h1) = run(1);
+        let (two, h2) = run(2);
+        assert!(
+            one.params
+                .iter()
+                .zip(&two.params)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{optimizer:?}: weights differ between 1 and 2 threads"
+        );
+        for (a, b) in h1.epochs.iter().zip(&h2.epochs) {
+            assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits());
+            assert_eq!(a.val_loss.map(f64::to_bits), b.val_loss.map(f64::to_bits));
+        }
     }
 }

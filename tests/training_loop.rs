@@ -224,30 +224,136 @@ fn a_training_step_allocates_nothing_beyond_the_gemm_crates_scratch() {
     products(&mut a1, &mut a2, &mut g1, &mut g2, &mut dx);
     let gemm_scratch = ALLOCATIONS.with(|a| a.get()) - before;
 
-    let mut t = Trainer::new(net, &config).unwrap();
-    let mut counts = Vec::with_capacity(1000); // sized up front: the callback must not allocate
-    t.fit(&train, None, &mut |p| {
-        if let Progress::Batch { batch, batches, .. } = p {
-            if batch < batches {
-                counts.push(ALLOCATIONS.with(|a| a.get())); // full batches only
+    // Adam with decay and clipping; and plain SGD, whose step the backward pass takes.
+    let sgd = TrainConfig {
+        optimizer: mlp::Optimizer::Sgd,
+        weight_decay: 0.0,
+        clip_grad_norm: None,
+        ..config.clone()
+    };
+    for config in [config, sgd] {
+        let mut t = Trainer::new(net.clone(), &config).unwrap();
+        let mut counts = Vec::with_capacity(1000); // sized up front: the callback must not allocate
+        t.fit(&train, None, &mut |p| {
+            if let Progress::Batch { batch, batches, .. } = p {
+                if batch < batches {
+                    counts.push(ALLOCATIONS.with(|a| a.get())); // full batches only
+                }
+            }
+            Control::Continue
+        })
+        .unwrap();
+        let per_epoch = counts.len() / 2;
+        for e in 0..2 {
+            let c = &counts[e * per_epoch..(e + 1) * per_epoch];
+            for w in c.windows(2) {
+                assert_eq!(
+                    w[1] - w[0],
+                    gemm_scratch,
+                    "{:?}, epoch {}: a step allocated {} times, its products alone {gemm_scratch}",
+                    config.optimizer,
+                    e + 1,
+                    w[1] - w[0]
+                );
             }
         }
-        Control::Continue
-    })
-    .unwrap();
-    let per_epoch = counts.len() / 2;
-    for e in 0..2 {
-        let c = &counts[e * per_epoch..(e + 1) * per_epoch];
-        for w in c.windows(2) {
-            assert_eq!(
-                w[1] - w[0],
-                gemm_scratch,
-                "epoch {}: a step allocated {} times, its products alone {gemm_scratch}",
-                e + 1,
-                w[1] - w[0]
-            );
+    }
+}
+
+/// Plain SGD's step taken inside the backward pass ([`mlp::Network::backward_descend`]) against
+/// the backward pass and then the optimizer's step: the same biases, γ and β to the bit, and
+/// weights within the one rounding the folded update saves (W − α·g rounds α·g first); the
+/// seed's network, whose products are plain loops, to the bit. With batch normalisation and
+/// dropout, so that every kind of parameter and mask is crossed.
+#[test]
+fn sgd_in_the_backward_pass_is_the_optimizers_step() {
+    use mlp::{BatchNorm, Draw, Dropout, Matrix, Optimizer, Par, Workspace};
+    let (rows, inputs) = (16, 30);
+    let mut rng = mlp::Rng::new(3);
+    let x = Matrix::<f64>::from_vec(
+        rows,
+        inputs,
+        (0..rows * inputs).map(|_| rng.normal()).collect(),
+    );
+    let classes: Vec<usize> = (0..rows).map(|i| i % 4).collect();
+    let lr = 0.1;
+    let draw = Draw {
+        seed: 1,
+        epoch: 1,
+        batch: 0,
+    };
+    let specs = [
+        NetworkSpec::new(inputs)
+            .batch_norm(BatchNorm::default())
+            .dense(40, Activation::Relu)
+            .dense(24, Activation::Tanh)
+            .dense(4, Activation::Softmax),
+        NetworkSpec::new(inputs)
+            .dense(40, Activation::Sigmoid)
+            .dense(4, Activation::Softmax),
+    ];
+    for (case, spec) in specs.iter().enumerate() {
+        for dropout in [Dropout::none(), Dropout::every(0.25)] {
+            let net = spec.build::<f64>(case as u64);
+            let targets = mlp::TargetsRef::Classes(&classes);
+            let run = |folded: bool| {
+                let mut net = net.clone();
+                let mut ws = Workspace::new(&net, rows).with_dropout(&net, &dropout);
+                net.forward_train(x.view(), &mut ws, Par::Threads(2), draw);
+                ws.evaluate_loss(&net, &mlp::Loss::CrossEntropy, targets, true);
+                if folded {
+                    net.backward_descend(x.view(), &mut ws, Par::Threads(2), lr);
+                } else {
+                    net.backward(x.view(), &mut ws, Par::Threads(2));
+                    let mut state = Optimizer::Sgd.state(net.param_count());
+                    Optimizer::Sgd.step(&mut net.params, &mut ws.grads, &mut state, lr, 0.0, &[]);
+                }
+                (net, ws.grads)
+            };
+            let ((plain, grads), (folded, unwritten)) = (run(false), run(true));
+            assert_ne!(plain.params, net.params, "a step was taken");
+            let weights: Vec<_> = plain
+                .layers
+                .iter()
+                .map(|l| l.weight_offset..l.weight_offset + l.weight_len())
+                .collect();
+            // The first layer's product went through gemm: its gradient was never written.
+            assert!(unwritten[weights[0].clone()].iter().all(|&g| g == 0.0));
+            for (i, (&a, &b)) in plain.params.iter().zip(&folded.params).enumerate() {
+                if weights.iter().any(|w| w.contains(&i)) {
+                    let bound = 2.0 * f64::EPSILON * (a.abs() + (lr * grads[i]).abs());
+                    assert!(
+                        (a - b).abs() <= bound,
+                        "case {case}, weight {i}: {a} against {b}"
+                    );
+                } else {
+                    assert_eq!(a.to_bits(), b.to_bits(), "case {case}, parameter {i}");
+                }
+            }
         }
     }
+    // The seed's network at batch 1: plain loops, the gradients kept and stepped as before.
+    let (net, x, d, _) = mlp::explain::seed_example();
+    let x = Matrix::from_vec(1, 2, x.to_vec());
+    let (mut plain, mut folded) = (net.clone(), net);
+    let mut ws = Workspace::new(&plain, 1);
+    for (net, fold) in [(&mut plain, false), (&mut folded, true)] {
+        net.forward_train(x.view(), &mut ws, Par::Seq, draw);
+        ws.evaluate_loss(
+            net,
+            &mlp::Loss::HalfSquaredError,
+            mlp::TargetsRef::Values(&[d]),
+            true,
+        );
+        if fold {
+            net.backward_descend(x.view(), &mut ws, Par::Seq, lr);
+        } else {
+            net.backward(x.view(), &mut ws, Par::Seq);
+            let mut state = Optimizer::Sgd.state(net.param_count());
+            Optimizer::Sgd.step(&mut net.params, &mut ws.grads, &mut state, lr, 0.0, &[]);
+        }
+    }
+    assert_eq!(plain.params, folded.params);
 }
 
 #[test]
