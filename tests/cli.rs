@@ -4424,6 +4424,38 @@ fn several_target_columns_train_one_output_each() {
     );
 }
 
+/// `predict --proba` of iris's first row and `explain`'s trace of that row (its output y) agree:
+/// the same forward pass, normalised the same way. Returns the trace.
+fn predict_agrees_with_explain(d: &Dir, model: &str) -> Value {
+    let p = ok(
+        d,
+        &["predict", "--model", model, "--data", "iris", "--proba"],
+    );
+    let row0: Vec<f64> = p
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let args = [
+        "explain", "--model", model, "--data", "iris", "--format", "json",
+    ];
+    let trace = json(&ok(d, &args));
+    let y: Vec<f64> = trace["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(row0.len(), 3, "{p}");
+    for (a, b) in row0.iter().zip(&y) {
+        assert!((a - b).abs() < 1e-5, "predict {row0:?}, explain {y:?}");
+    }
+    trace
+}
+
 /// `--batch-norm` from end to end: a model file of format 3 holding the running statistics,
 /// prediction with them (the same probabilities from `predict` as from the trace of `explain`),
 /// the gradient check of a training pass, and what it cannot be combined with. A model without
@@ -4466,47 +4498,7 @@ fn batch_normalisation_on_the_command_line() {
         "{text}"
     );
     // Prediction normalises with the running statistics: row 0's probabilities as the trace's y.
-    let p = ok(
-        &d,
-        &[
-            "predict",
-            "--model",
-            "bn.safetensors",
-            "--data",
-            "iris",
-            "--proba",
-        ],
-    );
-    let row0: Vec<f64> = p
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .skip(1)
-        .map(|v| v.parse().unwrap())
-        .collect();
-    let trace = json(&ok(
-        &d,
-        &[
-            "explain",
-            "--model",
-            "bn.safetensors",
-            "--data",
-            "iris",
-            "--format",
-            "json",
-        ],
-    ));
-    let y: Vec<f64> = trace["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    assert_eq!(row0.len(), 3, "{p}");
-    for (a, b) in row0.iter().zip(&y) {
-        assert!((a - b).abs() < 1e-5, "predict {row0:?}, explain {y:?}");
-    }
+    let trace = predict_agrees_with_explain(&d, "bn.safetensors");
     assert!(trace["layers"][0]["norm"]["mean"].is_array(), "{trace}");
     let out = ok(
         &d,
@@ -4617,48 +4609,8 @@ fn layer_normalisation_on_the_command_line() {
         text.contains("layer norm") && text.contains("1.weight") && !text.contains("running_"),
         "{text}"
     );
-    let p = ok(
-        &d,
-        &[
-            "predict",
-            "--model",
-            "ln.safetensors",
-            "--data",
-            "iris",
-            "--proba",
-        ],
-    );
-    let row0: Vec<f64> = p
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .skip(1)
-        .map(|v| v.parse().unwrap())
-        .collect();
-    let trace = json(&ok(
-        &d,
-        &[
-            "explain",
-            "--model",
-            "ln.safetensors",
-            "--data",
-            "iris",
-            "--format",
-            "json",
-        ],
-    ));
+    let trace = predict_agrees_with_explain(&d, "ln.safetensors");
     assert_eq!(trace["layers"][0]["norm"]["kind"], "layer", "{trace}");
-    let y: Vec<f64> = trace["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    assert_eq!(row0.len(), 3, "{p}");
-    for (a, b) in row0.iter().zip(&y) {
-        assert!((a - b).abs() < 1e-5, "predict {row0:?}, explain {y:?}");
-    }
     let out = ok(
         &d,
         &[
