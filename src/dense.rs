@@ -260,9 +260,9 @@ impl Dense {
     /// [`Dense::backward`] and the seed's update in one: ∂E/∂x = δ·Wᵀ into `dx` with W as it
     /// was, then W ← W − α·xᵀ·δ and b ← b − α·Σδ in `params`. The weight gradient is folded into
     /// its product ([`descend`]) rather than written to `grads` and read back by the optimizer:
-    /// plain SGD's step over the largest buffer was a tenth of mnist-mlp-small's epoch. Where the
-    /// product is a plain loop (the seed's network), ∂E/∂W goes through `grads` as before, the
-    /// same bits.
+    /// plain SGD's step over the largest buffer was a tenth of mnist-mlp-small's epoch. A small
+    /// outer product (one row: the seed's online rule) steps each weight by α·(xᵢ·δⱼ), the same
+    /// bits as before; any other plain-loop product goes through `grads` as before.
     pub fn backward_descend<T: Float>(
         &self,
         (params, lr): (&mut [T], T),

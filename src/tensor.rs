@@ -450,7 +450,7 @@ impl Par {
 const TINY_MACS: usize = 512;
 
 /// Whether [`matmul`] writes an `m×k · k×n` product out as a plain loop rather than calling gemm.
-pub fn is_plain_loop(m: usize, k: usize, n: usize) -> bool {
+fn is_plain_loop(m: usize, k: usize, n: usize) -> bool {
     m * n * k <= TINY_MACS
 }
 
@@ -502,7 +502,9 @@ pub fn matmul<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_,
 /// gemm adds −α·Σ onto each element of `dst` with one fused multiply-add as it stores the sums,
 /// once per block of the inner dimension (one block at the batch sizes of a training step), where
 /// W − α·g rounds α·g first: the same update to within a rounding of each weight. Each element is
-/// still summed in one order on any number of threads.
+/// still summed in one order on any number of threads. An outer product (k = 1: one row's
+/// xᵀ·δ, the seed's online rule) small enough for a plain loop steps each weight by α·(xᵢ·δⱼ),
+/// the bits of the gradient kept and stepped.
 ///
 /// # Panics
 /// If the shapes do not agree or `dst` is too short.
@@ -511,10 +513,28 @@ pub fn descend<T: Float>(dst: &mut [T], lr: T, a: View<'_, T>, b: View<'_, T>, p
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(k, b.rows, "descend: {m}×{k} · {}×{n}", b.rows);
     assert!(dst.len() >= m * n, "descend: destination too short");
-    if is_plain_loop(m, k, n) {
+    if !is_plain_loop(m, k, n) {
+        gemm_call(dst, (true, -lr), a, b, par);
+        return true;
+    }
+    if k != 1 {
         return false;
     }
-    gemm_call(dst, (true, -lr), a, b, par);
+    let last = |v: &View<'_, T>| (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
+    assert!(m > 0 && n > 0 && last(&a) < a.data.len() && last(&b) < b.data.len());
+    let dst = &mut dst[..m * n];
+    // Column by column, as `tiny`'s outer product.
+    for j in 0..n {
+        // SAFETY: j·cs ≤ last(b) and i·rs ≤ last(a), checked above; i·n + j < m·n = dst.len().
+        let bj = unsafe { *b.data.get_unchecked(j * b.col_stride) };
+        let (mut ia, mut id) = (0, j);
+        for _ in 0..m {
+            let d = unsafe { dst.get_unchecked_mut(id) };
+            *d -= lr * (unsafe { *a.data.get_unchecked(ia) } * bj);
+            ia += a.row_stride;
+            id += n;
+        }
+    }
     true
 }
 

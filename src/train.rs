@@ -19,7 +19,7 @@ use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::optim::lbfgs::{self, Converged, LbfgsParams};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState, Warmup};
-use crate::tensor::{is_plain_loop, Float, Par};
+use crate::tensor::{Float, Par};
 
 /// Everything about a training run; every field has a sensible default.
 ///
@@ -472,15 +472,12 @@ impl<T: Float> Trainer<T> {
     }
 
     /// Whether a step is plain SGD (no momentum, weight decay or clipping), which reads each
-    /// gradient once as it appears, and some layer's ∂E/∂W = xᵀ·δ is a product for gemm: then the
-    /// backward pass takes the step itself ([`Network::backward_descend`]). The seed's network,
-    /// all plain loops, keeps the one step over the whole buffer, a few instructions fewer.
+    /// gradient once as it appears: then the backward pass takes the step itself
+    /// ([`Network::backward_descend`]).
     fn sgd_in_backward(&self) -> bool {
-        let batch = self.config.batch_size;
         self.config.optimizer == Optimizer::Sgd
             && self.config.weight_decay == 0.0
             && self.config.clip_grad_norm.is_none()
-            && (self.net.layers.iter()).any(|l| !is_plain_loop(l.inputs, batch, l.outputs))
     }
 
     /// Trains one epoch (unless the run is finished), so that a caller can checkpoint between
