@@ -22,6 +22,7 @@
 use crate::activation::Activation;
 use crate::batch_norm::{BatchNorm, NormSpace, Stats};
 use crate::layer_norm::LayerNorm;
+use crate::optim::sgd;
 use crate::tensor::{descend, matmul, Accum, Float, Par, View, PARALLEL_MIN_MACS};
 
 /// How a hidden layer's h' is normalised before its activation, u = γ·ĥ + β.
@@ -287,19 +288,12 @@ impl Dense {
         let range = self.weight_offset..self.weight_offset + self.weight_len();
         if !descend(&mut params[range.clone()], lr, x.t(), delta, par) {
             matmul(&mut grads[range.clone()], Accum::Replace, x.t(), delta, par);
-            step(&mut params[range.clone()], &grads[range], lr);
+            sgd(&mut params[range.clone()], &grads[range], lr);
         }
         if let Some(o) = self.bias_offset {
             let gb = self.bias_gradient(delta, grads);
-            step(&mut params[o..o + self.outputs], gb, lr);
+            sgd(&mut params[o..o + self.outputs], gb, lr);
         }
-    }
-}
-
-/// w ← w − α·g, as [`crate::Optimizer::Sgd`] steps.
-pub fn step<T: Float>(w: &mut [T], g: &[T], lr: T) {
-    for (w, &g) in w.iter_mut().zip(g) {
-        *w -= lr * g;
     }
 }
 

@@ -53,8 +53,8 @@ pub struct LayerTrace {
 /// layer normalisation with the row's μ and σ² over the layer's units.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NormTrace {
-    /// `"batch"` or `"layer"`.
-    pub kind: &'static str,
+    /// Batch or layer normalisation (`"batch"`, `"layer"` in JSON).
+    pub kind: NormKind,
     /// μ: the running mean of each unit (batch), or the one mean of the row's h' (layer).
     pub mean: Vec<f64>,
     /// √(σ² + ε): from the running variance of each unit (batch), or the one variance of the
@@ -72,6 +72,14 @@ pub struct NormTrace {
     pub grad_beta: Vec<f64>,
     pub updated_gamma: Vec<f64>,
     pub updated_beta: Vec<f64>,
+}
+
+/// Which normalisation a [`NormTrace`] traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NormKind {
+    Batch,
+    Layer,
 }
 
 /// One SGD step on one row.
@@ -144,13 +152,15 @@ pub fn trace(
                 let (n, g) = (l.outputs, nm.gamma_offset);
                 let (kind, mean, std) = match nm.kind {
                     Normalization::Batch(_) => (
-                        "batch",
+                        NormKind::Batch,
                         net.buffers[nm.running_offset..nm.running_offset + n].to_vec(),
                         space.inv_std.iter().map(|s| 1.0 / s).collect(),
                     ),
-                    Normalization::Layer(_) => {
-                        ("layer", vec![space.mean[0]], vec![1.0 / space.inv_std[0]])
-                    }
+                    Normalization::Layer(_) => (
+                        NormKind::Layer,
+                        vec![space.mean[0]],
+                        vec![1.0 / space.inv_std[0]],
+                    ),
                 };
                 NormTrace {
                     kind,
@@ -172,7 +182,7 @@ pub fn trace(
             let pre_activation = match (&norm, ws.norm[k].as_ref()) {
                 (Some(nt), Some(space)) => (0..l.outputs)
                     .map(|j| {
-                        let at = if nt.kind == "layer" { 0 } else { j };
+                        let at = if nt.kind == NormKind::Layer { 0 } else { j };
                         space.xhat[j] * nt.std[at] + nt.mean[at]
                     })
                     .collect(),
@@ -272,7 +282,7 @@ impl Trace {
                     s.push_str(&format!("  δ = ∂E/∂h' = {}   {how}\n", vector(&l.delta)));
                 }
                 Some(nt) => {
-                    let (mean, var, what, chain) = if nt.kind == "layer" {
+                    let (mean, var, what, chain) = if nt.kind == NormKind::Layer {
                         (
                             "the mean of h' over the layer's units",
                             "σ²: the variance of h' over the layer's units",
@@ -530,7 +540,7 @@ mod tests {
         );
         let l = &t.layers[0];
         let nt = l.norm.as_ref().expect("normalised");
-        assert_eq!(nt.kind, "layer");
+        assert_eq!(nt.kind, NormKind::Layer);
         let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         let h: Vec<f64> = (0..3)
             .map(|j| x[0] * l.weight[0][j] + x[1] * l.weight[1][j] + l.bias.as_ref().unwrap()[j])

@@ -529,7 +529,7 @@ trait Gradients<T> {
         layer: &Dense,
         x: View<'_, T>,
         delta: &[T],
-        ws_grads: &mut [T],
+        grads: &mut [T],
         dx: Option<&mut [T]>,
         par: Par,
     );
@@ -577,7 +577,7 @@ impl<T: Float> Gradients<T> for Descend<'_, T> {
         layer.backward_descend((self.0, self.1), x, delta, grads, dx, par);
     }
     fn normalised(&mut self, range: std::ops::Range<usize>, grads: &[T]) {
-        crate::dense::step(&mut self.0[range.clone()], &grads[range], self.1);
+        crate::optim::sgd(&mut self.0[range.clone()], &grads[range], self.1);
     }
 }
 

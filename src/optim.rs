@@ -199,11 +199,7 @@ impl Optimizer {
         let n = params.len();
         let (m, v) = (&mut state.m[..], &mut state.v[..]);
         match *self {
-            Optimizer::Sgd => in_blocks(params, grads, m, v, &|w, g, _, _| {
-                for (w, &g) in w.iter_mut().zip(g) {
-                    *w -= a * g;
-                }
-            }),
+            Optimizer::Sgd => in_blocks(params, grads, m, v, &|w, g, _, _| sgd(w, g, a)),
             Optimizer::Momentum(mu) | Optimizer::Nesterov(mu) => {
                 assert_eq!(m.len(), n, "Optimizer::step: state of another size");
                 let mu = T::of(mu);
@@ -247,6 +243,15 @@ impl Optimizer {
             }
             Optimizer::Lbfgs(_) => panic!("Optimizer::step: L-BFGS steps along a line search over the whole training set; use lbfgs::iterate or the Trainer"),
         }
+    }
+}
+
+/// Plain SGD's rule, the seed's W_new = W − α·∂E/∂W: w ← w − α·g. (Also taken inside the
+/// backward pass, [`crate::Network::backward_descend`].)
+#[inline(always)]
+pub fn sgd<T: Float>(w: &mut [T], g: &[T], lr: T) {
+    for (w, &g) in w.iter_mut().zip(g) {
+        *w -= lr * g;
     }
 }
 

@@ -522,20 +522,29 @@ pub fn descend<T: Float>(dst: &mut [T], lr: T, a: View<'_, T>, b: View<'_, T>, p
     }
     let last = |v: &View<'_, T>| (v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride;
     assert!(m > 0 && n > 0 && last(&a) < a.data.len() && last(&b) < b.data.len());
-    let dst = &mut dst[..m * n];
-    // Column by column, as `tiny`'s outer product.
+    outer(&mut dst[..m * n], a, b, |d, ab| *d -= lr * ab);
+    true
+}
+
+/// An outer product (k = 1: ∂E/∂W = xᵀ·δ at batch 1), one multiply per element: `put(d, aᵢ·bⱼ)`
+/// for each element d of `dst` (`[m × n]`). Column by column: the inner loop's stores are
+/// strided, so LLVM leaves it a plain scalar loop instead of a vector loop whose set-up outweighs
+/// three elements. The caller has checked that the views' last elements lie inside their data.
+#[inline(always)]
+fn outer<T: Float>(dst: &mut [T], a: View<'_, T>, b: View<'_, T>, put: impl Fn(&mut T, T)) {
+    let (m, n) = (a.rows, b.cols);
+    debug_assert_eq!(dst.len(), m * n);
     for j in 0..n {
-        // SAFETY: j·cs ≤ last(b) and i·rs ≤ last(a), checked above; i·n + j < m·n = dst.len().
+        // SAFETY: j·cs ≤ last(b) and i·rs ≤ last(a), checked by the caller; i·n + j < m·n = dst.len().
         let bj = unsafe { *b.data.get_unchecked(j * b.col_stride) };
         let (mut ia, mut id) = (0, j);
         for _ in 0..m {
             let d = unsafe { dst.get_unchecked_mut(id) };
-            *d -= lr * (unsafe { *a.data.get_unchecked(ia) } * bj);
+            put(d, unsafe { *a.data.get_unchecked(ia) } * bj);
             ia += a.row_stride;
             id += n;
         }
     }
-    true
 }
 
 /// [`matmul`] with `b` copied into row-major order first (see [`TRANSPOSED_COPY_MIN`]): the
@@ -694,22 +703,10 @@ fn tiny<T: Float>(dst: &mut [T], accum: Accum, a: View<'_, T>, b: View<'_, T>) {
         }
     }
     if k == 1 {
-        // An outer product (∂E/∂W = xᵀ·δ at batch 1): one multiply per element.
-        // Column by column: the inner loop's stores are strided, so LLVM leaves it a plain scalar
-        // loop instead of a vector loop whose set-up outweighs three elements.
-        for j in 0..n {
-            // SAFETY: j·cs ≤ last(b) and i·rs ≤ last(a), checked above; i·n + j < m·n = dst.len().
-            let bj = unsafe { *b.data.get_unchecked(j * b.col_stride) };
-            let (mut ia, mut id) = (0, j);
-            for _ in 0..m {
-                let d = unsafe { dst.get_unchecked_mut(id) };
-                let s = if accum == Accum::Add { *d } else { T::ZERO };
-                *d = s + unsafe { *a.data.get_unchecked(ia) } * bj;
-                ia += a.row_stride;
-                id += n;
-            }
-        }
-        return;
+        return outer(dst, a, b, |d, ab| {
+            let s = if accum == Accum::Add { *d } else { T::ZERO };
+            *d = s + ab;
+        });
     }
     for i in 0..m {
         for j in 0..n {

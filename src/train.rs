@@ -346,17 +346,15 @@ impl<T: Float> Trainer<T> {
                     config.batch_size
                 )));
             }
-            if config.device != Device::Cpu {
-                return Err(Error::Device {
-                    device: config.device.to_string(),
-                    message: "batch normalisation is done on the CPU only".into(),
-                });
-            }
         }
-        if net.layer_norm().is_some() && config.device != Device::Cpu {
+        if let Some(kind) = net.normalization().filter(|_| config.device != Device::Cpu) {
+            let which = match kind {
+                crate::Normalization::Batch(_) => "batch",
+                crate::Normalization::Layer(_) => "layer",
+            };
             return Err(Error::Device {
                 device: config.device.to_string(),
-                message: "layer normalisation is done on the CPU only".into(),
+                message: format!("{which} normalisation is done on the CPU only"),
             });
         }
         if let Some(a) = &config.augment {

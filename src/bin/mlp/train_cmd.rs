@@ -686,11 +686,15 @@ fn load_beside<T: Float>(
     let mut held_out = beside.train;
     // The column that weighs the training rows weighs this file's rows too, where it has it: its
     // figures are then weighted as scikit-learn's score(X, y, sample_weight=…) weighs them.
-    let column = (args.sample_weight.as_deref()).filter(|w| !source::is_npy(Path::new(w)));
-    let path = Path::new(source);
-    if let Some(w) = column.filter(|_| source::is_csv(path)) {
-        if mlp::data::csv_headers(path)?.iter().any(|h| h == w) {
-            let values = source::WeightSource::Column(w).read(source, held_out.len(), &what)?;
+    // (A .npy weight file is the training rows' alone; a file that is no CSV has no column.)
+    let from =
+        (args.sample_weight.as_deref()).and_then(|w| source::WeightSource::of(w, source).ok());
+    if let Some(from @ source::WeightSource::Column(w)) = from {
+        if mlp::data::csv_headers(Path::new(source))?
+            .iter()
+            .any(|h| h == w)
+        {
+            let values = from.read(source, held_out.len(), &what)?;
             held_out = held_out
                 .with_sample_weight(values)
                 .map_err(|e| Error::config(format!("{what}: --sample-weight {w}: {e}")))?;
