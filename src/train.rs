@@ -347,14 +347,12 @@ impl<T: Float> Trainer<T> {
                 )));
             }
         }
-        if let Some(kind) = net.normalization().filter(|_| config.device != Device::Cpu) {
-            let which = match kind {
-                crate::Normalization::Batch(_) => "batch",
-                crate::Normalization::Layer(_) => "layer",
-            };
+        // Layer normalisation runs on the GPU too (its rows are their own statistics); batch
+        // normalisation's running statistics are kept on the CPU only.
+        if net.has_batch_norm() && config.device != Device::Cpu {
             return Err(Error::Device {
                 device: config.device.to_string(),
-                message: format!("{which} normalisation is done on the CPU only"),
+                message: "batch normalisation is done on the CPU only".into(),
             });
         }
         if let Some(a) = &config.augment {

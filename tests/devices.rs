@@ -8,8 +8,8 @@
 
 use mlp::data::{builtin, Standardizer};
 use mlp::{
-    metrics, Activation, AdamParams, Bias, ClassWeight, Dataset, Device, Dropout, Loss, Matrix,
-    NetworkSpec, Optimizer, RmsPropParams, Rng, TrainConfig, Trainer,
+    metrics, Activation, AdamParams, Bias, ClassWeight, Dataset, Device, Dropout, LayerNorm, Loss,
+    Matrix, NetworkSpec, Normalization, Optimizer, RmsPropParams, Rng, TrainConfig, Trainer,
 };
 
 /// The GPU, when there is one to test; else why not (printed) and `None`.
@@ -112,6 +112,7 @@ struct Case {
     clip: Option<f64>,
     dropout: Dropout,
     class_weight: ClassWeight,
+    norm: Option<Normalization>,
     epochs: usize,
 }
 
@@ -134,6 +135,7 @@ fn case(name: &'static str, hidden: Activation, output: Activation, loss: Loss) 
         clip: None,
         dropout: Dropout::none(),
         class_weight: ClassWeight::Equal,
+        norm: None,
         epochs: 1,
     }
 }
@@ -147,12 +149,13 @@ fn one_epoch(
     batch: usize,
 ) -> (Vec<f32>, Vec<f32>, mlp::OptimizerState<f32>, (f64, f64)) {
     let d = data(37, 6, c.outputs, c.targets, 11);
-    let net = NetworkSpec::new(6)
+    let mut spec = NetworkSpec::new(6)
         .dense(8, c.hidden.clone())
         .dense(5, c.hidden.clone())
         .dense(c.outputs, c.output.clone())
-        .bias(c.bias)
-        .build::<f32>(5);
+        .bias(c.bias);
+    spec.norm = c.norm;
+    let net = spec.build::<f32>(5);
     let before = net.params.clone();
     let config = TrainConfig {
         epochs: c.epochs,
@@ -321,6 +324,48 @@ fn dropout_class_weights_and_labels_agree_with_the_cpu() {
     agree_with_the_cpu(&cases);
 }
 
+/// Layer normalisation between every hidden product and its activation (layer_norm.rs; on the GPU
+/// `layer_norm_forward` and `layer_norm_backward`): the same agreement, with the bias in the
+/// product and without a bias, dropout after the normalised layer, an activation whose Φ' needs u
+/// itself (GELU), the adaptive and momentum rules (γ and β step with the rest, undecayed), and
+/// regression and classification outputs; over two epochs.
+#[test]
+fn layer_normalisation_agrees_with_the_cpu() {
+    use Activation::*;
+    let mut cases = vec![
+        case(
+            "relu softmax cross-entropy",
+            Relu,
+            Softmax,
+            Loss::CrossEntropy,
+        ),
+        case("tanh identity mse", Tanh, Identity, Loss::MeanSquaredError),
+        case("gelu sigmoid bce", Gelu, Sigmoid, Loss::BinaryCrossEntropy),
+    ];
+    let mut c = case(
+        "dropout 0.3, uniform bias",
+        Relu,
+        Identity,
+        Loss::Huber(0.5),
+    );
+    c.dropout = Dropout::every(0.3);
+    c.bias = Bias::Uniform;
+    cases.push(c);
+    let mut c = case("no bias, adam", Tanh, Softmax, Loss::CrossEntropy);
+    c.bias = Bias::None;
+    c.optimizer = Optimizer::Adam(AdamParams::default());
+    cases.push(c);
+    let mut c = case("momentum, L2", Silu, Identity, Loss::MeanSquaredError);
+    c.optimizer = Optimizer::Momentum(0.9);
+    c.weight_decay = 1e-2;
+    cases.push(c);
+    for c in &mut cases {
+        c.norm = Some(Normalization::Layer(LayerNorm::default()));
+        c.epochs = 2;
+    }
+    agree_with_the_cpu(&cases);
+}
+
 /// Trains each case on every device; the GPU's loss, metric and update agree with the CPU's.
 fn agree_with_the_cpu(cases: &[Case]) {
     for c in cases {
@@ -367,18 +412,24 @@ fn agree_with_the_cpu(cases: &[Case]) {
 
 /// Large batches take the GPU's other path (biases added and summed by kernels rather than folded
 /// into the products, the tally summed by cuBLAS): the same agreement as above, with and without
-/// dropout.
+/// dropout, and with layer normalisation (the bias then added by `layer_norm_forward`).
 #[test]
 fn large_batches_agree_with_the_cpu() {
     let d = data(2500, 12, 8, "values", 3);
-    for dropout in [Dropout::none(), Dropout::every(0.3)] {
+    let layer_norm = Some(Normalization::Layer(LayerNorm::default()));
+    for (dropout, norm) in [
+        (Dropout::none(), None),
+        (Dropout::every(0.3), None),
+        (Dropout::none(), layer_norm),
+    ] {
         let mut reference: Option<(Vec<f32>, f64)> = None;
         for device in devices() {
-            let net = NetworkSpec::new(12)
+            let mut spec = NetworkSpec::new(12)
                 .dense(20, Activation::Tanh)
                 .dense(8, Activation::Identity)
-                .bias(Bias::Uniform)
-                .build::<f32>(8);
+                .bias(Bias::Uniform);
+            spec.norm = norm;
+            let net = spec.build::<f32>(8);
             let config = TrainConfig {
                 epochs: 1,
                 batch_size: 2048,
@@ -393,12 +444,12 @@ fn large_batches_agree_with_the_cpu() {
                 None => reference = Some((update, loss)),
                 Some((cpu_update, cpu_loss)) => {
                     // Sums over 2048 rows now: rounding grows like √2048·ε ≈ 5e-6 of the update.
+                    let what = format!("dropout {}, {norm:?}", dropout.describe());
                     assert!(
                         (loss - cpu_loss).abs() <= 1e-5 * cpu_loss,
-                        "dropout {}: loss {loss}, CPU {cpu_loss}",
-                        dropout.describe()
+                        "{what}: loss {loss}, CPU {cpu_loss}"
                     );
-                    let what = format!("dropout {}: update on {device}", dropout.describe());
+                    let what = format!("{what}: update on {device}");
                     assert_close(&what, &update, cpu_update, 1e-3);
                 }
             }
@@ -615,12 +666,19 @@ fn training_reaches_the_same_accuracy() {
     let s = Standardizer::fit(&train.x);
     s.apply(&mut train.x);
     s.apply(&mut test.x);
+    for norm in [None, Some(Normalization::Layer(LayerNorm::default()))] {
+        same_accuracy(&train, &test, norm);
+    }
+}
+
+fn same_accuracy(train: &Dataset<f32>, test: &Dataset<f32>, norm: Option<Normalization>) {
     let mut results = Vec::new();
     for device in devices() {
-        let mut net = NetworkSpec::new(64)
+        let mut spec = NetworkSpec::new(64)
             .dense(64, Activation::Relu)
-            .dense(10, Activation::Softmax)
-            .build::<f32>(4);
+            .dense(10, Activation::Softmax);
+        spec.norm = norm;
+        let mut net = spec.build::<f32>(4);
         let config = TrainConfig {
             epochs: 15,
             batch_size: 32,
@@ -629,10 +687,10 @@ fn training_reaches_the_same_accuracy() {
             device,
             ..Default::default()
         };
-        let h = mlp::fit(&mut net, &train, &config).unwrap();
+        let h = mlp::fit(&mut net, train, &config).unwrap();
         let acc = metrics::accuracy(&net.predict_classes(&test.x), test.classes().unwrap(), None);
         let last = h.epochs.last().unwrap();
-        assert!(acc > 0.93, "{device}: test accuracy {acc}");
+        assert!(acc > 0.93, "{device}, {norm:?}: test accuracy {acc}");
         results.push((device, acc, last.train_loss, last.train_metric));
     }
     let (_, cpu_acc, cpu_loss, cpu_train_acc) = results[0];
@@ -641,15 +699,15 @@ fn training_reaches_the_same_accuracy() {
         // weights are not the CPU's, but the learning is: 360 test rows, 1.5 points is 5 rows.
         assert!(
             (acc - cpu_acc).abs() <= 0.015,
-            "{device}: accuracy {acc}, CPU {cpu_acc}"
+            "{device}, {norm:?}: accuracy {acc}, CPU {cpu_acc}"
         );
         assert!(
             (loss - cpu_loss).abs() <= 0.1 * cpu_loss,
-            "{device}: loss {loss}, CPU {cpu_loss}"
+            "{device}, {norm:?}: loss {loss}, CPU {cpu_loss}"
         );
         assert!(
             (train_acc - cpu_train_acc).abs() <= 0.015,
-            "{device}: train accuracy {train_acc}, CPU {cpu_train_acc}"
+            "{device}, {norm:?}: train accuracy {train_acc}, CPU {cpu_train_acc}"
         );
     }
 }
@@ -716,6 +774,18 @@ fn device_errors_are_clear() {
             };
             let e = Trainer::new(net.build::<f32>(1), &lbfgs).err().unwrap();
             assert!(e.to_string().contains("CPU only"), "{e}");
+            // Batch normalisation's running statistics are kept on the CPU.
+            let bn = NetworkSpec::new(2)
+                .dense(3, Activation::Relu)
+                .dense(2, Activation::Softmax)
+                .batch_norm(Default::default())
+                .build::<f32>(1);
+            let e = Trainer::new(bn, &config).err().unwrap();
+            assert!(
+                e.to_string()
+                    .contains("batch normalisation is done on the CPU only"),
+                "{e}"
+            );
             // So are sample weights.
             let weighted = data(20, 2, 2, "classes", 1)
                 .with_sample_weight(vec![1.0; 20])

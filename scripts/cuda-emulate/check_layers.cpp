@@ -282,6 +282,75 @@ static void smoothed(int m, float eps) {
     expect(losses, "each row's share of the loss, −Σ d′·ln softmax(z)");
 }
 
+// layer_norm_forward and layer_norm_backward on `rows` rows of n units, against layer_norm.rs's
+// formulas in f64; the last row is constant, so that σ² = 0 (ĥ = 0, u = β). `bias`: h' = z + b
+// added by the kernel (the large batches' path), else h' = z (the bias in the product).
+static void layer_norm(int rows, int n, unsigned grid, bool bias) {
+    std::printf("layer normalisation: %d × %d, %u blocks%s\n", rows, n, grid, bias ? ", bias added" : "");
+    std::mt19937 rng(17);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const float eps = 1e-5f;
+    std::vector<float> z(rows * n), b(n), gb(2 * n), xhat(rows * n, -9.f), inv_std(rows, -9.f), g(rows * n);
+    for (auto& v : z) v = 1.5f + 2 * normal(rng);
+    // Biases in eighths, so that the constant row below stays exactly constant once they are added.
+    for (auto& v : b) v = std::round(4 * normal(rng)) / 8;
+    for (auto& v : gb) v = normal(rng);
+    for (auto& v : g) v = normal(rng);
+    // The last row constant once its bias is added.
+    for (int j = 0; j < n; j++) z[(rows - 1) * n + j] = bias ? 0.75f - b[j] : 0.75f;
+    auto z0 = z, g0 = g;
+    launch(grid, 256, layer_norm_forward, z.data(), (const float*)(bias ? b.data() : nullptr), (const float*)gb.data(),
+           xhat.data(), inv_std.data(), rows, n, eps);
+    bool stats = true, xhats = true, us = true, flat = true;
+    std::vector<double> want_xhat(rows * n), want_s(rows);
+    for (int r = 0; r < rows; r++) {
+        double mean = 0, var = 0;
+        std::vector<double> h(n);
+        for (int j = 0; j < n; j++) h[j] = (double)z0[r * n + j] + (bias ? b[j] : 0.f), mean += h[j];
+        mean /= n;
+        for (int j = 0; j < n; j++) var += (h[j] - mean) * (h[j] - mean);
+        var /= n;
+        double s = 1 / std::sqrt(var + (double)eps);
+        want_s[r] = s;
+        // f32 sums of n terms of size |h'|: a few units of f32's 6e-8 times n, relative to s.
+        stats &= std::fabs(inv_std[r] - s) <= 1e-5 * s * (1 + std::fabs(mean));
+        for (int j = 0; j < n; j++) {
+            double xh = (h[j] - mean) * s, u = gb[j] * xh + gb[n + j];
+            want_xhat[r * n + j] = xh;
+            double size = 1 + s * std::fabs(mean);  // h' − μ cancels: its error is μ's, times s
+            xhats &= std::fabs(xhat[r * n + j] - xh) <= 1e-5 * size;
+            us &= std::fabs(z[r * n + j] - u) <= 1e-5 * size * (1 + std::fabs(gb[j]));
+            if (r == rows - 1) flat &= xhat[r * n + j] == 0.f && z[r * n + j] == gb[n + j];
+        }
+    }
+    expect(stats, "s = 1/√(σ² + ε) of each row");
+    expect(xhats, "ĥ = (h' − μ)·s kept for the backward pass");
+    expect(us, "u = γ·ĥ + β over z");
+    expect(flat, "a constant row: ĥ = 0, u = β exactly");
+
+    launch(grid, 256, layer_norm_backward, g.data(), xhat.data(), (const float*)inv_std.data(), (const float*)gb.data(),
+           rows, n);
+    bool deltas = true, products = true;
+    for (int r = 0; r < rows; r++) {
+        double sum_d = 0, sum_dx = 0, dmax = 0;
+        for (int j = 0; j < n; j++) {
+            double d = (double)gb[j] * g0[r * n + j];
+            sum_d += d;
+            sum_dx += d * want_xhat[r * n + j];
+            dmax = std::max(dmax, std::fabs(d));
+        }
+        for (int j = 0; j < n; j++) {
+            double xh = want_xhat[r * n + j], gj = g0[r * n + j];
+            double want = want_s[r] / n * (n * gb[j] * gj - sum_d - xh * sum_dx);
+            // Three terms of size n·max|γ·g| cancel: their f32 rounding, scaled by s/n.
+            deltas &= std::fabs(g[r * n + j] - want) <= 1e-5 * want_s[r] * dmax * (1 + std::fabs(xh));
+            products &= std::fabs(xhat[r * n + j] - gj * xh) <= 1e-5 * std::fabs(gj) * (1 + std::fabs(xh));
+        }
+    }
+    expect(deltas, "∂E/∂h' = s/n·(n·γ·g − Σγ·g − ĥ·Σγ·g·ĥ)");
+    expect(products, "ĥ becomes g·ĥ, whose column sums are ∂E/∂γ");
+}
+
 int main() {
     pinned();
     layer("ReLU", ACT_RELU, 0.5, 37, 13, 16, 2);
@@ -298,6 +367,9 @@ int main() {
     multi_label(40, true);
     smoothed(4, 0.1f);
     smoothed(37, 0.25f);  // more classes than a warp has lanes
+    layer_norm(7, 20, 1, false);
+    layer_norm(37, 45, 2, true);  // more units than a warp has lanes, more rows than warps
+    layer_norm(9, 128, 1, true);
     if (failures) {
         std::printf("%d checks FAILED\n", failures);
         return 1;

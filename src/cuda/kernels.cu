@@ -234,6 +234,73 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// Layer normalisation of a hidden layer (layer_norm.rs is the reference), one warp per row of
+// z = x·W ([rows × n]), before bias_activation takes Φ:
+//   h' = z + b (bias null: none, or already in the product),   μ = Σ h'/n,   σ² = Σ (h' − μ)²/n,
+//   s = 1/√(σ² + ε),   ĥ = (h' − μ)·s  into xhat,   s into inv_std[r],   u = γ·ĥ + β  over z.
+// gb holds γ then β (n each), as the flat parameter buffer lays them out.
+extern "C" __global__ void layer_norm_forward(float* __restrict__ z, const float* __restrict__ bias,
+                                              const float* __restrict__ gb, float* __restrict__ xhat,
+                                              float* __restrict__ inv_std, int rows, int n, float eps) {
+    int lane = threadIdx.x & 31;
+    int warps = (gridDim.x * blockDim.x) >> 5;
+    float inv_n = 1.f / (float)n;
+    for (int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += warps) {
+        float* zr = z + (long)r * n;
+        float* xr = xhat + (long)r * n;
+        float sum = 0.f;
+        for (int j = lane; j < n; j += 32) {
+            float v = zr[j];
+            if (bias != nullptr) v += bias[j];
+            xr[j] = v;
+            sum += v;
+        }
+        float mean = warp_sum(sum) * inv_n;
+        float sq = 0.f;
+        for (int j = lane; j < n; j += 32) {
+            float c = xr[j] - mean;
+            sq += c * c;
+        }
+        float s = 1.f / sqrtf(warp_sum(sq) * inv_n + eps);
+        for (int j = lane; j < n; j += 32) {
+            float h = (xr[j] - mean) * s;
+            xr[j] = h;
+            zr[j] = gb[j] * h + gb[n + j];
+        }
+        if (lane == 0) inv_std[r] = s;
+    }
+}
+
+// The backward pass of layer_norm_forward, one warp per row: g holds ∂E/∂u and becomes ∂E/∂h',
+//   with d = γ·g:   ∂E/∂h' = s/n · (n·d − Σd − ĥ·Σ d·ĥ)   (the row's sums over its n units);
+// and xhat's ĥ becomes g·ĥ, whose column sums are ∂E/∂γ (∂E/∂β: the column sums of g, taken
+// before this kernel). gamma is γ (n).
+extern "C" __global__ void layer_norm_backward(float* __restrict__ g, float* __restrict__ xhat,
+                                               const float* __restrict__ inv_std,
+                                               const float* __restrict__ gamma, int rows, int n) {
+    int lane = threadIdx.x & 31;
+    int warps = (gridDim.x * blockDim.x) >> 5;
+    float inv_n = 1.f / (float)n, fn = (float)n;
+    for (int r = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < rows; r += warps) {
+        float* gr = g + (long)r * n;
+        float* xr = xhat + (long)r * n;
+        float sum_d = 0.f, sum_dx = 0.f;
+        for (int j = lane; j < n; j += 32) {
+            float d = gamma[j] * gr[j];
+            sum_d += d;
+            sum_dx += d * xr[j];
+        }
+        sum_d = warp_sum(sum_d);
+        sum_dx = warp_sum(sum_dx);
+        float scale = inv_std[r] * inv_n;
+        for (int j = lane; j < n; j += 32) {
+            float gj = gr[j], h = xr[j];
+            gr[j] = scale * (fn * gamma[j] * gj - sum_d - h * sum_dx);
+            xr[j] = gj * h;
+        }
+    }
+}
+
 // The output layer, one warp per row: bias, Φ (softmax row-wise), the loss, δ = ∂E/∂h' and the
 // row's figures for the epoch's tally, all in one pass (loss.rs `Loss::evaluate` is the reference).
 //

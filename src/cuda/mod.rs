@@ -10,11 +10,13 @@
 //!
 //! ```text
 //! (gather_rows                         the epoch's first batch → x, labels; before the first step)
-//! per layer:  cuBLAS  h' = x·W         then bias_activation (hidden) or output_layer (last:
+//! per layer:  cuBLAS  h' = x·W         [layer_norm_forward: h' ← γ·ĥ + β, one warp per row]
+//!                                      then bias_activation (hidden) or output_layer (last:
 //!                                      bias, Φ, loss, δ and the row's tally, one warp per row)
 //! cuBLAS gemv  Σ over rows of the tally rows (one product with a vector of ones)
 //! per layer, last first:  cuBLAS ∂E/∂W = xᵀ·δ,  gemv ∂E/∂b = δᵀ·1,  ∂E/∂x = δ·Wᵀ,
 //!                         activation_backward  δ ← ∂E/∂x ⊙ Φ'(h')
+//!                         [gemv ∂E/∂β = δᵀ·1, layer_norm_backward δ ← ∂E/∂h', gemv ∂E/∂γ]
 //! [sum_squares, clip_factor]           gradient clipping
 //! optimizer_step                       one thread per parameter over the flat buffer; the next
 //!                                      batch gathered; its last block: the batch's loss and tally
@@ -41,6 +43,7 @@ use cudarc::driver::{
 
 use crate::activation::Activation;
 use crate::data::{Dataset, Targets};
+use crate::dense::Normalization;
 use crate::device::{DeviceEpoch, Matmul};
 use crate::dropout::{self, Draw};
 use crate::error::{Error, Result};
@@ -136,6 +139,8 @@ struct Gpu {
     gather_rows: CudaFunction,
     bias_activation: CudaFunction,
     activation_backward: CudaFunction,
+    layer_norm_forward: CudaFunction,
+    layer_norm_backward: CudaFunction,
     output_layer: CudaFunction,
     sum_squares: CudaFunction,
     clip_factor: CudaFunction,
@@ -205,6 +210,8 @@ impl Gpu {
             gather_rows: f("gather_rows")?,
             bias_activation: f("bias_activation")?,
             activation_backward: f("activation_backward")?,
+            layer_norm_forward: f("layer_norm_forward")?,
+            layer_norm_backward: f("layer_norm_backward")?,
             output_layer: f("output_layer")?,
             sum_squares: f("sum_squares")?,
             clip_factor: f("clip_factor")?,
@@ -379,6 +386,12 @@ fn blocks(n: u32) -> LaunchConfig {
     }
 }
 
+/// One warp per row, 8 to a block (as `output_layer` and `layer_norm_forward` take rows), the
+/// grid capped: the kernels stride over the rows beyond it.
+fn warp_rows(rows: usize) -> LaunchConfig {
+    blocks(rows.div_ceil(8).min(8192) as u32)
+}
+
 /// kernels.cu's `Dropout`, passed by value to the kernels of a hidden layer; a null `epoch_key`
 /// for a layer that drops nothing.
 #[repr(C)]
@@ -466,10 +479,23 @@ struct LayerPlan {
     stride: usize,
     weight: usize,
     bias: Option<usize>,
-    /// h' and δ, `[batch × outputs]`; h = Φ(h'), `[batch × stride]`.
+    /// h' and δ, `[batch × outputs]`; h = Φ(h'), `[batch × stride]`. With layer normalisation,
+    /// z holds u = LN(h'), which Φ takes.
     z: CudaSlice<f32>,
     a: CudaSlice<f32>,
     delta: CudaSlice<f32>,
+    /// Layer normalisation between the product and Φ (`layer_norm_forward` in kernels.cu).
+    norm: Option<LayerNormPlan>,
+}
+
+/// A layer-normalised layer's part of the plan: where γ lies in the flat buffer (β follows it,
+/// as `NetworkSpec::build` lays them out), ε, and what the backward pass reads of the forward's:
+/// ĥ (`[batch × outputs]`) and each row's s = 1/√(σ² + ε) (`[batch]`).
+struct LayerNormPlan {
+    gamma: usize,
+    eps: f32,
+    xhat: CudaSlice<f32>,
+    inv_std: CudaSlice<f32>,
 }
 
 /// Rows of a tile, the widest layer of the fused kernels, and the ints that describe a layer to them
@@ -485,16 +511,16 @@ const FUSED_MIN_BATCH: usize = 4096;
 
 /// Whether to take the fused path: the network fits the fused kernels (no bias folded into the
 /// products, at least one hidden layer, every width ≤ FUSED_MAX, hidden Φ' from Φ(h') alone, no
-/// dropout: the fused kernels draw no masks) and
+/// dropout: the fused kernels draw no masks; no normalisation) and
 /// the batch is large — or `MLP_CUDA_FUSED=1` asks for it at any batch, `MLP_CUDA_FUSED=0` never.
 fn fused_choice(layers: &[LayerPlan], inputs: usize, fold: bool, batch: usize) -> bool {
     let (last, hidden) = layers.split_last().expect("a network has a layer");
     // Not folded, every h is exactly `outputs` wide, as the kernels read it.
     let fits = !fold
         && !hidden.is_empty()
-        && hidden
-            .iter()
-            .all(|l| l.keep_z == 0 && l.drop.is_none() && l.outputs <= FUSED_MAX)
+        && hidden.iter().all(|l| {
+            l.keep_z == 0 && l.drop.is_none() && l.norm.is_none() && l.outputs <= FUSED_MAX
+        })
         && inputs.max(last.outputs) <= FUSED_MAX;
     match std::env::var("MLP_CUDA_FUSED").as_deref() {
         Ok("0") => false,
@@ -726,6 +752,23 @@ impl Run {
             let (act, alpha) = activation_code(&l.activation).map_err(unsupported)?;
             let p = config.dropout.rate(k, last);
             let drop = (p > 0.0).then(|| (dropout::threshold(p), (1.0 / (1.0 - p)) as f32));
+            let norm = match &l.norm {
+                None => None,
+                Some(nm) => match nm.kind {
+                    Normalization::Layer(ln) => Some(LayerNormPlan {
+                        gamma: nm.gamma_offset,
+                        eps: ln.eps as f32,
+                        xhat: gpu.alloc(batch * l.outputs)?,
+                        inv_std: gpu.alloc(batch)?,
+                    }),
+                    // The trainer refuses it first; kept here so that this function never guesses.
+                    Normalization::Batch(_) => {
+                        return Err(unsupported(
+                            "batch normalisation is done on the CPU only".into(),
+                        ))
+                    }
+                },
+            };
             let stride = if k < last {
                 stride_for(l.outputs)
             } else {
@@ -756,6 +799,7 @@ impl Run {
                 },
                 stride,
                 delta: gpu.alloc(batch * l.outputs)?,
+                norm,
             });
         }
         let xs = stride_for(net.inputs);
@@ -1172,7 +1216,18 @@ impl Run {
                     }
                     let n = (rows * l.outputs) as i64;
                     let cols = l.outputs as i32;
-                    let bias = bias(l);
+                    let mut bias = bias(l);
+                    if let Some(nm) = &l.norm {
+                        // u = γ·ĥ + β over z, the bias added first; Φ then takes u.
+                        let gb = params + 4 * nm.gamma as u64;
+                        let (xhat, inv_std) = (p(&nm.xhat), p(&nm.inv_std));
+                        let mut b = s.launch_builder(&g.layer_norm_forward);
+                        b.arg(&z).arg(&bias).arg(&gb).arg(&xhat).arg(&inv_std);
+                        b.arg(&rows_i).arg(&cols).arg(&nm.eps);
+                        // SAFETY: as above; one warp per row.
+                        unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
+                        bias = null;
+                    }
                     let mut b = s.launch_builder(&g.bias_activation);
                     b.arg(&z)
                         .arg(&a)
@@ -1211,7 +1266,6 @@ impl Run {
             let inv_all = (1.0 / (rows * l.outputs) as f64) as f32;
             let stats = p(&self.stats);
             let sc = self.stats_cols as i32;
-            let cfg = blocks(rows.div_ceil(8).min(8192) as u32);
             let mut b = s.launch_builder(&g.output_layer);
             b.arg(&z)
                 .arg(&a)
@@ -1233,7 +1287,7 @@ impl Run {
                 .arg(&stats)
                 .arg(&sc);
             // SAFETY: as above.
-            unsafe { b.launch(cfg) }.map_err(le)?;
+            unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
         }
         // The tally's sums: small batches in finish_step itself, else one product with ones.
         let small = rows * self.stats_cols <= 16384 && self.stats_cols <= 4;
@@ -1312,6 +1366,21 @@ impl Run {
                 b.arg(&cols).arg(&stride).arg(&drop);
                 // SAFETY: as above.
                 unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
+                if let Some(nm) = &prev.norm {
+                    // dprev holds ∂E/∂u: ∂E/∂β = Σ over rows of it, then it becomes ∂E/∂h' and
+                    // xhat ĥ ⊙ ∂E/∂u, whose sum over rows is ∂E/∂γ.
+                    let (gamma, dgamma) =
+                        (params + 4 * nm.gamma as u64, grads + 4 * nm.gamma as u64);
+                    let dbeta = dgamma + 4 * prev.outputs as u64;
+                    let (xhat, inv_std, ones) = (p(&nm.xhat), p(&nm.inv_std), p(&self.ones));
+                    g.column_sums(dprev, rows, prev.outputs, ones, dbeta)?;
+                    let mut b = s.launch_builder(&g.layer_norm_backward);
+                    b.arg(&dprev).arg(&xhat).arg(&inv_std).arg(&gamma);
+                    b.arg(&rows_i).arg(&cols);
+                    // SAFETY: as above; one warp per row.
+                    unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
+                    g.column_sums(xhat, rows, prev.outputs, ones, dgamma)?;
+                }
             }
         }
         // optimizer
@@ -1417,6 +1486,8 @@ mod tests {
             let ptx = r.unwrap().to_src();
             for name in [
                 "gather_rows",
+                "layer_norm_forward",
+                "layer_norm_backward",
                 "output_layer",
                 "optimizer_step",
                 "fused_forward",
