@@ -167,7 +167,7 @@ mod backend {
 
         pub fn download<T: Float>(
             &self,
-            _params: &mut [T],
+            _net: &mut Network<T>,
             _state: &mut OptimizerState<T>,
         ) -> Result<()> {
             match self.0 {}

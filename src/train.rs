@@ -347,14 +347,6 @@ impl<T: Float> Trainer<T> {
                 )));
             }
         }
-        // Layer normalisation runs on the GPU too (its rows are their own statistics); batch
-        // normalisation's running statistics are kept on the CPU only.
-        if net.has_batch_norm() && config.device != Device::Cpu {
-            return Err(Error::Device {
-                device: config.device.to_string(),
-                message: "batch normalisation is done on the CPU only".into(),
-            });
-        }
         if let Some(a) = &config.augment {
             if a.shape.features() != net.inputs {
                 return Err(Error::config(format!(
@@ -950,7 +942,7 @@ impl<T: Float> Trainer<T> {
                 learning_rate: lr,
             });
         }
-        run.download(&mut self.net.params, &mut self.optimizer)?;
+        run.download(&mut self.net, &mut self.optimizer)?;
         tally.add_device(&report);
         let n_batches = first_batch + report.losses.len();
         for (i, (&loss, &rows)) in report.losses.iter().zip(&report.rows).enumerate() {

@@ -8,8 +8,9 @@
 
 use mlp::data::{builtin, Standardizer};
 use mlp::{
-    metrics, Activation, AdamParams, Bias, ClassWeight, Dataset, Device, Dropout, LayerNorm, Loss,
-    Matrix, NetworkSpec, Normalization, Optimizer, RmsPropParams, Rng, TrainConfig, Trainer,
+    metrics, Activation, AdamParams, BatchNorm, Bias, ClassWeight, Dataset, Device, Dropout,
+    LayerNorm, Loss, Matrix, NetworkSpec, Normalization, Optimizer, RmsPropParams, Rng,
+    TrainConfig, Trainer,
 };
 
 /// The GPU, when there is one to test; else why not (printed) and `None`.
@@ -140,14 +141,21 @@ fn case(name: &'static str, hidden: Activation, output: Activation, loss: Loss) 
     }
 }
 
+/// What `one_epoch` leaves: the parameters before and after, batch normalisation's running
+/// statistics after (empty without it), the optimizer's state, and the last epoch's mean loss and
+/// metric.
+struct Trained {
+    before: Vec<f32>,
+    after: Vec<f32>,
+    running: Vec<f32>,
+    state: mlp::OptimizerState<f32>,
+    loss: f64,
+    metric: f64,
+}
+
 /// Trains the epochs of `c` (one, unless it says) on `device` (37 rows in batches of 16: two full
-/// batches and one of 5, so both the full and the short step run); the parameters before and
-/// after, the optimizer's state, and the last epoch's mean loss and metric.
-fn one_epoch(
-    c: &Case,
-    device: Device,
-    batch: usize,
-) -> (Vec<f32>, Vec<f32>, mlp::OptimizerState<f32>, (f64, f64)) {
+/// batches and one of 5, so both the full and the short step run).
+fn one_epoch(c: &Case, device: Device, batch: usize) -> Trained {
     let d = data(37, 6, c.outputs, c.targets, 11);
     let mut spec = NetworkSpec::new(6)
         .dense(8, c.hidden.clone())
@@ -174,13 +182,14 @@ fn one_epoch(
     t.fit(&d, None, &mut |_| mlp::Control::Continue)
         .unwrap_or_else(|e| panic!("{} on {device}: {e}", c.name));
     let e = t.history.epochs.last().expect("an epoch");
-    let (loss, metric) = (e.train_loss, e.train_metric);
-    (
+    Trained {
         before,
-        t.net.params.clone(),
-        t.optimizer.clone(),
-        (loss, metric),
-    )
+        after: t.net.params.clone(),
+        running: t.net.buffers.clone(),
+        state: t.optimizer.clone(),
+        loss: e.train_loss,
+        metric: e.train_metric,
+    }
 }
 
 /// Three SGD-family steps of every activation, loss and output layer: the epoch's loss (forward
@@ -324,13 +333,23 @@ fn dropout_class_weights_and_labels_agree_with_the_cpu() {
     agree_with_the_cpu(&cases);
 }
 
-/// Layer normalisation between every hidden product and its activation (layer_norm.rs; on the GPU
-/// `layer_norm_forward` and `layer_norm_backward`): the same agreement, with the bias in the
-/// product and without a bias, dropout after the normalised layer, an activation whose Φ' needs u
-/// itself (GELU), the adaptive and momentum rules (γ and β step with the rest, undecayed), and
-/// regression and classification outputs; over two epochs.
+/// Layer and batch normalisation between every hidden product and its activation (layer_norm.rs,
+/// batch_norm.rs; on the GPU `layer_norm_*` and `batch_norm_*`): the same agreement, and batch
+/// normalisation's running statistics too, with the bias in the product and without a bias,
+/// dropout after the normalised layer, an activation whose Φ' needs u itself (GELU), the adaptive
+/// and momentum rules (γ and β step with the rest, undecayed), and regression and classification
+/// outputs; over two epochs (batches of 16, 16 and 5 rows).
 #[test]
-fn layer_normalisation_agrees_with_the_cpu() {
+fn normalisation_agrees_with_the_cpu() {
+    for norm in [
+        Normalization::Layer(LayerNorm::default()),
+        Normalization::Batch(BatchNorm::default()),
+    ] {
+        normalised(norm);
+    }
+}
+
+fn normalised(norm: Normalization) {
     use Activation::*;
     let mut cases = vec![
         case(
@@ -360,7 +379,7 @@ fn layer_normalisation_agrees_with_the_cpu() {
     c.weight_decay = 1e-2;
     cases.push(c);
     for c in &mut cases {
-        c.norm = Some(Normalization::Layer(LayerNorm::default()));
+        c.norm = Some(norm);
         c.epochs = 2;
     }
     agree_with_the_cpu(&cases);
@@ -371,11 +390,18 @@ fn agree_with_the_cpu(cases: &[Case]) {
     for c in cases {
         let mut reference = None;
         for device in devices() {
-            let (before, after, _, (loss, metric)) = one_epoch(c, device, 16);
+            let Trained {
+                before,
+                after,
+                running,
+                loss,
+                metric,
+                ..
+            } = one_epoch(c, device, 16);
             let update: Vec<f32> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
             match &reference {
-                None => reference = Some((update, loss, metric)),
-                Some((cpu_update, cpu_loss, cpu_metric)) => {
+                None => reference = Some((update, running, loss, metric)),
+                Some((cpu_update, cpu_running, cpu_loss, cpu_metric)) => {
                     // The epoch's tally: R² from sums over 37 rows (f32 terms, f64 sums), or the
                     // accuracy, where a row whose two best outputs tie to rounding may flip.
                     let tol = if c.targets == "values" {
@@ -404,6 +430,14 @@ fn agree_with_the_cpu(cases: &[Case]) {
                         cpu_update,
                         1e-3,
                     );
+                    // Batch normalisation's running statistics: means and variances of the
+                    // batches' h', each a sum of 16 f32 terms, moved 0.1 of the way six times.
+                    assert_close(
+                        &format!("{} running statistics on {device}", c.name),
+                        &running,
+                        cpu_running,
+                        1e-4,
+                    );
                 }
             }
         }
@@ -412,15 +446,17 @@ fn agree_with_the_cpu(cases: &[Case]) {
 
 /// Large batches take the GPU's other path (biases added and summed by kernels rather than folded
 /// into the products, the tally summed by cuBLAS): the same agreement as above, with and without
-/// dropout, and with layer normalisation (the bias then added by `layer_norm_forward`).
+/// dropout, and with layer and batch normalisation (the bias then added by their kernels).
 #[test]
 fn large_batches_agree_with_the_cpu() {
     let d = data(2500, 12, 8, "values", 3);
     let layer_norm = Some(Normalization::Layer(LayerNorm::default()));
+    let batch_norm = Some(Normalization::Batch(BatchNorm::default()));
     for (dropout, norm) in [
         (Dropout::none(), None),
         (Dropout::every(0.3), None),
         (Dropout::none(), layer_norm),
+        (Dropout::none(), batch_norm),
     ] {
         let mut reference: Option<(Vec<f32>, f64)> = None;
         for device in devices() {
@@ -606,9 +642,14 @@ fn adaptive_optimizer_steps_agree_with_the_cpu() {
         c.name = name;
         c.optimizer = optimizer;
         c.weight_decay = weight_decay;
-        let (before, cpu_after, cpu_state, _) = one_epoch(&c, Device::Cpu, 37);
+        let Trained {
+            before,
+            after: cpu_after,
+            state: cpu_state,
+            ..
+        } = one_epoch(&c, Device::Cpu, 37);
         let Some(device) = cuda() else { return };
-        let (_, after, state, _) = one_epoch(&c, device, 37);
+        let Trained { after, state, .. } = one_epoch(&c, device, 37);
         assert_eq!(state.step, 1, "{name}: steps");
         // m = (1−β₁)g and v = (1−β₂)g²: gradients, to the rounding of one backward pass.
         assert_close(&format!("{name} m"), &state.m, &cpu_state.m, 1e-4);
@@ -666,7 +707,11 @@ fn training_reaches_the_same_accuracy() {
     let s = Standardizer::fit(&train.x);
     s.apply(&mut train.x);
     s.apply(&mut test.x);
-    for norm in [None, Some(Normalization::Layer(LayerNorm::default()))] {
+    for norm in [
+        None,
+        Some(Normalization::Layer(LayerNorm::default())),
+        Some(Normalization::Batch(BatchNorm::default())),
+    ] {
         same_accuracy(&train, &test, norm);
     }
 }
@@ -774,18 +819,6 @@ fn device_errors_are_clear() {
             };
             let e = Trainer::new(net.build::<f32>(1), &lbfgs).err().unwrap();
             assert!(e.to_string().contains("CPU only"), "{e}");
-            // Batch normalisation's running statistics are kept on the CPU.
-            let bn = NetworkSpec::new(2)
-                .dense(3, Activation::Relu)
-                .dense(2, Activation::Softmax)
-                .batch_norm(Default::default())
-                .build::<f32>(1);
-            let e = Trainer::new(bn, &config).err().unwrap();
-            assert!(
-                e.to_string()
-                    .contains("batch normalisation is done on the CPU only"),
-                "{e}"
-            );
             // So are sample weights.
             let weighted = data(20, 2, 2, "classes", 1)
                 .with_sample_weight(vec![1.0; 20])

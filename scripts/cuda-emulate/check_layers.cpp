@@ -351,6 +351,81 @@ static void layer_norm(int rows, int n, unsigned grid, bool bias) {
     expect(products, "ĥ becomes g·ĥ, whose column sums are ∂E/∂γ");
 }
 
+// batch_norm_forward and batch_norm_backward on `rows` rows of n units, against batch_norm.rs's
+// formulas in f64: the batch's statistics, ĥ, u, the running statistics' update (none for a lone
+// row), and ∂E/∂h', ∂E/∂γ, ∂E/∂β; column 1 is constant, so that its σ² = 0 (ĥ = 0, u = β).
+static void batch_norm(int rows, int n, unsigned grid, bool bias) {
+    std::printf("batch normalisation: %d × %d, %u blocks%s\n", rows, n, grid, bias ? ", bias added" : "");
+    std::mt19937 rng(23);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const float eps = 1e-5f, momentum = 0.1f, keep = 0.9f;
+    std::vector<float> z(rows * n), b(n), gb(2 * n), xhat(rows * n, -9.f), inv_std(n, -9.f), g(rows * n);
+    std::vector<float> running(2 * n), dgb(2 * n, -9.f);
+    for (auto& v : z) v = 1.5f + 2 * normal(rng);
+    // Biases in eighths, so that column 1 stays exactly constant once its bias is added.
+    for (auto& v : b) v = std::round(4 * normal(rng)) / 8;
+    for (int r = 0; r < rows; r++) z[r * n + 1] = bias ? 0.75f - b[1] : 0.75f;
+    for (auto& v : gb) v = normal(rng);
+    for (auto& v : g) v = normal(rng);
+    for (int j = 0; j < n; j++) running[j] = 0.1f * normal(rng), running[n + j] = 1 + 0.5f * std::fabs(normal(rng));
+    auto z0 = z, g0 = g, running0 = running;
+    launch(grid, 256, batch_norm_forward, z.data(), (const float*)(bias ? b.data() : nullptr), (const float*)gb.data(),
+           xhat.data(), inv_std.data(), running.data(), rows, n, eps, momentum, keep);
+    bool stats = true, xhats = true, us = true, flat = true, runs = true;
+    std::vector<double> want_xhat(rows * n), want_s(n);
+    for (int j = 0; j < n; j++) {
+        double mean = 0, var = 0;
+        std::vector<double> h(rows);
+        for (int r = 0; r < rows; r++) h[r] = (double)z0[r * n + j] + (bias ? b[j] : 0.f), mean += h[r];
+        mean /= rows;
+        for (int r = 0; r < rows; r++) var += (h[r] - mean) * (h[r] - mean);
+        var /= rows;
+        double s = 1 / std::sqrt(var + (double)eps);
+        want_s[j] = s;
+        stats &= std::fabs(inv_std[j] - s) <= 1e-5 * s * (1 + std::fabs(mean));
+        double size = 1 + s * std::fabs(mean);  // h' − μ cancels: its error is μ's, times s
+        for (int r = 0; r < rows; r++) {
+            double xh = (h[r] - mean) * s, u = gb[j] * xh + gb[n + j];
+            want_xhat[r * n + j] = xh;
+            xhats &= std::fabs(xhat[r * n + j] - xh) <= 1e-5 * size;
+            us &= std::fabs(z[r * n + j] - u) <= 1e-5 * size * (1 + std::fabs(gb[j]));
+            if (j == 1 || rows == 1) flat &= xhat[r * n + j] == 0.f && z[r * n + j] == gb[n + j];
+        }
+        double want_mean = rows > 1 ? 0.9 * running0[j] + 0.1 * mean : running0[j];
+        double want_var = rows > 1 ? 0.9 * running0[n + j] + 0.1 * var * rows / (rows - 1) : running0[n + j];
+        runs &= std::fabs(running[j] - want_mean) <= 1e-5 * (1 + std::fabs(mean));
+        runs &= std::fabs(running[n + j] - want_var) <= 1e-5 * (1 + var);
+    }
+    expect(stats, "s = 1/√(σ² + ε) of each column, over the batch");
+    expect(xhats, "ĥ = (h' − μ)·s kept for the backward pass");
+    expect(us, "u = γ·ĥ + β over z");
+    expect(flat, rows == 1 ? "a lone row: ĥ = 0, u = β exactly" : "a constant column: ĥ = 0, u = β exactly");
+    expect(runs, rows == 1 ? "a lone row leaves the running statistics" : "running ← 0.9·running + 0.1·(μ, σ²·B/(B − 1))");
+
+    launch(grid, 256, batch_norm_backward, g.data(), (const float*)xhat.data(), (const float*)inv_std.data(),
+           (const float*)gb.data(), dgb.data(), rows, n);
+    bool deltas = true, sums = true;
+    for (int j = 0; j < n; j++) {
+        double dgamma = 0, dbeta = 0, gmax = 0;
+        for (int r = 0; r < rows; r++) {
+            double gj = g0[r * n + j];
+            dgamma += gj * want_xhat[r * n + j];
+            dbeta += gj;
+            gmax = std::max(gmax, std::fabs(gj));
+        }
+        // Sums of B terms of size max|g|·max|ĥ| (|ĥ| ≤ √B): B units of f32's 6e-8 of that.
+        double size = rows * gmax * (1 + std::sqrt((double)rows));
+        sums &= std::fabs(dgb[j] - dgamma) <= 1e-6 * size && std::fabs(dgb[n + j] - dbeta) <= 1e-6 * size;
+        for (int r = 0; r < rows; r++) {
+            double xh = want_xhat[r * n + j];
+            double want = gb[j] * want_s[j] / rows * (rows * (double)g0[r * n + j] - dbeta - xh * dgamma);
+            deltas &= std::fabs(g[r * n + j] - want) <= 1e-6 * std::fabs(gb[j]) * want_s[j] * size / rows * (1 + std::fabs(xh));
+        }
+    }
+    expect(sums, "∂E/∂γ = Σ g·ĥ and ∂E/∂β = Σ g over the batch");
+    expect(deltas, "∂E/∂h' = γ·s/B·(B·g − Σg − ĥ·Σg·ĥ)");
+}
+
 int main() {
     pinned();
     layer("ReLU", ACT_RELU, 0.5, 37, 13, 16, 2);
@@ -370,6 +445,10 @@ int main() {
     layer_norm(7, 20, 1, false);
     layer_norm(37, 45, 2, true);  // more units than a warp has lanes, more rows than warps
     layer_norm(9, 128, 1, true);
+    batch_norm(37, 45, 1, false);  // two tiles of columns, one block striding over them
+    batch_norm(70, 100, 2, true);
+    batch_norm(5, 20, 1, true);    // fewer rows than row groups
+    batch_norm(1, 12, 1, true);    // a lone last row
     if (failures) {
         std::printf("%d checks FAILED\n", failures);
         return 1;

@@ -301,6 +301,106 @@ extern "C" __global__ void layer_norm_backward(float* __restrict__ g, float* __r
     }
 }
 
+// Batch normalisation's tiles: 32 columns to a block of 256 threads, lane c of warp w reading
+// column c of rows w, w + 8, w + 16, …; a warp reads 32 neighbouring floats of one row at a time.
+// The 8 partial sums of a column are added in a fixed order, so every run gives the same bits.
+#define BN_COLS 32
+#define BN_GROUPS 8
+
+// Σ over the column's rows of v(r), for this thread's column: each thread's share, then the 8
+// shares in order; every thread of the block must call it (it waits at the block's barriers).
+template <class F>
+__device__ __forceinline__ float bn_column_sum(float (*part)[BN_COLS], int rows, F v) {
+    int c = threadIdx.x % BN_COLS, w = threadIdx.x / BN_COLS;
+    float acc = 0.f;
+    for (int r = w; r < rows; r += BN_GROUPS) acc += v(r);
+    part[w][c] = acc;
+    __syncthreads();
+    float sum = 0.f;
+    for (int q = 0; q < BN_GROUPS; q++) sum += part[q][c];
+    __syncthreads();  // part is free for the next sum
+    return sum;
+}
+
+// Batch normalisation of a hidden layer in training (batch_norm.rs is the reference), over the
+// batch's rows of z = x·W ([rows × n]), column by column, before bias_activation takes Φ:
+//   h' = z + b (bias null: none, or already in the product),   μⱼ = Σᵢ h'ᵢⱼ/B,
+//   σ²ⱼ = Σᵢ (h'ᵢⱼ − μⱼ)²/B,   sⱼ = 1/√(σ²ⱼ + ε) into inv_std,   ĥ = (h' − μ)·s into xhat,
+//   u = γ·ĥ + β over z;
+//   running (mean then variance, n each) ← keep·running + m·(μ, σ²·B/(B − 1)), unless B < 2
+//   (a lone row has no variance to learn from: its ĥ is 0, its u is β).
+// gb holds γ then β (n each). Blocks of 256 threads, ⌈n/32⌉ of them (or fewer: they stride).
+extern "C" __global__ void batch_norm_forward(float* __restrict__ z, const float* __restrict__ bias,
+                                              const float* __restrict__ gb, float* __restrict__ xhat,
+                                              float* __restrict__ inv_std, float* __restrict__ running,
+                                              int rows, int n, float eps, float momentum, float keep) {
+    __shared__ float part[BN_GROUPS][BN_COLS];
+    int c = threadIdx.x % BN_COLS, w = threadIdx.x / BN_COLS;
+    float inv_rows = (float)(1.0 / (double)rows);
+    float bessel = rows > 1 ? (float)((double)rows / (double)(rows - 1)) : 0.f;
+    for (int j0 = blockIdx.x * BN_COLS; j0 < n; j0 += gridDim.x * BN_COLS) {
+        int j = j0 + c;
+        bool in = j < n;  // the threads past the last column still meet every barrier
+        float b = in && bias != nullptr ? bias[j] : 0.f;
+        float mean = bn_column_sum(part, rows, [&](int r) {
+            if (!in) return 0.f;
+            float v = z[(long)r * n + j] + b;
+            xhat[(long)r * n + j] = v;
+            return v;
+        }) * inv_rows;
+        float var = bn_column_sum(part, rows, [&](int r) {
+            if (!in) return 0.f;
+            float d = xhat[(long)r * n + j] - mean;
+            return d * d;
+        }) * inv_rows;
+        if (!in) continue;
+        float s = 1.f / sqrtf(var + eps);
+        float gamma = gb[j], beta = gb[n + j];
+        for (int r = w; r < rows; r += BN_GROUPS) {
+            float h = (xhat[(long)r * n + j] - mean) * s;
+            xhat[(long)r * n + j] = h;
+            z[(long)r * n + j] = gamma * h + beta;
+        }
+        if (w == 0) {
+            inv_std[j] = s;
+            if (rows > 1) {
+                running[j] = keep * running[j] + momentum * mean;
+                running[n + j] = keep * running[n + j] + momentum * var * bessel;
+            }
+        }
+    }
+}
+
+// The backward pass of batch_norm_forward, in the same tiles: g holds ∂E/∂u and becomes ∂E/∂h',
+//   ∂E/∂βⱼ = Σᵢ gᵢⱼ,   ∂E/∂γⱼ = Σᵢ gᵢⱼ·ĥᵢⱼ   into dgb (γ's then β's, n each),
+//   ∂E/∂h'ᵢⱼ = γⱼ·sⱼ/B · (B·gᵢⱼ − ∂E/∂βⱼ − ĥᵢⱼ·∂E/∂γⱼ).
+extern "C" __global__ void batch_norm_backward(float* __restrict__ g, const float* __restrict__ xhat,
+                                               const float* __restrict__ inv_std,
+                                               const float* __restrict__ gamma, float* __restrict__ dgb,
+                                               int rows, int n) {
+    __shared__ float part[BN_GROUPS][BN_COLS];
+    int c = threadIdx.x % BN_COLS, w = threadIdx.x / BN_COLS;
+    float inv_rows = (float)(1.0 / (double)rows), fb = (float)rows;
+    for (int j0 = blockIdx.x * BN_COLS; j0 < n; j0 += gridDim.x * BN_COLS) {
+        int j = j0 + c;
+        bool in = j < n;
+        float dbeta = bn_column_sum(part, rows, [&](int r) { return in ? g[(long)r * n + j] : 0.f; });
+        float dgamma = bn_column_sum(part, rows, [&](int r) {
+            return in ? g[(long)r * n + j] * xhat[(long)r * n + j] : 0.f;
+        });
+        if (!in) continue;
+        float scale = gamma[j] * inv_std[j] * inv_rows;
+        for (int r = w; r < rows; r += BN_GROUPS) {
+            long i = (long)r * n + j;
+            g[i] = scale * (fb * g[i] - dbeta - xhat[i] * dgamma);
+        }
+        if (w == 0) {
+            dgb[j] = dgamma;
+            dgb[n + j] = dbeta;
+        }
+    }
+}
+
 // The output layer, one warp per row: bias, Φ (softmax row-wise), the loss, δ = ∂E/∂h' and the
 // row's figures for the epoch's tally, all in one pass (loss.rs `Loss::evaluate` is the reference).
 //

@@ -10,13 +10,15 @@
 //!
 //! ```text
 //! (gather_rows                         the epoch's first batch → x, labels; before the first step)
-//! per layer:  cuBLAS  h' = x·W         [layer_norm_forward: h' ← γ·ĥ + β, one warp per row]
+//! per layer:  cuBLAS  h' = x·W         [layer_norm_forward (a warp per row) or batch_norm_forward
+//!                                      (32 columns a block): h' ← γ·ĥ + β]
 //!                                      then bias_activation (hidden) or output_layer (last:
 //!                                      bias, Φ, loss, δ and the row's tally, one warp per row)
 //! cuBLAS gemv  Σ over rows of the tally rows (one product with a vector of ones)
 //! per layer, last first:  cuBLAS ∂E/∂W = xᵀ·δ,  gemv ∂E/∂b = δᵀ·1,  ∂E/∂x = δ·Wᵀ,
 //!                         activation_backward  δ ← ∂E/∂x ⊙ Φ'(h')
-//!                         [gemv ∂E/∂β = δᵀ·1, layer_norm_backward δ ← ∂E/∂h', gemv ∂E/∂γ]
+//!                         [gemv ∂E/∂β = δᵀ·1, layer_norm_backward δ ← ∂E/∂h', gemv ∂E/∂γ;
+//!                          or batch_norm_backward: ∂E/∂γ, ∂E/∂β, δ ← ∂E/∂h']
 //! [sum_squares, clip_factor]           gradient clipping
 //! optimizer_step                       one thread per parameter over the flat buffer; the next
 //!                                      batch gathered; its last block: the batch's loss and tally
@@ -141,6 +143,8 @@ struct Gpu {
     activation_backward: CudaFunction,
     layer_norm_forward: CudaFunction,
     layer_norm_backward: CudaFunction,
+    batch_norm_forward: CudaFunction,
+    batch_norm_backward: CudaFunction,
     output_layer: CudaFunction,
     sum_squares: CudaFunction,
     clip_factor: CudaFunction,
@@ -212,6 +216,8 @@ impl Gpu {
             activation_backward: f("activation_backward")?,
             layer_norm_forward: f("layer_norm_forward")?,
             layer_norm_backward: f("layer_norm_backward")?,
+            batch_norm_forward: f("batch_norm_forward")?,
+            batch_norm_backward: f("batch_norm_backward")?,
             output_layer: f("output_layer")?,
             sum_squares: f("sum_squares")?,
             clip_factor: f("clip_factor")?,
@@ -392,6 +398,11 @@ fn warp_rows(rows: usize) -> LaunchConfig {
     blocks(rows.div_ceil(8).min(8192) as u32)
 }
 
+/// Blocks of 32 columns (BN_COLS in kernels.cu), as batch normalisation's kernels take them.
+fn column_tiles(cols: usize) -> LaunchConfig {
+    blocks(cols.div_ceil(32).min(8192) as u32)
+}
+
 /// kernels.cu's `Dropout`, passed by value to the kernels of a hidden layer; a null `epoch_key`
 /// for a layer that drops nothing.
 #[repr(C)]
@@ -484,16 +495,20 @@ struct LayerPlan {
     z: CudaSlice<f32>,
     a: CudaSlice<f32>,
     delta: CudaSlice<f32>,
-    /// Layer normalisation between the product and Φ (`layer_norm_forward` in kernels.cu).
-    norm: Option<LayerNormPlan>,
+    /// Normalisation between the product and Φ (`layer_norm_forward`, `batch_norm_forward` in
+    /// kernels.cu).
+    norm: Option<NormPlan>,
 }
 
-/// A layer-normalised layer's part of the plan: where γ lies in the flat buffer (β follows it,
-/// as `NetworkSpec::build` lays them out), ε, and what the backward pass reads of the forward's:
-/// ĥ (`[batch × outputs]`) and each row's s = 1/√(σ² + ε) (`[batch]`).
-struct LayerNormPlan {
+/// A normalised layer's part of the plan: how (with its ε, and batch normalisation's momentum and
+/// the offset of its running mean and variance in `Run::running`), where γ lies in the flat
+/// buffer (β follows it, as `NetworkSpec::build` lays them out), and what the backward pass reads
+/// of the forward's: ĥ (`[batch × outputs]`) and s = 1/√(σ² + ε), one a row (layer
+/// normalisation, `[batch]`) or one a column (batch normalisation, `[outputs]`).
+struct NormPlan {
+    kind: Normalization,
     gamma: usize,
-    eps: f32,
+    running: usize,
     xhat: CudaSlice<f32>,
     inv_std: CudaSlice<f32>,
 }
@@ -681,6 +696,8 @@ pub struct Run {
     lb: CudaSlice<i32>,
     tb: CudaSlice<f32>,
     params: CudaSlice<f32>,
+    /// Batch normalisation's running means and variances (`Network::buffers`), when it has any.
+    running: Option<CudaSlice<f32>>,
     grads: CudaSlice<f32>,
     m1: CudaSlice<f32>,
     m2: CudaSlice<f32>,
@@ -754,20 +771,16 @@ impl Run {
             let drop = (p > 0.0).then(|| (dropout::threshold(p), (1.0 / (1.0 - p)) as f32));
             let norm = match &l.norm {
                 None => None,
-                Some(nm) => match nm.kind {
-                    Normalization::Layer(ln) => Some(LayerNormPlan {
-                        gamma: nm.gamma_offset,
-                        eps: ln.eps as f32,
-                        xhat: gpu.alloc(batch * l.outputs)?,
-                        inv_std: gpu.alloc(batch)?,
-                    }),
-                    // The trainer refuses it first; kept here so that this function never guesses.
-                    Normalization::Batch(_) => {
-                        return Err(unsupported(
-                            "batch normalisation is done on the CPU only".into(),
-                        ))
-                    }
-                },
+                Some(nm) => Some(NormPlan {
+                    kind: nm.kind,
+                    gamma: nm.gamma_offset,
+                    running: nm.running_offset,
+                    xhat: gpu.alloc(batch * l.outputs)?,
+                    inv_std: gpu.alloc(match nm.kind {
+                        Normalization::Layer(_) => batch,
+                        Normalization::Batch(_) => l.outputs,
+                    })?,
+                }),
             };
             let stride = if k < last {
                 stride_for(l.outputs)
@@ -883,6 +896,10 @@ impl Run {
             lb: gpu.alloc(batch)?,
             tb: gpu.alloc(batch * outputs)?,
             params: gpu.upload(&f32s(&net.params))?,
+            running: match net.buffers.as_slice() {
+                [] => None,
+                b => Some(gpu.upload(&f32s(b))?),
+            },
             grads: gpu.alloc(n)?,
             m1: moment(&state.m)?,
             m2: moment(&state.v)?,
@@ -997,10 +1014,11 @@ impl Run {
         })
     }
 
-    /// Copies the parameters and the optimizer's state back to the host.
+    /// Copies the parameters (and batch normalisation's running statistics) into `net`, and the
+    /// optimizer's state, back to the host.
     pub fn download<T: Float>(
         &self,
-        params: &mut [T],
+        net: &mut Network<T>,
         state: &mut OptimizerState<T>,
     ) -> Result<()> {
         let copy = |d: &CudaSlice<f32>, h: &mut [T]| -> Result<()> {
@@ -1010,7 +1028,10 @@ impl Run {
             }
             Ok(())
         };
-        copy(&self.params, params)?;
+        copy(&self.params, &mut net.params)?;
+        if let Some(r) = &self.running {
+            copy(r, &mut net.buffers)?;
+        }
         if state.m.len() == self.n_params {
             copy(&self.m1, &mut state.m)?;
         }
@@ -1221,11 +1242,28 @@ impl Run {
                         // u = γ·ĥ + β over z, the bias added first; Φ then takes u.
                         let gb = params + 4 * nm.gamma as u64;
                         let (xhat, inv_std) = (p(&nm.xhat), p(&nm.inv_std));
-                        let mut b = s.launch_builder(&g.layer_norm_forward);
-                        b.arg(&z).arg(&bias).arg(&gb).arg(&xhat).arg(&inv_std);
-                        b.arg(&rows_i).arg(&cols).arg(&nm.eps);
-                        // SAFETY: as above; one warp per row.
-                        unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
+                        match nm.kind {
+                            Normalization::Layer(ln) => {
+                                let eps = ln.eps as f32;
+                                let mut b = s.launch_builder(&g.layer_norm_forward);
+                                b.arg(&z).arg(&bias).arg(&gb).arg(&xhat).arg(&inv_std);
+                                b.arg(&rows_i).arg(&cols).arg(&eps);
+                                // SAFETY: as above; one warp per row.
+                                unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
+                            }
+                            Normalization::Batch(bn) => {
+                                let running =
+                                    self.running.as_ref().map_or(null, p) + 4 * nm.running as u64;
+                                let eps = bn.eps as f32;
+                                let (m, keep) = (bn.momentum as f32, (1.0 - bn.momentum) as f32);
+                                let mut b = s.launch_builder(&g.batch_norm_forward);
+                                b.arg(&z).arg(&bias).arg(&gb).arg(&xhat).arg(&inv_std);
+                                b.arg(&running).arg(&rows_i).arg(&cols).arg(&eps);
+                                b.arg(&m).arg(&keep);
+                                // SAFETY: as above; 32 columns to a block.
+                                unsafe { b.launch(column_tiles(l.outputs)) }.map_err(le)?;
+                            }
+                        }
                         bias = null;
                     }
                     let mut b = s.launch_builder(&g.bias_activation);
@@ -1367,19 +1405,33 @@ impl Run {
                 // SAFETY: as above.
                 unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
                 if let Some(nm) = &prev.norm {
-                    // dprev holds ∂E/∂u: ∂E/∂β = Σ over rows of it, then it becomes ∂E/∂h' and
-                    // xhat ĥ ⊙ ∂E/∂u, whose sum over rows is ∂E/∂γ.
+                    // dprev holds ∂E/∂u and becomes ∂E/∂h'; ∂E/∂γ and ∂E/∂β go to their slots.
                     let (gamma, dgamma) =
                         (params + 4 * nm.gamma as u64, grads + 4 * nm.gamma as u64);
-                    let dbeta = dgamma + 4 * prev.outputs as u64;
-                    let (xhat, inv_std, ones) = (p(&nm.xhat), p(&nm.inv_std), p(&self.ones));
-                    g.column_sums(dprev, rows, prev.outputs, ones, dbeta)?;
-                    let mut b = s.launch_builder(&g.layer_norm_backward);
-                    b.arg(&dprev).arg(&xhat).arg(&inv_std).arg(&gamma);
-                    b.arg(&rows_i).arg(&cols);
-                    // SAFETY: as above; one warp per row.
-                    unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
-                    g.column_sums(xhat, rows, prev.outputs, ones, dgamma)?;
+                    let (xhat, inv_std) = (p(&nm.xhat), p(&nm.inv_std));
+                    match nm.kind {
+                        Normalization::Layer(_) => {
+                            // ∂E/∂β = Σ over rows of ∂E/∂u, first; the kernel leaves ĥ ⊙ ∂E/∂u
+                            // in xhat, whose sum over rows is ∂E/∂γ.
+                            let dbeta = dgamma + 4 * prev.outputs as u64;
+                            let ones = p(&self.ones);
+                            g.column_sums(dprev, rows, prev.outputs, ones, dbeta)?;
+                            let mut b = s.launch_builder(&g.layer_norm_backward);
+                            b.arg(&dprev).arg(&xhat).arg(&inv_std).arg(&gamma);
+                            b.arg(&rows_i).arg(&cols);
+                            // SAFETY: as above; one warp per row.
+                            unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
+                            g.column_sums(xhat, rows, prev.outputs, ones, dgamma)?;
+                        }
+                        Normalization::Batch(_) => {
+                            // The column sums are the kernel's own (it needs them itself).
+                            let mut b = s.launch_builder(&g.batch_norm_backward);
+                            b.arg(&dprev).arg(&xhat).arg(&inv_std).arg(&gamma);
+                            b.arg(&dgamma).arg(&rows_i).arg(&cols);
+                            // SAFETY: as above; 32 columns to a block.
+                            unsafe { b.launch(column_tiles(prev.outputs)) }.map_err(le)?;
+                        }
+                    }
                 }
             }
         }
@@ -1488,6 +1540,8 @@ mod tests {
                 "gather_rows",
                 "layer_norm_forward",
                 "layer_norm_backward",
+                "batch_norm_forward",
+                "batch_norm_backward",
                 "output_layer",
                 "optimizer_step",
                 "fused_forward",
