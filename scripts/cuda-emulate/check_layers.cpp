@@ -282,6 +282,20 @@ static void smoothed(int m, float eps) {
     expect(losses, "each row's share of the loss, −Σ d′·ln softmax(z)");
 }
 
+// The mean, the biased variance and s = 1/√(σ² + ε) of h, in f64: a row's (layer_norm.rs) or a
+// column's (batch_norm.rs) statistics.
+struct Moments {
+    double mean, var, s;
+};
+static Moments moments(const std::vector<double>& h, float eps) {
+    double mean = 0, var = 0;
+    for (double v : h) mean += v;
+    mean /= h.size();
+    for (double v : h) var += (v - mean) * (v - mean);
+    var /= h.size();
+    return {mean, var, 1 / std::sqrt(var + (double)eps)};
+}
+
 // layer_norm_forward and layer_norm_backward on `rows` rows of n units, against layer_norm.rs's
 // formulas in f64; the last row is constant, so that σ² = 0 (ĥ = 0, u = β). `bias`: h' = z + b
 // added by the kernel (the large batches' path), else h' = z (the bias in the product).
@@ -304,13 +318,9 @@ static void layer_norm(int rows, int n, unsigned grid, bool bias) {
     bool stats = true, xhats = true, us = true, flat = true;
     std::vector<double> want_xhat(rows * n), want_s(rows);
     for (int r = 0; r < rows; r++) {
-        double mean = 0, var = 0;
         std::vector<double> h(n);
-        for (int j = 0; j < n; j++) h[j] = (double)z0[r * n + j] + (bias ? b[j] : 0.f), mean += h[j];
-        mean /= n;
-        for (int j = 0; j < n; j++) var += (h[j] - mean) * (h[j] - mean);
-        var /= n;
-        double s = 1 / std::sqrt(var + (double)eps);
+        for (int j = 0; j < n; j++) h[j] = (double)z0[r * n + j] + (bias ? b[j] : 0.f);
+        auto [mean, var, s] = moments(h, eps);
         want_s[r] = s;
         // f32 sums of n terms of size |h'|: a few units of f32's 6e-8 times n, relative to s.
         stats &= std::fabs(inv_std[r] - s) <= 1e-5 * s * (1 + std::fabs(mean));
@@ -374,13 +384,9 @@ static void batch_norm(int rows, int n, unsigned grid, bool bias) {
     bool stats = true, xhats = true, us = true, flat = true, runs = true;
     std::vector<double> want_xhat(rows * n), want_s(n);
     for (int j = 0; j < n; j++) {
-        double mean = 0, var = 0;
         std::vector<double> h(rows);
-        for (int r = 0; r < rows; r++) h[r] = (double)z0[r * n + j] + (bias ? b[j] : 0.f), mean += h[r];
-        mean /= rows;
-        for (int r = 0; r < rows; r++) var += (h[r] - mean) * (h[r] - mean);
-        var /= rows;
-        double s = 1 / std::sqrt(var + (double)eps);
+        for (int r = 0; r < rows; r++) h[r] = (double)z0[r * n + j] + (bias ? b[j] : 0.f);
+        auto [mean, var, s] = moments(h, eps);
         want_s[j] = s;
         stats &= std::fabs(inv_std[j] - s) <= 1e-5 * s * (1 + std::fabs(mean));
         double size = 1 + s * std::fabs(mean);  // h' − μ cancels: its error is μ's, times s
