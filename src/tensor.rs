@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 use std::cell::RefCell;
-use std::fmt::{Debug, Display};
+use std::fmt::{Debug, Display, LowerExp};
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// The two floating-point types a network trains in: `f32` (the default) and `f64`
@@ -23,6 +23,7 @@ pub trait Float:
     + PartialOrd
     + Debug
     + Display
+    + LowerExp
     + Add<Output = Self>
     + Sub<Output = Self>
     + Mul<Output = Self>

@@ -646,11 +646,11 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
                 rec.push(class_name(names, c));
                 if a.proba {
                     if p.cols == 1 {
-                        let p1 = p[(r, 0)].f64();
-                        rec.push(format!("{}", 1.0 - p1));
-                        rec.push(format!("{p1}"));
+                        let p1 = p[(r, 0)];
+                        rec.push(number(T::ONE - p1));
+                        rec.push(number(p1));
                     } else {
-                        rec.extend(p.row(r).iter().map(|v| format!("{}", v.f64())));
+                        rec.extend(p.row(r).iter().map(|&v| number(v)));
                     }
                 }
                 w.write_record(&rec).map_err(io)?;
@@ -670,7 +670,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             for (r, kept) in kept.iter().enumerate() {
                 let row = p.row(r);
                 let labels = decided.row(r).iter().map(|v| v.f64().to_string());
-                let probs = row.iter().map(|v| format!("{}", v.f64()));
+                let probs = row.iter().map(|&v| number(v));
                 let probs = probs.take(if a.proba { row.len() } else { 0 });
                 w.write_record(kept.iter().cloned().chain(labels).chain(probs))
                     .map_err(io)?;
@@ -689,7 +689,7 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             }
             w.write_record(&header).map_err(io)?;
             for (r, kept) in kept.iter().enumerate() {
-                let values = p.row(r).iter().map(|v| format!("{}", v.f64()));
+                let values = p.row(r).iter().map(|&v| number(v));
                 w.write_record(kept.iter().cloned().chain(values))
                     .map_err(io)?;
             }
@@ -711,6 +711,19 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A prediction as a CSV field: the shortest decimal that reads back as the same value in the
+/// model's precision (0.1 from an f32 model, not 0.10000000149011612), with an exponent where
+/// Python's `repr` would write one (below 1e-4 or from 1e16: 1.6178714e-19, not 0.000…00016).
+fn number<T: Float>(v: T) -> String {
+    let e = format!("{v:e}");
+    // The exponent of the shortest decimal (1e-4 for an f32 0.0001, whose value lies below 1e-4).
+    let exponent = e.rsplit_once('e').and_then(|(_, x)| x.parse::<i32>().ok());
+    match exponent {
+        Some(x) if v != T::ZERO && !(-4..16).contains(&x) => e,
+        _ => format!("{v}"),
+    }
 }
 
 /// Class c's name, or its number where the model names none.
@@ -965,4 +978,33 @@ pub fn info(a: InfoArgs) -> Result<ExitCode> {
         println!("metrics        {}", items.join(" "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    /// The shortest decimal of the model's own precision, with Python's choice of exponents; and
+    /// every value reads back to the same bits.
+    #[test]
+    fn predictions_print_as_python_reprs_them() {
+        assert_eq!(number(0.1f32), "0.1");
+        assert_eq!(number(0.1f64), "0.1");
+        assert_eq!(number(0.0f32), "0");
+        assert_eq!(number(12345.5f32), "12345.5");
+        assert_eq!(number(1.6178714e-19f32), "1.6178714e-19");
+        assert_eq!(number(-3e-5f64), "-3e-5");
+        assert_eq!(number(1e-4f32), "0.0001");
+        assert_eq!(number(2.5e16f64), "2.5e16");
+        let mut x = 0x9E37_79B9u32;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let v = f32::from_bits(x);
+            if v.is_finite() {
+                assert_eq!(number(v).parse::<f32>().unwrap().to_bits(), v.to_bits());
+            }
+        }
+    }
 }
