@@ -344,15 +344,15 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
                     .max()
                     .unwrap_or(1)
                     .max(5);
-                print!("{:>w$} ", "");
+                print!("{:>w$}", "");
                 for c in &m.class_names {
-                    print!("{c:>w$} ");
+                    print!(" {c:>w$}");
                 }
                 println!();
                 for (c, row) in m.class_names.iter().zip(&cm.counts) {
-                    print!("{c:>w$} ");
+                    print!("{c:>w$}");
                     for &v in row {
-                        print!("{:>w$} ", plot::shown_count(v));
+                        print!(" {:>w$}", plot::shown_count(v));
                     }
                     println!();
                 }
