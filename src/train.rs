@@ -19,7 +19,7 @@ use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::optim::lbfgs::{self, Converged, LbfgsParams};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState, Warmup};
-use crate::tensor::{Float, Par};
+use crate::tensor::{with_threads_awake, Float, Par, PARALLEL_MIN_MACS};
 
 /// Everything about a training run; every field has a sensible default.
 ///
@@ -468,6 +468,18 @@ impl<T: Float> Trainer<T> {
             && self.config.clip_grad_norm.is_none()
     }
 
+    /// Whether a step's products on batches of `rows` rows are large enough to be shared between
+    /// threads ([`PARALLEL_MIN_MACS`]): then the pool's threads are kept awake through the epoch
+    /// ([`with_threads_awake`]); else (seed-online's one-row steps) that would only cost.
+    fn shares_products(&self, rows: usize) -> bool {
+        matches!(self.par, Par::Threads(t) if t > 1)
+            && self
+                .net
+                .layers
+                .iter()
+                .any(|l| rows * l.inputs * l.outputs >= PARALLEL_MIN_MACS)
+    }
+
     /// Trains one epoch (unless the run is finished), so that a caller can checkpoint between
     /// epochs. The training set must be the same on every call.
     pub fn step_epoch(
@@ -656,78 +668,85 @@ impl<T: Float> Trainer<T> {
         } else {
             let pool = &self.pool;
             let sgd_in_backward = self.sgd_in_backward();
+            let awake = self.shares_products(batches.batch_size);
             pool.install(|| -> Result<()> {
-                for k in first_batch..n_batches {
-                    let rows_weights = (!self.sample_weights.is_empty()).then(|| {
-                        let idx = batches.indices(k);
-                        let bw = &mut self.batch_weights[..idx.len()];
-                        scaled_weights(bw, idx.iter().map(|&i| self.sample_weights[i]));
-                        &*bw
-                    });
-                    let draw = Draw {
-                        seed: self.config.seed,
-                        epoch,
-                        batch: k,
-                    };
-                    let (x, t) = match &self.config.augment {
-                        None => batches.gather(k, &train.x, &train.y),
-                        Some(a) => batches.gather_augmented(k, (&train.x, &train.y), a, draw),
-                    };
-                    let rows = x.rows;
-                    self.net.forward_train(x, &mut self.ws, self.par, draw);
-                    let weighted = t.weighted(&self.class_weights);
-                    let loss = match rows_weights {
-                        Some(w) => self
-                            .ws
-                            .evaluate_loss_with_rows(&self.net, &self.loss, weighted, w, true),
-                        None => self.ws.evaluate_loss(&self.net, &self.loss, weighted, true),
-                    };
-                    if !loss.is_finite() {
-                        return Err(Error::Diverged {
+                let mut steps = || -> Result<()> {
+                    for k in first_batch..n_batches {
+                        let rows_weights = (!self.sample_weights.is_empty()).then(|| {
+                            let idx = batches.indices(k);
+                            let bw = &mut self.batch_weights[..idx.len()];
+                            scaled_weights(bw, idx.iter().map(|&i| self.sample_weights[i]));
+                            &*bw
+                        });
+                        let draw = Draw {
+                            seed: self.config.seed,
+                            epoch,
+                            batch: k,
+                        };
+                        let (x, t) = match &self.config.augment {
+                            None => batches.gather(k, &train.x, &train.y),
+                            Some(a) => batches.gather_augmented(k, (&train.x, &train.y), a, draw),
+                        };
+                        let rows = x.rows;
+                        self.net.forward_train(x, &mut self.ws, self.par, draw);
+                        let weighted = t.weighted(&self.class_weights);
+                        let loss = match rows_weights {
+                            Some(w) => self
+                                .ws
+                                .evaluate_loss_with_rows(&self.net, &self.loss, weighted, w, true),
+                            None => self.ws.evaluate_loss(&self.net, &self.loss, weighted, true),
+                        };
+                        if !loss.is_finite() {
+                            return Err(Error::Diverged {
+                                epoch,
+                                batch: k + 1,
+                                loss,
+                                learning_rate: lr,
+                            });
+                        }
+                        // Rows count their sample weights as the batch's loss does (scaled to
+                        // average 1 over the batch), so the accuracy is averaged as the loss is.
+                        tally.add(self.ws.output(), t, self.net.outputs(), rows_weights);
+                        if sgd_in_backward {
+                            self.net.backward_descend(x, &mut self.ws, self.par, lr);
+                            self.optimizer.step += 1;
+                        } else {
+                            self.net.backward(x, &mut self.ws, self.par);
+                            if let Some(c) = self.config.clip_grad_norm {
+                                clip_grad_norm(&mut self.ws.grads, c);
+                            }
+                            self.config.optimizer.step(
+                                &mut self.net.params,
+                                &mut self.ws.grads,
+                                &mut self.optimizer,
+                                lr,
+                                self.config.weight_decay,
+                                &self.decayed,
+                            );
+                        }
+                        if !self.net.buffers.is_empty() {
+                            self.net.update_running_stats(&self.ws);
+                        }
+                        sum_loss += loss * rows as f64;
+                        rows_done += rows;
+                        control = progress(Progress::Batch {
                             epoch,
                             batch: k + 1,
+                            batches: n_batches,
                             loss,
-                            learning_rate: lr,
+                            rows_done,
                         });
-                    }
-                    // Rows count their sample weights as the batch's loss does (scaled to
-                    // average 1 over the batch), so the accuracy is averaged as the loss is.
-                    tally.add(self.ws.output(), t, self.net.outputs(), rows_weights);
-                    if sgd_in_backward {
-                        self.net.backward_descend(x, &mut self.ws, self.par, lr);
-                        self.optimizer.step += 1;
-                    } else {
-                        self.net.backward(x, &mut self.ws, self.par);
-                        if let Some(c) = self.config.clip_grad_norm {
-                            clip_grad_norm(&mut self.ws.grads, c);
+                        if control == Control::Stop && k + 1 < n_batches {
+                            stopped_after = Some(k + 1);
+                            return Ok(());
                         }
-                        self.config.optimizer.step(
-                            &mut self.net.params,
-                            &mut self.ws.grads,
-                            &mut self.optimizer,
-                            lr,
-                            self.config.weight_decay,
-                            &self.decayed,
-                        );
                     }
-                    if !self.net.buffers.is_empty() {
-                        self.net.update_running_stats(&self.ws);
-                    }
-                    sum_loss += loss * rows as f64;
-                    rows_done += rows;
-                    control = progress(Progress::Batch {
-                        epoch,
-                        batch: k + 1,
-                        batches: n_batches,
-                        loss,
-                        rows_done,
-                    });
-                    if control == Control::Stop && k + 1 < n_batches {
-                        stopped_after = Some(k + 1);
-                        return Ok(());
-                    }
+                    Ok(())
+                };
+                match awake {
+                    true => with_threads_awake(steps),
+                    false => steps(),
                 }
-                Ok(())
             })?;
         }
         if let Some(batches_done) = stopped_after {
