@@ -19,7 +19,7 @@ use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::optim::lbfgs::{self, Converged, LbfgsParams};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState, Warmup};
-use crate::tensor::{with_threads_awake, Float, Par, PARALLEL_MIN_MACS};
+use crate::tensor::{with_threads_awake, Float, Par, AWAKE_MIN_MACS};
 
 /// Everything about a training run; every field has a sensible default.
 ///
@@ -468,16 +468,16 @@ impl<T: Float> Trainer<T> {
             && self.config.clip_grad_norm.is_none()
     }
 
-    /// Whether a step's products on batches of `rows` rows are large enough to be shared between
-    /// threads ([`PARALLEL_MIN_MACS`]): then the pool's threads are kept awake through the epoch
-    /// ([`with_threads_awake`]); else (seed-online's one-row steps) that would only cost.
+    /// Whether a step's products on batches of `rows` rows are large enough for the pool's threads
+    /// to be kept awake through the epoch ([`with_threads_awake`], [`AWAKE_MIN_MACS`]); else
+    /// (seed-online's one-row steps, the default run's 64-128-10 at batch 32) that only costs.
     fn shares_products(&self, rows: usize) -> bool {
         matches!(self.par, Par::Threads(t) if t > 1)
             && self
                 .net
                 .layers
                 .iter()
-                .any(|l| rows * l.inputs * l.outputs >= PARALLEL_MIN_MACS)
+                .any(|l| rows * l.inputs * l.outputs >= AWAKE_MIN_MACS)
     }
 
     /// Trains one epoch (unless the run is finished), so that a caller can checkpoint between
