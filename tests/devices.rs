@@ -353,12 +353,17 @@ fn normalised(norm: Normalization) {
     use Activation::*;
     let mut cases = vec![
         case(
-            "relu softmax cross-entropy",
-            Relu,
+            "elu softmax cross-entropy",
+            Elu(0.5),
             Softmax,
             Loss::CrossEntropy,
         ),
-        case("tanh identity mse", Tanh, Identity, Loss::MeanSquaredError),
+        case(
+            "sigmoid identity mae",
+            Sigmoid,
+            Identity,
+            Loss::MeanAbsoluteError,
+        ),
         case("gelu sigmoid bce", Gelu, Sigmoid, Loss::BinaryCrossEntropy),
     ];
     let mut c = case(
