@@ -513,7 +513,7 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 /// through the epoch ([`with_threads_awake`]). Below it a product takes a few µs, and a thread
 /// spinning beside such steps only costs: the default run (`mlp train`: 64-128-10 on digits at
 /// batch 32, 262 k multiply-adds) took 0.225–0.237 s for 100 epochs with the threads awake against
-/// 0.15–0.17 without (one thread: 0.14); mnist-mlp-small's 6.4 M gained 12 %.
+/// 0.15–0.17 without (one thread: 0.14); mnist-mlp-small's 6.4 M gained 4–12 % (BENCHMARKS.md).
 pub const AWAKE_MIN_MACS: usize = 1 << 21;
 
 /// From this many values on, a right factor read through a transposed view (`δ·Wᵀ`, the
