@@ -516,6 +516,13 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 /// 0.15–0.17 without (one thread: 0.14); mnist-mlp-small's 6.4 M gained 4–12 % (BENCHMARKS.md).
 pub const AWAKE_MIN_MACS: usize = 1 << 21;
 
+/// The fewest steps an epoch must have for its threads to be kept awake: waking them at the
+/// epoch's start and the spinning beside short epochs cost more than the steps gain. digits
+/// (1 438 rows) at batch 256 or 512, 6 or 3 steps of products above `AWAKE_MIN_MACS`, ran
+/// 5–15 % slower awake (0.26 against 0.21–0.25 s for 200 epochs; 0.36–0.39 against 0.32–0.34
+/// for 300); mnist-mlp-small's 938 steps gained.
+pub const AWAKE_MIN_STEPS: usize = 64;
+
 /// From this many values on, a right factor read through a transposed view (`δ·Wᵀ`, the
 /// backward pass's ∂E/∂h) is copied into row-major order before the product. gemm packs such a
 /// factor on one thread, value by value down its columns: mnist-mlp-wide's `δ·W²ᵀ`

@@ -19,7 +19,7 @@ use crate::loss::{ClassWeight, Loss, TargetsRef};
 use crate::network::{Network, Workspace};
 use crate::optim::lbfgs::{self, Converged, LbfgsParams};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState, Warmup};
-use crate::tensor::{with_threads_awake, Float, Par, AWAKE_MIN_MACS};
+use crate::tensor::{with_threads_awake, Float, Par, AWAKE_MIN_MACS, AWAKE_MIN_STEPS};
 
 /// Everything about a training run; every field has a sensible default.
 ///
@@ -468,11 +468,13 @@ impl<T: Float> Trainer<T> {
             && self.config.clip_grad_norm.is_none()
     }
 
-    /// Whether a step's products on batches of `rows` rows are large enough for the pool's threads
-    /// to be kept awake through the epoch ([`with_threads_awake`], [`AWAKE_MIN_MACS`]); else
-    /// (seed-online's one-row steps, the default run's 64-128-10 at batch 32) that only costs.
-    fn shares_products(&self, rows: usize) -> bool {
+    /// Whether to keep the pool's threads awake through an epoch of `batches` steps on `rows`
+    /// rows each ([`with_threads_awake`]): when a step's products are large enough to share
+    /// ([`AWAKE_MIN_MACS`]; not seed-online's one-row steps, nor the default run's 64-128-10 at
+    /// batch 32) and the epoch long enough to pay for waking them ([`AWAKE_MIN_STEPS`]).
+    fn keep_awake(&self, rows: usize, batches: usize) -> bool {
         matches!(self.par, Par::Threads(t) if t > 1)
+            && batches >= AWAKE_MIN_STEPS
             && self
                 .net
                 .layers
@@ -668,7 +670,7 @@ impl<T: Float> Trainer<T> {
         } else {
             let pool = &self.pool;
             let sgd_in_backward = self.sgd_in_backward();
-            let awake = self.shares_products(batches.batch_size);
+            let awake = self.keep_awake(batches.batch_size, n_batches - first_batch);
             pool.install(|| -> Result<()> {
                 let mut steps = || -> Result<()> {
                     for k in first_batch..n_batches {
