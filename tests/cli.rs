@@ -638,6 +638,23 @@ fn explain_the_seed_example_in_three_formats() {
     ));
     assert_eq!(t["layers"][0]["weight"].as_array().unwrap().len(), 4);
     assert!(t["layers"][0]["bias"].is_array());
+    // Rows without the target: the trace needs it, and says so (rather than reading the last
+    // feature as the target and then missing that feature).
+    let rows = d.write(
+        "rows.csv",
+        "sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm\n5.1,3.5,1.4,0.2\n",
+    );
+    fails_with(
+        &d,
+        &[
+            "explain",
+            "--model",
+            "i.safetensors",
+            "--data",
+            rows.to_str().unwrap(),
+        ],
+        "no column 'target': explain traces a training step on the row, against its target, and needs the model's target column (target), or --target",
+    );
 }
 
 #[test]

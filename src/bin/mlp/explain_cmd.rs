@@ -11,7 +11,7 @@ use mlp::{
 };
 use serde_json::json;
 
-use crate::inspect::{check_features, load_as, load_rows, target_names};
+use crate::inspect::{check_features, load_as, load_rows, missing_targets, target_names};
 use crate::plot::{self, Figure, Picture};
 use crate::train_cmd::{
     align_classes, categorical_flag, drop_flag, dropout_flag, image_flag, impute_flag,
@@ -55,6 +55,13 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
                 .data
                 .as_deref()
                 .ok_or_else(|| Error::config("--model needs --data SOURCE and --row K"))?;
+            if a.target.is_none() {
+                missing_targets(
+                    data,
+                    m,
+                    "explain traces a training step on the row, against its target, and needs",
+                )?;
+            }
             let pre = &m.preprocessing;
             let load = |target| load_as::<f64>(data, target, None, m);
             let loaded = load(a.target.as_deref().or(m.target_name.as_deref()))

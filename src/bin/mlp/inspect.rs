@@ -107,9 +107,10 @@ fn count_json(v: f64) -> serde_json::Value {
     }
 }
 
-/// A CSV without the model's target columns cannot be evaluated: say which is missing (rather
-/// than read its last column as the target).
-fn missing_targets(data: &str, m: &ModelMeta) -> Result<()> {
+/// A CSV without the model's target columns cannot be evaluated (nor a training step traced on
+/// it): say which is missing, and that `needs` them (rather than read its last column as the
+/// target).
+pub(crate) fn missing_targets(data: &str, m: &ModelMeta, needs: &str) -> Result<()> {
     let p = Path::new(data);
     let Some(headers) = csv_headers(p).ok().filter(|_| source::is_csv(p)) else {
         return Ok(());
@@ -119,7 +120,7 @@ fn missing_targets(data: &str, m: &ModelMeta) -> Result<()> {
         Some(name) if !own.is_empty() => Err(Error::data(
             p,
             format!(
-                "no column '{name}': eval needs the model's target column{} ({}), or --target",
+                "no column '{name}': {needs} the model's target column{} ({}), or --target",
                 if own.len() == 1 { "" } else { "s" },
                 own.join(", ")
             ),
@@ -243,7 +244,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
     let m = &model.meta;
     let target = target_for(&a.data, a.target.clone(), m);
     if target.is_none() {
-        missing_targets(&a.data, m)?;
+        missing_targets(&a.data, m, "eval needs")?;
     }
     let weighted_by = (a.sample_weight.as_deref())
         .map(|w| source::WeightSource::of(w, &a.data))
