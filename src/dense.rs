@@ -83,6 +83,11 @@ impl Dense {
         self.inputs * self.outputs
     }
 
+    /// Where W lies in the parameter buffer (and its gradient in the gradients').
+    pub fn weight_range(&self) -> std::ops::Range<usize> {
+        self.weight_offset..self.weight_offset + self.weight_len()
+    }
+
     /// Number of parameters: weights, biases, and γ and β of a normalisation.
     pub fn param_len(&self) -> usize {
         self.weight_len()
@@ -99,11 +104,7 @@ impl Dense {
 
     /// W as an `inputs × outputs` view into `params`.
     pub fn weight<'a, T: Float>(&self, params: &'a [T]) -> View<'a, T> {
-        View::new(
-            &params[self.weight_offset..self.weight_offset + self.weight_len()],
-            self.inputs,
-            self.outputs,
-        )
+        View::new(&params[self.weight_range()], self.inputs, self.outputs)
     }
 
     /// b, when the layer has one.
@@ -224,7 +225,7 @@ impl Dense {
     ) {
         let rows = x.rows;
         let delta = View::new(&delta[..rows * self.outputs], rows, self.outputs);
-        let gw = &mut grads[self.weight_offset..self.weight_offset + self.weight_len()];
+        let gw = &mut grads[self.weight_range()];
         let dx = dx.map(|dx| &mut dx[..rows * self.inputs]);
         if let Some(dx) = dx {
             let wt = self.weight(params).t();
@@ -285,7 +286,7 @@ impl Dense {
                 par,
             );
         }
-        let range = self.weight_offset..self.weight_offset + self.weight_len();
+        let range = self.weight_range();
         if !descend(&mut params[range.clone()], lr, x.t(), delta, par) {
             matmul(&mut grads[range.clone()], Accum::Replace, x.t(), delta, par);
             sgd(&mut params[range.clone()], &grads[range], lr);

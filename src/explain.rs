@@ -188,8 +188,7 @@ pub fn trace(
                     .collect(),
                 _ => z.clone(),
             };
-            let w = &net.params[l.weight_offset..l.weight_offset + l.weight_len()];
-            let gw = &ws.grads[l.weight_offset..l.weight_offset + l.weight_len()];
+            let (w, gw) = (&net.params[l.weight_range()], &ws.grads[l.weight_range()]);
             let dw: Vec<f64> = gw.iter().map(|g| -alpha * g).collect();
             let nw: Vec<f64> = w.iter().zip(&dw).map(|(w, d)| w + d).collect();
             let bias = l.bias_offset.map(|o| net.params[o..o + l.outputs].to_vec());

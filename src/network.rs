@@ -155,7 +155,7 @@ impl NetworkSpec {
                     buffers[var..var + d.outputs].fill(T::ONE);
                 }
             }
-            for w in &mut params[d.weight_offset..d.weight_offset + d.weight_len()] {
+            for w in &mut params[d.weight_range()] {
                 *w = T::of(self.init.weight(&mut rng, d.inputs, d.outputs));
             }
             if let Some(o) = d.bias_offset {

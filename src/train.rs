@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batches::{Augment, Batches};
 use crate::data::{Dataset, Targets};
+use crate::dense::Dense;
 use crate::device::{Device, DeviceEpoch, Matmul, Run};
 use crate::dropout::{Draw, Dropout};
 use crate::error::{Error, Result};
@@ -423,11 +424,7 @@ impl<T: Float> Trainer<T> {
             class_weights: Vec::new(),
             sample_weights: Vec::new(),
             batch_weights: Vec::new(),
-            decayed: net
-                .layers
-                .iter()
-                .map(|l| l.weight_offset..l.weight_offset + l.weight_len())
-                .collect(),
+            decayed: net.layers.iter().map(Dense::weight_range).collect(),
             par: if threads > 1 {
                 Par::Threads(threads)
             } else {

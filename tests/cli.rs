@@ -77,6 +77,12 @@ fn json(s: &str) -> Value {
 }
 
 /// `mlp info --format json` of a model file in `dir`.
+/// A JSON array of numbers.
+fn numbers(v: &Value) -> Vec<f64> {
+    let items = v.as_array().unwrap_or_else(|| panic!("not an array: {v}"));
+    items.iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
 fn info_json(dir: &Dir, model: &str) -> Value {
     json(&ok(dir, &["info", "--model", model, "--format", "json"]))
 }
@@ -4192,12 +4198,7 @@ fn missing_values_are_refused_or_filled_with_training_statistics() {
     let info = info_json(&d, "model.safetensors");
     let impute = &info["preprocessing"]["impute"];
     assert_eq!(impute["strategy"], "median", "{info}");
-    let fill: Vec<f64> = impute["fill"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let fill: Vec<f64> = numbers(&impute["fill"]);
     assert_eq!(fill.len(), 5); // age, color=blue, color=green, color=red, income
                                // A row with its age missing predicts as the row with the stored median age.
     let rows = d.write(
@@ -4460,12 +4461,7 @@ fn predict_agrees_with_explain(d: &Dir, model: &str) -> Value {
         "explain", "--model", model, "--data", "iris", "--format", "json",
     ];
     let trace = json(&ok(d, &args));
-    let y: Vec<f64> = trace["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let y: Vec<f64> = numbers(&trace["output"]);
     assert_eq!(row0.len(), 3, "{p}");
     for (a, b) in row0.iter().zip(&y) {
         assert!((a - b).abs() < 1e-5, "predict {row0:?}, explain {y:?}");

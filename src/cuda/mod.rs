@@ -45,7 +45,7 @@ use cudarc::driver::{
 
 use crate::activation::Activation;
 use crate::data::{Dataset, Targets};
-use crate::dense::Normalization;
+use crate::dense::{Norm, Normalization};
 use crate::device::{DeviceEpoch, Matmul};
 use crate::dropout::{self, Draw};
 use crate::error::{Error, Result};
@@ -500,15 +500,13 @@ struct LayerPlan {
     norm: Option<NormPlan>,
 }
 
-/// A normalised layer's part of the plan: how (with its ε, and batch normalisation's momentum and
-/// the offset of its running mean and variance in `Run::running`), where γ lies in the flat
-/// buffer (β follows it, as `NetworkSpec::build` lays them out), and what the backward pass reads
-/// of the forward's: ĥ (`[batch × outputs]`) and s = 1/√(σ² + ε), one a row (layer
-/// normalisation, `[batch]`) or one a column (batch normalisation, `[outputs]`).
+/// A normalised layer's part of the plan: the layer's own `Norm` (how it normalises, where γ lies
+/// in the flat buffer with β after it, and batch normalisation's running mean and variance in
+/// `Run::running`), and what the backward pass reads of the forward's: ĥ (`[batch × outputs]`)
+/// and s = 1/√(σ² + ε), one a row (layer normalisation, `[batch]`) or one a column (batch
+/// normalisation, `[outputs]`).
 struct NormPlan {
-    kind: Normalization,
-    gamma: usize,
-    running: usize,
+    norm: Norm,
     xhat: CudaSlice<f32>,
     inv_std: CudaSlice<f32>,
 }
@@ -752,10 +750,10 @@ impl Run {
         // instead of 23 at batch 65536, and TF32 products of width 2048 ran 1.5× slower).
         let fold = net.has_bias()
             && batch <= 1024
-            && net.layers.iter().all(|l| {
-                l.bias_offset
-                    .is_none_or(|o| o == l.weight_offset + l.weight_len())
-            });
+            && net
+                .layers
+                .iter()
+                .all(|l| l.bias_offset.is_none_or(|o| o == l.weight_range().end));
         let stride_for = |width: usize| {
             if fold {
                 (width + 1).next_multiple_of(4)
@@ -772,9 +770,7 @@ impl Run {
             let norm = match &l.norm {
                 None => None,
                 Some(nm) => Some(NormPlan {
-                    kind: nm.kind,
-                    gamma: nm.gamma_offset,
-                    running: nm.running_offset,
+                    norm: nm.clone(),
                     xhat: gpu.alloc(batch * l.outputs)?,
                     inv_std: gpu.alloc(match nm.kind {
                         Normalization::Layer(_) => batch,
@@ -858,7 +854,7 @@ impl Run {
         let decay = if config.weight_decay != 0.0 {
             let mut mask = vec![0u8; n];
             for l in &net.layers {
-                mask[l.weight_offset..l.weight_offset + l.weight_len()].fill(1);
+                mask[l.weight_range()].fill(1);
             }
             Some(gpu.upload(&mask)?)
         } else {
@@ -1240,9 +1236,9 @@ impl Run {
                     let mut bias = bias(l);
                     if let Some(nm) = &l.norm {
                         // u = γ·ĥ + β over z, the bias added first; Φ then takes u.
-                        let gb = params + 4 * nm.gamma as u64;
+                        let gb = params + 4 * nm.norm.gamma_offset as u64;
                         let (xhat, inv_std) = (p(&nm.xhat), p(&nm.inv_std));
-                        match nm.kind {
+                        match nm.norm.kind {
                             Normalization::Layer(ln) => {
                                 let eps = ln.eps as f32;
                                 let mut b = s.launch_builder(&g.layer_norm_forward);
@@ -1252,8 +1248,8 @@ impl Run {
                                 unsafe { b.launch(warp_rows(rows)) }.map_err(le)?;
                             }
                             Normalization::Batch(bn) => {
-                                let running =
-                                    self.running.as_ref().map_or(null, p) + 4 * nm.running as u64;
+                                let running = self.running.as_ref().map_or(null, p)
+                                    + 4 * nm.norm.running_offset as u64;
                                 let eps = bn.eps as f32;
                                 let (m, keep) = (bn.momentum as f32, (1.0 - bn.momentum) as f32);
                                 let mut b = s.launch_builder(&g.batch_norm_forward);
@@ -1406,10 +1402,12 @@ impl Run {
                 unsafe { b.launch(g.elementwise(n as usize)) }.map_err(le)?;
                 if let Some(nm) = &prev.norm {
                     // dprev holds ∂E/∂u and becomes ∂E/∂h'; ∂E/∂γ and ∂E/∂β go to their slots.
-                    let (gamma, dgamma) =
-                        (params + 4 * nm.gamma as u64, grads + 4 * nm.gamma as u64);
+                    let (gamma, dgamma) = (
+                        params + 4 * nm.norm.gamma_offset as u64,
+                        grads + 4 * nm.norm.gamma_offset as u64,
+                    );
                     let (xhat, inv_std) = (p(&nm.xhat), p(&nm.inv_std));
-                    match nm.kind {
+                    match nm.norm.kind {
                         Normalization::Layer(_) => {
                             // ∂E/∂β = Σ over rows of ∂E/∂u, first; the kernel leaves ĥ ⊙ ∂E/∂u
                             // in xhat, whose sum over rows is ∂E/∂γ.
