@@ -96,6 +96,27 @@ impl NetworkSpec {
         self
     }
 
+    /// How many parameters [`NetworkSpec::build`] lays out: per layer the weights W (inputs ×
+    /// units), the bias b (units) and, on a normalised hidden layer, γ and β (units each).
+    /// `None` when the count overflows `usize`: a request no machine could hold.
+    pub fn param_count(&self) -> Option<usize> {
+        let hidden = self.layers.len().saturating_sub(1);
+        let mut inputs = self.inputs;
+        let mut count = 0usize;
+        for (k, l) in self.layers.iter().enumerate() {
+            let per_unit = inputs
+                .checked_add(usize::from(self.bias != Bias::None))?
+                .checked_add(if self.norm.is_some() && k < hidden {
+                    2
+                } else {
+                    0
+                })?;
+            count = count.checked_add(per_unit.checked_mul(l.units)?)?;
+            inputs = l.units;
+        }
+        Some(count)
+    }
+
     /// Draws the initial parameters with a seeded generator.
     ///
     /// # Panics
@@ -851,5 +872,35 @@ impl<T: Float> Workspace<T> {
             delta,
             &rows[..self.rows],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BatchNorm, LayerNorm};
+
+    /// The count without building is the built network's, with and without biases and
+    /// normalisation; a count past `usize` is `None`.
+    #[test]
+    fn param_count_is_the_built_networks() {
+        let spec = NetworkSpec::new(7)
+            .dense(5, Activation::Relu)
+            .dense(4, Activation::Tanh)
+            .dense(3, Activation::Softmax);
+        for s in [
+            spec.clone(),
+            spec.clone().bias(Bias::None),
+            spec.clone().batch_norm(BatchNorm::default()),
+            spec.clone().layer_norm(LayerNorm::default()),
+        ] {
+            assert_eq!(s.param_count(), Some(s.build::<f32>(0).param_count()));
+        }
+        // 7·5 + 5 + 5·4 + 4 + 4·3 + 3, by hand.
+        assert_eq!(spec.param_count(), Some(79));
+        let huge = NetworkSpec::new(1 << 40)
+            .dense(1 << 40, Activation::Relu)
+            .dense(1, Activation::Identity);
+        assert_eq!(huge.param_count(), None);
     }
 }

@@ -1,7 +1,8 @@
 //! The training loop: batches → forward → loss → backward → optimizer step → metrics → (checkpoint).
 //!
-//! Everything the loop needs is planned when the [`Trainer`] is made: the workspace, the batch
-//! buffers, the optimizer state, the thread pool. A training step allocates nothing (an L-BFGS
+//! Everything the loop needs is planned when the [`Trainer`] is made (the optimizer state, the
+//! thread pool) or when it first sees the training rows (the workspace, the batch buffers, sized
+//! for the batch, or for all the rows when they are fewer). A training step allocates nothing (an L-BFGS
 //! iteration, a pass or more over the whole training set, allocates its few search vectors).
 //! Same data, configuration and seed give bit-identical weights on any number of threads.
 
@@ -21,6 +22,9 @@ use crate::network::{Network, Workspace};
 use crate::optim::lbfgs::{self, Converged, LbfgsParams};
 use crate::optim::{clip_grad_norm, Optimizer, OptimizerState, Schedule, ScheduleState, Warmup};
 use crate::tensor::{with_threads_awake, Float, Par, AWAKE_MIN_MACS, AWAKE_MIN_STEPS};
+
+/// The most threads [`TrainConfig::threads`] may ask for.
+pub const MAX_THREADS: usize = 1024;
 
 /// Everything about a training run; every field has a sensible default.
 ///
@@ -65,7 +69,8 @@ pub struct TrainConfig {
     pub min_improvement: f64,
     /// Seeds the shuffling (and, in [`fit`], the validation split). Default 0.
     pub seed: u64,
-    /// Threads for matrix products; 0 = all cores. Results do not depend on it. Default 0.
+    /// Threads for matrix products; 0 = all cores, at most [`MAX_THREADS`]. Results do not depend
+    /// on it. Default 0.
     pub threads: usize,
     /// Where to train. Default the CPU.
     pub device: crate::device::Device,
@@ -112,6 +117,14 @@ impl TrainConfig {
         }
         if self.batch_size == 0 {
             return bad("batch size must be at least 1".into());
+        }
+        // Each thread is a pool worker kept for the run; far beyond the cores they only wait
+        // their turn, and tens of thousands take minutes to start.
+        if self.threads > MAX_THREADS {
+            return bad(format!(
+                "threads must be at most {MAX_THREADS} (0: one per core), not {}",
+                self.threads
+            ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return bad(format!(
@@ -412,14 +425,10 @@ impl<T: Float> Trainer<T> {
             finished: false,
             position: None,
             last_params: None,
-            ws: Workspace::new(
-                &net,
-                match config.optimizer {
-                    Optimizer::Lbfgs(_) => crate::network::CHUNK_ROWS,
-                    _ => config.batch_size,
-                },
-            )
-            .with_dropout(&net, &config.dropout),
+            // Until the training rows are known (`step_epoch` fits the buffers to the batches),
+            // room for a chunk at most: a batch size beyond the data set must not allocate for it.
+            ws: Workspace::new(&net, config.batch_size.min(crate::network::CHUNK_ROWS))
+                .with_dropout(&net, &config.dropout),
             batches: None,
             class_weights: Vec::new(),
             sample_weights: Vec::new(),
@@ -517,17 +526,28 @@ impl<T: Float> Trainer<T> {
                         scaled_weights(&mut all, w.iter().copied());
                         all
                     }
-                    (_, _) => vec![T::ZERO; self.config.batch_size],
+                    (_, _) => vec![T::ZERO; self.config.batch_size.min(train.len())],
                 };
                 if let Some(v) = val {
                     self.check_data(v, "validation")?;
                 }
-                Batches::new(
+                let batches = Batches::new(
                     train.len(),
                     train.x.cols,
                     target_cols(&train.y),
                     self.config.batch_size,
-                )
+                );
+                // Buffers for the largest batch (a batch size beyond the rows is all of them, as
+                // PyTorch's DataLoader gives one short batch); L-BFGS works in chunks.
+                let capacity = match self.config.optimizer {
+                    Optimizer::Lbfgs(_) => crate::network::CHUNK_ROWS,
+                    _ => batches.batch_size,
+                };
+                if self.ws.capacity != capacity {
+                    self.ws = Workspace::new(&self.net, capacity)
+                        .with_dropout(&self.net, &self.config.dropout);
+                }
+                batches
             }
         };
         self.history.metric = match train.task() {

@@ -1,5 +1,5 @@
 //! The training loop's promises: early stopping restores the best weights whether or not it
-//! triggered, the last partial batch is kept, a training step allocates nothing (with dropout and
+//! triggered, the last partial batch is kept, a batch beyond the rows is all of them, a training step allocates nothing (with dropout and
 //! class weights too), and class weights of 1 change no bit.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -157,6 +157,29 @@ fn every_row_is_trained_each_epoch_including_the_partial_batch() {
     .unwrap();
     let batches = n.div_ceil(32);
     assert_eq!(last, (batches, batches, n));
+}
+
+/// A batch size beyond the training rows is one batch of all of them (PyTorch's DataLoader gives
+/// one short batch): the same weights, bit for bit, as a batch of exactly the rows, and no buffer
+/// sized for the batch asked for (10¹⁵ rows of 128 units could not be allocated).
+#[test]
+fn a_batch_beyond_the_rows_is_all_of_them() {
+    let (train, _) = digits_split();
+    let run = |batch_size: usize| {
+        let config = TrainConfig {
+            epochs: 3,
+            batch_size,
+            ..Default::default()
+        };
+        let net = NetworkSpec::new(64)
+            .dense(128, Activation::Relu)
+            .dense(10, Activation::Softmax)
+            .build::<f32>(0);
+        let mut t = Trainer::new(net, &config).unwrap();
+        t.fit(&train, None, &mut |_| Control::Continue).unwrap();
+        t.into_network().params
+    };
+    assert_eq!(run(1_000_000_000_000_000), run(train.len()));
 }
 
 /// The `gemm` crate allocates its packing scratch inside each product (a `dyn_stack::MemBuffer`
