@@ -76,13 +76,13 @@ fn json(s: &str) -> Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
-/// `mlp info --format json` of a model file in `dir`.
 /// A JSON array of numbers.
 fn numbers(v: &Value) -> Vec<f64> {
     let items = v.as_array().unwrap_or_else(|| panic!("not an array: {v}"));
     items.iter().map(|x| x.as_f64().unwrap()).collect()
 }
 
+/// `mlp info --format json` of a model file in `dir`.
 fn info_json(dir: &Dir, model: &str) -> Value {
     json(&ok(dir, &["info", "--model", model, "--format", "json"]))
 }
@@ -2877,6 +2877,76 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
         err.contains("digits: 64 features, but the model takes 4 (sepal_length_cm"),
         "{err}"
     );
+}
+
+/// Sizes no run could use and flags that would do nothing are refused with the sizes or the
+/// missing flag, never by an aborted allocation or in silence; a batch size beyond the training
+/// rows is all of them, as PyTorch's DataLoader gives one short batch.
+#[test]
+fn out_of_reach_sizes_and_idle_flags_are_refused() {
+    let d = Dir::new("reach");
+    // 64·10⁸ + 10⁸ + 10⁸·10 + 10 parameters: 30 GB in f32 before the gradients and Adam's moments.
+    fails_with(
+        &d,
+        &["train", "--hidden", "100000000", "--epochs", "1"],
+        "the network (7500000010 parameters) needs 158.4 GB to train on batches of 32 rows, more than this machine can allocate",
+    );
+    fails_with(
+        &d,
+        &["train", "--hidden", "4000000000,4000000000"],
+        "needs more than 2⁶⁴ bytes",
+    );
+    fails_with(
+        &d,
+        &["cv", "--hidden", "100000000", "--epochs", "1"],
+        "(7500000010 parameters)",
+    );
+    fails_with(
+        &d,
+        &["train", "--threads", "100000"],
+        "--threads: threads must be at most 1024 (0: one per core), not 100000",
+    );
+    fails_with(
+        &d,
+        &["train", "--checkpoint-every", "0", "--checkpoint", "c.st"],
+        "--checkpoint-every 0: expected a whole number of epochs ≥ 1",
+    );
+    fails_with(
+        &d,
+        &["train", "--checkpoint-every", "2"],
+        "--checkpoint-every 2: says how often to write --checkpoint FILE; give it too",
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "iris", "--labels", "y.npy"],
+        "--labels y.npy: iris holds its own targets",
+    );
+    assert!(!d.path("c.st").exists());
+    let run = |batch: &str| {
+        let args = [
+            "train",
+            "--data",
+            "iris",
+            "--epochs",
+            "3",
+            "--batch-size",
+            batch,
+        ];
+        ok(&d, &args)
+    };
+    let all = run("100000000000");
+    assert!(
+        all.contains("batch 100000000000 (all 120 rows at once)"),
+        "{all}"
+    );
+    // The same run as a batch of exactly the 120 training rows: the same figures.
+    let test_line = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("test"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(test_line(&all), test_line(&run("120")));
 }
 
 /// `--betas`, `--rho` and `--eps` are PyTorch's keywords (the rules' arithmetic is checked against

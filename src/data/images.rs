@@ -307,7 +307,7 @@ pub fn read_image_folder<T: Float>(
 /// `--image-size WxH` (or one number for a square), as (height, width).
 pub fn parse_size(text: &str) -> std::result::Result<(usize, usize), String> {
     let bad = || {
-        format!("--image-size {text}: expected WIDTHxHEIGHT in pixels, e.g. 28x28, or one number for a square")
+        format!("--image-size {text}: expected WIDTHxHEIGHT in pixels, each 1 to 4096, e.g. 28x28, or one number for a square")
     };
     let parts: Vec<&str> = text.split(['x', 'X', '×']).collect();
     let n = |s: &str| {

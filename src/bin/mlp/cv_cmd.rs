@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 use crate::progress::Bar;
 use crate::train_cmd::{
-    augment_flag, by_precision, class_weight_line, held_out_figures, impute_flag, load_training,
-    network_spec, preprocess, resolve, scale_flag, task_flag, train_config, val_split_flag,
-    validation_split, Out,
+    augment_flag, by_precision, check_size, class_weight_line, held_out_figures, impute_flag,
+    load_training, network_spec, preprocess, resolve, scale_flag, task_flag, train_config,
+    val_split_flag, validation_split, Out,
 };
 use crate::CvArgs;
 
@@ -92,6 +92,7 @@ pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out
         out.line("folds    of the training files only (the t10k files are left out)");
     }
     let spec = network_spec(args, data.x.cols, task, data.outputs())?;
+    check_size::<T>(&spec, config.batch_size.min(data.len()))?;
     // Checked once here; each fold's trainer weighs the classes of its own training rows.
     class_weight_line(&config, &spec, data)?;
     out.line(format!(

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::inspect::{check_features, load_as, load_rows, missing_targets, target_names};
 use crate::plot::{self, Figure, Picture};
 use crate::train_cmd::{
-    align_classes, categorical_flag, drop_flag, dropout_flag, image_flag, impute_flag,
+    align_classes, categorical_flag, check_size, drop_flag, dropout_flag, image_flag, impute_flag,
     network_spec, preprocess, resolve, scale_flag, task_flag,
 };
 use crate::{source, ExplainArgs, GradcheckArgs};
@@ -408,6 +408,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
             let mut sub = d.subset(&take);
             preprocess((&mut d, &mut sub), impute, scale, &loaded.categorical);
             let spec = network_spec(&args, d.x.cols, d.task(), d.outputs())?;
+            check_size::<f64>(&spec, sub.len())?;
             let net = spec.build::<f64>(args.seed.unwrap_or(0));
             let loss = match &args.loss {
                 Some(l) => Loss::parse(l).map_err(|e| Error::config(format!("--loss: {e}")))?,

@@ -114,6 +114,12 @@ fn load_any<T: Float>(
     images: ImageRead,
 ) -> Result<Loaded<T>> {
     let path = Path::new(source);
+    // (--test-labels and --val-labels are checked against their data before they come here.)
+    if let Some(l) = labels.filter(|_| !is_npy(path)) {
+        return Err(Error::config(format!(
+            "--labels {l}: {source} holds its own targets; only .npy data takes them from an array of their own"
+        )));
+    }
     if let Some(text) = builtin::text(source) {
         let tc = target_column(target);
         let csv = read_csv_from::<T>(

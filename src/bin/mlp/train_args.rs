@@ -164,7 +164,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// Threads; results are bit-identical for any number [default: all cores]
+    /// Threads (0: one per core; at most 1024); results are bit-identical for any number [default: all cores]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,

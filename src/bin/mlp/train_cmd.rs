@@ -358,6 +358,37 @@ pub fn network_spec(
     Ok(spec.dense(outputs, output))
 }
 
+/// That this machine can hold the network `spec` while it trains on batches of `rows` rows: its
+/// parameters, their gradients and two optimizer slots (Adam's m and v), and per layer three
+/// buffers of a batch (h', h and δ), in `T`. Rust aborts the process when an allocation fails, so
+/// a request beyond what the system grants is refused here, with the sizes. (Linux may grant
+/// more than it can back; this catches the requests that cannot be met at all.)
+pub fn check_size<T: Float>(spec: &NetworkSpec, rows: usize) -> Result<()> {
+    let units = spec
+        .layers
+        .iter()
+        .try_fold(0usize, |n, l| n.checked_add(l.units));
+    let params = spec.param_count();
+    let bytes = (|| {
+        let batch = units?.checked_mul(rows)?.checked_mul(3)?;
+        params?
+            .checked_mul(4)?
+            .checked_add(batch)?
+            .checked_mul(std::mem::size_of::<T>())
+    })();
+    if bytes.is_some_and(|b| Vec::<u8>::new().try_reserve_exact(b).is_ok()) {
+        return Ok(());
+    }
+    let params = params.map_or("more than 2⁶⁴".into(), |p| p.to_string());
+    let needs = bytes.map_or("more than 2⁶⁴ bytes".into(), |b| {
+        format!("{:.1} GB", b as f64 / 1e9)
+    });
+    Err(Error::config(format!(
+        "the network ({params} parameters) needs {needs} to train on batches of {rows} rows, more than \
+         this machine can allocate: choose narrower --hidden layers or a smaller --batch-size"
+    )))
+}
+
 /// `--optimizer` with its constants: `--momentum`, `--betas`, `--rho`, `--eps`. A constant the
 /// rule does not have is refused, as PyTorch's constructors refuse an unknown keyword.
 fn optimizer_flag(args: &TrainArgs) -> Result<Optimizer> {
@@ -433,6 +464,19 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         .map(|l| Loss::parse(l).map_err(|e| Error::config(format!("--loss: {e}"))))
         .transpose()?;
     let mut optimizer = optimizer_flag(args)?;
+    match (args.checkpoint_every, &args.checkpoint) {
+        (Some(0), _) => {
+            return Err(Error::config(
+                "--checkpoint-every 0: expected a whole number of epochs ≥ 1",
+            ))
+        }
+        (Some(n), None) => {
+            return Err(Error::config(format!(
+                "--checkpoint-every {n}: says how often to write --checkpoint FILE; give it too"
+            )))
+        }
+        _ => {}
+    }
     // --tol is scikit-learn's tol: with lbfgs the gradient's tolerance, with early stopping the
     // improvement that counts.
     let mut min_improvement = 0.0;
@@ -839,6 +883,7 @@ fn flag_names(msg: &str) -> String {
     for (word, flag) in [
         ("epochs", "--epochs"),
         ("batch size", "--batch-size"),
+        ("threads", "--threads"),
         ("learning rate", "--lr"),
         ("weight decay", "--weight-decay"),
         ("gradient clipping", "--clip-grad-norm"),
@@ -1183,6 +1228,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         }
         None => {
             let spec = network_spec(args, train.x.cols, task, train.outputs())?;
+            check_size::<T>(&spec, config.batch_size.min(train.len()))?;
             let net = spec.build::<T>(seed);
             (spec, net)
         }
@@ -1227,7 +1273,12 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         _ => format!(
             "{} epochs, batch {}, {} lr {}",
             config.epochs,
-            config.batch_size,
+            match config.batch_size {
+                b if b >= train.len() && b > 1 => {
+                    format!("{b} (all {} rows at once)", train.len())
+                }
+                b => b.to_string(),
+            },
             config.optimizer.name(),
             short(config.learning_rate)
         ),
@@ -1298,7 +1349,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         training: effective_config(args, &config, &data_name, T::NAME, warm_meta),
         metrics,
     };
-    let every = args.checkpoint_every.unwrap_or(1).max(1);
+    let every = args.checkpoint_every.unwrap_or(1);
     let mut bar = Bar::new(out.text);
     // Ctrl-C stops after the current batch; the state is then saved in a checkpoint.
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
