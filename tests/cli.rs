@@ -740,6 +740,31 @@ fn gradcheck_passes_and_fails_with_the_right_exit_code() {
         err.contains("dropout rate must be in [0, 1), not 1.5"),
         "{err}"
     );
+    // --quiet: the exit code alone says pass or fail.
+    let out = ok(&d, &["gradcheck", "--data", "iris", "--quiet"]);
+    assert_eq!(out, "");
+    // A flag the check has no use for is refused by name, not ignored.
+    fails_with(
+        &d,
+        &["gradcheck", "--lr", "0.1"],
+        "--lr does not apply to mlp gradcheck: it checks the gradients of the network at its initial weights",
+    );
+    fails_with(
+        &d,
+        &["gradcheck", "--rows", "0"],
+        "--rows 0: expected at least 1",
+    );
+    ok(&d, &["train", "--data", "iris", "--epochs", "1", "--quiet"]);
+    fails_with(
+        &d,
+        &["gradcheck", "--model", "model.safetensors", "--hidden", "5"],
+        "--hidden does not apply with --model model.safetensors: the check takes the model's network",
+    );
+    let out = ok(
+        &d,
+        &["gradcheck", "--model", "model.safetensors", "--seed", "2"],
+    );
+    assert!(out.contains("pass"), "{out}");
 }
 
 #[test]

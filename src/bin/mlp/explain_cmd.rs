@@ -346,15 +346,69 @@ fn attributions(a: &ExplainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
-    let args = resolve(a.train.clone())?;
-    if let Some(m) = &args.warm_start {
-        return Err(Error::config(format!(
-            "--warm-start {} does not apply to mlp gradcheck: --model checks a model file's network",
-            m.display()
-        )));
+/// The train flags a gradient check reads: the data and how it is prepared, the network and its
+/// loss (these two only without --model, whose network meets inputs drawn at random), dropout
+/// (its masks are fixed while the differences are taken), the seed and the output.
+const GRADCHECK_READS: [&str; 18] = [
+    "data",
+    "target",
+    "categorical",
+    "drop",
+    "impute",
+    "image_size",
+    "grayscale",
+    "labels",
+    "task",
+    "hidden",
+    "activation",
+    "output",
+    "loss",
+    "init",
+    "no_bias",
+    "batch_norm",
+    "layer_norm",
+    "no_standardize",
+];
+const GRADCHECK_ALWAYS_READS: [&str; 5] = ["dropout", "seed", "config", "format", "quiet"];
+
+/// That every flag given on the command line has a part in the check: the others (how to train,
+/// where to write) are refused by name rather than ignored. A --config file's keys are not
+/// checked: such a file may describe a training run the check borrows its network from.
+fn gradcheck_flags(a: &GradcheckArgs) -> Result<()> {
+    let given = serde_json::to_value(&a.train).expect("flags serialise");
+    let given = given.as_object().expect("flags are an object");
+    for key in given.keys() {
+        let flag = format!("--{}", key.replace('_', "-"));
+        if GRADCHECK_ALWAYS_READS.contains(&key.as_str()) {
+            continue;
+        }
+        match (&a.model, GRADCHECK_READS.contains(&key.as_str())) {
+            (None, true) => {}
+            (Some(m), true) => {
+                return Err(Error::config(format!(
+                    "{flag} does not apply with --model {}: the check takes the model's network \
+                     and loss, and draws its inputs at random (seeded)",
+                    m.display()
+                )))
+            }
+            (_, false) => {
+                return Err(Error::config(format!(
+                    "{flag} does not apply to mlp gradcheck: it checks the gradients of the \
+                     network at its initial weights (or a model's), and trains nothing"
+                )))
+            }
+        }
     }
-    let rows = a.rows.max(1);
+    Ok(())
+}
+
+pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
+    gradcheck_flags(&a)?;
+    let args = resolve(a.train.clone())?;
+    if a.rows == 0 {
+        return Err(Error::config("--rows 0: expected at least 1"));
+    }
+    let rows = a.rows;
     let (net, x, y, loss, what) = match &a.model {
         Some(path) => {
             let model = Model::<f64>::load(path)?;
@@ -471,7 +525,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
             "{}",
             json!({"layers": report.layers, "worst_relative_error": worst, "tolerance": a.tolerance, "pass": pass, "loss": report.loss})
         );
-    } else {
+    } else if !args.quiet {
         println!(
             "gradient check of {what}, loss {loss}: backprop against finite differences (f64)"
         );
