@@ -3848,6 +3848,18 @@ fn attributions_add_up_to_the_prediction_less_the_baseline() {
             &["--row", "999"],
             "--row 999: colors.csv has 240 rows (0 to 239)",
         ),
+        (
+            &["--steps", "0"],
+            "--steps 0: expected 1 to 100000 points of the path",
+        ),
+        (
+            &["--steps", "1000000000000"],
+            "--steps 1000000000000: expected 1 to 100000",
+        ),
+        (
+            &["--lr", "0.1"],
+            "--lr 0.1 is the traced training step's learning rate; --attributions takes no step",
+        ),
     ] {
         let args = [
             "explain",
