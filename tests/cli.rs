@@ -2902,6 +2902,19 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
         err.contains("digits: 64 features, but the model takes 4 (sepal_length_cm"),
         "{err}"
     );
+    fails_with(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "iris",
+            "--out",
+            "no/such/dir/p.csv",
+        ],
+        "no/such/dir/p.csv: the folder no/such/dir does not exist",
+    );
 }
 
 /// Sizes no run could use and flags that would do nothing are refused with the sizes or the

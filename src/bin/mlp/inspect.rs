@@ -581,6 +581,9 @@ fn predict_t<T: Float>(a: &PredictArgs, bytes: &[u8]) -> Result<ExitCode> {
             "--proba: the model is a regression model; it predicts values, not probabilities",
         ));
     }
+    if let Some(path) = &a.out {
+        crate::train_cmd::check_writable(path)?;
+    }
     let npy = a.out.as_deref().filter(|p| source::is_npy(p));
     if let (Some(path), Some(keep)) = (npy, &a.keep) {
         return Err(Error::config(format!(
