@@ -2915,6 +2915,34 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
         ],
         "no/such/dir/p.csv: the folder no/such/dir does not exist",
     );
+    // A finite number f32 cannot hold (it would be read as ∞, and every loss be NaN): refused in
+    // f32, where it is, and read in f64.
+    let rows: String = (0..20)
+        .map(|i| format!("{i},{},{}\n", i % 3, i % 2))
+        .collect();
+    d.write("huge.csv", &format!("a,b,y\n{rows}1e39,1,1\n"));
+    d.write("target.csv", &format!("a,b,y\n{rows}1,1,-1e39\n"));
+    fails_with(
+        &d,
+        &["train", "--data", "huge.csv"],
+        "huge.csv:22:1: column 'a': 1e39 is beyond f32's range (±3.4e38); scale it down, or train with --precision f64",
+    );
+    fails_with(
+        &d,
+        &["train", "--data", "target.csv", "--task", "regression"],
+        "target.csv: target column 'y', data row 21: -1e39 is beyond f32's range",
+    );
+    let args = ["train", "--data", "huge.csv", "--epochs", "1", "--quiet"];
+    ok(&d, &[&args[..], &["--precision", "f64"]].concat());
+    let mut x = vec![0.5; 20 * 2];
+    x[9] = 1e300;
+    write_npy(&d.path("x.npy"), &[20, 2], &x);
+    write_npy(&d.path("y.npy"), &[20], &[0.0, 1.0].repeat(10));
+    fails_with(
+        &d,
+        &["train", "--data", "x.npy", "--labels", "y.npy"],
+        "x.npy: value at row 4, column 1: 1e300 is beyond f32's range",
+    );
 }
 
 /// Sizes no run could use and flags that would do nothing are refused with the sizes or the

@@ -577,14 +577,17 @@ fn read_csv_reader<T: Float>(
                     x.push(T::of(id));
                 }
                 Kind::Skip => {}
-                numbers => match parse_number(field) {
-                    Ok(v) => x.push(T::of(v)),
-                    Err(m) => {
-                        let v = not_a_number(field, m, delimiter, missing, numbers)
-                            .map_err(|m| field_error(path, line, j, &headers[j], m))?;
-                        x.push(T::of(v));
+                numbers => {
+                    let v = match parse_number(field) {
+                        Ok(v) => v,
+                        Err(m) => not_a_number(field, m, delimiter, missing, numbers)
+                            .map_err(|m| field_error(path, line, j, &headers[j], m))?,
+                    };
+                    if let Some(m) = super::beyond_precision::<T>(v) {
+                        return Err(field_error(path, line, j, &headers[j], m));
                     }
-                },
+                    x.push(T::of(v));
+                }
             }
         }
         rows += 1;
@@ -645,6 +648,7 @@ fn read_csv_reader<T: Float>(
             let RawTargets::Numbers(values) = values else {
                 unreachable!("text in a target column is refused while reading")
             };
+            values_in_precision::<T>(&values, path, names[k])?;
             for (r, v) in values.into_iter().enumerate() {
                 y[(r, k)] = T::of(v);
             }
@@ -697,14 +701,17 @@ fn read_csv_reader<T: Float>(
     };
     let (y, class_names) = match (task, raw) {
         (Task::MultiLabel, _) => unreachable!("labels are read with several targets, above"),
-        (Task::Regression, RawTargets::Numbers(v)) => (
-            Targets::Values(Matrix::from_vec(
-                rows,
-                1,
-                v.into_iter().map(T::of).collect(),
-            )),
-            Vec::new(),
-        ),
+        (Task::Regression, RawTargets::Numbers(v)) => {
+            values_in_precision::<T>(&v, path, &headers[t])?;
+            (
+                Targets::Values(Matrix::from_vec(
+                    rows,
+                    1,
+                    v.into_iter().map(T::of).collect(),
+                )),
+                Vec::new(),
+            )
+        }
         (Task::Regression, RawTargets::Text { .. }) => unreachable!("checked while reading"),
         (Task::Classification, RawTargets::Numbers(v)) => {
             let (ids, names) = super::classes_from_numbers(&v);
@@ -1013,6 +1020,19 @@ pub fn csv_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>> {
         );
     }
     Ok(rows)
+}
+
+/// That target column `name`'s `values` hold in `T` (see [`super::beyond_precision`]).
+fn values_in_precision<T: Float>(values: &[f64], path: &Path, name: &str) -> Result<()> {
+    for (r, &v) in values.iter().enumerate() {
+        if let Some(m) = super::beyond_precision::<T>(v) {
+            return Err(Error::data(
+                path,
+                format!("target column '{name}', data row {}: {m}", r + 1),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn push_target(

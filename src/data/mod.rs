@@ -391,6 +391,18 @@ pub fn fold_indices<T: Float>(data: &Dataset<T>, k: usize, seed: u64) -> Vec<Vec
 /// Most distinct integer targets that still read as class labels when the task is not given.
 pub const MAX_INFERRED_CLASSES: usize = 20;
 
+/// What is wrong with a finite value read from a file, in the data's precision `T`: nothing,
+/// or (f32 only) that it lies beyond f32's range, ±3.4·10³⁸, where it would be read as ±∞ and
+/// turn every statistic and loss it meets into NaN.
+pub fn beyond_precision<T: Float>(v: f64) -> Option<String> {
+    (v.is_finite() && !T::of(v).is_finite()).then(|| {
+        format!(
+            "{v:e} is beyond {}'s range (±3.4e38); scale it down, or train with --precision f64",
+            T::NAME
+        )
+    })
+}
+
 /// The task numeric targets suggest, and why: integers with at most [`MAX_INFERRED_CLASSES`]
 /// distinct values are class labels, anything else is a regression target.
 pub fn infer_task(values: &[f64], column: &str) -> (Task, String) {

@@ -355,23 +355,23 @@ pub fn npy_bytes(shape: &[usize], values: Values) -> std::io::Result<Vec<u8>> {
 
 /// Every value finite, or an error naming the first one that is not; with `missing` read, NaN is a
 /// missing value (to be filled by an [`Imputer`](super::Imputer)) and only infinities are refused.
-fn check_finite(a: &Array, path: &Path, missing: Missing) -> Result<()> {
+/// Beyond `T`'s range is refused too (see [`super::beyond_precision`]).
+fn check_finite<T: Float>(a: &Array, path: &Path, missing: Missing) -> Result<()> {
     let missing_value = |v: &f64| missing == Missing::Read && v.is_nan();
-    let bad = |v: &f64| !(v.is_finite() || missing_value(v));
+    let bad = |v: &f64| !(T::of(*v).is_finite() || missing_value(v));
     if let Some(i) = a.data.iter().position(bad) {
-        let cols = a.shape.get(1).copied().unwrap_or(1).max(1);
+        let (v, cols) = (a.data[i], a.shape.get(1).copied().unwrap_or(1).max(1));
+        let at = format!("value at row {}, column {}", i / cols, i % cols);
         let hint = match missing {
-            Missing::Refuse if a.data[i].is_nan() => " (--impute fills missing values)",
+            Missing::Refuse if v.is_nan() => " (--impute fills missing values)",
             _ => "",
         };
         return Err(Error::data(
             path,
-            format!(
-                "value at row {}, column {} is {}; expected a finite number{hint}",
-                i / cols,
-                i % cols,
-                a.data[i]
-            ),
+            match super::beyond_precision::<T>(v) {
+                Some(m) => format!("{at}: {m}"),
+                None => format!("{at} is {v}; expected a finite number{hint}"),
+            },
         ));
     }
     Ok(())
@@ -392,7 +392,7 @@ pub fn read_npy_dataset<T: Float>(
     image: Option<ImageShape>,
 ) -> Result<(Dataset<T>, String, Option<Images>)> {
     let mut x = read_npy(x_path)?;
-    check_finite(&x, x_path, missing)?;
+    check_finite::<T>(&x, x_path, missing)?;
     let image = as_images(&mut x, x_path, image)?;
     if image.is_some() && y_path.is_none() {
         return Err(Error::data(
@@ -410,7 +410,7 @@ pub fn read_npy_dataset<T: Float>(
     let (features, feature_cols, y, y_cols, name) = match y_path {
         Some(yp) => {
             let y = read_npy(yp)?;
-            check_finite(&y, yp, Missing::Refuse)?;
+            check_finite::<T>(&y, yp, Missing::Refuse)?;
             let y_cols = match y.shape.as_slice() {
                 [n] if *n == rows => 1,
                 [n, c] if *n == rows => *c,
@@ -553,7 +553,7 @@ pub fn read_npy_features<T: Float>(
     image: Option<ImageShape>,
 ) -> Result<Dataset<T>> {
     let mut x = read_npy(path)?;
-    check_finite(&x, path, missing)?;
+    check_finite::<T>(&x, path, missing)?;
     let read = as_images(&mut x, path, image)?;
     let (rows, cols) = (x.shape[0], x.shape[1]);
     if read.is_none() {
