@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A fresh folder for one test, removed when dropped.
 struct Dir(PathBuf);
@@ -785,6 +785,44 @@ fn config_file_keys_flags_override_and_unknown_keys_list_the_valid_ones() {
     assert!(
         info.contains("4-8-3") && info.contains("batch_size=16"),
         "{info}"
+    );
+    // Lists and numbers as TOML writes them are the flags' text: [8, 4] is --hidden 8,4.
+    d.write(
+        "natural.toml",
+        "data = \"iris\"\nhidden = [8, 4]\nactivation = [\"relu\", \"tanh\"]\ndropout = 0.1\nbetas = [0.8, 0.99]\ntarget = 4\nepochs = 1\n",
+    );
+    let flags = [
+        "--data",
+        "iris",
+        "--hidden",
+        "8,4",
+        "--activation",
+        "relu,tanh",
+        "--dropout",
+        "0.1",
+        "--betas",
+        "0.8,0.99",
+        "--target",
+        "4",
+        "--epochs",
+        "1",
+    ];
+    let by_flags = json(&ok(
+        &d,
+        &[&["train", "--format", "json"], &flags[..]].concat(),
+    ));
+    let by_file = json(&ok(
+        &d,
+        &["train", "--config", "natural.toml", "--format", "json"],
+    ));
+    assert_eq!(by_file["test_loss"], by_flags["test_loss"]);
+    let info = ok(&d, &["info", "--model", "model.safetensors"]);
+    assert!(info.contains("4-8-4-3"), "{info}");
+    d.write("nested.toml", "hidden = [[8], 4]\n");
+    let err = fails(&d, &["train", "--config", "nested.toml"]);
+    assert!(
+        err.contains("nested.toml:1:11") && err.contains("expected text or a number"),
+        "{err}"
     );
     d.write("bad.toml", "epochs = 2\nbatchsize = 16\n");
     let err = fails(&d, &["train", "--config", "bad.toml"]);
@@ -3563,6 +3601,16 @@ fn search_cross_validates_every_combination_and_ranks_them() {
     );
     let by_loss = ranked(&search(grid, &["--scoring", "loss"]), "loss");
     assert!(by_loss.windows(2).all(|w| w[0].1 <= w[1].1), "{by_loss:?}");
+    // A list inside the list is one value, the flag's text, as in a config file: [6, 4] is "6,4".
+    let nested = search(r#"{hidden = [[6, 4], "6,4"]}"#, &[]);
+    let params: Vec<&Value> = nested["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["params"]["hidden"])
+        .collect();
+    assert_eq!(params, [&json!("6,4"), &json!("6,4")]);
+    assert_eq!(nested["best"]["flags"], "--hidden 6,4");
 
     // --n-iter draws from a range (RandomizedSearchCV): each drawn rate, given to cv as a flag,
     // gives the same figures.

@@ -257,20 +257,24 @@ fn parse_grid(spec: &str, base: &TrainArgs) -> Result<Vec<Axis>> {
     Ok(axes)
 }
 
-/// `v` as flag `key` takes it: as given, or as text where the flag takes text.
+/// `v` as flag `key` takes it, as `mlp train` would read it from a config file: a number or a
+/// list where the flag takes text is that text (`32` → `"32"`, `[32, 16]` → `"32,16"`).
 fn flag_value(key: &str, v: Value) -> std::result::Result<Value, String> {
-    let fits = |v: &Value| {
+    let read = |v: &Value| {
         let mut one = Map::new();
         one.insert(key.to_string(), v.clone());
         serde_json::from_value::<TrainArgs>(Value::Object(one))
     };
-    match fits(&v) {
-        Ok(_) => Ok(v),
-        Err(e) => match &v {
-            Value::Number(n) if fits(&json!(n.to_string())).is_ok() => Ok(json!(n.to_string())),
-            _ => Err(e.to_string()),
-        },
-    }
+    let args = match (read(&v), &v) {
+        (Ok(args), _) => args,
+        (Err(_), Value::Number(n)) if read(&json!(n.to_string())).is_ok() => {
+            read(&json!(n.to_string())).expect("checked")
+        }
+        (Err(e), _) => return Err(e.to_string()),
+    };
+    // A flag at its default (false) is left out of the serialised flags: then `v` as given.
+    let back = serde_json::to_value(args).map_err(|e| e.to_string())?;
+    Ok(back.get(key).cloned().unwrap_or(v))
 }
 
 /// Every combination of lists, the first axis varying slowest (scikit-learn's `ParameterGrid`

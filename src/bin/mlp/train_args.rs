@@ -11,6 +11,55 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// A list flag's text from a config file: as the flag takes it, `hidden = "128,64"`, or as TOML
+/// writes it naturally, `hidden = [128, 64]`, `dropout = 0.5`, `target = 4` (numbers written as
+/// text, list items joined with commas).
+fn text_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::de::{DeserializeSeed, Error, SeqAccess, Unexpected, Visitor};
+    /// A value as text; `item`: one inside a list, which may not be a list again.
+    struct Text {
+        item: bool,
+    }
+    impl<'de> Visitor<'de> for Text {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(match self.item {
+                true => "text or a number",
+                false => "text, a number, or a list of them, e.g. \"128,64\" or [128, 64]",
+            })
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<String, A::Error> {
+            if self.item {
+                return Err(A::Error::invalid_type(Unexpected::Seq, &self));
+            }
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Text { item: true })? {
+                items.push(item);
+            }
+            Ok(items.join(","))
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Text {
+        type Value = String;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    Text { item: false }.deserialize(d).map(Some)
+}
+
 /// `mlp train`. Every flag also has a key in `--config` files, named like the flag in snake_case
 /// (`--batch-size` is `batch_size`); flags override the file.
 #[derive(Args, Serialize, Deserialize, Default, Clone, Debug)]
@@ -22,15 +71,27 @@ pub struct TrainArgs {
     pub data: Option<String>,
     /// The target column: a header name or a 0-based index; several, a,b: one output each (values, or labels when they hold only 0 and 1) [default: the last column]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target: Option<String>,
     /// CSV feature columns to one-hot encode, e.g. color,size [default: every column whose first value is text]
     #[arg(long, value_name = "COLUMNS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub categorical: Option<String>,
     /// CSV columns to leave out, e.g. id,name [default: none]
     #[arg(long, value_name = "COLUMNS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub drop: Option<String>,
     /// Fill missing values (empty, NA, NaN, null, ? in a CSV; NaN in NPY features): mean or median of the training rows [default: missing values are an error]
     #[arg(long, value_name = "STRATEGY")]
@@ -38,7 +99,11 @@ pub struct TrainArgs {
     pub impute: Option<String>,
     /// A folder of class folders of images: resize every image to WIDTHxHEIGHT pixels, e.g. 28x28 (bilinear) [default: every image must be the size of the first]
     #[arg(long, value_name = "WxH")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_size: Option<String>,
     /// A folder of class folders of images: read colour images as gray, one value a pixel [default: gray where every image is gray, else red, green, blue]
     #[arg(long)]
@@ -46,7 +111,11 @@ pub struct TrainArgs {
     pub grayscale: bool,
     /// Images: change each training image anew every epoch (data augmentation): shift:N (pixels each way), rotate:DEGREES (each way), zoom:PERCENT (larger or smaller), flip (left to right), or several: shift:2,rotate:10 [default: none]
     #[arg(long, value_name = "SPEC")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub augment: Option<String>,
     /// Row weights: how much each row counts in the training loss, Σ w·E / Σ w per batch, as scikit-learn's fit(sample_weight=…): a CSV column (left out of the features), or a .npy file of one weight per row. Rows held out by --val-split and --test-split keep theirs, and their figures count them, as do the rows of a --val or --test CSV file that has the same column [default: every row alike]
     #[arg(long, value_name = "COLUMN|W.npy")]
@@ -86,11 +155,19 @@ pub struct TrainArgs {
     pub task: Option<String>,
     /// Hidden layer widths, e.g. 128,64 [default: 128]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hidden: Option<String>,
     /// Hidden activation, or one per layer: relu,tanh [default: relu]
     #[arg(long)]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub activation: Option<String>,
     /// Output activation [default: softmax for classification, identity for regression]
     #[arg(long)]
@@ -114,7 +191,11 @@ pub struct TrainArgs {
     pub momentum: Option<f64>,
     /// Adam's and AdamW's β₁,β₂: the decay rates of the gradient's running mean and of its square, as PyTorch's betas (scikit-learn's beta_1, beta_2) [default: 0.9,0.999]
     #[arg(long, value_name = "B1,B2")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub betas: Option<String>,
     /// RMSprop's ρ: the decay rate of the squared gradient's running mean (PyTorch's alpha) [default: 0.99]
     #[arg(long)]
@@ -142,7 +223,11 @@ pub struct TrainArgs {
     pub clip_grad_norm: Option<f64>,
     /// Dropout rate p after every hidden layer, or one per layer: 0.5,0.2 (training only, as torch.nn.Dropout) [default: none]
     #[arg(long, value_name = "P")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dropout: Option<String>,
     /// How much each class's rows count in the training loss: balanced (n/(k·n_c), as scikit-learn), or by class name: yes=5,no=1 (others 1); multi-label: each label's positive rows (PyTorch's pos_weight; balanced: negatives/positives) [default: equal]
     #[arg(long, value_name = "WEIGHTS")]
