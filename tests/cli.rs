@@ -895,6 +895,45 @@ fn resume_from_a_checkpoint_ends_bit_identical_to_an_uninterrupted_run() {
         &["train", "--data", "iris", "--resume", "full.safetensors"],
     );
     assert!(err.contains("not a checkpoint"), "{err}");
+    // The checkpoint (written at epoch 4) goes on only as it was trained: another rate or
+    // patience is refused, fewer epochs than it has done too; as many writes its model.
+    let resume = |extra: &[&'static str]| -> Vec<&'static str> {
+        let ck = [
+            "train",
+            "--resume",
+            "ck.safetensors",
+            "--out",
+            "again.safetensors",
+        ];
+        [&ck[..], &common[..], extra].concat()
+    };
+    let with = |flag: &str, value: &'static str| {
+        let mut args = resume(&["--epochs", "8"]);
+        let at = args.iter().position(|a| *a == flag).unwrap();
+        args[at + 1] = value;
+        fails(&d, &args)
+    };
+    let err = with("--lr", "0.1");
+    assert!(
+        err.contains("the checkpoint was trained with --lr 0.01, the flags say 0.1"),
+        "{err}"
+    );
+    let err = with("--early-stopping", "3");
+    assert!(
+        err.contains("--early-stopping 40, the flags say 3"),
+        "{err}"
+    );
+    fails_with(
+        &d,
+        &resume(&["--epochs", "3"]),
+        "--epochs 3: ck.safetensors is at epoch 4 already",
+    );
+    ok(&d, &resume(&["--epochs", "4"]));
+    assert!(
+        std::fs::read(d.path("part.safetensors")).unwrap()
+            == std::fs::read(d.path("again.safetensors")).unwrap(),
+        "a checkpoint resumed with its own epochs writes the model it was saved beside"
+    );
 }
 
 #[test]

@@ -1244,11 +1244,26 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
             .as_str()
     };
     if let Some(path) = &args.resume {
-        resume(&mut trainer, path, fp())?;
+        let training = effective_config(args, &config, &data_name, T::NAME, warm_meta);
+        resume(&mut trainer, path, fp(), &training)?;
+        if trainer.epoch > config.epochs {
+            return Err(Error::config(format!(
+                "--epochs {}: {} is at epoch {} already; give more epochs to go on (or --epochs {} \
+                 to write its model as it is)",
+                config.epochs,
+                path.display(),
+                trainer.epoch,
+                trainer.epoch
+            )));
+        }
         out.line(format!(
-            "resume   {} at epoch {}",
+            "resume   {} at epoch {}{}",
             path.display(),
-            trainer.epoch
+            trainer.epoch,
+            match trainer.finished {
+                true => ": its run is over; the model is written as it is",
+                false => "",
+            }
         ));
     }
     out.line(format!(
@@ -1616,7 +1631,39 @@ fn checkpoint<T: Float>(t: &Trainer<T>, meta: ModelMeta, fp: &str) -> Checkpoint
     }
 }
 
-fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<()> {
+/// The settings of the training step that a resumed run must share with its checkpoint (the data
+/// and the network are checked apart): the run goes on exactly as if it had not stopped, so only
+/// `--epochs` and where the output goes may change.
+const RESUMED_AS_CHECKPOINTED: [&str; 18] = [
+    "loss",
+    "optimizer",
+    "lr",
+    "momentum",
+    "betas",
+    "rho",
+    "eps",
+    "weight_decay",
+    "schedule",
+    "warmup",
+    "clip_grad_norm",
+    "dropout",
+    "class_weight",
+    "batch_size",
+    "early_stopping",
+    "tol",
+    "augment",
+    "sample_weight",
+];
+
+/// Puts the trainer where the checkpoint at `path` left off, after checking that it was written
+/// by the same run: the network, the data (`fp`, its fingerprint) and the training settings
+/// (`training`, this run's effective configuration).
+fn resume<T: Float>(
+    trainer: &mut Trainer<T>,
+    path: &Path,
+    fp: &str,
+    training: &serde_json::Value,
+) -> Result<()> {
     let ck = Checkpoint::<T>::load(path)?;
     let bad = |m: String| Error::Model {
         path: path.into(),
@@ -1647,6 +1694,23 @@ fn resume<T: Float>(trainer: &mut Trainer<T>, path: &Path, fp: &str) -> Result<(
         || ck.optimizer.v.len() != trainer.optimizer.v.len()
     {
         return Err(bad("the checkpoint's optimizer state belongs to another optimizer; resume with the same --optimizer".into()));
+    }
+    let shown = |v: Option<&serde_json::Value>| match v {
+        None | Some(serde_json::Value::Null) => "none".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    for key in RESUMED_AS_CHECKPOINTED {
+        let (then, now) = (ck.model.meta.training.get(key), training.get(key));
+        if then.unwrap_or(&serde_json::Value::Null) != now.unwrap_or(&serde_json::Value::Null) {
+            return Err(bad(format!(
+                "the checkpoint was trained with --{} {}, the flags say {}: a resumed run goes \
+                 on as it was checkpointed (only --epochs and the outputs may change)",
+                key.replace('_', "-"),
+                shown(then),
+                shown(now)
+            )));
+        }
     }
     let s = ck.state;
     trainer.net = ck.model.network;
