@@ -3022,6 +3022,62 @@ fn bad_input_gets_a_clear_error_naming_the_place() {
     );
 }
 
+/// A safetensors file mlp did not write (PyTorch's `save_file(model.state_dict())` of
+/// `Sequential(Linear(4, 8), ReLU(), Linear(8, 3))`, its header written out here by hand): `info`
+/// lists its tensors in the file's order, then fails saying why it is not a model; `predict`
+/// fails the same way.
+#[test]
+fn info_lists_a_foreign_safetensors_file_and_refuses_it() {
+    let d = Dir::new("foreign");
+    let tensors = [
+        ("0.weight", vec![8, 4]),
+        ("0.bias", vec![8]),
+        ("2.weight", vec![3, 8]),
+        ("2.bias", vec![3]),
+    ];
+    let (mut header, mut at) = (Vec::new(), 0);
+    for (name, shape) in &tensors {
+        let bytes = 4 * shape.iter().product::<usize>();
+        header.push(format!(
+            r#""{name}":{{"dtype":"F32","shape":{shape:?},"data_offsets":[{at},{}]}}"#,
+            at + bytes
+        ));
+        at += bytes;
+    }
+    let header = format!("{{{}}}", header.join(","));
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend(header.bytes());
+    file.extend(vec![0u8; at]);
+    std::fs::write(d.path("torch.safetensors"), file).unwrap();
+    let out = mlp(&d, &["info", "--model", "torch.safetensors"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success());
+    let listed: Vec<&str> = stdout.lines().skip(1).collect();
+    assert_eq!(
+        listed,
+        [
+            "  tensor       0.weight   F32 [8, 4]",
+            "  tensor       0.bias     F32 [8]",
+            "  tensor       2.weight   F32 [3, 8]",
+            "  tensor       2.bias     F32 [3]",
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.starts_with("file           torch.safetensors: safetensors, 4 tensors")
+            && stderr.contains("no 'mlp' metadata: not a model written by mlp"),
+        "{stdout}{stderr}"
+    );
+    fails_with(
+        &d,
+        &["predict", "--model", "torch.safetensors", "--data", "iris"],
+        "torch.safetensors: no 'mlp' metadata",
+    );
+}
+
 /// Sizes no run could use and flags that would do nothing are refused with the sizes or the
 /// missing flag, never by an aborted allocation or in silence; a batch size beyond the training
 /// rows is all of them, as PyTorch's DataLoader gives one short batch.

@@ -800,9 +800,47 @@ fn npy_predictions<T: Float>(
     }
 }
 
+/// Where `bytes` are a safetensors file that mlp cannot read as its model (one written by
+/// PyTorch's `save_file`, say), its tensors, listed before the error says why: what the file
+/// holds is the first thing to know about it.
+fn foreign(bytes: &[u8], a: &InfoArgs) {
+    let Ok(file) = safetensors::SafeTensors::deserialize(bytes) else {
+        return;
+    };
+    // In the file's order (of their data), as the writer laid them out.
+    let mut tensors: Vec<(usize, String, String, Vec<usize>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| {
+            let at = t.data().as_ptr() as usize;
+            (at, name, format!("{:?}", t.dtype()), t.shape().to_vec())
+        })
+        .collect();
+    tensors.sort();
+    if a.format == "json" {
+        let items: Vec<serde_json::Value> = tensors
+            .iter()
+            .map(|(_, name, dtype, shape)| json!({"name": name, "dtype": dtype, "shape": shape}))
+            .collect();
+        println!(
+            "{}",
+            json!({"model": a.model.display().to_string(), "tensors": items})
+        );
+        return;
+    }
+    println!(
+        "file           {}: safetensors, {} tensors",
+        a.model.display(),
+        tensors.len()
+    );
+    for (_, name, dtype, shape) in &tensors {
+        println!("  tensor       {name:<10} {dtype} {shape:?}");
+    }
+}
+
 pub fn info(a: InfoArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&a.model).map_err(|e| Error::io(&a.model, e))?;
-    let model = Model::<f64>::from_bytes(&bytes, &a.model)?;
+    let model = Model::<f64>::from_bytes(&bytes, &a.model).inspect_err(|_| foreign(&bytes, &a))?;
     let m = &model.meta;
     // A checkpoint (written by --checkpoint) also says where its run stands.
     let checkpoint = Checkpoint::<f64>::from_bytes(&bytes, &a.model)
