@@ -3706,6 +3706,19 @@ fn search_cross_validates_every_combination_and_ranks_them() {
         .collect();
     assert_eq!(params, [&json!("6,4"), &json!("6,4")]);
     assert_eq!(nested["best"]["flags"], "--hidden 6,4");
+    // Every combination's flags are checked before the first is cross-validated.
+    let bad = [&["search", "--grid", "{lr = [0.1, -1]}"][..], &common[..2]].concat();
+    let out = mlp(&d, &bad);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !out.status.success()
+            && stderr.contains("lr=-1.0: --lr: learning rate must be a positive number, not -1")
+            && !stdout.contains("1/2"),
+        "{stdout}{stderr}"
+    );
 
     // --n-iter draws from a range (RandomizedSearchCV): each drawn rate, given to cv as a flag,
     // gives the same figures.

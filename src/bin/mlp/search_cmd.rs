@@ -13,7 +13,10 @@ use serde_json::{json, Map, Value};
 
 use crate::cv_cmd::cross_validate;
 use crate::train_args::{line_col, merge};
-use crate::train_cmd::{by_precision, impute_flag, load_training, resolve, task_flag, train, Out};
+use crate::train_cmd::{
+    by_precision, impute_flag, load_training, resolve, task_flag, train, train_config,
+    val_split_flag, Out,
+};
 use crate::{SearchArgs, TrainArgs};
 
 /// Keys a grid may not vary: where the data and the output are, and how the run is carried out
@@ -444,14 +447,25 @@ fn grid_search<T: Float>(
         val_labels: None,
         ..base.clone()
     };
+    // Each combination's flags, checked as train checks them before any is cross-validated: a
+    // learning rate of -1 in the last one fails now, not after the others have run.
+    let runs = combos
+        .iter()
+        .map(|combo| {
+            let flags: TrainArgs = serde_json::from_value(Value::Object(combo.clone()))
+                .map_err(|e| Error::config(format!("--grid: {e}")))?;
+            let args = merge(&folds_base, &flags).map_err(Error::config)?;
+            val_split_flag(&args)
+                .and_then(|v| train_config(&args, v))
+                .map_err(|e| Error::config(format!("{}: {e}", describe(combo))))?;
+            Ok(args)
+        })
+        .collect::<Result<Vec<TrainArgs>>>()?;
     let mut results: Vec<(Map<String, Value>, Value, f64)> = Vec::new();
     let mut scoring: Option<(String, bool)> = None;
-    for (i, combo) in combos.iter().enumerate() {
+    for (i, (combo, args)) in combos.iter().zip(&runs).enumerate() {
         let started = Instant::now();
-        let flags: TrainArgs = serde_json::from_value(Value::Object(combo.clone()))
-            .map_err(|e| Error::config(format!("--grid: {e}")))?;
-        let args = merge(&folds_base, &flags).map_err(Error::config)?;
-        let figures = cross_validate::<T>(&args, folds, &silent)
+        let figures = cross_validate::<T>(args, folds, &silent)
             .map_err(|e| Error::config(format!("{}: {e}", describe(combo))))?;
         let (name, _) = scoring.get_or_insert_with(|| {
             let name = wanted
