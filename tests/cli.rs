@@ -3120,6 +3120,11 @@ fn out_of_reach_sizes_and_idle_flags_are_refused() {
         &["train", "--data", "iris", "--labels", "y.npy"],
         "--labels y.npy: iris holds its own targets",
     );
+    fails_with(
+        &d,
+        &["train", "--data", "iris", "--class-weight", "1=2,1=3"],
+        "--class-weight 1=2,1=3: class '1' is weighted twice; give each class once",
+    );
     assert!(!d.path("c.st").exists());
     let run = |batch: &str| {
         let args = [

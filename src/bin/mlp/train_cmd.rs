@@ -584,7 +584,14 @@ fn class_weight_flag(flag: Option<&str>) -> Result<ClassWeight> {
             let weight: f64 = weight.trim().parse().map_err(|_| bad())?;
             Ok((name.trim().to_string(), weight))
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<(String, f64)>>>()?;
+    for (k, (name, _)) in named.iter().enumerate() {
+        if named[..k].iter().any(|(n, _)| n == name) {
+            return Err(Error::config(format!(
+                "--class-weight {text}: class '{name}' is weighted twice; give each class once"
+            )));
+        }
+    }
     Ok(ClassWeight::Named(named))
 }
 
