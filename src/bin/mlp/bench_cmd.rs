@@ -269,7 +269,10 @@ pub fn bench(a: BenchArgs) -> Result<ExitCode> {
         matmul: matmul_flag(&a.precision)?,
         ..Default::default()
     };
-    let mut trainer = Trainer::new(net, &config)?;
+    let mut trainer = Trainer::new(net, &config).map_err(|e| match e {
+        Error::Config(m) => Error::config(crate::train_cmd::flag_names(&m)),
+        e => e,
+    })?;
 
     let cpu0 = cpu_snapshot();
     let t0 = Instant::now();

@@ -885,7 +885,7 @@ fn rows_shown<T: Float>(d: &Dataset<T>) -> String {
 }
 
 /// Names the flag behind a library message ("learning rate must be …" → "--lr: learning rate must be …").
-fn flag_names(msg: &str) -> String {
+pub fn flag_names(msg: &str) -> String {
     let msg = msg.trim_start_matches("invalid configuration: ");
     for (word, flag) in [
         ("epochs", "--epochs"),
