@@ -1197,6 +1197,16 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
     }
     let err = fails(&d, &["train", "--data", "iris", "--sample-weight", "w"]);
     assert!(err.contains("a column of a CSV file"), "{err}");
+    // A column that is not there, or is the target (named or the last), is named as such.
+    for (column, target, expect) in [
+        ("wt", "animal", "ones.csv: no column 'wt' of sample weights; the columns are: weight, height, w, animal"),
+        ("animal", "animal", "ones.csv: 'animal' is the target column; the sample weights are a column of their own"),
+        ("animal", "", "ones.csv: 'animal' is the target column"),
+    ] {
+        let args = ["train", "--data", "ones.csv", "--sample-weight", column];
+        let target = if target.is_empty() { vec![] } else { vec!["--target", target] };
+        fails_with(&d, &[&args[..], &target].concat(), expect);
+    }
 
     // The same weights from a .npy file (any data: here the CSV without its column): the same
     // bits as from the column.

@@ -81,11 +81,13 @@ pub struct Categorical {
 /// Which columns are features, and which of them hold categories rather than numbers.
 #[derive(Clone, Copy, Debug)]
 pub enum Columns<'a> {
-    /// Learn them: every column but the target and those in `drop` is a feature; those in
-    /// `categorical`, and every column whose first value present is not a number, are categories.
+    /// Learn them: every column but the target, those in `drop` and the `weight` column (row
+    /// weights, which the caller reads apart) is a feature; those in `categorical`, and every
+    /// column whose first value present is not a number, are categories.
     Find {
         categorical: &'a [String],
         drop: &'a [String],
+        weight: Option<&'a str>,
     },
     /// A model's: its feature columns found by name, wherever they are (other columns are left
     /// out), in the model's order, with its categories. A file whose header names none of them
@@ -101,6 +103,7 @@ impl Columns<'static> {
     pub const ALL: Columns<'static> = Columns::Find {
         categorical: &[],
         drop: &[],
+        weight: None,
     };
 }
 
@@ -419,7 +422,27 @@ fn read_csv_reader<T: Float>(
     let mut place: Option<Vec<usize>> = None;
     let mut text: Vec<TextColumn> = Vec::new();
     match columns {
-        Columns::Find { categorical, drop } => {
+        Columns::Find {
+            categorical,
+            drop,
+            weight,
+        } => {
+            if let Some(w) = weight {
+                let j = headers.iter().position(|h| h == w).ok_or_else(|| {
+                    Error::config(format!(
+                        "{}: no column '{w}' of sample weights; the columns are: {}",
+                        path.display(),
+                        headers.join(", ")
+                    ))
+                })?;
+                if target_of[j].is_some() {
+                    return Err(Error::config(format!(
+                        "{}: '{w}' is the target column; the sample weights are a column of their own",
+                        path.display()
+                    )));
+                }
+                kinds[j] = Kind::Skip;
+            }
             let column = |name: &String, what: &str| {
                 headers
                     .iter()
@@ -1317,6 +1340,7 @@ mod tests {
             Columns::Find {
                 categorical: &names,
                 drop: &[],
+                weight: None,
             },
         )
         .unwrap();
@@ -1328,6 +1352,7 @@ mod tests {
             Columns::Find {
                 categorical: &names,
                 drop: &[],
+                weight: None,
             },
         )
         .unwrap_err()
@@ -1342,6 +1367,7 @@ mod tests {
             Columns::Find {
                 categorical: &nope,
                 drop: &[],
+                weight: None,
             },
         )
         .unwrap_err()
@@ -1378,12 +1404,14 @@ mod tests {
         let named = Columns::Find {
             categorical: &id,
             drop: &[],
+            weight: None,
         };
         assert_eq!(read_with(&many, named).unwrap().data.x.cols, MAX_CATEGORIES);
         let many = many.replace('\n', ",1\n").replacen("id,y,1", "id,y,z", 1);
         let left_out = Columns::Find {
             categorical: &[],
             drop: &id,
+            weight: None,
         };
         let d = read_with(&many, left_out).unwrap().data;
         assert_eq!(d.feature_names, ["y"]);

@@ -466,6 +466,7 @@ pub fn gradcheck(a: GradcheckArgs) -> Result<ExitCode> {
                 Columns::Find {
                     categorical: &categorical_flag(&args),
                     drop: &drop_flag(&args),
+                    weight: None,
                 },
                 missing,
                 image_flag(&args, &data)?,

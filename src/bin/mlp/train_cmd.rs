@@ -218,18 +218,14 @@ pub fn load_training<T: Float>(
     missing: Missing,
     model: Option<&ModelMeta>,
 ) -> Result<source::Loaded<T>> {
-    let mut drop = drop_flag(args);
+    let drop = drop_flag(args);
     let weights = (args.sample_weight.as_deref())
         .map(|w| source::WeightSource::of(w, data_name))
         .transpose()?;
-    if let Some(source::WeightSource::Column(w)) = weights {
-        if column_list(args.target.as_deref()).iter().any(|t| t == w) {
-            return Err(Error::config(format!(
-                "--sample-weight {w}: that is the target column"
-            )));
-        }
-        drop.push(w.to_string());
-    }
+    let weight = match weights {
+        Some(source::WeightSource::Column(w)) => Some(w),
+        _ => None,
+    };
     let categorical = categorical_flag(args);
     let mut loaded = match model {
         None => source::load::<T>(
@@ -240,6 +236,7 @@ pub fn load_training<T: Float>(
             Columns::Find {
                 categorical: &categorical,
                 drop: &drop,
+                weight,
             },
             missing,
             image_flag(args, data_name)?,
