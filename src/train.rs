@@ -69,6 +69,10 @@ pub struct TrainConfig {
     pub min_improvement: f64,
     /// Seeds the shuffling (and, in [`fit`], the validation split). Default 0.
     pub seed: u64,
+    /// Draw a new order of the training rows every epoch (PyTorch's `DataLoader(shuffle=True)`,
+    /// scikit-learn's `shuffle=True`); `false`: the batches take the rows in the data's order,
+    /// every epoch alike. Default true.
+    pub shuffle: bool,
     /// Threads for matrix products; 0 = all cores, at most [`MAX_THREADS`]. Results do not depend
     /// on it. Default 0.
     pub threads: usize,
@@ -100,6 +104,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             min_improvement: 0.0,
             seed: 0,
+            shuffle: true,
             threads: 0,
             device: crate::device::Device::Cpu,
             matmul: Matmul::F32,
@@ -651,7 +656,7 @@ impl<T: Float> Trainer<T> {
             Optimizer::Lbfgs(p) => Some(p),
             _ => None,
         };
-        if lbfgs.is_none() {
+        if lbfgs.is_none() && self.config.shuffle {
             batches.shuffle(&mut self.rng);
         }
         let n_batches = batches.count();

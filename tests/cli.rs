@@ -3132,6 +3132,18 @@ fn out_of_reach_sizes_and_idle_flags_are_refused() {
     );
     fails_with(
         &d,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--optimizer",
+            "lbfgs",
+            "--no-shuffle",
+        ],
+        "--no-shuffle: lbfgs takes all the rows at once, in no order",
+    );
+    fails_with(
+        &d,
         &["train", "--data", "iris", "--class-weight", "1=2,1=3"],
         "--class-weight 1=2,1=3: class '1' is weighted twice; give each class once",
     );

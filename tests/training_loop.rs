@@ -1,5 +1,6 @@
 //! The training loop's promises: early stopping restores the best weights whether or not it
-//! triggered, the last partial batch is kept, a batch beyond the rows is all of them, a training step allocates nothing (with dropout and
+//! triggered, the last partial batch is kept, a batch beyond the rows is all of them, unshuffled
+//! batches take the rows in order, a training step allocates nothing (with dropout and
 //! class weights too), and class weights of 1 change no bit.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -180,6 +181,66 @@ fn a_batch_beyond_the_rows_is_all_of_them() {
         t.into_network().params
     };
     assert_eq!(run(1_000_000_000_000_000), run(train.len()));
+}
+
+/// Without shuffling (PyTorch's `DataLoader(shuffle=False)`), an epoch is the batches of
+/// consecutive rows in the data's order, the last one short: the same weights, bit for bit, as
+/// Adam stepped through them by hand for two epochs; and the seed, which draws the order when
+/// shuffling, then changes nothing (the network is built once, outside).
+#[test]
+fn without_shuffling_the_batches_are_the_rows_in_order() {
+    use mlp::{Draw, Optimizer, Par, TargetsRef, Workspace};
+    let (train, _) = digits_split();
+    let mlp::data::Targets::Classes(classes) = &train.y else {
+        panic!("digits are classes")
+    };
+    let (batch, epochs, lr) = (100, 2, 1e-3);
+    assert_ne!(train.len() % batch, 0, "the test needs a short last batch");
+    let net = NetworkSpec::new(64)
+        .dense(32, Activation::Tanh)
+        .dense(10, Activation::Softmax)
+        .build::<f32>(0);
+    let trained = |seed: u64, shuffle: bool| {
+        let config = TrainConfig {
+            epochs,
+            batch_size: batch,
+            learning_rate: lr,
+            seed,
+            shuffle,
+            ..Default::default()
+        };
+        let mut t = Trainer::new(net.clone(), &config).unwrap();
+        t.fit(&train, None, &mut |_| Control::Continue).unwrap();
+        t.into_network().params
+    };
+    let mut by_hand = net.clone();
+    let adam = Optimizer::default();
+    let mut state = adam.state(by_hand.param_count());
+    let mut ws = Workspace::new(&by_hand, batch);
+    let draw = Draw {
+        seed: 0,
+        epoch: 1,
+        batch: 0,
+    };
+    for _ in 0..epochs {
+        for start in (0..train.len()).step_by(batch) {
+            let end = (start + batch).min(train.len());
+            let x = train.x.view_rows(start, end);
+            by_hand.forward_train(x, &mut ws, Par::Seq, draw);
+            let targets = TargetsRef::Classes(&classes[start..end]);
+            ws.evaluate_loss(&by_hand, &mlp::Loss::CrossEntropy, targets, true);
+            by_hand.backward(x, &mut ws, Par::Seq);
+            adam.step(&mut by_hand.params, &mut ws.grads, &mut state, lr, 0.0, &[]);
+        }
+    }
+    let in_order = trained(0, false);
+    assert_eq!(in_order, by_hand.params);
+    assert_eq!(in_order, trained(7, false), "the seed draws no order");
+    assert_ne!(
+        trained(0, true),
+        trained(7, true),
+        "shuffled, the seed draws the order"
+    );
 }
 
 /// The `gemm` crate allocates its packing scratch inside each product (a `dyn_stack::MemBuffer`

@@ -245,6 +245,10 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// Take the training rows in the data's order every epoch instead of a new shuffle each (PyTorch's DataLoader(shuffle=False), scikit-learn's shuffle=False)
+    #[arg(long)]
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_shuffle: bool,
     /// Seeds initialisation, shuffling and splits [default: 0]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

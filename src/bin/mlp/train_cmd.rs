@@ -503,6 +503,11 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
     // L-BFGS counts iterations and steps by line search: scikit-learn's max_iter (200) and
     // PyTorch's lr (1, the quasi-Newton step) are its defaults.
     let lbfgs = matches!(optimizer, Optimizer::Lbfgs(_));
+    if lbfgs && args.no_shuffle {
+        return Err(Error::config(
+            "--no-shuffle: lbfgs takes all the rows at once, in no order; leave it out",
+        ));
+    }
     let config = TrainConfig {
         epochs: args.epochs.unwrap_or(if lbfgs { 200 } else { 20 }),
         batch_size: args.batch_size.unwrap_or(32),
@@ -521,6 +526,7 @@ pub fn train_config(args: &TrainArgs, val_split: f64) -> Result<TrainConfig> {
         early_stopping: args.early_stopping,
         min_improvement,
         seed: args.seed.unwrap_or(0),
+        shuffle: !args.no_shuffle,
         threads: args.threads.unwrap_or(0),
         device: args
             .device
@@ -1572,6 +1578,7 @@ fn effective_config(
         "init": args.init.clone().unwrap_or_else(|| "he_uniform".into()),
         "epochs": c.epochs,
         "batch_size": c.batch_size,
+        "no_shuffle": !c.shuffle,
         "seed": c.seed,
         "precision": precision,
         "no_bias": args.no_bias,
@@ -1638,7 +1645,7 @@ fn checkpoint<T: Float>(t: &Trainer<T>, meta: ModelMeta, fp: &str) -> Checkpoint
 /// The settings of the training step that a resumed run must share with its checkpoint (the data
 /// and the network are checked apart): the run goes on exactly as if it had not stopped, so only
 /// `--epochs` and where the output goes may change.
-const RESUMED_AS_CHECKPOINTED: [&str; 18] = [
+const RESUMED_AS_CHECKPOINTED: [&str; 19] = [
     "loss",
     "optimizer",
     "lr",
@@ -1653,6 +1660,7 @@ const RESUMED_AS_CHECKPOINTED: [&str; 18] = [
     "dropout",
     "class_weight",
     "batch_size",
+    "no_shuffle",
     "early_stopping",
     "tol",
     "augment",
@@ -1704,14 +1712,18 @@ fn resume<T: Float>(
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(v) => v.to_string(),
     };
+    // A key the checkpoint lacks was not recorded by the mlp that wrote it: not compared.
     for key in RESUMED_AS_CHECKPOINTED {
-        let (then, now) = (ck.model.meta.training.get(key), training.get(key));
-        if then.unwrap_or(&serde_json::Value::Null) != now.unwrap_or(&serde_json::Value::Null) {
+        let Some(then) = ck.model.meta.training.get(key) else {
+            continue;
+        };
+        let now = training.get(key);
+        if then != now.unwrap_or(&serde_json::Value::Null) {
             return Err(bad(format!(
                 "the checkpoint was trained with --{} {}, the flags say {}: a resumed run goes \
                  on as it was checkpointed (only --epochs and the outputs may change)",
                 key.replace('_', "-"),
-                shown(then),
+                shown(Some(then)),
                 shown(now)
             )));
         }
