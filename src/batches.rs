@@ -70,7 +70,15 @@ impl Augment {
                     format!("{part}: expected a whole number of {unit} from {lo} to {hi}")
                 })
         };
+        let mut seen: Vec<&str> = Vec::new();
         for part in text.split(',').map(str::trim) {
+            let name = part.split_once(':').map_or(part, |(name, _)| name);
+            if seen.contains(&name) {
+                return Err(format!(
+                    "{text}: '{name}' is given twice; give each change once"
+                ));
+            }
+            seen.push(name);
             match part.split_once(':') {
                 None if part == "flip" => a.flip = true,
                 Some(("shift", n)) => a.shift = whole(part, n, (1, side - 1), "pixels")?,
@@ -489,6 +497,10 @@ mod tests {
         }
         for bad in ["shift:0", "shift:5", "shift:x", "rotate", ""] {
             assert!(Augment::parse(bad, shape).is_err(), "{bad}");
+        }
+        for twice in ["flip,flip", "shift:2,flip,shift:3"] {
+            let e = Augment::parse(twice, shape).unwrap_err();
+            assert!(e.contains("is given twice"), "{twice}: {e}");
         }
         assert_eq!(
             Augment::parse("flip, shift:3", shape).unwrap().describe(),
