@@ -1202,9 +1202,13 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
         ("wt", "animal", "ones.csv: no column 'wt' of sample weights; the columns are: weight, height, w, animal"),
         ("animal", "animal", "ones.csv: 'animal' is the target column; the sample weights are a column of their own"),
         ("animal", "", "ones.csv: 'animal' is the target column"),
+        ("w", "animal --categorical w", "ones.csv: column 'w' is left out (dropped, or the sample weights), so it cannot be one-hot encoded too"),
     ] {
         let args = ["train", "--data", "ones.csv", "--sample-weight", column];
-        let target = if target.is_empty() { vec![] } else { vec!["--target", target] };
+        let target: Vec<&str> = match target {
+            "" => vec![],
+            t => ["--target"].into_iter().chain(t.split(' ')).collect(),
+        };
         fails_with(&d, &[&args[..], &target].concat(), expect);
     }
 

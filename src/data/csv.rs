@@ -461,6 +461,13 @@ fn read_csv_reader<T: Float>(
             }
             for name in categorical {
                 let j = column(name, "treat as categories")?;
+                if kinds[j] == Kind::Skip {
+                    return Err(Error::config(format!(
+                        "{}: column '{name}' is left out (dropped, or the sample weights), so it \
+                         cannot be one-hot encoded too",
+                        path.display()
+                    )));
+                }
                 if kinds[j] == Kind::Unseen {
                     kinds[j] = Kind::Text(text.len());
                     text.push(TextColumn::default());
