@@ -1197,19 +1197,17 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
     }
     let err = fails(&d, &["train", "--data", "iris", "--sample-weight", "w"]);
     assert!(err.contains("a column of a CSV file"), "{err}");
-    // A column that is not there, or is the target (named or the last), is named as such.
-    for (column, target, expect) in [
-        ("wt", "animal", "ones.csv: no column 'wt' of sample weights; the columns are: weight, height, w, animal"),
-        ("animal", "animal", "ones.csv: 'animal' is the target column; the sample weights are a column of their own"),
-        ("animal", "", "ones.csv: 'animal' is the target column"),
-        ("w", "animal --categorical w", "ones.csv: column 'w' is left out (dropped, or the sample weights), so it cannot be one-hot encoded too"),
-    ] {
+    // A column that is not there, or is the target (named or the last), is named as such; so is
+    // the weight column named as categorical too.
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("wt", &["--target", "animal"], "ones.csv: no column 'wt' of sample weights; the columns are: weight, height, w, animal"),
+        ("animal", &["--target", "animal"], "ones.csv: 'animal' is the target column; the sample weights are a column of their own"),
+        ("animal", &[], "ones.csv: 'animal' is the target column"),
+        ("w", &["--categorical", "w"], "ones.csv: column 'w' is left out (dropped, or the sample weights), so it cannot be one-hot encoded too"),
+    ];
+    for (column, extra, expect) in cases {
         let args = ["train", "--data", "ones.csv", "--sample-weight", column];
-        let target: Vec<&str> = match target {
-            "" => vec![],
-            t => ["--target"].into_iter().chain(t.split(' ')).collect(),
-        };
-        fails_with(&d, &[&args[..], &target].concat(), expect);
+        fails_with(&d, &[&args[..], extra].concat(), expect);
     }
 
     // The same weights from a .npy file (any data: here the CSV without its column): the same
