@@ -2,8 +2,9 @@
 //!
 //! Everything the loop needs is planned when the [`Trainer`] is made (the optimizer state, the
 //! thread pool) or when it first sees the training rows (the workspace, the batch buffers, sized
-//! for the batch, or for all the rows when they are fewer). A training step allocates nothing (an L-BFGS
-//! iteration, a pass or more over the whole training set, allocates its few search vectors).
+//! for the batch, or for all the rows when they are fewer). A training step allocates nothing (an
+//! L-BFGS iteration, a pass or more over the whole training set, allocates its few search
+//! vectors).
 //! Same data, configuration and seed give bit-identical weights on any number of threads.
 
 use std::time::Instant;
