@@ -72,18 +72,20 @@ impl Augment {
         };
         let mut seen: Vec<&str> = Vec::new();
         for part in text.split(',').map(str::trim) {
-            let name = part.split_once(':').map_or(part, |(name, _)| name);
+            let (name, value) = part
+                .split_once(':')
+                .map_or((part, None), |(n, v)| (n, Some(v)));
             if seen.contains(&name) {
                 return Err(format!(
                     "{text}: '{name}' is given twice; give each change once"
                 ));
             }
             seen.push(name);
-            match part.split_once(':') {
-                None if part == "flip" => a.flip = true,
-                Some(("shift", n)) => a.shift = whole(part, n, (1, side - 1), "pixels")?,
-                Some(("rotate", n)) => a.rotate = whole(part, n, (1, 180), "degrees")?,
-                Some(("zoom", n)) => a.zoom = whole(part, n, (1, 50), "percent")?,
+            match (name, value) {
+                ("flip", None) => a.flip = true,
+                ("shift", Some(n)) => a.shift = whole(part, n, (1, side - 1), "pixels")?,
+                ("rotate", Some(n)) => a.rotate = whole(part, n, (1, 180), "degrees")?,
+                ("zoom", Some(n)) => a.zoom = whole(part, n, (1, 50), "percent")?,
                 _ => {
                     return Err(format!(
                     "'{part}': expected shift:N (pixels), rotate:DEGREES, zoom:PERCENT or flip, \

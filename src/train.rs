@@ -525,15 +525,6 @@ impl<T: Float> Trainer<T> {
                         message: "sample weights are taken on the CPU only".into(),
                     });
                 }
-                self.batch_weights = match (&self.sample_weights[..], self.config.optimizer) {
-                    ([], _) => Vec::new(),
-                    (w, Optimizer::Lbfgs(_)) => {
-                        let mut all = vec![T::ZERO; w.len()];
-                        scaled_weights(&mut all, w.iter().copied());
-                        all
-                    }
-                    (_, _) => vec![T::ZERO; self.config.batch_size.min(train.len())],
-                };
                 if let Some(v) = val {
                     self.check_data(v, "validation")?;
                 }
@@ -543,6 +534,15 @@ impl<T: Float> Trainer<T> {
                     target_cols(&train.y),
                     self.config.batch_size,
                 );
+                self.batch_weights = match (&self.sample_weights[..], self.config.optimizer) {
+                    ([], _) => Vec::new(),
+                    (w, Optimizer::Lbfgs(_)) => {
+                        let mut all = vec![T::ZERO; w.len()];
+                        scaled_weights(&mut all, w.iter().copied());
+                        all
+                    }
+                    (_, _) => vec![T::ZERO; batches.batch_size],
+                };
                 // Buffers for the largest batch (a batch size beyond the rows is all of them, as
                 // PyTorch's DataLoader gives one short batch); L-BFGS works in chunks.
                 let capacity = match self.config.optimizer {

@@ -1200,8 +1200,8 @@ fn sample_weights_from_a_csv_column_or_a_npy_file() {
     // A column that is not there, or is the target (named or the last), is named as such; so is
     // the weight column named as categorical too.
     let cases: [(&str, &[&str], &str); 4] = [
-        ("wt", &["--target", "animal"], "ones.csv: no column 'wt' of sample weights; the columns are: weight, height, w, animal"),
-        ("animal", &["--target", "animal"], "ones.csv: 'animal' is the target column; the sample weights are a column of their own"),
+        ("wt", &["--target", "animal"], "ones.csv: no feature column 'wt' to take the sample weights from; the columns are: weight, height, w, animal"),
+        ("animal", &["--target", "animal"], "ones.csv: 'animal' is the target column, not a feature column to take the sample weights from"),
         ("animal", &[], "ones.csv: 'animal' is the target column"),
         ("w", &["--categorical", "w"], "ones.csv: column 'w' is left out (dropped, or the sample weights), so it cannot be one-hot encoded too"),
     ];
@@ -3096,59 +3096,43 @@ fn info_lists_a_foreign_safetensors_file_and_refuses_it() {
 #[test]
 fn out_of_reach_sizes_and_idle_flags_are_refused() {
     let d = Dir::new("reach");
-    // 64·10⁸ + 10⁸ + 10⁸·10 + 10 parameters: 30 GB in f32 before the gradients and Adam's moments.
-    fails_with(
-        &d,
-        &["train", "--hidden", "100000000", "--epochs", "1"],
-        "the network (7500000010 parameters) needs 158.4 GB to train on batches of 32 rows, more than this machine can allocate",
-    );
-    fails_with(
-        &d,
-        &["train", "--hidden", "4000000000,4000000000"],
-        "needs more than 2⁶⁴ bytes",
-    );
-    fails_with(
-        &d,
-        &["cv", "--hidden", "100000000", "--epochs", "1"],
-        "(7500000010 parameters)",
-    );
-    fails_with(
-        &d,
-        &["train", "--threads", "100000"],
-        "--threads: threads must be at most 1024 (0: one per core), not 100000",
-    );
-    fails_with(
-        &d,
-        &["train", "--checkpoint-every", "0", "--checkpoint", "c.st"],
-        "--checkpoint-every 0: expected a whole number of epochs ≥ 1",
-    );
-    fails_with(
-        &d,
-        &["train", "--checkpoint-every", "2"],
-        "--checkpoint-every 2: says how often to write --checkpoint FILE; give it too",
-    );
-    fails_with(
-        &d,
-        &["train", "--data", "iris", "--labels", "y.npy"],
-        "--labels y.npy: iris holds its own targets",
-    );
-    fails_with(
-        &d,
-        &[
-            "train",
-            "--data",
-            "iris",
-            "--optimizer",
-            "lbfgs",
-            "--no-shuffle",
-        ],
-        "--no-shuffle: lbfgs takes all the rows at once, in no order",
-    );
-    fails_with(
-        &d,
-        &["train", "--data", "iris", "--class-weight", "1=2,1=3"],
-        "--class-weight 1=2,1=3: class '1' is weighted twice; give each class once",
-    );
+    let cases: [(&[&str], &str); 9] = [
+        // 64·10⁸ + 10⁸ + 10⁸·10 + 10 parameters: 30 GB in f32 before the gradients and Adam's
+        // moments.
+        (
+            &["train", "--hidden", "100000000", "--epochs", "1"],
+            "the network (7500000010 parameters) needs 158.4 GB to train on batches of 32 rows, more than this machine can allocate",
+        ),
+        (&["train", "--hidden", "4000000000,4000000000"], "needs more than 2⁶⁴ bytes"),
+        (&["cv", "--hidden", "100000000", "--epochs", "1"], "(7500000010 parameters)"),
+        (
+            &["train", "--threads", "100000"],
+            "--threads: threads must be at most 1024 (0: one per core), not 100000",
+        ),
+        (
+            &["train", "--checkpoint-every", "0", "--checkpoint", "c.st"],
+            "--checkpoint-every 0: expected a whole number of epochs ≥ 1",
+        ),
+        (
+            &["train", "--checkpoint-every", "2"],
+            "--checkpoint-every 2: says how often to write --checkpoint FILE; give it too",
+        ),
+        (
+            &["train", "--data", "iris", "--labels", "y.npy"],
+            "--labels y.npy: iris holds its own targets",
+        ),
+        (
+            &["train", "--data", "iris", "--optimizer", "lbfgs", "--no-shuffle"],
+            "--no-shuffle: lbfgs takes all the rows at once, in no order",
+        ),
+        (
+            &["train", "--data", "iris", "--class-weight", "1=2,1=3"],
+            "--class-weight 1=2,1=3: class '1' is weighted twice; give each class once",
+        ),
+    ];
+    for (args, want) in cases {
+        fails_with(&d, args, want);
+    }
     assert!(!d.path("c.st").exists());
     let run = |batch: &str| {
         let args = [

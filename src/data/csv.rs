@@ -427,35 +427,23 @@ fn read_csv_reader<T: Float>(
             drop,
             weight,
         } => {
-            if let Some(w) = weight {
-                let j = headers.iter().position(|h| h == w).ok_or_else(|| {
-                    Error::config(format!(
-                        "{}: no column '{w}' of sample weights; the columns are: {}",
-                        path.display(),
-                        headers.join(", ")
-                    ))
-                })?;
-                if target_of[j].is_some() {
-                    return Err(Error::config(format!(
-                        "{}: '{w}' is the target column; the sample weights are a column of their own",
-                        path.display()
-                    )));
-                }
-                kinds[j] = Kind::Skip;
-            }
-            let column = |name: &String, what: &str| {
-                headers
-                    .iter()
-                    .position(|h| h == name)
-                    .filter(|&j| target_of[j].is_none())
-                    .ok_or_else(|| {
-                        Error::config(format!(
-                            "{}: no feature column '{name}' to {what}; the columns are: {}",
-                            path.display(),
-                            headers.join(", ")
-                        ))
-                    })
+            // A feature column by name, for `what`: one that is not there, or is the target, is
+            // named as such.
+            let column = |name: &str, what: &str| match headers.iter().position(|h| h == name) {
+                Some(j) if target_of[j].is_none() => Ok(j),
+                Some(_) => Err(Error::config(format!(
+                    "{}: '{name}' is the target column, not a feature column to {what}",
+                    path.display()
+                ))),
+                None => Err(Error::config(format!(
+                    "{}: no feature column '{name}' to {what}; the columns are: {}",
+                    path.display(),
+                    headers.join(", ")
+                ))),
             };
+            if let Some(w) = weight {
+                kinds[column(w, "take the sample weights from")?] = Kind::Skip;
+            }
             for name in drop {
                 kinds[column(name, "leave out")?] = Kind::Skip;
             }

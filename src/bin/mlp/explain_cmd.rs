@@ -393,10 +393,10 @@ fn gradcheck_flags(a: &GradcheckArgs) -> Result<()> {
     let given = serde_json::to_value(&a.train).expect("flags serialise");
     let given = given.as_object().expect("flags are an object");
     for key in given.keys() {
-        let flag = format!("--{}", key.replace('_', "-"));
         if GRADCHECK_ALWAYS_READS.contains(&key.as_str()) {
             continue;
         }
+        let flag = format!("--{}", key.replace('_', "-"));
         match (&a.model, GRADCHECK_READS.contains(&key.as_str())) {
             (None, true) => {}
             (Some(m), true) => {

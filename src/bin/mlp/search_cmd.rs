@@ -270,9 +270,7 @@ fn flag_value(key: &str, v: Value) -> std::result::Result<Value, String> {
     };
     let args = match (read(&v), &v) {
         (Ok(args), _) => args,
-        (Err(_), Value::Number(n)) if read(&json!(n.to_string())).is_ok() => {
-            read(&json!(n.to_string())).expect("checked")
-        }
+        (Err(e), Value::Number(n)) => read(&json!(n.to_string())).map_err(|_| e.to_string())?,
         (Err(e), _) => return Err(e.to_string()),
     };
     // A flag at its default (false) is left out of the serialised flags: then `v` as given.

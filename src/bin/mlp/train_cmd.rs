@@ -1707,23 +1707,23 @@ fn resume<T: Float>(
     {
         return Err(bad("the checkpoint's optimizer state belongs to another optimizer; resume with the same --optimizer".into()));
     }
-    let shown = |v: Option<&serde_json::Value>| match v {
-        None | Some(serde_json::Value::Null) => "none".to_string(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
+    let shown = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "none".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
     };
     // A key the checkpoint lacks was not recorded by the mlp that wrote it: not compared.
     for key in RESUMED_AS_CHECKPOINTED {
         let Some(then) = ck.model.meta.training.get(key) else {
             continue;
         };
-        let now = training.get(key);
-        if then != now.unwrap_or(&serde_json::Value::Null) {
+        let now = training.get(key).unwrap_or(&serde_json::Value::Null);
+        if then != now {
             return Err(bad(format!(
                 "the checkpoint was trained with --{} {}, the flags say {}: a resumed run goes \
                  on as it was checkpointed (only --epochs and the outputs may change)",
                 key.replace('_', "-"),
-                shown(Some(then)),
+                shown(then),
                 shown(now)
             )));
         }
