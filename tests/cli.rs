@@ -2864,6 +2864,165 @@ fn npy_features_with_a_targets_array() {
     );
 }
 
+/// Text labels as numpy writes them (`np.save` of an array of `str`: UTF-32 code points, `<Un`, each
+/// padded with zeros to the longest), in `shape`, stored in `order` ("C" or "F").
+fn write_npy_text(path: &Path, shape: &[usize], labels: &[&str], order: &str) {
+    let n = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1);
+    let bytes: Vec<u8> = labels
+        .iter()
+        .flat_map(|l| {
+            let mut points: Vec<u32> = l.chars().map(u32::from).collect();
+            points.resize(n, 0);
+            points
+        })
+        .flat_map(u32::to_le_bytes)
+        .collect();
+    write_npy_raw(path, &format!("<U{n}"), shape, &bytes, order);
+}
+
+/// Class labels in an NPY array of text (`<U`, and the bytes of `|S`) train a classifier whose
+/// classes are those names, sorted as scikit-learn's LabelEncoder sorts them; a column of them in
+/// Fortran order is the same labels, so the same model to the bit. `predict --out` writes the
+/// names back as `<U`, and `eval` reads those as labels. Text features, several columns of text,
+/// an empty label, Python objects and `--task regression` on text are refused, naming the file.
+#[test]
+fn npy_text_labels() {
+    let d = Dir::new("npy-text");
+    let mut rng = mlp::Rng::new(5);
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..300 {
+        let (a, b) = (rng.normal(), rng.normal());
+        x.extend([a, b]);
+        y.push(match (a > 0.0, b > 0.0) {
+            (true, _) => "zébu",
+            (false, true) => "cat",
+            (false, false) => "dog",
+        });
+    }
+    write_npy(&d.path("x.npy"), &[300, 2], &x);
+    write_npy_text(&d.path("y.npy"), &[300], &y, "C");
+    let column: Vec<&str> = y.clone();
+    write_npy_text(&d.path("col.npy"), &[300, 1], &column, "F");
+    let bytes: Vec<u8> = y
+        .iter()
+        .flat_map(|l| {
+            let mut b = l.as_bytes().to_vec();
+            b.resize(5, 0);
+            b
+        })
+        .collect();
+    write_npy_raw(&d.path("bytes.npy"), "|S5", &[300], &bytes, "C");
+    let train = |labels: &str, out: &str| {
+        let args = [
+            "train", "--data", "x.npy", "--labels", labels, "--epochs", "30", "--lr", "0.01",
+            "--out", out, "--format", "json",
+        ];
+        json(&ok(&d, &args))
+    };
+    let s = train("y.npy", "a.safetensors");
+    assert!(s["test_accuracy"].as_f64().unwrap() > 0.9, "{s}");
+    assert_eq!(s["task"], "classification");
+    let info = info_json(&d, "a.safetensors");
+    assert_eq!(info["class_names"], json!(["cat", "dog", "zébu"]), "{info}");
+    let text = ok(
+        &d,
+        &[
+            "train", "--data", "x.npy", "--labels", "y.npy", "--epochs", "1",
+        ],
+    );
+    assert!(
+        text.contains("classification: y.npy holds text labels (3 classes)"),
+        "{text}"
+    );
+    for (labels, out) in [("col.npy", "b.safetensors"), ("bytes.npy", "c.safetensors")] {
+        train(labels, out);
+        assert_eq!(
+            std::fs::read(d.path("a.safetensors")).unwrap(),
+            std::fs::read(d.path(out)).unwrap(),
+            "{labels}: the same labels, the same model"
+        );
+    }
+
+    ok(
+        &d,
+        &[
+            "predict",
+            "--model",
+            "a.safetensors",
+            "--data",
+            "x.npy",
+            "--out",
+            "p.npy",
+        ],
+    );
+    let (dtype, shape, predicted) = npy_predictions(&d.path("p.npy"));
+    assert_eq!((dtype.as_str(), shape), ("<U4", vec![300]));
+    let right = predicted.iter().zip(&y).filter(|(p, y)| p == y).count();
+    assert!(right > 270, "{right} of 300 predictions are the labels");
+    let s = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "a.safetensors",
+            "--data",
+            "x.npy",
+            "--labels",
+            "p.npy",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(
+        s["accuracy"], 1.0,
+        "the model agrees with its own predictions: {s}"
+    );
+
+    write_npy_text(&d.path("two.npy"), &[150, 2], &y, "C");
+    let mut gap = y.clone();
+    gap[4] = "";
+    write_npy_text(&d.path("gap.npy"), &[300], &gap, "C");
+    write_npy_text(&d.path("tx.npy"), &[300, 1], &y, "C");
+    write_npy_raw(&d.path("obj.npy"), "|O", &[300], &[0; 2400], "C");
+    let cases = [
+        (
+            &["--labels", "two.npy"][..],
+            "two.npy: shape [150, 2]; expected (300,)",
+        ),
+        (
+            &["--labels", "gap.npy"],
+            "gap.npy: the label at index 4 is empty",
+        ),
+        (
+            &["--labels", "y.npy", "--task", "regression"],
+            "y.npy: text labels (the first: 'zébu'); --task regression needs numbers",
+        ),
+        (
+            &["--labels", "obj.npy"],
+            "obj.npy: dtype |O: Python objects",
+        ),
+    ];
+    for (more, want) in cases {
+        fails_with(
+            &d,
+            &[&["train", "--data", "x.npy"][..], more].concat(),
+            want,
+        );
+    }
+    fails_with(
+        &d,
+        &["train", "--data", "tx.npy", "--labels", "y.npy"],
+        "tx.npy: shape [300, 1] of text (the first: 'zébu'); expected numbers",
+    );
+    write_npy_text(&d.path("wide.npy"), &[100, 3], &y, "C");
+    write_npy(&d.path("x100.npy"), &[100, 2], &x[..200]);
+    fails_with(
+        &d,
+        &["train", "--data", "x100.npy", "--labels", "wide.npy"],
+        "wide.npy: 3 columns of text; expected one class label a row",
+    );
+}
+
 /// A two-dimensional labels array of 0 and 1 is multi-label; told so, any other value is refused
 /// by row and column.
 #[test]

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = mlp::data::npy::npy_from_bytes(data, std::path::Path::new("fuzz.npy"));
+    let _ = mlp::data::npy::parse_npy(data, std::path::Path::new("fuzz.npy"));
 });

@@ -737,17 +737,8 @@ fn read_csv_reader<T: Float>(
         }
         (Task::Classification, RawTargets::Text { ids, names, .. }) => {
             // Sorted class names, as scikit-learn's LabelEncoder orders them.
-            let mut order: Vec<usize> = (0..names.len()).collect();
-            order.sort_by(|&a, &b| names[a].cmp(&names[b]));
-            let mut rank = vec![0; names.len()];
-            for (r, &i) in order.iter().enumerate() {
-                rank[i] = r;
-            }
-            let sorted = order.iter().map(|&i| names[i].clone()).collect();
-            (
-                Targets::Classes(ids.iter().map(|&i| rank[i]).collect()),
-                sorted,
-            )
+            let (ids, names) = super::sort_classes(ids, names);
+            (Targets::Classes(ids), names)
         }
     };
     Ok(Csv {

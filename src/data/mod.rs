@@ -453,6 +453,36 @@ pub fn classes_from_numbers(values: &[f64]) -> (Vec<usize>, Vec<String>) {
     (ids, distinct.iter().map(|d| format_number(*d)).collect())
 }
 
+/// Class indices for text labels, classes sorted as scikit-learn's `LabelEncoder` (and
+/// `np.unique`) orders them: by code point.
+pub fn classes_from_text(values: &[String]) -> (Vec<usize>, Vec<String>) {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut names = Vec::new();
+    let ids = values
+        .iter()
+        .map(|v| {
+            *seen.entry(v).or_insert_with(|| {
+                names.push(v.clone());
+                names.len() - 1
+            })
+        })
+        .collect();
+    sort_classes(ids, names)
+}
+
+/// Classes numbered in the order first seen (`ids` indexing `names`) renumbered in the order of
+/// their sorted names.
+pub fn sort_classes(ids: Vec<usize>, names: Vec<String>) -> (Vec<usize>, Vec<String>) {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+    let mut rank = vec![0; names.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r;
+    }
+    let sorted = order.iter().map(|&i| names[i].clone()).collect();
+    (ids.into_iter().map(|i| rank[i]).collect(), sorted)
+}
+
 /// The first `most` of `names`, joined by commas, with "…" after them when there are more: for
 /// messages that name columns or categories.
 pub fn first_names(names: &[String], most: usize) -> String {
@@ -659,6 +689,15 @@ mod tests {
             assert_eq!(serde_json::to_value(t).unwrap(), t.name());
             assert_eq!(Task::parse(t.name()).unwrap(), t);
         }
+    }
+
+    /// numpy's `np.unique` (and so `LabelEncoder`) orders text by code point: capitals first.
+    #[test]
+    fn text_classes_sort_by_code_point() {
+        let labels: Vec<String> = ["b", "B", "a", "é", "b"].map(String::from).to_vec();
+        let (ids, names) = classes_from_text(&labels);
+        assert_eq!(names, ["B", "a", "b", "é"]);
+        assert_eq!(ids, [2, 0, 1, 3, 2]);
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! NPY: numpy's array files, read with the `npyz` crate. A 2-D array of features (rows × columns,
 //! C or Fortran order, any integer or float type), with the targets either in a second array
-//! (1-D, or rows × outputs) or in one column of the features array; or an array of images, 3-D
-//! (rows × height × width) or 4-D (… × channels), with their labels in a second array.
+//! (1-D, or rows × outputs; class labels may be text, numpy's `<Un` or `|Sn`) or in one column of
+//! the features array; or an array of images, 3-D (rows × height × width) or 4-D (… × channels),
+//! with their labels in a second array.
 
 use std::path::Path;
 
 use npyz::{NpyFile, Order, TypeChar};
 
 use super::images::ImageShape;
-use super::{classes_from_numbers, infer_task, Dataset, Missing, Targets, Task};
+use super::{classes_from_numbers, classes_from_text, infer_task, Dataset, Missing, Targets, Task};
 use crate::error::{Error, Result};
 use crate::tensor::{Float, Matrix};
 
@@ -21,14 +22,40 @@ pub struct Array {
     pub dtype: String,
 }
 
+/// What an NPY file holds: numbers (any integer, float or bool type, as f64), or text (numpy's
+/// `<Un` and `|Sn`: what `np.save` writes for an array of `str` or `bytes`), both row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Contents {
+    Numbers(Array),
+    Text {
+        shape: Vec<usize>,
+        values: Vec<String>,
+    },
+}
+
 /// Reads an NPY file of numbers into a row-major f64 array.
 pub fn read_npy(path: &Path) -> Result<Array> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     npy_from_bytes(&bytes, path)
 }
 
-/// Parses an NPY file's bytes; `path` names it in messages.
+/// Parses an NPY file of numbers; `path` names it in messages. Text is refused: only class labels
+/// may be text (see [`parse_npy`]).
 pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
+    match parse_npy(bytes, path)? {
+        Contents::Numbers(a) => Ok(a),
+        Contents::Text { shape, values } => Err(Error::data(
+            path,
+            format!(
+                "shape {shape:?} of text (the first: '{}'); expected numbers (only class labels, --labels, may be text)",
+                values.first().map_or("", String::as_str)
+            ),
+        )),
+    }
+}
+
+/// Parses an NPY file's bytes, numbers or text; `path` names it in messages.
+pub fn parse_npy(bytes: &[u8], path: &Path) -> Result<Contents> {
     // The header's own length is checked against the file before the parser sees it: `npyz`
     // allocates whatever the header claims (fuzzing found an 81-byte file claiming 3.6 GB).
     if bytes.len() < 10 || !bytes.starts_with(b"\x93NUMPY") {
@@ -116,7 +143,12 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
             "a structured array; expected a plain numeric array",
         ));
     };
-    let width = ts.size_field() as usize;
+    let Some(width) = ts.num_bytes().filter(|_| !ts.uses_pickled_array()) else {
+        return Err(Error::data(
+            path,
+            format!("dtype {ts}: Python objects, which only a pickle reads; expected numbers, or text labels (np.save(f, a.astype(str)))"),
+        ));
+    };
     match n {
         Some(n) if n.checked_mul(width).is_some_and(|b| b <= bytes.len()) => {}
         _ => {
@@ -138,6 +170,12 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
     }
     let dtype = ts.to_string();
     let bad = |e: std::io::Error| Error::data(path, format!("cannot read the values: {e}"));
+    if let TypeChar::UnicodeStr | TypeChar::ByteStr = ts.type_char() {
+        // numpy's code points: a surrogate, which no Rust string holds, is refused, named.
+        let values = npy.into_vec::<String>().map_err(bad)?;
+        let values = row_major(values, &shape, order);
+        return Ok(Contents::Text { shape, values });
+    }
     let data: Vec<f64> = match (ts.type_char(), width) {
         (TypeChar::Float, 8) => npy.into_vec::<f64>().map_err(bad)?,
         (TypeChar::Float, 4) => npy
@@ -207,19 +245,18 @@ pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
             ))
         }
     };
-    let data = if order == Order::Fortran && shape.len() == 2 && !data.is_empty() {
-        let (r, c) = (shape[0], shape[1]);
-        let mut out = vec![0.0; r * c];
-        for j in 0..c {
-            for i in 0..r {
-                out[i * c + j] = data[j * r + i];
-            }
-        }
-        out
-    } else {
-        data
-    };
-    Ok(Array { shape, data, dtype })
+    let data = row_major(data, &shape, order);
+    Ok(Contents::Numbers(Array { shape, data, dtype }))
+}
+
+/// `values` of `shape` stored in `order`, in C order (a Fortran-ordered 2-D array transposed).
+fn row_major<V: Clone>(values: Vec<V>, shape: &[usize], order: Order) -> Vec<V> {
+    match (order, shape) {
+        (Order::Fortran, &[r, c]) if !values.is_empty() => (0..r * c)
+            .map(|k| values[(k % c) * r + k / c].clone())
+            .collect(),
+        _ => values,
+    }
 }
 
 /// Images read from an array: their shape, and whether their pixels were `uint8`, scaled to [0, 1].
@@ -380,9 +417,8 @@ fn check_finite<T: Float>(a: &Array, path: &Path, missing: Missing) -> Result<()
 /// Features from `x_path` (2-D) and targets from `y_path` (1-D or 2-D), or, without `y_path`, from
 /// column `target_column` of the features (default: the last); or images from `x_path` (3-D or
 /// 4-D, see `as_images`; of the shape `image` if given), which are returned, with their targets
-/// from `y_path`. The string
-/// says what task was inferred and why. A NaN feature is a missing value where `missing` reads
-/// them; a target must be finite.
+/// from `y_path`. The string says what task was inferred and why. A NaN feature is a missing value
+/// where `missing` reads them; a target must be finite. Targets of text are class labels.
 pub fn read_npy_dataset<T: Float>(
     x_path: &Path,
     y_path: Option<&Path>,
@@ -409,9 +445,15 @@ pub fn read_npy_dataset<T: Float>(
     }
     let (features, feature_cols, y, y_cols, name) = match y_path {
         Some(yp) => {
-            let y = read_npy(yp)?;
-            check_finite::<T>(&y, yp, Missing::Refuse)?;
-            let y_cols = match y.shape.as_slice() {
+            let bytes = std::fs::read(yp).map_err(|e| Error::io(yp, e))?;
+            let (shape, y) = match parse_npy(&bytes, yp)? {
+                Contents::Numbers(a) => {
+                    check_finite::<T>(&a, yp, Missing::Refuse)?;
+                    (a.shape, Raw::Numbers(a.data))
+                }
+                Contents::Text { shape, values } => (shape, Raw::Text(values)),
+            };
+            let y_cols = match shape.as_slice() {
                 [n] if *n == rows => 1,
                 [n, c] if *n == rows => *c,
                 s => {
@@ -421,7 +463,7 @@ pub fn read_npy_dataset<T: Float>(
                     ))
                 }
             };
-            (x.data, cols, y.data, y_cols, yp.display().to_string())
+            (x.data, cols, y, y_cols, yp.display().to_string())
         }
         None => {
             let t = target_column.unwrap_or(cols.saturating_sub(1));
@@ -444,7 +486,7 @@ pub fn read_npy_dataset<T: Float>(
                 ));
             }
             let (f, y) = split_column(&x.data, cols, t);
-            (f, cols - 1, y, 1, format!("column {t}"))
+            (f, cols - 1, Raw::Numbers(y), 1, format!("column {t}"))
         }
     };
     if feature_cols == 0 {
@@ -453,6 +495,25 @@ pub fn read_npy_dataset<T: Float>(
             format!("shape {:?}: no feature columns beside the targets", x.shape),
         ));
     }
+    let xm = Matrix::from_vec(
+        rows,
+        feature_cols,
+        features.into_iter().map(T::of).collect(),
+    );
+    let y = match y {
+        Raw::Numbers(y) => y,
+        Raw::Text(labels) => {
+            let (ids, class_names, reason) = text_classes(&labels, y_cols, task, &name)?;
+            let d = Dataset {
+                feature_names: feature_names(image.map(|i| i.shape), feature_cols),
+                x: xm,
+                y: Targets::Classes(ids),
+                class_names,
+                sample_weight: None,
+            };
+            return Ok((d, reason, image));
+        }
+    };
     let binary = y.iter().all(|&v| v == 0.0 || v == 1.0);
     let (task, reason) = match task {
         // Several columns of labels: one label per column (multi-label).
@@ -468,11 +529,6 @@ pub fn read_npy_dataset<T: Float>(
             format!("regression: {name} has {y_cols} target columns"),
         ),
     };
-    let xm = Matrix::from_vec(
-        rows,
-        feature_cols,
-        features.into_iter().map(T::of).collect(),
-    );
     let (targets, class_names) = match task {
         Task::Classification if y_cols == 1 => {
             let (ids, names) = classes_from_numbers(&y);
@@ -517,6 +573,48 @@ pub fn read_npy_dataset<T: Float>(
         reason,
         image,
     ))
+}
+
+/// Targets as an NPY file holds them: numbers (rows × columns, row-major), or text labels.
+enum Raw {
+    Numbers(Vec<f64>),
+    Text(Vec<String>),
+}
+
+/// Text targets (`cols` a row, from `name`): class labels, one a row, classes sorted; with the
+/// reason for the task. Text cannot be regression values or 0/1 multi-label targets.
+fn text_classes(
+    labels: &[String],
+    cols: usize,
+    task: Option<Task>,
+    name: &str,
+) -> Result<(Vec<usize>, Vec<String>, String)> {
+    let first = labels.first().map_or("", String::as_str);
+    if cols > 1 {
+        return Err(Error::config(format!(
+            "{name}: {cols} columns of text; expected one class label a row (multi-label targets are columns of 0 and 1)"
+        )));
+    }
+    if let Some(t @ (Task::Regression | Task::MultiLabel)) = task {
+        return Err(Error::config(format!(
+            "{name}: text labels (the first: '{first}'); --task {} needs numbers",
+            t.name()
+        )));
+    }
+    if let Some(i) = labels.iter().position(String::is_empty) {
+        return Err(Error::config(format!(
+            "{name}: the label at index {i} is empty; expected a class name"
+        )));
+    }
+    let (ids, names) = classes_from_text(labels);
+    let reason = match task {
+        Some(_) => "given".to_string(),
+        None => format!(
+            "classification: {name} holds text labels ({} classes)",
+            names.len()
+        ),
+    };
+    Ok((ids, names, reason))
 }
 
 /// Row-major `data` of `cols` columns split into the other columns and column `t`.

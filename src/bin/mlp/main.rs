@@ -140,7 +140,7 @@ pub struct EvalArgs {
     /// The target column [default: the one the model was trained on, else the last]
     #[arg(long)]
     pub target: Option<String>,
-    /// For .npy data: the targets array
+    /// For .npy data: the targets array (numbers, or class names as text)
     #[arg(long)]
     pub labels: Option<String>,
     /// Also measure each input column's permutation importance: how much accuracy (or R²) falls when its values are shuffled across rows

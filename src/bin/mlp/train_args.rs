@@ -121,7 +121,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "COLUMN|W.npy")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample_weight: Option<String>,
-    /// For .npy data: a second .npy array holding the targets
+    /// For .npy data: a second .npy array holding the targets (numbers, or class names as text)
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<String>,
