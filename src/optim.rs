@@ -325,13 +325,15 @@ pub fn clip_grad_norm<T: Float>(grads: &mut [T], max_norm: f64) -> f64 {
 }
 
 /// How the learning rate changes from epoch to epoch (α₀ the configured rate, e the epoch from 0).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub enum Schedule {
     /// α = α₀.
     #[default]
     Constant,
     /// α = α₀·γ^⌊e/every⌋.
     Step { every: usize, gamma: f64 },
+    /// α = α₀·γ^k, k the number of milestones ≤ e (increasing epochs), as PyTorch's `MultiStepLR`.
+    MultiStep { milestones: Vec<usize>, gamma: f64 },
     /// α = α₀·γ^e.
     Exponential { gamma: f64 },
     /// α = α_min + (α₀ − α_min)(1 + cos(π·e/E))/2 over the E epochs of the run.
@@ -343,6 +345,23 @@ pub enum Schedule {
         patience: usize,
         min_lr: f64,
     },
+}
+
+/// `multistep`'s milestones: epochs ≥ 1, increasing, separated by commas.
+fn milestones(s: &str, text: &str) -> Result<Vec<usize>, String> {
+    let expected = "M1,M2,…: increasing whole numbers of epochs ≥ 1, e.g. multistep:30,80:0.1";
+    let mut out: Vec<usize> = Vec::new();
+    for m in text.split(',') {
+        match m.trim().parse::<usize>() {
+            Ok(v) if v >= 1 && out.last().is_none_or(|&last| v > last) => out.push(v),
+            _ => {
+                return Err(format!(
+                    "schedule '{s}': milestone '{m}'; expected {expected}"
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Linear warm-up before a [`Schedule`], as PyTorch's
@@ -396,8 +415,8 @@ pub struct ScheduleState {
 }
 
 impl Schedule {
-    /// Parses `constant`, `step:EVERY:GAMMA`, `exponential:GAMMA`, `cosine[:MIN_LR]`,
-    /// `plateau[:FACTOR:PATIENCE[:MIN_LR]]`.
+    /// Parses `constant`, `step:EVERY:GAMMA`, `multistep:M1,M2,…:GAMMA`, `exponential:GAMMA`,
+    /// `cosine[:MIN_LR]`, `plateau[:FACTOR:PATIENCE[:MIN_LR]]`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.trim().split(':').collect();
         // Each value, or its default where the text stops short, within what it can mean: a
@@ -429,6 +448,10 @@ impl Schedule {
                 every: num(1, 10.0, |v| v >= 1.0 && whole(v), "EVERY, a whole number of epochs ≥ 1")? as usize,
                 gamma: num(2, 0.1, positive, "GAMMA > 0")?,
             },
+            "multistep" => Schedule::MultiStep {
+                milestones: milestones(s, parts.get(1).copied().unwrap_or(""))?,
+                gamma: num(2, 0.1, positive, "GAMMA > 0")?,
+            },
             "exponential" | "exp" => Schedule::Exponential {
                 gamma: num(1, 0.95, positive, "GAMMA > 0")?,
             },
@@ -442,7 +465,7 @@ impl Schedule {
             },
             _ => {
                 return Err(format!(
-                "unknown schedule '{s}'; expected constant, step:EVERY:GAMMA, exponential:GAMMA, cosine[:MIN_LR], plateau[:FACTOR:PATIENCE[:MIN_LR]]"
+                "unknown schedule '{s}'; expected constant, step:EVERY:GAMMA, multistep:M1,M2,…:GAMMA, exponential:GAMMA, cosine[:MIN_LR], plateau[:FACTOR:PATIENCE[:MIN_LR]]"
             ))
             }
         })
@@ -470,6 +493,10 @@ impl Schedule {
         state.lr = match *self {
             Schedule::Constant => base_lr,
             Schedule::Step { every, gamma } => base_lr * gamma.powi((next / every.max(1)) as i32),
+            Schedule::MultiStep {
+                ref milestones,
+                gamma,
+            } => base_lr * gamma.powi(milestones.iter().filter(|&&m| m <= next).count() as i32),
             Schedule::Exponential { gamma } => base_lr * gamma.powi(next as i32),
             Schedule::Cosine { min_lr } => {
                 let frac = next as f64 / epochs.max(1) as f64;
@@ -699,8 +726,8 @@ mod tests {
         //   warm = LinearLR(opt, start_factor=1/3, total_iters=3)
         //   sch = SequentialLR(opt, [warm, main], milestones=[3])
         //   for e in range(10): lrs.append(opt.param_groups[0]["lr"]); opt.step(); sch.step()
-        // with main = CosineAnnealingLR(opt, T_max=7), StepLR(opt, step_size=2, gamma=0.5) and
-        // ExponentialLR(opt, gamma=0.9).
+        // with main = CosineAnnealingLR(opt, T_max=7), StepLR(opt, step_size=2, gamma=0.5),
+        // MultiStepLR(opt, milestones=[2, 5], gamma=0.1) and ExponentialLR(opt, gamma=0.9).
         let warm = [
             0.03333333333333333,
             0.05555555555555556,
@@ -725,6 +752,21 @@ mod tests {
                     gamma: 0.5,
                 },
                 vec![0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125],
+            ),
+            (
+                Schedule::MultiStep {
+                    milestones: vec![2, 5],
+                    gamma: 0.1,
+                },
+                vec![
+                    0.1,
+                    0.1,
+                    0.010000000000000002,
+                    0.010000000000000002,
+                    0.010000000000000002,
+                    0.0010000000000000002,
+                    0.0010000000000000002,
+                ],
             ),
             (
                 Schedule::Exponential { gamma: 0.9 },
@@ -803,8 +845,21 @@ mod tests {
                 gamma: 0.5
             }
         );
+        assert_eq!(
+            Schedule::parse("multistep:30,80:0.5").unwrap(),
+            Schedule::MultiStep {
+                milestones: vec![30, 80],
+                gamma: 0.5
+            }
+        );
         // Values a rate cannot follow are refused, saying what was expected.
         for (bad, want) in [
+            ("multistep", "milestone ''; expected M1,M2,…: increasing"),
+            ("multistep:5,3:0.1", "milestone '3'; expected M1,M2"),
+            ("multistep:0,3:0.1", "milestone '0'"),
+            ("multistep:2,2", "milestone '2'"),
+            ("multistep:2,x:0.1", "milestone 'x'"),
+            ("multistep:2:0", "0; expected GAMMA > 0"),
             ("step:0:0.5", "expected EVERY, a whole number of epochs ≥ 1"),
             ("step:2.5:0.5", "expected EVERY"),
             ("step:2:-1", "-1; expected GAMMA > 0"),

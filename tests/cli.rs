@@ -5408,6 +5408,37 @@ fn warmup_ramps_the_rate_then_hands_over_to_the_schedule() {
     }
     let info = info_json(&d, "model.safetensors");
     assert_eq!(info["training"]["warmup"], 2, "{info}");
+    // Milestones: γ at epochs 2 and 4 (PyTorch's MultiStepLR(milestones=[2, 4], gamma=0.1)).
+    let multistep = [
+        "train",
+        "--data",
+        "iris",
+        "--epochs",
+        "5",
+        "--lr",
+        "0.01",
+        "--schedule",
+        "multistep:2,4:0.1",
+        "--quiet",
+        "--log",
+        "m.jsonl",
+    ];
+    ok(&d, &multistep);
+    let log = std::fs::read_to_string(d.path("m.jsonl")).unwrap();
+    let lrs: Vec<f64> = log
+        .lines()
+        .map(|l| json(l)["learning_rate"].as_f64().unwrap())
+        .collect();
+    let want = [0.01, 0.01, 0.001, 0.001, 0.0001];
+    assert_eq!(lrs.len(), want.len(), "{log}");
+    for (g, w) in lrs.iter().zip(want) {
+        assert!((g - w).abs() <= 1e-15, "{lrs:?} against {want:?}");
+    }
+    fails_with(
+        &d,
+        &["train", "--schedule", "multistep:4,2:0.1"],
+        "--schedule: schedule 'multistep:4,2:0.1': milestone '2'; expected M1,M2,…: increasing",
+    );
     fails_with(
         &d,
         &["train", "--epochs", "3", "--warmup", "3"],

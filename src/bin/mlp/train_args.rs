@@ -209,7 +209,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight_decay: Option<f64>,
-    /// Learning-rate schedule: constant, step:EVERY:GAMMA, exponential:GAMMA, cosine[:MIN], plateau[:FACTOR:PATIENCE[:MIN]] [default: constant]
+    /// Learning-rate schedule: constant, step:EVERY:GAMMA, multistep:M1,M2,…:GAMMA (γ at each milestone epoch, as PyTorch's MultiStepLR), exponential:GAMMA, cosine[:MIN], plateau[:FACTOR:PATIENCE[:MIN]] [default: constant]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
