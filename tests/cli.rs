@@ -3023,6 +3023,188 @@ fn npy_text_labels() {
     );
 }
 
+/// An NPZ archive as `np.savez` writes it: a zip of `NAME.npy` files, each deflated or stored.
+fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)], method: zip::CompressionMethod) {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, bytes) in arrays {
+        zip.start_file(format!("{name}.npy"), options).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// An NPZ archive (`np.savez`, keras.datasets' mnist.npz): `x_train`, `y_train` train and
+/// `x_test`, `y_test` test, exactly as the same arrays given as `.npy` files with `--test`
+/// (deflated or stored alike); `x` and `y` (capitals too) are a data set, `predict` reads `x_test`
+/// or `x`. An archive of other names, one that is no zip file, one whose array is damaged
+/// (its CRC), and `--labels` beside it are refused, naming what was expected.
+#[test]
+fn npz_archives() {
+    use mlp::data::npy::{npy_bytes, Values};
+    let d = Dir::new("npz");
+    let mut rng = mlp::Rng::new(6);
+    let mut rows = |n: usize| {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let (a, b) = (rng.normal(), rng.normal());
+            x.extend([a, b, rng.normal()]);
+            y.push(i64::from(a > 0.0) + i64::from(b > 0.5));
+        }
+        (x, y)
+    };
+    let (x, y) = rows(240);
+    let (xt, yt) = rows(60);
+    let f64s = |shape: &[usize], v: &[f64]| npy_bytes(shape, Values::F64(v)).unwrap();
+    let i64s = |v: &[i64]| npy_bytes(&[v.len()], Values::I64(v)).unwrap();
+    let keras = [
+        ("x_train", f64s(&[240, 3], &x)),
+        ("y_train", i64s(&y)),
+        ("x_test", f64s(&[60, 3], &xt)),
+        ("y_test", i64s(&yt)),
+    ];
+    write_npz(&d.path("d.npz"), &keras, zip::CompressionMethod::Deflated);
+    write_npz(&d.path("s.npz"), &keras, zip::CompressionMethod::Stored);
+    for (name, bytes) in &keras {
+        std::fs::write(d.path(&format!("{name}.npy")), bytes).unwrap();
+    }
+    let train = |data: &[&str], out: &str| {
+        let args = [
+            &["train"][..],
+            data,
+            &["--epochs", "20", "--lr", "0.01", "--out", out],
+        ]
+        .concat();
+        ok(&d, &args)
+    };
+    let text = train(&["--data", "d.npz"], "d.safetensors");
+    assert!(
+        text.contains(
+            "d.npz: x_train and y_train: 240 rows, 3 features; test: x_test and y_test: 60 rows"
+        ) && text.contains("240 training, 0 validation, 60 test rows (arrays x_test and y_test)"),
+        "{text}"
+    );
+    train(&["--data", "s.npz"], "s.safetensors");
+    let npy = [
+        "--data",
+        "x_train.npy",
+        "--labels",
+        "y_train.npy",
+        "--test",
+        "x_test.npy",
+        "--test-labels",
+        "y_test.npy",
+    ];
+    train(&npy, "n.safetensors");
+    let proba = |model: &str| {
+        ok(
+            &d,
+            &[
+                "predict",
+                "--model",
+                model,
+                "--data",
+                "x_test.npy",
+                "--proba",
+            ],
+        )
+    };
+    assert_eq!(proba("d.safetensors"), proba("n.safetensors"));
+    assert_eq!(proba("s.safetensors"), proba("n.safetensors"));
+    // eval and predict on the archive read its test arrays.
+    let s = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "d.safetensors",
+            "--data",
+            "d.npz",
+            "--format",
+            "json",
+        ],
+    ));
+    let t = json(&ok(
+        &d,
+        &[
+            "eval",
+            "--model",
+            "d.safetensors",
+            "--data",
+            "x_test.npy",
+            "--labels",
+            "y_test.npy",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(s["accuracy"], t["accuracy"]);
+    assert_eq!(s["rows"], 60, "{s}");
+    let predicted = ok(
+        &d,
+        &["predict", "--model", "d.safetensors", "--data", "d.npz"],
+    );
+    assert_eq!(
+        predicted.lines().count(),
+        61,
+        "a header and the 60 x_test rows"
+    );
+
+    // np.savez(f, X=X, y=y), the labels text.
+    let names: Vec<String> = y
+        .iter()
+        .map(|c| ["low", "mid", "high"][*c as usize].to_string())
+        .collect();
+    write_npz(
+        &d.path("xy.npz"),
+        &[
+            ("X", f64s(&[240, 3], &x)),
+            ("y", npy_bytes(&[240], Values::Text(&names)).unwrap()),
+        ],
+        zip::CompressionMethod::Stored,
+    );
+    let text = train(&["--data", "xy.npz"], "xy.safetensors");
+    assert!(
+        text.contains("xy.npz: X and y: 240 rows, 3 features")
+            && text.contains("48 test rows (20 % held out"),
+        "{text}"
+    );
+    let predicted = ok(
+        &d,
+        &["predict", "--model", "xy.safetensors", "--data", "xy.npz"],
+    );
+    assert_eq!(predicted.lines().count(), 241, "{predicted}");
+    assert!(predicted.contains("high"), "{predicted}");
+
+    write_npz(
+        &d.path("odd.npz"),
+        &[("a", f64s(&[240, 3], &x)), ("b", i64s(&y))],
+        zip::CompressionMethod::Stored,
+    );
+    std::fs::write(d.path("no.npz"), "x,y\n1,2\n").unwrap();
+    let mut damaged = std::fs::read(d.path("s.npz")).unwrap();
+    damaged[200] ^= 0xff; // within x_train's values
+    std::fs::write(d.path("crc.npz"), damaged).unwrap();
+    let cases = [
+        (
+            &["--data", "odd.npz"][..],
+            "odd.npz: arrays a, b; expected x_train and y_train (and x_test, y_test)",
+        ),
+        (
+            &["--data", "no.npz"],
+            "no.npz: not an NPZ archive (a zip file)",
+        ),
+        (&["--data", "crc.npz"], "crc.npz:x_train: cannot read it"),
+        (
+            &["--data", "xy.npz", "--labels", "y_train.npy"],
+            "xy.npz holds its own targets",
+        ),
+    ];
+    for (args, want) in cases {
+        fails_with(&d, &[&["train"][..], args].concat(), want);
+    }
+}
+
 /// A two-dimensional labels array of 0 and 1 is multi-label; told so, any other value is refused
 /// by row and column.
 #[test]

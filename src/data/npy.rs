@@ -2,9 +2,9 @@
 //! C or Fortran order, any integer or float type), with the targets either in a second array
 //! (1-D, or rows × outputs; class labels may be text, numpy's `<Un` or `|Sn`) or in one column of
 //! the features array; or an array of images, 3-D (rows × height × width) or 4-D (… × channels),
-//! with their labels in a second array.
+//! with their labels in a second array. An NPZ archive (`np.savez`) holds such arrays by name.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use npyz::{NpyFile, Order, TypeChar};
 
@@ -33,6 +33,75 @@ pub enum Contents {
     },
 }
 
+/// Reads an NPY file of numbers or text.
+pub fn read_contents(path: &Path) -> Result<Contents> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_npy(&bytes, path)
+}
+
+/// An NPZ archive (`np.savez`, `np.savez_compressed`; keras.datasets' `mnist.npz`): a zip file of
+/// NPY files, each an array named by its file name less `.npy`, read one at a time on demand.
+pub struct Npz {
+    path: PathBuf,
+    archive: zip::ZipArchive<std::io::BufReader<std::fs::File>>,
+    /// The arrays' names, with each one's index in the archive, in the archive's order.
+    arrays: Vec<(String, usize)>,
+}
+
+impl Npz {
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+            .map_err(|e| Error::data(path, format!("not an NPZ archive (a zip file): {e}")))?;
+        let mut arrays = Vec::new();
+        for (i, name) in archive.file_names().enumerate() {
+            let name = name.map_err(|e| Error::data(path, format!("entry {i}: {e}")))?;
+            if let Some(array) = npyz::npz::array_name_from_file_name(&name) {
+                arrays.push((array.to_string(), i));
+            }
+        }
+        Ok(Npz {
+            path: path.to_path_buf(),
+            archive,
+            arrays,
+        })
+    }
+
+    /// The arrays' names, in the archive's order.
+    pub fn names(&self) -> Vec<&str> {
+        self.arrays.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// How messages name array `name`: `file.npz:name`.
+    pub fn shown(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("{}:{name}", self.path.display()))
+    }
+
+    /// Array `name`, one of [`Npz::names`].
+    pub fn array(&mut self, name: &str) -> Result<Contents> {
+        use std::io::Read;
+        let shown = self.shown(name);
+        let Some(&(_, i)) = self.arrays.iter().find(|(n, _)| n == name) else {
+            return Err(Error::data(&self.path, format!("no array named {name}")));
+        };
+        let bad = |e: &dyn std::fmt::Display| Error::data(&shown, format!("cannot read it: {e}"));
+        let mut entry = self.archive.by_index(i).map_err(|e| bad(&e))?;
+        // The size the archive claims is reserved up front, or refused where memory cannot hold
+        // it; the reader stops there and checks the CRC.
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(usize::try_from(entry.size()).unwrap_or(usize::MAX))
+            .map_err(|_| {
+                Error::data(
+                    &shown,
+                    format!("{} bytes unpacked, more than memory holds", entry.size()),
+                )
+            })?;
+        entry.read_to_end(&mut bytes).map_err(|e| bad(&e))?;
+        parse_npy(&bytes, &shown)
+    }
+}
+
 /// Reads an NPY file of numbers into a row-major f64 array.
 pub fn read_npy(path: &Path) -> Result<Array> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -42,15 +111,22 @@ pub fn read_npy(path: &Path) -> Result<Array> {
 /// Parses an NPY file of numbers; `path` names it in messages. Text is refused: only class labels
 /// may be text (see [`parse_npy`]).
 pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array> {
-    match parse_npy(bytes, path)? {
-        Contents::Numbers(a) => Ok(a),
-        Contents::Text { shape, values } => Err(Error::data(
-            path,
-            format!(
-                "shape {shape:?} of text (the first: '{}'); expected numbers (only class labels, --labels, may be text)",
-                values.first().map_or("", String::as_str)
-            ),
-        )),
+    parse_npy(bytes, path)?.numbers(path)
+}
+
+impl Contents {
+    /// The numbers, or an error naming `path` where they are text: only class labels may be text.
+    pub fn numbers(self, path: &Path) -> Result<Array> {
+        match self {
+            Contents::Numbers(a) => Ok(a),
+            Contents::Text { shape, values } => Err(Error::data(
+                path,
+                format!(
+                    "shape {shape:?} of text (the first: '{}'); expected numbers (only class labels may be text)",
+                    values.first().map_or("", String::as_str)
+                ),
+            )),
+        }
     }
 }
 
@@ -427,10 +503,28 @@ pub fn read_npy_dataset<T: Float>(
     missing: Missing,
     image: Option<ImageShape>,
 ) -> Result<(Dataset<T>, String, Option<Images>)> {
-    let mut x = read_npy(x_path)?;
+    let x = read_npy(x_path)?;
+    let y = match y_path {
+        Some(p) => Some((read_contents(p)?, p)),
+        None => None,
+    };
+    npy_dataset(x, x_path, y, target_column, task, missing, image)
+}
+
+/// [`read_npy_dataset`] of arrays already read: `x` (named `x_path` in messages) and the targets
+/// `y`, with their name.
+pub fn npy_dataset<T: Float>(
+    mut x: Array,
+    x_path: &Path,
+    y: Option<(Contents, &Path)>,
+    target_column: Option<usize>,
+    task: Option<Task>,
+    missing: Missing,
+    image: Option<ImageShape>,
+) -> Result<(Dataset<T>, String, Option<Images>)> {
     check_finite::<T>(&x, x_path, missing)?;
     let image = as_images(&mut x, x_path, image)?;
-    if image.is_some() && y_path.is_none() {
+    if image.is_some() && y.is_none() {
         return Err(Error::data(
             x_path,
             format!(
@@ -443,10 +537,9 @@ pub fn read_npy_dataset<T: Float>(
     if rows == 0 {
         return Err(Error::data(x_path, "no rows"));
     }
-    let (features, feature_cols, y, y_cols, name) = match y_path {
-        Some(yp) => {
-            let bytes = std::fs::read(yp).map_err(|e| Error::io(yp, e))?;
-            let (shape, y) = match parse_npy(&bytes, yp)? {
+    let (features, feature_cols, y, y_cols, name) = match y {
+        Some((y, yp)) => {
+            let (shape, y) = match y {
                 Contents::Numbers(a) => {
                     check_finite::<T>(&a, yp, Missing::Refuse)?;
                     (a.shape, Raw::Numbers(a.data))
@@ -650,7 +743,18 @@ pub fn read_npy_features<T: Float>(
     missing: Missing,
     image: Option<ImageShape>,
 ) -> Result<Dataset<T>> {
-    let mut x = read_npy(path)?;
+    npy_features(read_npy(path)?, path, target_column, inputs, missing, image)
+}
+
+/// [`read_npy_features`] of an array already read, named `path` in messages.
+pub fn npy_features<T: Float>(
+    mut x: Array,
+    path: &Path,
+    target_column: Option<usize>,
+    inputs: usize,
+    missing: Missing,
+    image: Option<ImageShape>,
+) -> Result<Dataset<T>> {
     check_finite::<T>(&x, path, missing)?;
     let read = as_images(&mut x, path, image)?;
     let (rows, cols) = (x.shape[0], x.shape[1]);

@@ -88,8 +88,11 @@ pub fn cross_validate<T: Float>(args: &crate::TrainArgs, folds: usize, out: &Out
     let scale = scale_flag(args, &loaded);
     out.line(format!("data     {}", loaded.description));
     out.line(format!("task     {}", loaded.task_reason));
-    if loaded.test.is_some() {
-        out.line("folds    of the training files only (the t10k files are left out)");
+    if let Some(t) = &loaded.test {
+        out.line(format!(
+            "folds    of the training rows only ({} left out)",
+            t.what
+        ));
     }
     let spec = network_spec(args, data.x.cols, task, data.outputs())?;
     check_size::<T>(&spec, config.batch_size.min(data.len()))?;

@@ -66,7 +66,7 @@ pub fn explain(a: ExplainArgs) -> Result<ExitCode> {
             let load = |target| load_as::<f64>(data, target, None, m);
             let loaded = load(a.target.as_deref().or(m.target_name.as_deref()))
                 .or_else(|_| load(a.target.as_deref()))?;
-            let mut d = loaded.test.unwrap_or(loaded.train);
+            let mut d = loaded.held_out();
             check_features(&d, model.network.inputs, &model.meta, data)?;
             check_row(a.row, d.len(), data)?;
             align_classes(&mut d, &m.class_names, data)?;

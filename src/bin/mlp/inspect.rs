@@ -166,7 +166,7 @@ pub(crate) fn load_labelled<T: Float>(
     check_features(&loaded.train, m.architecture.inputs, m, data)?;
     align_classes(&mut loaded.train, &m.class_names, data)?;
     if let Some(t) = &mut loaded.test {
-        align_classes(t, &m.class_names, data)?;
+        align_classes(&mut t.data, &m.class_names, data)?;
     }
     Ok(loaded)
 }
@@ -250,7 +250,7 @@ fn eval_t<T: Float>(a: &EvalArgs, bytes: &[u8]) -> Result<ExitCode> {
         .map(|w| source::WeightSource::of(w, &a.data))
         .transpose()?;
     let loaded = load_labelled::<T>(&a.data, target.as_deref(), a.labels.as_deref(), m)?;
-    let mut d = loaded.test.unwrap_or(loaded.train);
+    let mut d = loaded.held_out();
     if let (Some(spec), Some(from)) = (&a.sample_weight, &weighted_by) {
         let values = from.read(&a.data, d.len(), "the data")?;
         d = d

@@ -134,7 +134,7 @@ pub struct EvalArgs {
     /// The model file
     #[arg(long)]
     pub model: PathBuf,
-    /// Labelled data: .csv (or .csv.gz; `-`: read from standard input), .npy, an MNIST folder (its t10k files), a folder of class folders of images, or a built-in name
+    /// Labelled data: .csv (or .csv.gz; `-`: read from standard input), .npy, .npz (its x_test and y_test, or x and y), an MNIST folder (its t10k files), a folder of class folders of images, or a built-in name
     #[arg(long)]
     pub data: String,
     /// The target column [default: the one the model was trained on, else the last]
@@ -172,7 +172,7 @@ pub struct PredictArgs {
     /// The model file
     #[arg(long)]
     pub model: PathBuf,
-    /// Rows to predict: .csv or .csv.gz (with or without the target column; `-`: read from standard input), .npy (the model's features, with or without a target column after them, or images), an MNIST folder, a built-in name, or for a model of images an image file or a folder of them (a `file` column first)
+    /// Rows to predict: .csv or .csv.gz (with or without the target column; `-`: read from standard input), .npy (the model's features, with or without a target column after them, or images), .npz (its x_test, or x), an MNIST folder, a built-in name, or for a model of images an image file or a folder of them (a `file` column first)
     #[arg(long)]
     pub data: String,
     /// The target column to ignore, if the data has one [default: the model's target column]

@@ -1,5 +1,5 @@
-//! Where data comes from: `--data SOURCE` is a .csv or .npy file, a folder of MNIST IDX files, or a
-//! built-in name.
+//! Where data comes from: `--data SOURCE` is a .csv or .npy file, an .npz archive, a folder of
+//! MNIST IDX files or of class folders of images, or a built-in name.
 
 use std::path::Path;
 
@@ -13,8 +13,8 @@ use mlp::{Error, Float, Result};
 /// Data as loaded, before splitting and preprocessing.
 pub struct Loaded<T> {
     pub train: Dataset<T>,
-    /// MNIST folders bring their own test set (the t10k files).
-    pub test: Option<Dataset<T>>,
+    /// The test set some sources bring: MNIST's t10k files, an NPZ archive's x_test and y_test.
+    pub test: Option<OwnTest<T>>,
     /// What was loaded, for the user.
     pub description: String,
     /// The task, and why.
@@ -24,6 +24,20 @@ pub struct Loaded<T> {
     pub target_name: Option<String>,
     /// A CSV's text columns, one-hot encoded.
     pub categorical: Vec<Categorical>,
+}
+
+impl<T> Loaded<T> {
+    /// The rows to evaluate or predict: the source's own test set where it has one, else its rows.
+    pub fn held_out(self) -> Dataset<T> {
+        self.test.map_or(self.train, |t| t.data)
+    }
+}
+
+/// A test set that comes with the training data.
+pub struct OwnTest<T> {
+    pub data: Dataset<T>,
+    /// Where it comes from, for the user: "the t10k files".
+    pub what: String,
 }
 
 /// A `.csv` or `.tsv` file (its delimiter, `,` `;` or tab, is found from its header line), or
@@ -44,6 +58,94 @@ pub fn is_csv(path: &Path) -> bool {
 pub fn is_npy(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// A `.npz` archive, by its name.
+pub fn is_npz(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+}
+
+/// Which arrays of an NPZ archive hold what: keras.datasets' `x_train` and `y_train`, with
+/// `x_test` and `y_test` a test set (as MNIST's t10k files are); else `x` and `y`
+/// (`np.savez(f, x=X, y=y)`); else `x`, or the archive's one array, alone: its targets a column
+/// of it, as in a `.npy` file. Names match in either case (`X`, `X_train`).
+struct NpzParts {
+    x: String,
+    y: Option<String>,
+    test: Option<(String, String)>,
+}
+
+impl NpzParts {
+    fn of(npz: &npy::Npz, path: &Path) -> Result<Self> {
+        let names = npz.names();
+        let find = |want: &str| {
+            let n = names.iter().find(|n| n.eq_ignore_ascii_case(want));
+            n.map(|n| n.to_string())
+        };
+        let parts = match (find("x_train"), find("y_train"), find("x")) {
+            (Some(x), Some(y), _) => NpzParts {
+                x,
+                y: Some(y),
+                test: find("x_test").zip(find("y_test")),
+            },
+            (_, _, Some(x)) => NpzParts {
+                x,
+                y: find("y"),
+                test: None,
+            },
+            _ if names.len() == 1 => NpzParts {
+                x: names[0].to_string(),
+                y: None,
+                test: None,
+            },
+            _ => return Err(Error::data(path, format!("{}; expected x_train and y_train (and x_test, y_test), as keras.datasets' mnist.npz, or x and y: np.savez(f, x=X, y=y)", npz_arrays(&names)))),
+        };
+        Ok(parts)
+    }
+
+    /// The rows to predict: `x_test`, else `x`, else the one array.
+    fn features(npz: &npy::Npz, path: &Path) -> Result<String> {
+        let names = npz.names();
+        let find = |want: &str| names.iter().find(|n| n.eq_ignore_ascii_case(want));
+        match (find("x_test"), find("x"), names.as_slice()) {
+            (Some(x), _, _) | (None, Some(x), _) | (None, None, [x]) => Ok(x.to_string()),
+            _ => Err(Error::data(
+                path,
+                format!(
+                    "{}; expected the rows to predict in x_test or x (np.savez(f, x=X))",
+                    npz_arrays(&names)
+                ),
+            )),
+        }
+    }
+}
+
+/// "arrays a, b" or "no arrays", for messages.
+fn npz_arrays(names: &[&str]) -> String {
+    match names {
+        [] => "no arrays (no .npy files in the archive)".to_string(),
+        _ => format!("arrays {}", names.join(", ")),
+    }
+}
+
+/// Reads arrays `x` and `y` (if any) of `npz` as a data set, as [`npy::npy_dataset`] does.
+fn npz_dataset<T: Float>(
+    npz: &mut npy::Npz,
+    (x, y): (&str, Option<&str>),
+    target: Option<usize>,
+    task: Option<Task>,
+    missing: Missing,
+    image: Option<ImageShape>,
+) -> Result<(Dataset<T>, String, Option<npy::Images>)> {
+    let x_shown = npz.shown(x);
+    let xa = npz.array(x)?.numbers(&x_shown)?;
+    let y_shown = y.map(|y| npz.shown(y));
+    let y = match (y, &y_shown) {
+        (Some(y), Some(shown)) => Some((npz.array(y)?, shown.as_path())),
+        _ => None,
+    };
+    npy::npy_dataset::<T>(xa, &x_shown, y, target, task, missing, image)
 }
 
 /// `--target` for `.npy` data: a 0-based column index.
@@ -188,7 +290,10 @@ fn load_any<T: Float>(
             ),
             task_reason: "classification: IDX labels are digits".into(),
             train,
-            test: Some(test),
+            test: Some(OwnTest {
+                data: test,
+                what: "the t10k files".into(),
+            }),
             image: Some(shape),
             target_name: Some("label".into()),
             categorical: Vec::new(),
@@ -223,17 +328,57 @@ fn load_any<T: Float>(
                 categorical: csv.categorical,
             })
         }
+        Some("npz") => {
+            let column = npy_column(target)?;
+            let mut npz = npy::Npz::open(path)?;
+            let parts = NpzParts::of(&npz, path)?;
+            let (train, reason, image) = npz_dataset::<T>(
+                &mut npz,
+                (&parts.x, parts.y.as_deref()),
+                column,
+                task,
+                missing,
+                array_shape(images),
+            )?;
+            let arrays = match &parts.y {
+                Some(y) => format!("{} and {y}", parts.x),
+                None => parts.x.clone(),
+            };
+            let mut description = format!("{source}: {arrays}: {}", npy_rows(&train, image));
+            let test = match &parts.test {
+                Some((x, y)) => {
+                    let task = Some(train.task());
+                    let shape = image.map(|i| i.shape);
+                    let (mut test, _, _) =
+                        npz_dataset::<T>(&mut npz, (x, Some(y)), None, task, missing, shape)?;
+                    if test.x.cols != train.x.cols {
+                        return Err(Error::data(
+                            npz.shown(x),
+                            format!("{} features; {} has {}", test.x.cols, parts.x, train.x.cols),
+                        ));
+                    }
+                    crate::train_cmd::align_classes(&mut test, &train.class_names, source)?;
+                    description += &format!("; test: {x} and {y}: {}", npy_rows(&test, image));
+                    Some(OwnTest {
+                        data: test,
+                        what: format!("arrays {x} and {y}"),
+                    })
+                }
+                None => None,
+            };
+            Ok(Loaded {
+                description,
+                task_reason: reason,
+                train,
+                test,
+                image: image.map(|i| i.shape),
+                target_name: parts.y.map(|_| "target".to_string()),
+                categorical: Vec::new(),
+            })
+        }
         Some("npy") => {
             let column = npy_column(target)?;
-            // A model's images: read exactly as its shape (an array cannot be resized).
-            let want = images
-                .size
-                .zip(images.channels)
-                .map(|((height, width), channels)| ImageShape {
-                    height,
-                    width,
-                    channels,
-                });
+            let want = array_shape(images);
             let (d, reason, image) = npy::read_npy_dataset::<T>(
                 path,
                 labels.map(Path::new),
@@ -242,16 +387,7 @@ fn load_any<T: Float>(
                 missing,
                 want,
             )?;
-            let description = match image {
-                Some(npy::Images { shape, scaled }) => {
-                    let how = match scaled {
-                        true => "uint8 scaled to [0, 1]",
-                        false => "values in [0, 1] as given",
-                    };
-                    format!("{source}: {} images, {}, {how}", d.len(), shape.describe())
-                }
-                None => format!("{source}: {} rows, {} features", d.len(), d.x.cols),
-            };
+            let description = format!("{source}: {}", npy_rows(&d, image));
             Ok(Loaded {
                 description,
                 task_reason: reason,
@@ -266,7 +402,34 @@ fn load_any<T: Float>(
             "--data {source}: no such file or folder, and not a built-in data set ({})",
             builtin::NAMES.join(", ")
         ))),
-        _ => Err(Error::data(path, "not a .csv, .tsv (either gzip'd: .csv.gz) or .npy file, a folder of MNIST IDX files, or a built-in name (iris, digits)")),
+        _ => Err(Error::data(path, "not a .csv, .tsv (either gzip'd: .csv.gz) or .npy file, an .npz archive, a folder of MNIST IDX files, or a built-in name (iris, digits)")),
+    }
+}
+
+/// A model's images, read from an array exactly as its shape (an array cannot be resized).
+fn array_shape(images: ImageRead) -> Option<ImageShape> {
+    images
+        .size
+        .zip(images.channels)
+        .map(|((height, width), channels)| ImageShape {
+            height,
+            width,
+            channels,
+        })
+}
+
+/// What arrays held, for the user: "60000 images, 28×28 gray, uint8 scaled to [0, 1]" or "150
+/// rows, 4 features".
+fn npy_rows<T: Float>(d: &Dataset<T>, image: Option<npy::Images>) -> String {
+    match image {
+        Some(npy::Images { shape, scaled }) => {
+            let how = match scaled {
+                true => "uint8 scaled to [0, 1]",
+                false => "values in [0, 1] as given",
+            };
+            format!("{} images, {}, {how}", d.len(), shape.describe())
+        }
+        None => format!("{} rows, {} features", d.len(), d.x.cols),
     }
 }
 
@@ -297,13 +460,21 @@ pub fn load_features<T: Float>(
         let column = npy_column(target)?;
         return npy::read_npy_features::<T>(path, column, names.len(), missing, image);
     }
+    if is_npz(path) {
+        let column = npy_column(target)?;
+        let mut npz = npy::Npz::open(path)?;
+        let x = NpzParts::features(&npz, path)?;
+        let shown = npz.shown(&x);
+        let a = npz.array(&x)?.numbers(&shown)?;
+        return npy::npy_features::<T>(a, &shown, column, names.len(), missing, image);
+    }
     if !is_csv(path) {
         // Built-in and IDX sources carry their targets separately (or in a column given by --target).
         let regression = Some(Task::Regression);
         let read = image.map_or_else(ImageRead::default, ImageRead::as_shape);
         let loaded = load::<T>(source, target, None, regression, known, missing, read)
             .or_else(|_| load::<T>(source, target, None, None, known, missing, read))?;
-        return Ok(loaded.test.unwrap_or(loaded.train));
+        return Ok(loaded.held_out());
     }
     let headers = csv_headers(path)?;
     if !categorical.is_empty() || names.iter().any(|n| headers.contains(n)) {

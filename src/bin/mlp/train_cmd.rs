@@ -1141,7 +1141,7 @@ pub fn train<T: Float>(args: &TrainArgs) -> Result<ExitCode> {
         let how = format!("--test {t}{}", weighted_by(args, &test));
         (loaded.train, test, how)
     } else if let (Some(t), None) = (loaded.test, args.test_split) {
-        (loaded.train, t, "the t10k files".to_string())
+        (loaded.train, t.data, t.what)
     } else {
         let f = args.test_split.unwrap_or(0.2);
         let rows = loaded.train.len();
