@@ -733,20 +733,10 @@ fn feature_names(image: Option<ImageShape>, cols: usize) -> Vec<String> {
     }
 }
 
-/// Rows to predict from `path`, for a model of `inputs` features (of `image`'s shape, for a model
-/// of images): a 2-D array of exactly those features, or of one column more, the target, which is
-/// left out — column `target_column` if given, else the last; or images of the model's shape.
-pub fn read_npy_features<T: Float>(
-    path: &Path,
-    target_column: Option<usize>,
-    inputs: usize,
-    missing: Missing,
-    image: Option<ImageShape>,
-) -> Result<Dataset<T>> {
-    npy_features(read_npy(path)?, path, target_column, inputs, missing, image)
-}
-
-/// [`read_npy_features`] of an array already read, named `path` in messages.
+/// Rows to predict from array `x` (named `path` in messages), for a model of `inputs` features (of
+/// `image`'s shape, for a model of images): a 2-D array of exactly those features, or of one column
+/// more, the target, which is left out — column `target_column` if given, else the last; or images
+/// of the model's shape.
 pub fn npy_features<T: Float>(
     mut x: Array,
     path: &Path,

@@ -458,7 +458,8 @@ pub fn load_features<T: Float>(
     }
     if is_npy(path) {
         let column = npy_column(target)?;
-        return npy::read_npy_features::<T>(path, column, names.len(), missing, image);
+        let x = npy::read_npy(path)?;
+        return npy::npy_features::<T>(x, path, column, names.len(), missing, image);
     }
     if is_npz(path) {
         let column = npy_column(target)?;
