@@ -3036,8 +3036,8 @@ fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)], method: zip::CompressionMe
 
 /// An NPZ archive (`np.savez`, keras.datasets' mnist.npz): `x_train`, `y_train` train and
 /// `x_test`, `y_test` test, exactly as the same arrays given as `.npy` files with `--test`
-/// (deflated or stored alike); `x` and `y` (capitals too) are a data set, `predict` reads `x_test`
-/// or `x`. An archive of other names, one that is no zip file, one whose array is damaged
+/// (deflated or stored alike); `x` and `y` (capitals too) are a data set; `eval`, `predict` and
+/// `--test` read `x_test` or `x`. An archive of other names, one that is no zip file, one whose array is damaged
 /// (its CRC), and `--labels` beside it are refused, naming what was expected.
 #[test]
 fn npz_archives() {
@@ -3111,6 +3111,13 @@ fn npz_archives() {
     };
     assert_eq!(proba("d.safetensors"), proba("n.safetensors"));
     assert_eq!(proba("s.safetensors"), proba("n.safetensors"));
+    // As --test, the archive is its test arrays, as eval reads it.
+    let text = train(
+        &["--data", "x_train.npy", "--labels", "y_train.npy", "--test", "d.npz"],
+        "t.safetensors",
+    );
+    assert!(text.contains("60 test rows (--test d.npz)"), "{text}");
+    assert_eq!(proba("t.safetensors"), proba("n.safetensors"));
     // eval and predict on the archive read its test arrays.
     let s = json(&ok(
         &d,

@@ -125,7 +125,7 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<String>,
-    /// Test data (same format as --data) instead of a split
+    /// Test data (same format as --data) instead of a split; of an MNIST folder, its t10k files, of an .npz archive, its x_test and y_test
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<String>,

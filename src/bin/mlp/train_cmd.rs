@@ -708,14 +708,15 @@ fn beside_labels(args: &TrainArgs) -> Result<[Option<&str>; 2]> {
 
 /// Data given beside the training data (`--test`, `--val`): its columns found as the training
 /// data's (their names, categories, missing values and image shape), its classes numbered as the
-/// training data's.
+/// training data's; of a source with a test set of its own (an NPZ archive's x_test and y_test,
+/// MNIST's t10k files), that set, as `eval` reads it.
 fn load_beside<T: Float>(
     (flag, source, labels): (&str, &str, Option<&str>),
     args: &TrainArgs,
     loaded: &source::Loaded<T>,
     missing: Missing,
 ) -> Result<Dataset<T>> {
-    let mut beside = source::load::<T>(
+    let beside = source::load::<T>(
         source,
         args.target.as_deref(),
         labels,
@@ -729,15 +730,15 @@ fn load_beside<T: Float>(
             .image
             .map_or_else(ImageRead::default, ImageRead::as_shape),
     )?;
-    if beside.train.x.cols != loaded.train.x.cols {
+    let mut held_out = beside.held_out();
+    if held_out.x.cols != loaded.train.x.cols {
         return Err(Error::config(format!(
             "{flag} {source}: {} features, the training data has {}",
-            beside.train.x.cols, loaded.train.x.cols
+            held_out.x.cols, loaded.train.x.cols
         )));
     }
     let what = format!("{flag} {source}");
-    align_classes(&mut beside.train, &loaded.train.class_names, &what)?;
-    let mut held_out = beside.train;
+    align_classes(&mut held_out, &loaded.train.class_names, &what)?;
     // The column that weighs the training rows weighs this file's rows too, where it has it: its
     // figures are then weighted as scikit-learn's score(X, y, sample_weight=…) weighs them.
     // (A .npy weight file is the training rows' alone; a file that is no CSV has no column.)
