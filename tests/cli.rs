@@ -3113,7 +3113,14 @@ fn npz_archives() {
     assert_eq!(proba("s.safetensors"), proba("n.safetensors"));
     // As --test, the archive is its test arrays, as eval reads it.
     let text = train(
-        &["--data", "x_train.npy", "--labels", "y_train.npy", "--test", "d.npz"],
+        &[
+            "--data",
+            "x_train.npy",
+            "--labels",
+            "y_train.npy",
+            "--test",
+            "d.npz",
+        ],
         "t.safetensors",
     );
     assert!(text.contains("60 test rows (--test d.npz)"), "{text}");
@@ -4761,6 +4768,62 @@ fn semicolon_and_tab_separated_files() {
         ],
     );
     assert_eq!(p, "prediction\ncat\nhorse\n");
+}
+
+/// A file without a header (UCI's `iris.data`, `np.savetxt`'s output; pandas' `header=None`): a
+/// first line of numbers is the first data row, said so, and the columns are named 0, 1, …; the
+/// model trained on it is the one trained on the same rows under a header, and `predict` reads
+/// the file the same way (`--keep 0` keeps the first line's value too). With `;` and decimal
+/// commas, the delimiter is found from that line of numbers.
+#[test]
+fn csv_files_without_a_header() {
+    let d = Dir::new("no-header");
+    let commas = std::fs::read_to_string(animals_csv(&d)).unwrap();
+    let (_, body) = commas.split_once('\n').unwrap();
+    d.write("bare.csv", body);
+    d.write(
+        "bare-semicolons.csv",
+        &body.replace(',', ";").replace('.', ","),
+    );
+    let train = |data: &str, out: &str| {
+        let args = [
+            "train", "--data", data, "--epochs", "20", "--lr", "0.01", "--out", out,
+        ];
+        ok(&d, &args)
+    };
+    let text = train("bare.csv", "bare.safetensors");
+    assert!(
+        text.contains("bare.csv: 200 rows, 2 features, no header (its first line holds numbers: a data row), columns named 0 to 2"),
+        "{text}"
+    );
+    let text = train("bare-semicolons.csv", "semi.safetensors");
+    assert!(text.contains("200 rows, 2 features, no header"), "{text}");
+    train("animals.csv", "named.safetensors");
+    let predict = |model: &str, more: &[&str]| {
+        let args = [
+            &["predict", "--model", model, "--data", "bare.csv", "--proba"][..],
+            more,
+        ]
+        .concat();
+        ok(&d, &args)
+    };
+    let p = predict("named.safetensors", &[]);
+    assert_eq!(
+        p.lines().count(),
+        201,
+        "every line of the file is a row: {p}"
+    );
+    assert_eq!(predict("bare.safetensors", &[]), p);
+    assert_eq!(predict("semi.safetensors", &[]), p);
+    let kept = predict("bare.safetensors", &["--keep", "0"]);
+    let first = body.lines().next().unwrap().split(',').next().unwrap();
+    assert!(
+        kept.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("{first},")),
+        "{kept}"
+    );
 }
 
 /// `predict` finds the model's columns by name, in any order and beside others; a file whose header

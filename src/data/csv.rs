@@ -173,10 +173,17 @@ fn is_missing(field: &[u8]) -> bool {
 
 /// The field delimiter of a CSV file, from its first line: the most frequent of `,`, `;` and tab
 /// (`;` is what spreadsheets export where the decimal mark is a comma, tab a `.tsv` file), `,` on a
-/// tie or when none is there.
+/// tie or when none is there — except that `;` wins in a line whose every comma is a decimal comma
+/// in a number between semicolons (`5,1;3,5;0,2`: a file without a header, see [`Header`]).
 pub fn sniff_delimiter(head: &[u8]) -> u8 {
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let count = |d: u8| line.iter().filter(|&&b| b == d).count();
+    let decimal_commas = line
+        .split(|&b| b == b';')
+        .all(|f| !f.contains(&b',') || decimal_comma(f.trim_ascii()).is_some());
+    if count(b';') > 0 && decimal_commas {
+        return b';';
+    }
     [b';', b'\t', b',']
         .into_iter()
         .max_by_key(|&d| count(d))
@@ -243,18 +250,35 @@ fn open_file(path: &Path, capacity: usize) -> Result<(Box<dyn BufRead>, bool)> {
     Ok((reader, gzip))
 }
 
-/// A CSV reader of `file` (gzip'd or not), its delimiter sniffed from its first bytes.
-fn open_csv(path: &Path) -> Result<csv::Reader<Box<dyn BufRead>>> {
+/// A CSV file opened: its reader, past the first line, that line's fields (trimmed, without a
+/// UTF-8 BOM), and what that line is.
+struct Opened {
+    rdr: csv::Reader<Box<dyn BufRead>>,
+    first: Vec<String>,
+    header: Header,
+}
+
+/// Opens `file` (gzip'd or not) as CSV, its delimiter sniffed from its first bytes.
+fn open_csv(path: &Path) -> Result<Opened> {
     let mut reader: Box<dyn BufRead> = match open_file(path, 1 << 16)? {
         (r, true) => Box::new(BufReader::new(MultiGzDecoder::new(r))),
         (r, false) => Box::new(r),
     };
     let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
-    Ok(csv::ReaderBuilder::new()
-        .delimiter(sniff_delimiter(head))
+    let delimiter = sniff_delimiter(head);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(reader))
+        .from_reader(reader);
+    let first: Vec<String> = rdr
+        .headers()
+        .map_err(|e| Error::data(shown(path), e.to_string()))?
+        .iter()
+        .map(|s| s.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let header = Header::of(&first, delimiter);
+    Ok(Opened { rdr, first, header })
 }
 
 /// The most categories a text column may have: each becomes a feature, so a column of free text
@@ -269,6 +293,44 @@ pub struct Csv<T> {
     pub task_reason: String,
     pub target_name: Option<String>,
     pub categorical: Vec<Categorical>,
+    /// The file had no header (see [`Header`]): its columns are named by their indices.
+    pub header: Header,
+}
+
+/// Whether a CSV file's first line names its columns. It does, as pandas reads a file, unless it
+/// holds a number other than its column's 0-based index: then it is the first data row (a file
+/// written without a header, as UCI's `iris.data` and `np.savetxt` write them, which pandas reads
+/// with `header=None`), and the columns are named `0`, `1`, … as pandas names them. A header of
+/// pandas' own column names (`0,1,2,label`, from a DataFrame of an array) stays a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Header {
+    FirstLine,
+    None,
+}
+
+impl Header {
+    /// What the first line, `fields` (trimmed), is; `delimiter` says whether a decimal comma counts.
+    pub fn of(fields: &[String], delimiter: u8) -> Header {
+        let data = fields.iter().enumerate().any(|(j, f)| {
+            let f = f.trim_start_matches('\u{feff}').as_bytes();
+            let v = parse_number(f)
+                .ok()
+                .or_else(|| (delimiter == b';').then(|| decimal_comma(f)).flatten());
+            v.is_some_and(|v| v != j as f64)
+        });
+        match data {
+            true => Header::None,
+            false => Header::FirstLine,
+        }
+    }
+
+    /// The columns' names: the first line's `fields`, or their indices.
+    fn names(self, fields: Vec<String>) -> Vec<String> {
+        match self {
+            Header::FirstLine => fields,
+            Header::None => (0..fields.len()).map(|j| j.to_string()).collect(),
+        }
+    }
 }
 
 /// Reads a CSV file. With `task` unset it is inferred; `task_reason` says what was inferred and why.
@@ -343,12 +405,20 @@ fn read_csv_reader<T: Float>(
             k => Error::data(path, format!("{k:?}")),
         },
     };
-    let headers: Vec<String> = rdr
+    let first: Vec<String> = rdr
         .headers()
         .map_err(csv_err)?
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
+    let header = Header::of(&first, delimiter);
+    // A first line that is data is read as the first row, where it was in the file.
+    let mut first_row = (header == Header::None).then(|| {
+        let mut r = csv::ByteRecord::from(first.clone());
+        r.set_position(rdr.byte_headers().ok().and_then(|h| h.position()).cloned());
+        r
+    });
+    let headers = header.names(first);
     if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
         return Err(Error::data(
             path,
@@ -519,7 +589,12 @@ fn read_csv_reader<T: Float>(
         .collect();
     let mut record = csv::ByteRecord::new();
     let mut rows = 0usize;
-    while rdr.read_byte_record(&mut record).map_err(csv_err)? {
+    loop {
+        match first_row.take() {
+            Some(r) => record = r,
+            None if rdr.read_byte_record(&mut record).map_err(csv_err)? => {}
+            None => break,
+        }
         let line = record.position().map_or(0, |p| p.line());
         if record.len() != cols {
             if record.len() == 1 && record.get(0).is_some_and(|f| f.trim_ascii().is_empty()) {
@@ -657,6 +732,7 @@ fn read_csv_reader<T: Float>(
             task_reason: "no target".into(),
             target_name: None,
             categorical,
+            header,
         });
     }
     if several || labels {
@@ -701,6 +777,7 @@ fn read_csv_reader<T: Float>(
             },
             target_name: Some(names.join(",")),
             categorical,
+            header,
         });
     }
     let t = targets[0];
@@ -752,6 +829,7 @@ fn read_csv_reader<T: Float>(
         task_reason: reason,
         target_name: Some(headers[t].clone()),
         categorical,
+        header,
     })
 }
 
@@ -988,15 +1066,11 @@ fn one_hot<T: Float>(
     Ok((out, names, categorical))
 }
 
-/// The header row of a CSV file (trimmed, without a UTF-8 BOM).
+/// The names of a CSV file's columns: its header row (trimmed, without a UTF-8 BOM), or for a
+/// file without one their indices (see [`Header`]).
 pub fn csv_headers(path: &Path) -> Result<Vec<String>> {
-    let mut rdr = open_csv(path)?;
-    let h = rdr
-        .headers()
-        .map_err(|e| Error::data(shown(path), e.to_string()))?;
-    Ok(h.iter()
-        .map(|s| s.trim_start_matches('\u{feff}').to_string())
-        .collect())
+    let Opened { first, header, .. } = open_csv(path)?;
+    Ok(header.names(first))
 }
 
 /// The text of the columns `names` in every data row of a CSV file (rows as [`read_csv`] counts
@@ -1015,10 +1089,18 @@ pub fn csv_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>> {
             })
         })
         .collect::<Result<_>>()?;
-    let mut rdr = open_csv(path)?;
+    let Opened {
+        mut rdr,
+        first,
+        header,
+    } = open_csv(path)?;
+    let first = (header == Header::None).then(|| csv::StringRecord::from(first));
     let mut rows = Vec::new();
-    for record in rdr.records() {
-        let record = record.map_err(|e| Error::data(shown(path), e.to_string()))?;
+    let rest = rdr
+        .records()
+        .map(|r| r.map_err(|e| Error::data(shown(path), e.to_string())));
+    for record in first.map(Ok).into_iter().chain(rest) {
+        let record = record?;
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line
         }
@@ -1282,6 +1364,10 @@ mod tests {
         assert_eq!(sniff_delimiter(b"a\tb\n"), b'\t');
         assert_eq!(sniff_delimiter(b"a,b;c,d\n"), b',');
         assert_eq!(sniff_delimiter(b"a\n1\n"), b',');
+        // A first line of data (no header) with decimal commas: as many commas as semicolons.
+        assert_eq!(sniff_delimiter(b"5,1;3,5;0,2\n"), b';');
+        assert_eq!(sniff_delimiter(b"5,1;3,5;a\n"), b';');
+        assert_eq!(sniff_delimiter(b"5,1,2;3,5\n"), b',');
         let (d, _) = read("x;y;label\n1,5;2;a\n-3;4,25;b\n", None).unwrap();
         assert_eq!(d.feature_names, ["x", "y"]);
         assert_eq!(d.x.data, [1.5, 2.0, -3.0, 4.25]);
@@ -1296,6 +1382,42 @@ mod tests {
             e.starts_with("t.csv:3:1: column 'x': '1,5,0' is not a number"),
             "{e}"
         );
+    }
+
+    /// A first line holding a number other than its column's index is the first data row (UCI's
+    /// `iris.data`, `np.savetxt`), the columns named by index, its line numbers the file's own;
+    /// pandas' default names (`0,1,label`) and names of text stay a header.
+    #[test]
+    fn a_file_without_a_header() {
+        let text = "\u{feff}5.1,3.5,Iris-setosa\n4.9,3.0,Iris-setosa\n6.3,2.5,Iris-virginica\n";
+        let c = read_csv_reader::<f64>(
+            text.as_bytes(),
+            Path::new("t.csv"),
+            &TargetColumn::Last,
+            None,
+            Columns::ALL,
+            Missing::Refuse,
+        )
+        .unwrap();
+        assert_eq!(c.header, Header::None);
+        assert_eq!(c.data.feature_names, ["0", "1"]);
+        assert_eq!(c.target_name.as_deref(), Some("2"));
+        assert_eq!(c.data.x.data, [5.1, 3.5, 4.9, 3.0, 6.3, 2.5]);
+        assert_eq!(c.data.classes().unwrap(), [0, 0, 1]);
+        let e = read("1,2,a\n3,4,b\n5,x,a\n", None).unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.csv:3:2: column '1': 'x' is not a number"),
+            "{e}"
+        );
+        let (d, _) = read("0,1,label\n1,2,a\n3,4,b\n", None).unwrap();
+        assert_eq!(d.feature_names, ["0", "1"]);
+        assert_eq!(d.len(), 2);
+        let fields = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
+        assert_eq!(Header::of(&fields("x,y,label"), b','), Header::FirstLine);
+        assert_eq!(Header::of(&fields("0,1,2"), b','), Header::FirstLine);
+        assert_eq!(Header::of(&fields("1,2"), b','), Header::None);
+        assert_eq!(Header::of(&fields("a,0.5"), b','), Header::None);
+        assert_eq!(Header::of(&["0,5".into(), "a".into()], b';'), Header::None);
     }
 
     /// The target need not be last: features keep their places around it (found by fuzzing: a

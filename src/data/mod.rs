@@ -17,7 +17,7 @@ use crate::tensor::{Float, Matrix};
 
 pub use self::csv::{
     csv_columns, csv_headers, feature_columns, feature_groups, is_stdin, read_csv, read_csv_from,
-    Categorical, Columns, Csv, Missing, TargetColumn, MISSING_MARKERS, STDIN,
+    Categorical, Columns, Csv, Header, Missing, TargetColumn, MISSING_MARKERS, STDIN,
 };
 
 /// Classification (one class per row), regression (real values), or multi-label classification

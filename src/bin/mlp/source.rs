@@ -6,7 +6,7 @@ use std::path::Path;
 use mlp::data::images::{ImageRead, ImageShape};
 use mlp::data::{
     builtin, csv_headers, idx, images, is_stdin, npy, read_csv, read_csv_from, Categorical,
-    Columns, Dataset, Missing, TargetColumn, Task,
+    Columns, Dataset, Header, Missing, TargetColumn, Task,
 };
 use mlp::{Error, Float, Result};
 
@@ -310,6 +310,13 @@ fn load_any<T: Float>(
             let d = csv.data;
             let mut description =
                 format!("{}: {} rows, {} features", shown(source), d.len(), d.x.cols);
+            if csv.header == Header::None {
+                let last = d.feature_names.len() + csv.target_name.iter().count();
+                description += &format!(
+                    ", no header (its first line holds numbers: a data row), columns named 0 to {}",
+                    last.saturating_sub(1)
+                );
+            }
             if !csv.categorical.is_empty() {
                 let encoded: Vec<String> = csv
                     .categorical

@@ -65,7 +65,7 @@ fn text_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>
 #[derive(Args, Serialize, Deserialize, Default, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct TrainArgs {
-    /// A .csv (or gzip'd .csv.gz; `-`: a CSV read from standard input) or .npy file (rows × features, or images: rows × height × width [× channels]), an .npz archive (x_train, y_train [, x_test, y_test], as keras' mnist.npz; or x, y), a folder of MNIST IDX files, a folder of class folders of images (PNG, JPEG, BMP, GIF), or a built-in data set: iris, digits [default: digits]
+    /// A .csv (or gzip'd .csv.gz; `-`: a CSV read from standard input; a first line of numbers is a data row, the columns then named 0, 1, …) or .npy file (rows × features, or images: rows × height × width [× channels]), an .npz archive (x_train, y_train [, x_test, y_test], as keras' mnist.npz; or x, y), a folder of MNIST IDX files, a folder of class folders of images (PNG, JPEG, BMP, GIF), or a built-in data set: iris, digits [default: digits]
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
