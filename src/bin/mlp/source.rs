@@ -79,10 +79,7 @@ struct NpzParts {
 impl NpzParts {
     fn of(npz: &npy::Npz, path: &Path) -> Result<Self> {
         let names = npz.names();
-        let find = |want: &str| {
-            let n = names.iter().find(|n| n.eq_ignore_ascii_case(want));
-            n.map(|n| n.to_string())
-        };
+        let find = |want: &str| npz_find(&names, want);
         let parts = match (find("x_train"), find("y_train"), find("x")) {
             (Some(x), Some(y), _) => NpzParts {
                 x,
@@ -107,9 +104,10 @@ impl NpzParts {
     /// The rows to predict: `x_test`, else `x`, else the one array.
     fn features(npz: &npy::Npz, path: &Path) -> Result<String> {
         let names = npz.names();
-        let find = |want: &str| names.iter().find(|n| n.eq_ignore_ascii_case(want));
+        let find = |want: &str| npz_find(&names, want);
         match (find("x_test"), find("x"), names.as_slice()) {
-            (Some(x), _, _) | (None, Some(x), _) | (None, None, [x]) => Ok(x.to_string()),
+            (Some(x), _, _) | (None, Some(x), _) => Ok(x),
+            (None, None, [x]) => Ok(x.to_string()),
             _ => Err(Error::data(
                 path,
                 format!(
@@ -119,6 +117,12 @@ impl NpzParts {
             )),
         }
     }
+}
+
+/// The array of `names` named `want`, in either case.
+fn npz_find(names: &[&str], want: &str) -> Option<String> {
+    let n = names.iter().find(|n| n.eq_ignore_ascii_case(want));
+    n.map(|n| n.to_string())
 }
 
 /// "arrays a, b" or "no arrays", for messages.
@@ -311,11 +315,7 @@ fn load_any<T: Float>(
             let mut description =
                 format!("{}: {} rows, {} features", shown(source), d.len(), d.x.cols);
             if csv.header == Header::None {
-                let last = d.feature_names.len() + csv.target_name.iter().count();
-                description += &format!(
-                    ", no header (its first line holds numbers: a data row), columns named 0 to {}",
-                    last.saturating_sub(1)
-                );
+                description += ", no header (its first line holds numbers: a data row), columns named by index: 0, 1, …";
             }
             if !csv.categorical.is_empty() {
                 let encoded: Vec<String> = csv
