@@ -1076,7 +1076,12 @@ pub fn csv_headers(path: &Path) -> Result<Vec<String>> {
 /// The text of the columns `names` in every data row of a CSV file (rows as [`read_csv`] counts
 /// them: blank lines skipped), e.g. an id column to copy beside predictions.
 pub fn csv_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>> {
-    let headers = csv_headers(path)?;
+    let Opened {
+        mut rdr,
+        first,
+        header,
+    } = open_csv(path)?;
+    let headers = header.names(first.clone());
     let at: Vec<usize> = names
         .iter()
         .map(|n| {
@@ -1089,11 +1094,6 @@ pub fn csv_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>> {
             })
         })
         .collect::<Result<_>>()?;
-    let Opened {
-        mut rdr,
-        first,
-        header,
-    } = open_csv(path)?;
     let first = (header == Header::None).then(|| csv::StringRecord::from(first));
     let mut rows = Vec::new();
     let rest = rdr
